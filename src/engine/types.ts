@@ -1,0 +1,92 @@
+/**
+ * The engine seam (see DESIGN.md). Everything outside src/engine talks to engines through these types.
+ *
+ * Layout convention shared by every engine: the optimised image `x` is a Float32Array of length
+ * height * width * 3 in NHWC order (batch 1) in the network's input space (Caffe preprocessing: BGR,
+ * 0..255, minus the ImageNet means; see vgg.ts). Engines that work in NCHW transpose internally,
+ * so optimisers and the coarse-to-fine driver never care.
+ */
+
+/** A dense float32 tensor (weights, features, Grams). Row-major. */
+export interface Tensor32 {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** VGG-19 weights by Keras name: `block1_conv1/kernel` (HWIO) and `block1_conv1/bias`, through block5_conv1. */
+export type VggWeights = ReadonlyMap<string, Tensor32>;
+
+/** An RGB image, HWC, values 0..255 as floats. */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Float32Array;
+}
+
+export type Pooling = 'avg' | 'max';
+export type EngineKind = 'tfjs' | 'onnx';
+export type EngineChoice = EngineKind | 'auto';
+
+/** Loss weights. Defaults live in losses.ts. */
+export interface LossWeights {
+  /** alpha: weight of the content loss. */
+  readonly content: number;
+  /** beta: weight of the style loss. */
+  readonly style: number;
+  /** weight of the total-variation loss (0 turns it off). */
+  readonly tv: number;
+  /** Per-layer style weights w_l for relu1_1..relu5_1 (5 entries). */
+  readonly styleLayers: readonly number[];
+}
+
+/**
+ * Loss terms as reported: each is the weighted contribution to the total
+ * (content = alpha * Lc, style = beta * Ls, tv = tvWeight * Ltv), so content + style + tv = total.
+ */
+export interface LossTerms {
+  readonly content: number;
+  readonly style: number;
+  readonly tv: number;
+  readonly total: number;
+}
+
+export interface LossAndGradient {
+  readonly loss: number;
+  /** dLoss/dx, same layout and length as x. Engines may reuse this buffer across calls: copy it to keep it. */
+  readonly grad: Float32Array;
+  readonly terms: LossTerms;
+}
+
+export interface StyleImage {
+  /** The style image at the size its features are taken (style scale already applied). */
+  readonly image: RgbImage;
+  /** Blend weight; the engine normalises the weights to sum to 1. */
+  readonly weight: number;
+}
+
+/** Everything an engine needs for one scale of the optimisation. */
+export interface EngineSpec {
+  readonly weights: VggWeights;
+  /** Size of the optimised image at this scale. */
+  readonly width: number;
+  readonly height: number;
+  readonly pooling: Pooling;
+  readonly loss: LossWeights;
+  /** The content image, already resized to width x height. */
+  readonly content: RgbImage;
+  readonly styles: readonly StyleImage[];
+  /** Worker threads (default: all cores). */
+  readonly threads?: number;
+}
+
+export interface StyleEngine {
+  readonly kind: EngineKind;
+  /** What actually runs, for reports: 'tfjs-wasm', 'tfjs-node', 'onnx-cpu', 'onnx-cuda'. */
+  readonly backend: string;
+  readonly width: number;
+  readonly height: number;
+  lossAndGradient(x: Float32Array): Promise<LossAndGradient>;
+  dispose(): void;
+}
+
+export type EngineFactory = (spec: EngineSpec) => Promise<StyleEngine>;
