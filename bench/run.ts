@@ -1,0 +1,139 @@
+/**
+ * `npm run bench`: seconds per iteration and peak RSS of each engine that loads, and of the PyTorch peer
+ * (../shared/bench/torch_gatys.py, Debian's python3-torch) at the same sizes in the same run, with ratios.
+ *
+ *   npm run bench -- [--sizes 128,256,512] [--engines onnx,tfjs,torch] [--iters 5] [--threads N] [--json] [--e2e]
+ *
+ * Every measurement runs in its own process. --json prints one JSON object per line. --e2e adds an
+ * end-to-end 512 px `nst stylize` with the default schedule and the real weights and images.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { availableEngines } from '../src/engine/index.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED = path.resolve(ROOT, '../shared');
+const PEER = path.join(SHARED, 'bench/torch_gatys.py');
+const PYTHON = '/usr/bin/python3';
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+interface Row {
+  engine: string;
+  size?: number;
+  secPerIter?: number;
+  gflops?: number;
+  peakRssMb?: number;
+  [key: string]: unknown;
+}
+
+const opts = new Command()
+  .option('--sizes <list>', 'image sizes (px, square)', '128,256,512')
+  .option('--engines <list>', 'engines: onnx, tfjs, torch', 'onnx,tfjs,torch')
+  .option('--iters <n>', 'iterations per measurement (the first is a warm-up)', '5')
+  .option('--threads <n>', 'threads for every engine', String(os.availableParallelism()))
+  .option('--json', 'one JSON object per line')
+  .option('--e2e', 'also time an end-to-end 512 px stylize with the default schedule')
+  .parse()
+  .opts<{ sizes: string; engines: string; iters: string; threads: string; json?: boolean; e2e?: boolean }>();
+
+const sizes = opts.sizes.split(',').map(Number);
+const wanted = opts.engines.split(',').map((e) => e.trim());
+const emit = (row: Row) => {
+  rows.push(row);
+  if (opts.json) process.stdout.write(`${JSON.stringify(row)}\n`);
+  else process.stderr.write(`  ${JSON.stringify(row)}\n`);
+};
+const rows: Row[] = [];
+
+async function probe(args: string[]): Promise<Row> {
+  const { stdout } = await run(TSX, [path.join(ROOT, 'bench/probe.ts'), ...args], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+async function torch(size: number): Promise<Row | undefined> {
+  if (!existsSync(PYTHON) || !existsSync(PEER)) return undefined;
+  // /usr/bin/time -f %M reports the peer's peak RSS in KB on stderr.
+  const { stdout, stderr } = await run(
+    '/usr/bin/time',
+    ['-f', '%M', PYTHON, PEER, '--size', String(size), '--iters', opts.iters, '--threads', opts.threads],
+    { maxBuffer: 1 << 20 },
+  ).catch((e: { stderr?: string }) => {
+    throw new Error(`the PyTorch peer failed (apt-get install python3-torch python3-pil): ${e.stderr ?? e}`);
+  });
+  const peer = JSON.parse(stdout.trim().split('\n').pop()!);
+  const { iterationGflop } = await import('../src/engine/cost-model.js');
+  return {
+    engine: 'torch',
+    backend: `torch-${peer.version}`,
+    size,
+    threads: peer.threads,
+    secPerIter: peer.sec_per_iter_median,
+    secPerIterMin: peer.sec_per_iter_min,
+    gflops: Number((iterationGflop(size, size) / peer.sec_per_iter_median).toFixed(1)),
+    peakRssMb: Math.round(Number(stderr.trim().split('\n').pop()) / 1024),
+  };
+}
+
+async function endToEnd(): Promise<Row | undefined> {
+  const weights = path.join(SHARED, 'models/vgg19');
+  if (!existsSync(path.join(weights, 'weights.json'))) return undefined;
+  const out = path.join(await mkdtemp(path.join(os.tmpdir(), 'nst-bench-')), 'e2e.jpg');
+  const args = [path.join(ROOT, 'bin/nst.js'), 'stylize', '--content', path.join(SHARED, 'images/content/tubingen.jpg')];
+  args.push('--style', path.join(SHARED, 'images/style/starry_night.jpg'), '-o', out, '--size', '512', '--weights', weights, '--json');
+  const t = performance.now();
+  const { stdout, stderr } = await run('/usr/bin/time', ['-f', '%M', process.execPath, ...args], { maxBuffer: 1 << 20 });
+  const summary = JSON.parse(stdout.trim().split('\n').pop()!);
+  return {
+    engine: 'e2e-512',
+    backend: summary.backend,
+    size: 512,
+    wallSeconds: Number(((performance.now() - t) / 1000).toFixed(1)),
+    iterations: summary.iterations,
+    peakRssMb: Math.round(Number(stderr.trim().split('\n').pop()) / 1024),
+    output: out,
+  };
+}
+
+const engines = (await availableEngines()).filter((e) => wanted.includes(e));
+if (engines.includes('onnx')) emit(await probe(['--conv-peak', '--threads', opts.threads]));
+for (const size of sizes) {
+  for (const engine of engines) {
+    emit(await probe(['--engine', engine, '--size', String(size), '--iters', opts.iters, '--threads', opts.threads]));
+  }
+  if (wanted.includes('torch')) {
+    const row = await torch(size);
+    if (row) emit(row);
+    else process.stderr.write('torch peer skipped: /usr/bin/python3 with python3-torch not installed\n');
+  }
+}
+if (opts.e2e) {
+  const row = await endToEnd();
+  if (row) emit(row);
+  else process.stderr.write('e2e skipped: ../shared/models/vgg19 not present\n');
+}
+
+if (!opts.json) printTable();
+
+function printTable(): void {
+  const peak = rows.find((r) => r.engine === 'conv-peak')?.gflops;
+  const lines = ['', 'engine  size  s/iter   vs torch  GFLOP/s  % conv peak  peak RSS MB'];
+  for (const r of rows.filter((x) => x.size !== undefined && x.secPerIter !== undefined)) {
+    const torchRow = rows.find((x) => x.engine === 'torch' && x.size === r.size);
+    const ratio = torchRow?.secPerIter ? `${(r.secPerIter! / torchRow.secPerIter).toFixed(2)}x` : '-';
+    const ofPeak = peak && r.gflops ? `${Math.round((100 * r.gflops) / peak)}%` : '-';
+    lines.push(
+      `${r.engine.padEnd(7)} ${String(r.size).padStart(4)}  ${r.secPerIter!.toFixed(3).padStart(7)}  ${ratio.padStart(8)}  ${String(r.gflops).padStart(7)}  ${ofPeak.padStart(11)}  ${String(r.peakRssMb).padStart(11)}`,
+    );
+  }
+  if (peak) lines.push(`conv-peak: ${peak} GFLOP/s (one large 3x3 conv in onnxruntime)`);
+  const e2e = rows.find((r) => r.engine === 'e2e-512');
+  if (e2e) lines.push(`end-to-end 512 px stylize: ${e2e.wallSeconds} s wall, ${e2e.iterations} iterations, ${e2e.peakRssMb} MB peak RSS`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,44 @@
+/**
+ * `nst example` (what `npm start` runs): stylises the example pair that ships in examples/ and says where
+ * the result is. Finds the weights the usual way; where there are none it fetches them first.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { fetchWeights } from '../engine/weights-fetch.js';
+import { resolveWeightsDir, weightsAvailable } from '../engine/weights.js';
+import { runStylize } from './stylize.js';
+import { DEFAULT_WEIGHTS_OUT } from './weights.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const EXAMPLE_CONTENT = path.join(REPO_ROOT, 'examples/content.jpg');
+export const EXAMPLE_STYLE = path.join(REPO_ROOT, 'examples/style.jpg');
+/** The development copy of the weights beside the checkout (see DESIGN.md), used when nothing else is set up. */
+const SHARED_WEIGHTS = path.resolve(REPO_ROOT, '../shared/models/vgg19');
+
+/** A weights directory for the example: the usual lookup, the shared development copy, or a fresh fetch. */
+export async function exampleWeightsDir(): Promise<string> {
+  if (weightsAvailable({})) return resolveWeightsDir({});
+  if (existsSync(path.join(SHARED_WEIGHTS, 'weights.json'))) {
+    process.stderr.write(`using the development weights in ${SHARED_WEIGHTS}\n`);
+    return SHARED_WEIGHTS;
+  }
+  const out = path.resolve(DEFAULT_WEIGHTS_OUT);
+  process.stderr.write(`no VGG-19 weights found: fetching them into ${out}\n`);
+  await fetchWeights(out, {});
+  return out;
+}
+
+export function registerExampleCommand(program: Command): void {
+  program
+    .command('example')
+    .description('Stylise the bundled example pair (examples/content.jpg with examples/style.jpg)')
+    .option('--out <file>', 'where to write the result', 'output/example.jpg')
+    .option('--size <px>', 'longest side', '384')
+    .action(async (flags: { out: string; size: string }) => {
+      const weights = await exampleWeightsDir();
+      await runStylize({ content: EXAMPLE_CONTENT, style: [EXAMPLE_STYLE], output: flags.out, size: Number(flags.size), weights });
+      process.stderr.write(`example result: ${path.resolve(flags.out)}\n`);
+    });
+}

@@ -1,0 +1,225 @@
+/**
+ * `nst stylize`: one photo and one or more paintings in, one stylised image out. Validates everything
+ * (options, images, output format, weights) before the long run, shows progress on a terminal, and
+ * writes the result atomically only when the run succeeded.
+ */
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { availableEngines, resolveEngineKind } from '../engine/index.js';
+import { estimateCost } from '../engine/cost-model.js';
+import { describeIssues, type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
+import type { Progress, StylizeResult } from '../engine/stylize.js';
+import type { EngineKind } from '../engine/types.js';
+import { loadWeights, resolveWeightsDir } from '../engine/weights.js';
+import { readImageMetadata } from '../image/decode.js';
+import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
+import { fitLongestSide } from '../image/resize.js';
+import { NstError } from '../errors.js';
+import { decodeInputs, type ImageSource, render } from '../render.js';
+import { addStylizeOptionFlags, kebab, pickStylizeOptions } from './stylize-flags.js';
+
+interface StylizeFlags extends Record<string, unknown> {
+  content: string;
+  style: string[];
+  output: string;
+  weights?: string;
+  quality?: number;
+  keepAlpha?: boolean;
+  initImage?: string;
+  json?: boolean;
+  dryRun?: boolean;
+  progress?: boolean;
+}
+
+export interface StyleArg {
+  readonly path: string;
+  readonly weight: number;
+}
+
+/** "painting.jpg" or "painting.jpg:0.3" (the weight after the last colon, when it is a number). */
+export function parseStyleArg(arg: string): StyleArg {
+  const match = /^(.*):([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)$/i.exec(arg);
+  if (match && match[1] !== '') return { path: match[1], weight: Number(match[2]) };
+  return { path: arg, weight: 1 };
+}
+
+export function registerStylizeCommand(program: Command): void {
+  const command = program
+    .command('stylize')
+    .description('Stylise a photo with one or more paintings')
+    .requiredOption('-c, --content <image>', 'content photo')
+    .requiredOption(
+      '-s, --style <image[:weight]>',
+      'style painting, repeatable; blend several with weights (a.jpg --style b.jpg:0.3)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .requiredOption('-o, --output <file>', 'result image; the format follows the extension (.jpg .png .webp .avif .tif)')
+    .option('--weights <dir>', 'VGG-19 weights directory (default: $NST_WEIGHTS_DIR, /opt/vgg19, ./models/vgg19)')
+    .option('--init-image <image>', "starting image for --init image")
+    .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
+    .option('--keep-alpha', "carry the content's transparency into the result (png, webp, avif, tiff)")
+    .option('--json', 'print one JSON object with the run summary on stdout at the end')
+    .option('--dry-run', 'validate everything and print the plan and time estimate, without running')
+    .option('--no-progress', 'no progress bar');
+  addStylizeOptionFlags(command);
+  command.action(async (flags: StylizeFlags) => {
+    await runStylize(flags);
+  });
+}
+
+/** Validated stylize options from flags, or an INVALID_OPTION error listing every problem. */
+export function validateOptions(flags: Record<string, unknown>): StylizeOptions {
+  const parsed = stylizeOptionsSchema.safeParse(pickStylizeOptions(flags));
+  if (!parsed.success) {
+    throw new NstError('INVALID_OPTION', `invalid options:\n  ${describeIssues(parsed.error, (p) => `--${kebab(String(p[0]))}${p.length > 1 ? `[${p.slice(1).join('.')}]` : ''}`).join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+export async function runStylize(flags: StylizeFlags): Promise<void> {
+  const options = validateOptions(flags);
+  const format = outputFormatFromPath(flags.output);
+  if (flags.quality !== undefined && !(Number.isInteger(flags.quality) && flags.quality >= 1 && flags.quality <= 100)) {
+    throw new NstError('INVALID_OPTION', `--quality must be an integer from 1 to 100 (got ${flags.quality})`);
+  }
+  const styles = flags.style.map(parseStyleArg);
+  if (options.init === 'image' && !flags.initImage) throw new NstError('INVALID_OPTION', '--init image needs --init-image <image>');
+  const outputPath = path.resolve(flags.output);
+  const inputs = [flags.content, ...styles.map((s) => s.path), ...(flags.initImage ? [flags.initImage] : [])];
+  if (inputs.some((p) => path.resolve(p) === outputPath)) {
+    throw new NstError('INVALID_OPTION', `the output ${flags.output} is one of the inputs; inputs are never overwritten`);
+  }
+  const source = (p: string): ImageSource => ({ data: p, name: p });
+  const input = {
+    content: source(flags.content),
+    styles: styles.map((s) => ({ source: source(s.path), weight: s.weight })),
+    initImage: flags.initImage ? source(flags.initImage) : undefined,
+  };
+  const outputSettings = { format, quality: flags.quality, keepAlpha: flags.keepAlpha };
+
+  if (flags.dryRun) {
+    await decodeInputs(input, outputSettings);
+    printPlan(await plan(flags.content, options), Boolean(flags.json));
+    return;
+  }
+
+  const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
+  const bar = flags.progress !== false && !flags.json && process.stderr.isTTY ? progressBar() : undefined;
+  const frames = framePaths(outputPath);
+  const pending: Promise<void>[] = [];
+  let result: StylizeResult;
+  try {
+    const rendered = await render(input, options, outputSettings, {
+      weights,
+      onProgress: (p) => {
+        bar?.update(p);
+        if (p.image) pending.push(encodeImage(p.image, { format }).then((b) => writeFileAtomic(frames(p.done), b)));
+      },
+    });
+    await Promise.all(pending);
+    await mkdir(path.dirname(outputPath), { recursive: true });
+    await writeFileAtomic(outputPath, rendered.output);
+    result = rendered.result;
+  } finally {
+    bar?.stop();
+  }
+  const summary = {
+    output: outputPath,
+    engine: result.engine,
+    backend: result.backend,
+    width: result.image.width,
+    height: result.image.height,
+    iterations: result.iterations,
+    seconds: Number(result.seconds.toFixed(2)),
+    initial: result.initial,
+    final: result.final,
+    scales: result.scales.map((s) => ({ width: s.width, height: s.height, iterations: s.iterationsRun, seconds: Number(s.seconds.toFixed(2)) })),
+  };
+  if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    process.stderr.write(
+      `wrote ${outputPath} (${summary.width}x${summary.height}, ${summary.iterations} iterations on ${result.backend}, ${summary.seconds} s; ` +
+        `style loss ${ratio(result.initial.style, result.final.style)} lower, total ${ratio(result.initial.total, result.final.total)} lower)\n`,
+    );
+  }
+}
+
+const ratio = (before: number, after: number) => (after > 0 ? `${(before / after).toFixed(1)}x` : 'infinitely');
+
+/** Where intermediate frames go: out.jpg -> out.0050.jpg. */
+function framePaths(outputPath: string): (iteration: number) => string {
+  const ext = path.extname(outputPath);
+  const base = outputPath.slice(0, outputPath.length - ext.length);
+  return (iteration) => `${base}.${String(iteration).padStart(4, '0')}${ext}`;
+}
+
+interface Plan {
+  width: number;
+  height: number;
+  engine: EngineKind;
+  available: EngineKind[];
+  threads: number;
+  estimates: Record<string, { seconds: number; scales: { width: number; height: number; iterations: number; seconds: number }[] }>;
+}
+
+async function plan(content: string, options: StylizeOptions): Promise<Plan> {
+  const meta = await readImageMetadata(content);
+  const { width, height } = fitLongestSide(meta.width, meta.height, options.size);
+  const threads = options.threads ?? os.availableParallelism();
+  const available = await availableEngines();
+  const estimates: Plan['estimates'] = {};
+  for (const engine of available) {
+    const { seconds, scales } = estimateCost({ width, height, options, engine, threads });
+    estimates[engine] = { seconds: Math.round(seconds), scales: scales.map((s) => ({ ...s, seconds: Number(s.seconds.toFixed(1)) })) };
+  }
+  return { width, height, engine: await resolveEngineKind(options.engine), available, threads, estimates };
+}
+
+function printPlan(p: Plan, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ dryRun: true, ...p })}\n`);
+    return;
+  }
+  const lines = [`plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads`];
+  for (const [engine, e] of Object.entries(p.estimates)) {
+    lines.push(`  ${engine}: about ${e.seconds} s`);
+    for (const s of e.scales) lines.push(`    ${s.width}x${s.height} x ${s.iterations} iterations: ${s.seconds} s`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+interface ProgressView {
+  update(p: Progress): void;
+  stop(): void;
+}
+
+function progressBar(): ProgressView {
+  const bar = new SingleBar(
+    {
+      format: 'stylize |{bar}| {value}/{total} | scale {scale} {size} | loss {loss} | ETA {etaText}',
+      stream: process.stderr,
+      hideCursor: true,
+      etaBuffer: 1,
+    },
+    undefined,
+  );
+  let started = false;
+  return {
+    update(p) {
+      const payload = {
+        scale: `${p.scaleIndex + 1}/${p.scaleCount}`,
+        size: `${p.width}x${p.height}`,
+        loss: p.terms.total.toExponential(3),
+        etaText: `${Math.round(p.etaSeconds)}s`,
+      };
+      if (!started) {
+        bar.start(p.total, p.done, payload);
+        started = true;
+      } else bar.update(p.done, payload);
+    },
+    stop: () => started && bar.stop(),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Engine selection: `auto` takes the fastest engine that loads (onnx, then tfjs). Engines are imported
+ * lazily so a missing native runtime only matters to the engine that needs it.
+ */
+import { NstError } from '../errors.js';
+import type { EngineChoice, EngineFactory, EngineKind, EngineSpec, StyleEngine } from './types.js';
+
+const loaders: Record<EngineKind, () => Promise<EngineFactory>> = {
+  onnx: async () => (await import('./onnx/engine.js')).createOnnxEngine,
+  tfjs: async () => (await import('./tfjs/engine.js')).createTfjsEngine,
+};
+
+/** Preference order for `auto`. */
+export const ENGINE_PREFERENCE: readonly EngineKind[] = ['onnx', 'tfjs'];
+
+const factories = new Map<EngineKind, Promise<EngineFactory>>();
+
+export function loadEngineFactory(kind: EngineKind): Promise<EngineFactory> {
+  let factory = factories.get(kind);
+  if (!factory) {
+    factory = loaders[kind]().catch((cause: unknown) => {
+      factories.delete(kind);
+      throw new NstError('ENGINE_UNAVAILABLE', `the ${kind} engine cannot load here: ${(cause as Error).message}`, {
+        kind: 'internal',
+        cause,
+      });
+    });
+    factories.set(kind, factory);
+  }
+  return factory;
+}
+
+/** The engine kind `choice` resolves to on this machine. */
+export async function resolveEngineKind(choice: EngineChoice): Promise<EngineKind> {
+  if (choice !== 'auto') {
+    await loadEngineFactory(choice);
+    return choice;
+  }
+  for (const kind of ENGINE_PREFERENCE) {
+    try {
+      await loadEngineFactory(kind);
+      return kind;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new NstError('ENGINE_UNAVAILABLE', 'no engine loads on this machine (neither onnxruntime-node nor tfjs)', {
+    kind: 'internal',
+  });
+}
+
+export async function createEngine(choice: EngineChoice, spec: EngineSpec): Promise<StyleEngine> {
+  const kind = await resolveEngineKind(choice);
+  return (await loadEngineFactory(kind))(spec);
+}
+
+/** Every engine that loads here, in preference order. */
+export async function availableEngines(): Promise<EngineKind[]> {
+  const kinds: EngineKind[] = [];
+  for (const kind of ENGINE_PREFERENCE) {
+    try {
+      await loadEngineFactory(kind);
+      kinds.push(kind);
+    } catch {
+      // not available
+    }
+  }
+  return kinds;
+}

@@ -1,0 +1,57 @@
+/**
+ * The user-facing stylize options: one zod schema shared by the CLI (long flags, kebab-case), job specs
+ * (`options`, camelCase) and S3 metadata (`x-amz-meta-nst-<kebab-case>`), so every entry point validates
+ * the same way and lists every problem at once.
+ */
+import { z } from 'zod';
+import { DEFAULT_STYLE_LAYER_WEIGHTS } from './losses.js';
+
+export const stylizeOptionsSchema = z
+  .object({
+    size: z.number().int().min(16).max(4096).default(512).describe('Longest side of the result in pixels'),
+    iterations: z.number().int().min(1).max(10_000).default(200).describe('Optimiser iterations at each scale'),
+    minSize: z
+      .number()
+      .int()
+      .min(16)
+      .max(4096)
+      .default(128)
+      .describe('Longest side of the first (coarsest) scale; sizes grow by sqrt(2) up to size'),
+    optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs').describe('Optimiser'),
+    learningRate: z.number().positive().optional().describe('Optimiser step size (default: 1 for L-BFGS, 10 for Adam)'),
+    contentWeight: z.number().min(0).default(1).describe('alpha: weight of the content loss'),
+    styleWeight: z.number().min(0).default(1e3).describe('beta: weight of the style loss'),
+    tvWeight: z.number().min(0).default(1e-3).describe('Weight of the total-variation (smoothness) loss'),
+    styleLayerWeights: z
+      .array(z.number().min(0))
+      .length(5)
+      .default([...DEFAULT_STYLE_LAYER_WEIGHTS])
+      .describe('Style weights of relu1_1..relu5_1'),
+    pooling: z.enum(['avg', 'max']).default('avg').describe('Pooling in VGG-19 (Gatys et al. prefer avg)'),
+    init: z.enum(['content', 'random', 'image']).default('content').describe('Starting image'),
+    styleScale: z.number().min(0.1).max(4).default(1).describe('Size of the style image relative to the result'),
+    originalColors: z.boolean().default(false).describe("Keep the content's colours (luminance-only transfer)"),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe('Random seed (same inputs + seed + engine = same output)'),
+    saveEvery: z.number().int().min(0).default(0).describe('Emit an intermediate image every N iterations (0: off)'),
+    engine: z.enum(['auto', 'onnx', 'tfjs']).default('auto').describe('Engine: auto picks the fastest that loads'),
+    threads: z.number().int().min(1).max(256).optional().describe('Worker threads (default: all cores)'),
+  })
+  .strict();
+
+export type StylizeOptions = z.output<typeof stylizeOptionsSchema>;
+export type StylizeOptionsInput = z.input<typeof stylizeOptionsSchema>;
+
+export const DEFAULT_STYLIZE_OPTIONS: StylizeOptions = stylizeOptionsSchema.parse({});
+
+/** Every problem of a zod error, one line each, led by the option's name as `name` spells it. */
+export function describeIssues(
+  error: z.ZodError,
+  name: (path: readonly PropertyKey[]) => string = (path) => path.map(String).join('.') || 'input',
+): string[] {
+  return error.issues.map((issue) => {
+    // An unknown key's issue sits on the parent object and lists the keys.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+    const label = keys ? keys.map((k) => name([...issue.path, k])).join(', ') : name(issue.path);
+    return `${label}: ${issue.message}`;
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * The coarse-to-fine schedule: image sizes growing by about sqrt(2) per scale up to the target, so most
+ * iterations run on small images and each scale starts from the upsampled result of the last one.
+ */
+import { sizeForLongestSide } from './resample.js';
+
+export interface Scale {
+  readonly width: number;
+  readonly height: number;
+  readonly iterations: number;
+}
+
+export interface ScheduleOptions {
+  /** Target size of the result. */
+  readonly width: number;
+  readonly height: number;
+  /** Longest side of the first scale; a target no larger than this runs at one scale. */
+  readonly minSize: number;
+  /** Iterations at each scale: one number for every scale, or one per scale (last entry repeats). */
+  readonly iterations: number | readonly number[];
+  /** Growth between scales (default sqrt 2). */
+  readonly growth?: number;
+}
+
+export function planScales(options: ScheduleOptions): Scale[] {
+  const { width, height, minSize } = options;
+  const growth = options.growth ?? Math.SQRT2;
+  const longest = Math.max(width, height);
+  const sides: number[] = [];
+  // Walk down from the target so the last scale is exactly the target size.
+  for (let side = longest; side > minSize * 1.05; side /= growth) sides.unshift(side);
+  sides.unshift(sides.length > 0 ? minSize : longest);
+  const perScale = (i: number) => {
+    const its = options.iterations;
+    return typeof its === 'number' ? its : its[Math.min(i, its.length - 1)];
+  };
+  return sides.map((side, i) => {
+    const size = i === sides.length - 1 ? { width, height } : sizeForLongestSide(width, height, Math.round(side));
+    return { ...size, iterations: perScale(i) };
+  });
+}
+
+/** Relative cost of a scale (work grows with pixels), for ETAs and the cost model. */
+export const scaleWork = (s: { width: number; height: number; iterations: number }) =>
+  s.width * s.height * s.iterations;

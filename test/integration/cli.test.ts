@@ -1,0 +1,140 @@
+/**
+ * The `nst` command end to end, in child processes: options and defaults in --help, every bad input
+ * giving its clear error and exit code 2 with no output written, a real run's JSON summary, determinism.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateVggWeights } from '../../src/engine/vgg.js';
+import { writeWeights } from '../../src/engine/weights.js';
+import { nst } from '../helpers/cli.js';
+import { photoLike, sharpOf } from '../helpers/images.js';
+
+let dir: string;
+let weights: string;
+let content: string;
+let style: string;
+const tiny = ['--size', '32', '--min-size', '32', '--iterations', '4'];
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'nst-cli-'));
+  weights = path.join(dir, 'weights');
+  await writeWeights(weights, generateVggWeights(3));
+  content = path.join(dir, 'content.png');
+  style = path.join(dir, 'style.jpg');
+  await sharpOf(photoLike(48, 40, 1)).png().toFile(content);
+  await sharpOf(photoLike(40, 40, 9)).jpeg().toFile(style);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const out = (name: string) => path.join(dir, name);
+const run = (output: string, ...extra: string[]) =>
+  nst(['stylize', '--content', content, '--style', style, '-o', output, '--weights', weights, ...tiny, ...extra]);
+
+describe('nst stylize', () => {
+  it('documents every option with its default in --help', async () => {
+    const { code, stdout } = await nst(['stylize', '--help']);
+    expect(code).toBe(0);
+    for (const flag of ['--size', '--iterations', '--optimizer', '--weights', '--content-weight', '--pooling', '--init', '--original-colors', '--seed', '--save-every', '--engine', '--json', '--dry-run']) {
+      expect(stdout).toContain(flag);
+    }
+    expect(stdout).toMatch(/--size <value>.*\(default: 512\)/s);
+  });
+
+  it('prints a JSON summary with the loss terms before and after, and writes the result', async () => {
+    const output = out('ok.png');
+    const { code, stdout, stderr } = await run(output, '--json');
+    expect(stderr).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout.trim());
+    expect(summary).toMatchObject({ output, width: 32, height: 27, iterations: 4 });
+    expect(['onnx', 'tfjs']).toContain(summary.engine);
+    expect(summary.seconds).toBeGreaterThan(0);
+    for (const key of ['content', 'style', 'tv', 'total']) {
+      expect(Number.isFinite(summary.initial[key])).toBe(true);
+      expect(Number.isFinite(summary.final[key])).toBe(true);
+    }
+    expect(summary.final.total).toBeLessThan(summary.initial.total);
+    const meta = await sharp(output).metadata();
+    expect([meta.width, meta.height, meta.format]).toEqual([32, 27, 'png']);
+  });
+
+  it('gives byte-identical output for the same inputs, seed and engine', async () => {
+    const a = await run(out('a.png'), '--init', 'random', '--seed', '7', '--engine', 'onnx');
+    const b = await run(out('b.png'), '--init', 'random', '--seed', '7', '--engine', 'onnx');
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(Buffer.compare(await readFile(out('a.png')), await readFile(out('b.png')))).toBe(0);
+  });
+
+  it('plans without running on --dry-run', async () => {
+    const { code, stdout } = await run(out('dry.png'), '--dry-run', '--json');
+    expect(code).toBe(0);
+    const plan = JSON.parse(stdout.trim());
+    expect(plan).toMatchObject({ dryRun: true, width: 32, height: 27 });
+    expect(Object.keys(plan.estimates).length).toBeGreaterThan(0);
+    expect(existsSync(out('dry.png'))).toBe(false);
+  });
+});
+
+describe('bad input: a clear error, exit code 2, no output file', () => {
+  const cases: [string, () => Promise<string[]>, RegExp][] = [
+    ['a missing content file', async () => ['--content', out('nope.jpg')], /IMAGE_NOT_FOUND.*nope\.jpg/],
+    [
+      'a zero-byte file',
+      async () => {
+        await writeFile(out('empty.jpg'), '');
+        return ['--content', out('empty.jpg')];
+      },
+      /IMAGE_EMPTY.*empty\.jpg/,
+    ],
+    [
+      'a file that is not an image',
+      async () => {
+        await writeFile(out('notes.jpg'), 'just some text, not pixels\n'.repeat(20));
+        return ['--content', out('notes.jpg')];
+      },
+      /IMAGE_UNSUPPORTED.*notes\.jpg/,
+    ],
+    [
+      'a corrupt (truncated) image',
+      async () => {
+        const jpeg = await sharpOf(photoLike(64, 64, 3)).jpeg().toBuffer();
+        await writeFile(out('cut.jpg'), jpeg.subarray(0, jpeg.length >> 1));
+        return ['--content', out('cut.jpg')];
+      },
+      /IMAGE_CORRUPT.*cut\.jpg/,
+    ],
+    [
+      'too many pixels',
+      async () => {
+        await sharp({ create: { width: 8000, height: 6000, channels: 3, background: '#808080' } })
+          .png({ compressionLevel: 1 })
+          .toFile(out('huge.png'));
+        return ['--style', out('huge.png')];
+      },
+      /IMAGE_TOO_LARGE.*huge\.png/,
+    ],
+    ['a bad option value', async () => ['--size', '-3', '--pooling', 'max', '--tv-weight', 'lots'], /INVALID_OPTION[\s\S]*--size[\s\S]*--tv-weight/],
+    ['an unknown choice', async () => ['--pooling', 'median'], /pooling/],
+    ['an unsupported output format', async () => ['-o', out('result.bmp')], /OUTPUT_FORMAT_UNSUPPORTED.*\.bmp/],
+    ['a missing weights directory', async () => ['--weights', out('no-weights')], /WEIGHTS_NOT_FOUND.*no-weights.*weights fetch/s],
+    ['the output overwriting an input', async () => ['-o', content], /INVALID_OPTION.*inputs are never overwritten/],
+  ];
+
+  it.each(cases)('%s', async (_name, setup, message) => {
+    const extra = await setup();
+    const output = out(`never-${Math.random().toString(36).slice(2)}.png`);
+    const before = existsSync(content) ? await readFile(content) : undefined;
+    const { code, stderr } = await run(output, ...extra);
+    expect(stderr).toMatch(message);
+    expect(code).toBe(2);
+    expect(existsSync(output)).toBe(false);
+    if (before) expect(Buffer.compare(await readFile(content), before)).toBe(0);
+  });
+});
