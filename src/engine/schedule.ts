@@ -3,6 +3,7 @@
  * iterations run on small images and each scale starts from the upsampled result of the last one.
  */
 import { sizeForLongestSide } from './resample.js';
+import { MIN_IMAGE_SIDE } from './vgg.js';
 
 export interface Scale {
   readonly width: number;
@@ -34,10 +35,15 @@ export function planScales(options: ScheduleOptions): Scale[] {
     const its = options.iterations;
     return typeof its === 'number' ? its : its[Math.min(i, its.length - 1)];
   };
-  return sides.map((side, i) => {
+  if (Math.min(width, height) < MIN_IMAGE_SIDE) {
+    throw new RangeError(`the image is ${width}x${height}: both sides must be at least ${MIN_IMAGE_SIDE} px`);
+  }
+  const scales = sides.map((side, i) => {
     const size = i === sides.length - 1 ? { width, height } : sizeForLongestSide(width, height, Math.round(side));
     return { ...size, iterations: perScale(i) };
   });
+  // Very wide or tall images: coarse scales whose short side is under the minimum are skipped.
+  return scales.filter((s) => Math.min(s.width, s.height) >= MIN_IMAGE_SIDE);
 }
 
 /** Relative cost of a scale (work grows with pixels), for ETAs and the cost model. */

@@ -21,7 +21,7 @@ import type {
   StyleImage,
   VggWeights,
 } from './types.js';
-import { fromNetworkInput, seededRandom, toNetworkInput } from './vgg.js';
+import { fromNetworkInput, MIN_IMAGE_SIDE, seededRandom, toNetworkInput } from './vgg.js';
 
 export interface StylizeInput {
   /** The content image at the target size (the caller resizes it with a high-quality filter). */
@@ -103,6 +103,12 @@ export class StylizeAborted extends NstError {
 }
 
 export function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
+  if (Math.min(content.width, content.height) < MIN_IMAGE_SIDE) {
+    throw new NstError(
+      'INVALID_OPTION',
+      `the result would be ${content.width}x${content.height}: both sides must be at least ${MIN_IMAGE_SIDE} px (raise --size)`,
+    );
+  }
   return planScales({
     width: content.width,
     height: content.height,
@@ -240,7 +246,7 @@ export async function stylize(
 
 /** The engine's view of one scale: content and styles resized for it. */
 function engineSpec(input: StylizeInput, options: StylizeOptions, scale: Scale, weights: VggWeights): EngineSpec {
-  const styleSide = Math.max(16, Math.round(options.styleScale * Math.max(scale.width, scale.height)));
+  const styleSide = Math.round(options.styleScale * Math.max(scale.width, scale.height));
   return {
     weights,
     width: scale.width,
@@ -254,7 +260,9 @@ function engineSpec(input: StylizeInput, options: StylizeOptions, scale: Scale, 
     },
     content: resampleImage(input.content, scale.width, scale.height),
     styles: input.styles.map(({ image, weight }) => {
-      const size = sizeForLongestSide(image.width, image.height, styleSide);
+      // The style's longest side follows the result's; its shorter side never drops under the minimum.
+      const shorter = Math.min(image.width, image.height) / Math.max(image.width, image.height);
+      const size = sizeForLongestSide(image.width, image.height, Math.max(styleSide, Math.ceil(MIN_IMAGE_SIDE / shorter)));
       return { image: resampleImage(image, size.width, size.height), weight };
     }),
     threads: options.threads,

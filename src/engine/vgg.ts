@@ -37,6 +37,9 @@ export const VGG19_LAYERS: readonly ConvLayer[] = [
   conv(5, 1, 512, 512),
 ];
 
+/** Four 2x2 poolings precede relu5_1: smaller images leave it no positions and the style loss undefined. */
+export const MIN_IMAGE_SIDE = 16;
+
 /** Style features: relu1_1 .. relu5_1. */
 export const STYLE_LAYERS = ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'] as const;
 /** Content feature: relu4_2. */

@@ -55,3 +55,12 @@ describe('cost model', () => {
     expect(est.scales.reduce((s, x) => s + x.seconds, 0)).toBeCloseTo(est.seconds, 6);
   });
 });
+
+describe('planScales for very wide images', () => {
+  it('skips coarse scales whose short side is under 16 px and refuses a result under it', () => {
+    const scales = planScales({ width: 512, height: 40, minSize: 128, iterations: 1 });
+    expect(Math.min(...scales.map((s) => s.height))).toBeGreaterThanOrEqual(16);
+    expect(scales.at(-1)).toMatchObject({ width: 512, height: 40 });
+    expect(() => planScales({ width: 512, height: 10, minSize: 128, iterations: 1 })).toThrow(/at least 16 px/);
+  });
+});

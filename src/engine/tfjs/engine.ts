@@ -1,0 +1,198 @@
+/**
+ * The reference engine: the loss of losses.ts written out in TensorFlow.js and differentiated by its
+ * autodiff (with a fast input gradient for the convs, see conv.ts). Simple and obviously correct; the
+ * onnx engine is held equal to it.
+ */
+import type { Scalar, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { normaliseBlend } from '../losses.js';
+import type {
+  EngineFactory,
+  EngineSpec,
+  LossAndGradient,
+  LossTerms,
+  RgbImage,
+  StyleEngine,
+} from '../types.js';
+import { STYLE_LAYERS, toNetworkInput } from '../vgg.js';
+import { loadTf, type Tf } from './backend.js';
+import { createGram, createVggNetwork, MIN_IMAGE_SIDE, styleLayerSizes, type VggNetwork } from './network.js';
+
+/** What x is compared with, computed once per engine. */
+interface Targets {
+  /** P: relu4_2 of the content image. */
+  readonly content: Tensor4D;
+  /** A_l: the blended style Grams, each already rescaled to x's size. */
+  readonly grams: readonly Tensor2D[];
+}
+
+export const createTfjsEngine: EngineFactory = async (spec) => {
+  validateSpec(spec);
+  const { tf, backend } = await loadTf({ threads: spec.threads });
+  const { width, height } = spec;
+  const net = createVggNetwork(tf, spec.weights, spec.pooling);
+  const gram = createGram(tf);
+  let targets: Targets;
+  try {
+    targets = computeTargets(tf, net, gram, spec);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+
+  const { content: alpha, style: beta, tv: tvWeight, styleLayers } = spec.loss;
+  // w_l / (4 N_l^2 M_l^2) at x's size, times beta.
+  const styleCoefficients = styleLayerSizes(width, height).map((size, l) => {
+    const n = targets.grams[l].shape[0];
+    const m = size.width * size.height;
+    return (beta * styleLayers[l]) / (4 * n * n * m * m);
+  });
+
+  /** The weighted terms; f returns their sum, which tfjs differentiates. */
+  const weightedTerms = (x: Tensor4D): [Scalar, Scalar, Scalar] => {
+    const features = net.features(x);
+    const content = tf.mul(
+      tf.sum(tf.squaredDifference(features.content, targets.content)),
+      0.5 * alpha,
+    ) as Scalar;
+    const style = features.style
+      .map(
+        (f, l) =>
+          tf.mul(tf.sum(tf.squaredDifference(gram(f), targets.grams[l])), styleCoefficients[l]) as Scalar,
+      )
+      .reduce((a, b) => tf.add(a, b));
+    const tv = tf.mul(totalVariation(tf, x), tvWeight) as Scalar;
+    return [content, style, tv];
+  };
+
+  let disposed = false;
+  return {
+    kind: 'tfjs',
+    backend,
+    width,
+    height,
+    async lossAndGradient(x: Float32Array): Promise<LossAndGradient> {
+      if (disposed) throw new Error('lossAndGradient called on a disposed tfjs engine');
+      if (x.length !== width * height * 3) {
+        throw new RangeError(
+          `x has ${x.length} values, expected ${width * height * 3} (${width}x${height}x3)`,
+        );
+      }
+      // The terms are kept out of valueAndGrad's scope to be read; everything is freed in `finally`.
+      let terms: Scalar[] = [];
+      let grad: Tensor | undefined;
+      try {
+        grad = tf.tidy(() =>
+          tf.grad((xt: Tensor) => {
+            terms = weightedTerms(xt as Tensor4D).map((t) => tf.keep(t));
+            return tf.add(tf.add(terms[0], terms[1]), terms[2]);
+          })(tf.tensor4d(x, [1, height, width, 3])),
+        );
+        const [gradData, ...termValues] = await Promise.all([
+          grad.data<'float32'>(),
+          ...terms.map((t) => t.data()),
+        ]);
+        const [content, style, tv] = termValues.map((v) => v[0]);
+        const total = content + style + tv;
+        const reported: LossTerms = { content, style, tv, total };
+        return { loss: total, grad: gradData, terms: reported };
+      } finally {
+        tf.dispose([...terms, ...(grad ? [grad] : [])]);
+      }
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      net.dispose();
+      tf.dispose([targets.content, ...targets.grams]);
+    },
+  } satisfies StyleEngine;
+};
+
+/** sum (x[i+1,j] - x[i,j])^2 + sum (x[i,j+1] - x[i,j])^2 over all channels. */
+function totalVariation(tf: Tf, x: Tensor4D): Scalar {
+  const [, h, w, c] = x.shape;
+  const down = tf.squaredDifference(
+    tf.slice(x, [0, 1, 0, 0], [1, h - 1, w, c]),
+    tf.slice(x, [0, 0, 0, 0], [1, h - 1, w, c]),
+  );
+  const right = tf.squaredDifference(
+    tf.slice(x, [0, 0, 1, 0], [1, h, w - 1, c]),
+    tf.slice(x, [0, 0, 0, 0], [1, h, w - 1, c]),
+  );
+  return tf.add(tf.sum(down), tf.sum(right));
+}
+
+function computeTargets(tf: Tf, net: VggNetwork, gram: (f: Tensor4D) => Tensor2D, spec: EngineSpec): Targets {
+  const input = (image: RgbImage) => tf.tensor4d(toNetworkInput(image), [1, image.height, image.width, 3]);
+  const xPositions = styleLayerSizes(spec.width, spec.height).map((s) => s.width * s.height);
+  const blend = normaliseBlend(spec.styles.map((s) => s.weight));
+  const content = tf.tidy(() => net.features(input(spec.content)).content);
+  let grams: Tensor2D[] = [];
+  try {
+    for (const [i, { image }] of spec.styles.entries()) {
+      if (blend[i] === 0) continue;
+      // One style at a time, so only one style image's activations are alive at once.
+      const next = tf.tidy(() => {
+        const positions = styleLayerSizes(image.width, image.height).map((s) => s.width * s.height);
+        return net.features(input(image)).style.map((f, l) => {
+          const scaled = tf.mul(gram(f), (blend[i] * xPositions[l]) / positions[l]) as Tensor2D;
+          return grams.length > 0 ? (tf.add(grams[l], scaled) as Tensor2D) : scaled;
+        });
+      });
+      tf.dispose(grams);
+      grams = next;
+    }
+  } catch (e) {
+    tf.dispose([content, ...grams]);
+    throw e;
+  }
+  return { content, grams };
+}
+
+function validateSpec(spec: EngineSpec): void {
+  const { width, height } = spec;
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width < MIN_IMAGE_SIDE ||
+    height < MIN_IMAGE_SIDE
+  ) {
+    throw new RangeError(
+      `the image must be at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE} px for relu5_1 (got ${width}x${height})`,
+    );
+  }
+  if (spec.content.width !== width || spec.content.height !== height) {
+    throw new RangeError(
+      `the content image is ${spec.content.width}x${spec.content.height}, the engine works at ${width}x${height}`,
+    );
+  }
+  checkImage('the content image', spec.content);
+  if (spec.styles.length === 0) throw new RangeError('at least one style image is needed');
+  for (const [i, { image }] of spec.styles.entries()) {
+    if (image.width < MIN_IMAGE_SIDE || image.height < MIN_IMAGE_SIDE) {
+      throw new RangeError(
+        `style image ${i + 1} is ${image.width}x${image.height}, below the ${MIN_IMAGE_SIDE} px minimum`,
+      );
+    }
+    checkImage(`style image ${i + 1}`, image);
+  }
+  normaliseBlend(spec.styles.map((s) => s.weight));
+  const { content, style, tv, styleLayers } = spec.loss;
+  if (styleLayers.length !== STYLE_LAYERS.length) {
+    throw new RangeError(
+      `${STYLE_LAYERS.length} per-layer style weights are needed (got ${styleLayers.length})`,
+    );
+  }
+  for (const w of [content, style, tv, ...styleLayers]) {
+    if (!Number.isFinite(w) || w < 0)
+      throw new RangeError(`loss weights must be finite and non-negative (got ${w})`);
+  }
+}
+
+function checkImage(what: string, image: RgbImage): void {
+  if (image.data.length !== image.width * image.height * 3) {
+    throw new RangeError(
+      `${what} has ${image.data.length} values, expected ${image.width * image.height * 3}`,
+    );
+  }
+}
