@@ -1,0 +1,114 @@
+/**
+ * The stack's settings, read from CDK context (cdk.json holds every key with its default; override one
+ * with `npx cdk deploy -c memory=3008`). Values from `-c` arrive as strings, so numbers, booleans and
+ * lists are parsed here, and a bad value fails synth with the key's name.
+ */
+import type { Node } from 'constructs';
+import { z } from 'zod';
+import { describeIssues } from '../src/engine/options.js';
+import { NstError } from '../src/errors.js';
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const unset = (v: unknown) => (v === null || v === '' ? undefined : v);
+const num = (v: unknown) => (typeof v === 'string' ? Number(v) : v);
+const bool = (v: unknown) => (v === 'true' ? true : v === 'false' ? false : v);
+const list = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : v;
+
+const int = (min: number, max: number) => z.preprocess(num, z.number().int().min(min).max(max));
+const flag = z.preprocess(bool, z.boolean());
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema.optional());
+
+export const configSchema = z.object({
+  /** Prefix of the physical names the stack sets (function, job queue, job definition). */
+  prefix: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, 'lower case letters, digits and dashes, up to 30'),
+  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/),
+  /** Lambda memory (MB); 10240 gives the function 6 vCPUs. */
+  memory: int(128, 10240),
+  /** Lambda timeout (seconds); longer jobs checkpoint and continue in a new invocation. */
+  timeout: int(30, 900),
+  architecture: z.enum(['x86_64', 'arm64']),
+  reservedConcurrency: optional(int(1, 1000)),
+  /** The AWS Batch GPU path for jobs too big for Lambda. */
+  batch: flag,
+  /** EC2 instance families or types for the GPU compute environment. */
+  instanceTypes: z.preprocess(
+    list,
+    z.array(z.string().regex(/^[a-z][a-z0-9-]*\d[a-z0-9-]*(\.[a-z0-9]+)?$/, 'an EC2 family or type')).min(1),
+  ),
+  spot: flag,
+  maxvCpus: int(4, 10000),
+  /** Minutes before Batch stops a job (it is then marked failed). */
+  batchTimeoutMinutes: int(5, 1440),
+  notificationEmail: optional(z.email()),
+  logRetentionDays: z.preprocess(
+    num,
+    z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+      message: `one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    }),
+  ),
+  /** Days before progress frames and checkpoints (tagged nst-temporary=true) expire. */
+  temporaryExpiryDays: int(1, 3650),
+  /** An existing VPC for the Batch instances (needs credentials at synth: it is looked up). */
+  vpcId: optional(z.string().regex(/^vpc-[0-9a-f]+$/)),
+  /** Source of the weights layer; unset: NST_WEIGHTS_DIR, then ./models/vgg19. */
+  weightsDir: optional(z.string()),
+  weightsFloat16: flag,
+  /** Where the layers are built before synth (a cache between synths). */
+  layerBuildDir: z.string().min(1),
+});
+
+export type NstConfig = z.infer<typeof configSchema>;
+export type ConfigKey = keyof NstConfig;
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
+
+/** The defaults, as cdk.json states them (a test holds the two equal). */
+export const DEFAULT_CONFIG: NstConfig = {
+  prefix: 'nst',
+  stackName: 'ServerlessStyleTransfer',
+  memory: 10240,
+  timeout: 900,
+  architecture: 'x86_64',
+  reservedConcurrency: undefined,
+  batch: true,
+  instanceTypes: ['g5', 'g6'],
+  spot: false,
+  maxvCpus: 16,
+  batchTimeoutMinutes: 240,
+  notificationEmail: undefined,
+  logRetentionDays: 30,
+  temporaryExpiryDays: 7,
+  vpcId: undefined,
+  weightsDir: undefined,
+  weightsFloat16: true,
+  layerBuildDir: 'node_modules/.cache/serverless-style-transfer/layers',
+};
+
+/** Parses raw values (context or overrides); missing keys take their defaults. */
+export function parseConfig(raw: Partial<Record<ConfigKey, unknown>>): NstConfig {
+  const merged = Object.fromEntries(
+    CONFIG_KEYS.map((key) => [key, raw[key] === undefined ? DEFAULT_CONFIG[key] : raw[key]]),
+  );
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new NstError(
+      'INVALID_OPTION',
+      `Invalid CDK context:\n  ${describeIssues(parsed.error).join('\n  ')}\n(set values in cdk.json or with -c key=value)`,
+    );
+  }
+  return parsed.data;
+}
+
+/** The settings from a construct's context (cdk.json and -c). */
+export function readConfig(node: Node): NstConfig {
+  return parseConfig(Object.fromEntries(CONFIG_KEYS.map((key) => [key, node.tryGetContext(key)])));
+}

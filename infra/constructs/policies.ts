@@ -1,0 +1,51 @@
+/**
+ * The S3 permissions of the pipeline (the Lambda function and the Batch worker share them): read the
+ * requests under inputs/, styles/ and jobs/; read, write and tag everything under outputs/.
+ */
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+// Internal to cdk-nag (no exports map), but it is exactly how findings name resources.
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
+import type { IConstruct } from 'constructs';
+import { PREFIX } from './storage.js';
+
+export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'ReadRequests',
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: [PREFIX.inputs, PREFIX.styles, PREFIX.jobs].map((p) => bucket.arnForObjects(`${p}*`)),
+    }),
+    new iam.PolicyStatement({
+      sid: 'WriteOutputs',
+      // PutObjectTagging: temporary objects are written with the nst-temporary tag.
+      actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
+      resources: [bucket.arnForObjects(`${PREFIX.outputs}*`)],
+    }),
+    // The pipeline lists styles/<name>.* to find a style's extension, and tells a missing object (404)
+    // from a failure; without ListBucket, S3 answers 403 for keys that do not exist.
+    new iam.PolicyStatement({ sid: 'ListKeys', actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+  ];
+}
+
+/**
+ * Acknowledges cdk-nag's IAM5 finding for one wildcard resource of `role`. The finding names the resource
+ * as cdk-nag flattens it (`<Bucket.Arn>/inputs/*`, or a literal ARN when the stack has an environment),
+ * so the id is computed with cdk-nag's own flattening rather than spelt by hand.
+ */
+export function acknowledgeWildcard(role: IConstruct, resource: string, reason: string): void {
+  const flat = flattenCfnReference(Stack.of(role).resolve(resource));
+  Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
+}
+
+/** The key-prefix wildcards of pipelineS3Statements. */
+export function acknowledgePrefixWildcards(role: IConstruct, bucket: s3.IBucket): void {
+  for (const prefix of Object.values(PREFIX)) {
+    acknowledgeWildcard(
+      role,
+      bucket.arnForObjects(`${prefix}*`),
+      `Objects under the ${prefix} prefix of the pipeline bucket only: the prefix is the scope.`,
+    );
+  }
+}

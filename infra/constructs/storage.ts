@@ -1,0 +1,75 @@
+/**
+ * The pipeline's one bucket (DESIGN.md "S3 conventions") and the bucket that receives its access logs.
+ *
+ * Encryption is SSE-S3 (S3-managed keys): it costs nothing per request, needs no key policy for Lambda,
+ * Batch or the S3 event notifications, and an access-log target bucket must use it anyway (log delivery
+ * does not write to SSE-KMS buckets). Versioning is on: the job id derives from the object version, so
+ * overwriting an input with the same key starts a new job instead of being taken for a duplicate event.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+/** Key prefixes (DESIGN.md): only INPUTS and JOBS trigger the function; it writes only under OUTPUTS. */
+export const PREFIX = {
+  inputs: 'inputs/',
+  jobs: 'jobs/',
+  styles: 'styles/',
+  outputs: 'outputs/',
+} as const;
+
+/** The object tag the pipeline puts on progress frames and checkpoints. */
+export const TEMPORARY_TAG = { key: 'nst-temporary', value: 'true' } as const;
+
+export interface StorageProps {
+  /** Days before objects tagged nst-temporary=true expire. */
+  readonly temporaryExpiryDays: number;
+  /** Days access logs are kept. */
+  readonly accessLogDays: number;
+}
+
+const secure = {
+  blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+  encryption: s3.BucketEncryption.S3_MANAGED,
+  enforceSSL: true,
+  objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+  // User data (photos, results): a stack deletion must not take it along.
+  removalPolicy: RemovalPolicy.RETAIN,
+} as const;
+
+export class Storage extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly logsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+
+    // cdk-nag's S1 counts a bucket that receives access logs as compliant without logging of its own.
+    this.logsBucket = new s3.Bucket(this, 'AccessLogs', {
+      ...secure,
+      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(props.accessLogDays) }],
+    });
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      ...secure,
+      versioned: true,
+      serverAccessLogsBucket: this.logsBucket,
+      serverAccessLogsPrefix: 'pipeline-bucket/',
+      lifecycleRules: [
+        {
+          id: 'expire-temporary',
+          tagFilters: { [TEMPORARY_TAG.key]: TEMPORARY_TAG.value },
+          expiration: Duration.days(props.temporaryExpiryDays),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
+        {
+          // Old versions only matter for a short while (a job reads the version its event named).
+          id: 'expire-noncurrent',
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+          expiredObjectDeleteMarker: true,
+        },
+      ],
+    });
+  }
+}

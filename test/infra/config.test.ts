@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_KEYS, DEFAULT_CONFIG, parseConfig } from '../../infra/config.js';
+import { NstError } from '../../src/errors.js';
+import { cdkJsonContext } from './helpers.js';
+
+describe('stack settings (CDK context)', () => {
+  it('cdk.json lists every key with the defaults the code uses', () => {
+    const context = cdkJsonContext();
+    for (const key of CONFIG_KEYS) expect(context, key).toHaveProperty(key);
+    expect(parseConfig(context)).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG).toMatchObject({
+      memory: 10240,
+      timeout: 900,
+      architecture: 'x86_64',
+      batch: true,
+      instanceTypes: ['g5', 'g6'],
+      spot: false,
+    });
+  });
+
+  it('parses the strings `-c key=value` passes', () => {
+    const config = parseConfig({
+      memory: '3008',
+      batch: 'false',
+      spot: 'true',
+      instanceTypes: 'g6, g5.2xlarge',
+      reservedConcurrency: '5',
+      notificationEmail: 'ops@example.com',
+      logRetentionDays: '90',
+      vpcId: '',
+    });
+    expect(config).toMatchObject({
+      memory: 3008,
+      batch: false,
+      spot: true,
+      instanceTypes: ['g6', 'g5.2xlarge'],
+      reservedConcurrency: 5,
+      notificationEmail: 'ops@example.com',
+      logRetentionDays: 90,
+    });
+    expect(config.vpcId).toBeUndefined();
+  });
+
+  it.each([
+    [{ memory: '20000' }, 'memory'],
+    [{ architecture: 'sparc' }, 'architecture'],
+    [{ logRetentionDays: '10' }, 'logRetentionDays'],
+    [{ notificationEmail: 'not-an-address' }, 'notificationEmail'],
+    [{ batch: 'maybe' }, 'batch'],
+    [{ prefix: 'Has Spaces' }, 'prefix'],
+  ])('rejects %j naming the key', (raw, key) => {
+    const error = (() => {
+      try {
+        parseConfig(raw);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(NstError);
+    expect((error as NstError).code).toBe('INVALID_OPTION');
+    expect((error as NstError).message).toContain(`${key}:`);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * Shared set-up of the infrastructure tests: the stack synthesised with cdk.json's context (feature flags
+ * included) and tiny placeholder layers, so an assertion test copies kilobytes, not the 90 MB of real
+ * layers (the synth test builds those).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, type Environment } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { type NstConfig, parseConfig } from '../../infra/config.js';
+import { REPO_ROOT } from '../../infra/constructs/stylize-function.js';
+import { NstStack } from '../../infra/stack.js';
+
+export { REPO_ROOT };
+
+/** Lambda's limit on a function's code plus its layers, unzipped. */
+export const LAMBDA_UNZIPPED_LIMIT = 262_144_000;
+
+export function cdkJsonContext(): Record<string, unknown> {
+  return JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+}
+
+export interface Synthesised {
+  readonly stack: NstStack;
+  readonly template: Template;
+  readonly outdir: string;
+  readonly config: NstConfig;
+  /** Removes the temporary cloud assembly and layers. */
+  readonly dispose: () => void;
+}
+
+/** Layer folders with the right layout and a few bytes each. */
+function placeholderLayers(root: string) {
+  const runtime = path.join(root, 'runtime');
+  const vgg19 = path.join(root, 'vgg19');
+  mkdirSync(path.join(runtime, 'nodejs', 'node_modules', 'placeholder'), { recursive: true });
+  writeFileSync(path.join(runtime, 'nodejs', 'node_modules', 'placeholder', 'index.js'), '');
+  mkdirSync(path.join(vgg19, 'vgg19'), { recursive: true });
+  writeFileSync(path.join(vgg19, 'vgg19', 'weights.json'), '{}');
+  return { runtime, vgg19 };
+}
+
+export interface SynthOptions {
+  readonly env?: Environment;
+  /** Context lookups answered in advance, as cdk.context.json would. */
+  readonly lookups?: Record<string, unknown>;
+}
+
+/** Synthesises the stack once with cdk.json's context plus `overrides`. */
+export function synthesise(overrides: Record<string, unknown> = {}, opts: SynthOptions = {}): Synthesised {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nst-infra-'));
+  const context = cdkJsonContext();
+  const outdir = path.join(root, 'cdk.out');
+  const app = new App({ context: { ...context, ...opts.lookups }, outdir });
+  const dispose = () => rmSync(root, { recursive: true, force: true });
+  try {
+    const config = parseConfig({ ...context, ...overrides });
+    const stack = new NstStack(app, 'Test', { config, layers: placeholderLayers(root), env: opts.env });
+    return { stack, template: Template.fromStack(stack), outdir, config, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+/** cdk-nag's AWS Solutions findings that are neither fixed nor acknowledged. */
+export function nagFindings(stack: NstStack) {
+  return new AwsSolutionsChecks().validateScope(stack).violations.map((v) => ({
+    rule: v.ruleName,
+    severity: v.severity,
+    resources: v.violatingResources.map((r) => r.constructPath),
+  }));
+}
+
+/** CloudFormation JSON, read loosely: the assertions themselves check its shape. */
+// biome-ignore lint/suspicious/noExplicitAny: template JSON is untyped by nature.
+export type Cfn = any;
+
+type Resources = Record<string, { Type: string; Properties?: Cfn }>;
+
+/** Every resource of `type`, by logical id. */
+export function resourcesOfType(template: Template, type: string): Resources {
+  return template.findResources(type) as Resources;
+}
+
+/** The one resource of `type` (fails when there are several). */
+export function only(template: Template, type: string) {
+  const found = Object.entries(resourcesOfType(template, type));
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  const [id, resource] = found[0];
+  return { id, properties: resource.Properties ?? {} };
+}
+
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Sid?: string;
+  Condition?: unknown;
+}
+
+/** The statements of the managed and inline policies attached to a role (by its logical id). */
+export function roleStatements(template: Template, roleId: string): Statement[] {
+  const policies = Object.values(resourcesOfType(template, 'AWS::IAM::Policy')).filter((p) =>
+    JSON.stringify(p.Properties?.Roles).includes(`"${roleId}"`),
+  );
+  return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** All IAM statements of the template: policies, inline role policies. */
+export function allStatements(template: Template): Statement[] {
+  const fromPolicies = Object.values(resourcesOfType(template, 'AWS::IAM::Policy')).flatMap(
+    (p) => p.Properties.PolicyDocument.Statement as Statement[],
+  );
+  const inline = Object.values(resourcesOfType(template, 'AWS::IAM::Role')).flatMap((r) =>
+    ((r.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    ),
+  );
+  return [...fromPolicies, ...inline];
+}
+
+export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Sum of the sizes of every file under `dir`. */
+export function dirBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    total += entry.isDirectory() ? dirBytes(full) : statSync(full).size;
+  }
+  return total;
+}
+
+/** Every file under `dir`, relative, with '/' separators. */
+export function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? listFiles(path.join(dir, entry.name), `${prefix}${entry.name}/`)
+      : [`${prefix}${entry.name}`],
+  );
+}

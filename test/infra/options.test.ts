@@ -1,0 +1,165 @@
+/**
+ * The context settings change the stack as documented: one synth with Batch off and every Lambda setting
+ * changed, one with Spot in a given VPC. cdk-nag stays clean in both.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  allStatements,
+  asList,
+  type Cfn,
+  nagFindings,
+  only,
+  resourcesOfType,
+  synthesise,
+} from './helpers.js';
+
+describe('Batch off, Lambda settings changed', () => {
+  const synth = synthesise({
+    prefix: 'art',
+    batch: 'false',
+    notificationEmail: 'ops@example.com',
+    reservedConcurrency: '3',
+    architecture: 'arm64',
+    memory: '3008',
+    timeout: '600',
+    logRetentionDays: '90',
+    temporaryExpiryDays: '3',
+  });
+  const { template } = synth;
+  afterAll(synth.dispose);
+
+  it('has no Batch, VPC or EventBridge resources, and no Batch settings on the function', () => {
+    for (const type of [
+      'AWS::Batch::ComputeEnvironment',
+      'AWS::Batch::JobQueue',
+      'AWS::Batch::JobDefinition',
+      'AWS::EC2::VPC',
+      'AWS::Events::Rule',
+    ]) {
+      template.resourceCountIs(type, 0);
+    }
+    const fn = Object.values(resourcesOfType(template, 'AWS::Lambda::Function')).find(
+      (f) => f.Properties?.FunctionName === 'art-stylize',
+    );
+    const variables = Object.keys((fn?.Properties as Cfn)?.Environment.Variables);
+    expect(variables).toContain('NST_TOPIC_ARN');
+    expect(variables).not.toContain('NST_BATCH_JOB_QUEUE');
+    expect(variables).not.toContain('NST_BATCH_JOB_DEFINITION');
+    expect(allStatements(template).flatMap((s) => asList(s.Action))).not.toContain('batch:SubmitJob');
+    expect(Object.keys(template.toJSON().Outputs)).not.toContain('JobQueueArn');
+  });
+
+  it('applies name prefix, memory, timeout, architecture, concurrency and retention', () => {
+    const fn = resourcesOfType(template, 'AWS::Lambda::Function');
+    const props = Object.values(fn).find((f) => f.Properties?.FunctionName === 'art-stylize')?.Properties;
+    expect(props).toMatchObject({
+      MemorySize: 3008,
+      Timeout: 600,
+      Architectures: ['arm64'],
+      ReservedConcurrentExecutions: 3,
+    });
+    template.hasResourceProperties('AWS::Lambda::LayerVersion', {
+      Description: 'onnxruntime-node and sharp for linux arm64',
+      CompatibleArchitectures: ['arm64'],
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    const rules = Object.values(resourcesOfType(template, 'AWS::S3::Bucket')).flatMap(
+      (b) => (b.Properties?.LifecycleConfiguration as Cfn)?.Rules ?? [],
+    );
+    expect(rules).toContainEqual(expect.objectContaining({ Id: 'expire-temporary', ExpirationInDays: 3 }));
+  });
+
+  it('subscribes the notification e-mail', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it('passes cdk-nag', () => {
+    expect(nagFindings(synth.stack)).toEqual([]);
+  });
+});
+
+/** What `cdk synth` would record in cdk.context.json after looking the VPC up. */
+const vpcLookup = {
+  'vpc-provider:account=123456789012:filter.vpc-id=vpc-0abc1234:region=eu-west-1:returnAsymmetricSubnets=true':
+    {
+      vpcId: 'vpc-0abc1234',
+      vpcCidrBlock: '10.1.0.0/16',
+      availabilityZones: [],
+      subnetGroups: [
+        {
+          name: 'Private',
+          type: 'Private',
+          subnets: [
+            {
+              subnetId: 'subnet-0aaa1111',
+              cidr: '10.1.0.0/20',
+              availabilityZone: 'eu-west-1a',
+              routeTableId: 'rtb-0aaa1111',
+            },
+            {
+              subnetId: 'subnet-0bbb2222',
+              cidr: '10.1.16.0/20',
+              availabilityZone: 'eu-west-1b',
+              routeTableId: 'rtb-0bbb2222',
+            },
+          ],
+        },
+        {
+          name: 'Public',
+          type: 'Public',
+          subnets: [
+            {
+              subnetId: 'subnet-0ccc3333',
+              cidr: '10.1.32.0/20',
+              availabilityZone: 'eu-west-1a',
+              routeTableId: 'rtb-0ccc3333',
+            },
+          ],
+        },
+      ],
+    },
+};
+
+describe('Spot GPU instances in a given VPC', () => {
+  const synth = synthesise(
+    {
+      spot: 'true',
+      vpcId: 'vpc-0abc1234',
+      instanceTypes: 'g6.2xlarge,g5',
+      maxvCpus: '32',
+      batchTimeoutMinutes: '60',
+    },
+    { env: { account: '123456789012', region: 'eu-west-1' }, lookups: vpcLookup },
+  );
+  const { template } = synth;
+  afterAll(synth.dispose);
+
+  it('uses Spot with the price-capacity-optimised strategy and the given instance types', () => {
+    const ce = only(template, 'AWS::Batch::ComputeEnvironment').properties as Cfn;
+    expect(ce.ComputeResources).toMatchObject({
+      Type: 'SPOT',
+      AllocationStrategy: 'SPOT_PRICE_CAPACITY_OPTIMIZED',
+      InstanceTypes: ['g6.2xlarge', 'g5'],
+      MinvCpus: 0,
+      MaxvCpus: 32,
+    });
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      Timeout: { AttemptDurationSeconds: 3600 },
+    });
+  });
+
+  it('runs in the private subnets of that VPC and creates none of its own', () => {
+    template.resourceCountIs('AWS::EC2::VPC', 0);
+    template.resourceCountIs('AWS::EC2::FlowLog', 0);
+    const ce = only(template, 'AWS::Batch::ComputeEnvironment').properties as Cfn;
+    expect(ce.ComputeResources.Subnets).toEqual(['subnet-0aaa1111', 'subnet-0bbb2222']);
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', { VpcId: 'vpc-0abc1234' });
+  });
+
+  it('passes cdk-nag', () => {
+    expect(nagFindings(synth.stack)).toEqual([]);
+  });
+});

@@ -1,0 +1,445 @@
+/**
+ * The stack with cdk.json's defaults, synthesised once: every resource the issue asks for, checked on the
+ * template, and cdk-nag's AWS Solutions rules with nothing left unacknowledged.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXTERNAL_MODULES } from '../../infra/constructs/stylize-function.js';
+import {
+  allStatements,
+  asList,
+  type Cfn,
+  listFiles,
+  nagFindings,
+  only,
+  resourcesOfType,
+  roleStatements,
+  type Statement,
+  synthesise,
+} from './helpers.js';
+
+const synth = synthesise();
+const { template, stack } = synth;
+afterAll(synth.dispose);
+
+const ref = (id: string) => ({ Ref: id });
+const arn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const objectsUnder = (bucketId: string, prefix: string) => ({
+  'Fn::Join': ['', [arn(bucketId), `/${prefix}*`]],
+});
+
+const bucket = Object.entries(resourcesOfType(template, 'AWS::S3::Bucket')).find(
+  ([, r]) => r.Properties?.VersioningConfiguration,
+)!;
+const bucketId = bucket[0];
+const fn = Object.entries(resourcesOfType(template, 'AWS::Lambda::Function')).find(
+  ([, r]) => r.Properties?.FunctionName === 'nst-stylize',
+)!;
+const fnId = fn[0];
+const fnProps = fn[1].Properties as Record<string, Cfn>;
+const dlq = only(template, 'AWS::SQS::Queue');
+const topic = only(template, 'AWS::SNS::Topic');
+const queue = only(template, 'AWS::Batch::JobQueue');
+const jobDefinition = only(template, 'AWS::Batch::JobDefinition');
+const queueArn = { 'Fn::GetAtt': [queue.id, 'JobQueueArn'] };
+const roleId = (fnProps.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+const fnStatements = roleStatements(template, roleId);
+const statementFor = (statements: Statement[], action: string) =>
+  statements.filter((s) => asList(s.Action).includes(action));
+
+describe('bucket', () => {
+  it('blocks public access, enforces TLS, encrypts, versions and logs to a separate bucket', () => {
+    const props = bucket[1].Properties as Record<string, Cfn>;
+    expect(props.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual(
+      {
+        SSEAlgorithm: 'AES256',
+      },
+    );
+    expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    const logsBucketId = props.LoggingConfiguration.DestinationBucketName.Ref;
+    expect(logsBucketId).not.toBe(bucketId);
+    for (const id of [bucketId, logsBucketId]) {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: ref(id),
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+    template.hasResource('AWS::S3::Bucket', { Properties: Match.objectLike({}), DeletionPolicy: 'Retain' });
+  });
+
+  it('expires objects tagged nst-temporary=true after 7 days', () => {
+    const rules = (bucket[1].Properties as Cfn).LifecycleConfiguration.Rules;
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        Status: 'Enabled',
+        ExpirationInDays: 7,
+        TagFilters: [{ Key: 'nst-temporary', Value: 'true' }],
+      }),
+    );
+  });
+
+  it('notifies the function of new objects under inputs/ and jobs/ only', () => {
+    const { properties } = only(template, 'Custom::S3BucketNotifications');
+    const config = properties.NotificationConfiguration as Record<string, Cfn[]>;
+    expect(Object.keys(config)).toEqual(['LambdaFunctionConfigurations']);
+    expect(config.LambdaFunctionConfigurations).toEqual(
+      ['inputs/', 'jobs/'].map((prefix) => ({
+        Events: ['s3:ObjectCreated:*'],
+        Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: prefix }] } },
+        LambdaFunctionArn: arn(fnId),
+      })),
+    );
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 's3.amazonaws.com',
+      FunctionName: arn(fnId),
+      SourceArn: arn(bucketId),
+    });
+  });
+});
+
+describe('stylize function', () => {
+  it('runs Node 22 on x86_64 with 10 GB and 15 minutes, both layers, and its log group', () => {
+    expect(fnProps).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['x86_64'],
+      Handler: 'index.handler',
+      MemorySize: 10240,
+      Timeout: 900,
+    });
+    expect(fnProps.ReservedConcurrentExecutions).toBeUndefined();
+    const layers = resourcesOfType(template, 'AWS::Lambda::LayerVersion');
+    expect(fnProps.Layers).toEqual(Object.keys(layers).map(ref));
+    expect(Object.values(layers).map((l) => l.Properties?.Description)).toEqual([
+      'onnxruntime-node and sharp for linux x86_64',
+      'VGG-19 conv1_1..conv5_1 weights at /opt/vgg19',
+    ]);
+    const logGroupId = fnProps.LoggingConfig.LogGroup.Ref;
+    template.hasResourceProperties('AWS::Logs::LogGroup', Match.objectLike({ RetentionInDays: 30 }));
+    expect(resourcesOfType(template, 'AWS::Logs::LogGroup')[logGroupId].Properties).toEqual({
+      RetentionInDays: 30,
+    });
+  });
+
+  it('has the environment of the pipeline contract', () => {
+    expect(fnProps.Environment.Variables).toEqual({
+      NST_WEIGHTS_DIR: '/opt/vgg19',
+      NST_TOPIC_ARN: ref(topic.id),
+      NST_ENGINE: 'auto',
+      NST_DEADLINE_MARGIN_SECONDS: '60',
+      NST_BATCH_JOB_QUEUE: queueArn,
+      NST_BATCH_JOB_DEFINITION: ref(jobDefinition.id),
+      POWERTOOLS_SERVICE_NAME: 'serverless-style-transfer',
+      POWERTOOLS_METRICS_NAMESPACE: 'ServerlessStyleTransfer',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  });
+
+  it('retries async events twice for up to 6 hours, then sends them to the SQS dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(fnId),
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 21600,
+      DestinationConfig: { OnFailure: { Destination: arn(dlq.id) } },
+    });
+    expect(dlq.properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [ref(dlq.id)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('is bundled as one ES module by esbuild, leaving the layer packages out', () => {
+    const asset = path.join(synth.outdir, `asset.${String(fnProps.Code.S3Key).replace('.zip', '')}`);
+    expect(listFiles(asset).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    const code = readFileSync(path.join(asset, 'index.mjs'), 'utf8');
+    expect(code).toMatch(/export\s*\{[^}]*handler/);
+    for (const external of ['sharp', 'onnxruntime-node']) {
+      expect(EXTERNAL_MODULES).toContain(external);
+      expect(code).toMatch(new RegExp(`from\\s*"${external}"|import\\("${external}"\\)`));
+    }
+    expect(code).not.toContain('libvips'); // sharp's own sources are not inlined
+  });
+});
+
+describe('IAM', () => {
+  it('lets the function read inputs/, styles/ and jobs/ and write and tag outputs/ only', () => {
+    expect(statementFor(fnStatements, 's3:GetObjectVersion')).toEqual([
+      expect.objectContaining({
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: ['inputs/', 'jobs/', 'styles/'].map((p) => objectsUnder(bucketId, p)),
+      }),
+    ]);
+    expect(statementFor(fnStatements, 's3:PutObject')).toEqual([
+      expect.objectContaining({
+        Action: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
+        Resource: objectsUnder(bucketId, 'outputs/'),
+      }),
+    ]);
+    expect(statementFor(fnStatements, 's3:ListBucket')).toEqual([
+      expect.objectContaining({ Resource: arn(bucketId) }),
+    ]);
+    const s3Actions = fnStatements.flatMap((s) => asList(s.Action)).filter((a) => a.startsWith('s3:'));
+    expect(new Set(s3Actions)).toEqual(
+      new Set([
+        's3:GetObject',
+        's3:GetObjectVersion',
+        's3:PutObject',
+        's3:PutObjectTagging',
+        's3:ListBucket',
+      ]),
+    );
+  });
+
+  it('lets the function publish, submit GPU jobs, and invoke itself by name (no reference cycle)', () => {
+    expect(statementFor(fnStatements, 'sns:Publish')).toEqual([
+      expect.objectContaining({ Resource: ref(topic.id) }),
+    ]);
+    const submit = statementFor(fnStatements, 'batch:SubmitJob');
+    expect(submit).toHaveLength(1);
+    expect(asList(submit[0].Resource)).toContainEqual(queueArn);
+    expect(JSON.stringify(submit[0].Resource)).toContain(':job-definition/nst-stylize-gpu:*');
+    const invoke = statementFor(fnStatements, 'lambda:InvokeFunction');
+    expect(invoke).toHaveLength(1);
+    const resources = JSON.stringify(invoke[0].Resource);
+    expect(resources).toContain(':function:nst-stylize"');
+    expect(resources).toContain(':function:nst-stylize:*"');
+    expect(resources).not.toContain(fnId); // an ARN built from the name, not a reference to the function
+  });
+
+  it('has no wildcard actions and no "*" resources except where AWS allows nothing else', () => {
+    const statements = allStatements(template);
+    expect(statements.length).toBeGreaterThan(10);
+    for (const s of statements.filter((st) => st.Effect === 'Allow')) {
+      for (const action of asList(s.Action)) expect(action, JSON.stringify(s)).not.toContain('*');
+      if (asList(s.Resource).includes('*')) {
+        // ECR's token API and the ECS agent's managed role take no resource.
+        expect(asList(s.Action), JSON.stringify(s)).toEqual(['ecr:GetAuthorizationToken']);
+      }
+    }
+  });
+});
+
+describe('Batch GPU path', () => {
+  it('scales a g5/g6 EC2 compute environment on the NVIDIA ECS AMI from zero, with IMDSv2', () => {
+    const ce = only(template, 'AWS::Batch::ComputeEnvironment').properties as Record<string, Cfn>;
+    expect(ce.Type).toBe('managed');
+    expect(ce.ComputeResources).toMatchObject({
+      Type: 'EC2',
+      MinvCpus: 0,
+      MaxvCpus: 16,
+      InstanceTypes: ['g5', 'g6'],
+      AllocationStrategy: 'BEST_FIT_PROGRESSIVE',
+      Ec2Configuration: [{ ImageType: 'ECS_AL2023_NVIDIA' }],
+    });
+    const launchTemplateId = ce.ComputeResources.LaunchTemplate.LaunchTemplateId.Ref;
+    expect(resourcesOfType(template, 'AWS::EC2::LaunchTemplate')[launchTemplateId].Properties).toMatchObject({
+      LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } },
+    });
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.hasResourceProperties('AWS::EC2::FlowLog', { LogDestinationType: 's3' });
+    template.hasResourceProperties('AWS::Batch::JobQueue', {
+      JobQueueName: 'nst-gpu',
+      ComputeEnvironmentOrder: [Match.objectLike({ Order: 1 })],
+    });
+  });
+
+  it('defines the job: one GPU, the functions/batch image, retries of transient failures, a timeout', () => {
+    const props = jobDefinition.properties as Record<string, Cfn>;
+    expect(props).toMatchObject({
+      Type: 'container',
+      JobDefinitionName: 'nst-stylize-gpu',
+      Timeout: { AttemptDurationSeconds: 4 * 3600 },
+      RetryStrategy: {
+        Attempts: 3,
+        EvaluateOnExit: [
+          { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
+          { Action: 'RETRY', OnReason: 'CannotPullContainerError:*' },
+          { Action: 'RETRY', OnExitCode: '1' },
+          { Action: 'EXIT', OnExitCode: '*' },
+        ],
+      },
+    });
+    expect(props.ContainerProperties.ResourceRequirements).toEqual(
+      expect.arrayContaining([
+        { Type: 'GPU', Value: '1' },
+        { Type: 'VCPU', Value: '4' },
+        { Type: 'MEMORY', Value: '14336' },
+      ]),
+    );
+    const assets = JSON.parse(
+      readFileSync(path.join(synth.outdir, `${stack.artifactId}.assets.json`), 'utf8'),
+    );
+    const images = Object.values(assets.dockerImages) as {
+      source: { directory: string; dockerFile?: string };
+    }[];
+    expect(images).toHaveLength(1);
+    expect(images[0].source.dockerFile).toBe('functions/batch/Dockerfile');
+    expect(JSON.stringify(props.ContainerProperties.Image)).toContain('container-assets');
+  });
+
+  it('stages only what the image needs as its build context', () => {
+    const assets = JSON.parse(
+      readFileSync(path.join(synth.outdir, `${stack.artifactId}.assets.json`), 'utf8'),
+    );
+    const image = Object.values(assets.dockerImages)[0] as { source: { directory: string } };
+    const files = listFiles(path.join(synth.outdir, image.source.directory));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'package-lock.json',
+        '.npmrc',
+        'bin/nst.js',
+        'functions/batch/Dockerfile',
+        'functions/batch/main.ts',
+      ]),
+    );
+    expect(files.some((f) => f.startsWith('src/engine/'))).toBe(true);
+    const unwanted = files.filter(
+      (f) => !/^(src|bin|functions\/batch)\/|^(package(-lock)?\.json|\.npmrc)$/.test(f),
+    );
+    expect(unwanted).toEqual([]);
+  });
+
+  it('sends FAILED jobs of its queue back to the function, with the DLQ for undeliverable events', () => {
+    const rule = only(template, 'AWS::Events::Rule').properties as Record<string, Cfn>;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.batch'],
+      'detail-type': ['Batch Job State Change'],
+      detail: { status: ['FAILED'], jobQueue: [queueArn] },
+    });
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({ Arn: arn(fnId), DeadLetterConfig: { Arn: arn(dlq.id) } }),
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'events.amazonaws.com',
+      FunctionName: arn(fnId),
+    });
+    const ruleId = only(template, 'AWS::Events::Rule').id;
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': arn(ruleId) } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('gives the job role the pipeline S3 and SNS permissions and nothing else', () => {
+    const jobRoleId = (jobDefinition.properties as Cfn).ContainerProperties.JobRoleArn['Fn::GetAtt'][0];
+    const actions = new Set(roleStatements(template, jobRoleId).flatMap((s) => asList(s.Action)));
+    expect(actions).toEqual(
+      new Set([
+        's3:GetObject',
+        's3:GetObjectVersion',
+        's3:PutObject',
+        's3:PutObjectTagging',
+        's3:ListBucket',
+        'sns:Publish',
+      ]),
+    );
+  });
+});
+
+describe('notifications and operations', () => {
+  it('has a TLS-only topic without subscriptions by default', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(topic.id)],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ],
+      },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('alarms to the topic on dead letters and on function errors', () => {
+    const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties,
+    );
+    expect(alarms).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq.id, 'QueueName'] } }],
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 0,
+          AlarmActions: [ref(topic.id)],
+        }),
+        expect.objectContaining({
+          Namespace: 'AWS/Lambda',
+          MetricName: 'Errors',
+          Dimensions: [{ Name: 'FunctionName', Value: ref(fnId) }],
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 0,
+          AlarmActions: [ref(topic.id)],
+        }),
+      ]),
+    );
+    expect(alarms).toHaveLength(2);
+  });
+
+  it('outputs the bucket, topic ARN, dead-letter queue URL, function and job queue', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(outputs).toEqual({
+      BucketName: expect.objectContaining({ Value: ref(bucketId) }),
+      NotificationTopicArn: { Value: ref(topic.id) },
+      DeadLetterQueueUrl: { Value: ref(dlq.id) },
+      FunctionName: { Value: ref(fnId) },
+      JobQueueArn: { Value: queueArn },
+    });
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('leaves no finding unacknowledged', () => {
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  it('gives every acknowledgement a specific reason', () => {
+    const acknowledged = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules'))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>))
+      .map(([id, reason]) => [id.replace(/^annotation::/i, ''), reason])
+      .filter(([id]) => id.startsWith('AwsSolutions-'));
+    expect(acknowledged.length).toBeGreaterThan(5);
+    for (const [id, reason] of acknowledged) {
+      expect(reason.length, id).toBeGreaterThan(40);
+    }
+    console.log(`cdk-nag acknowledgements:\n${acknowledged.map(([id, r]) => `  ${id}: ${r}`).join('\n')}`);
+  });
+});
+
+it('writes nothing but the cloud assembly (no Docker build at synth)', () => {
+  expect(existsSync(path.join(synth.outdir, 'manifest.json'))).toBe(true);
+});
