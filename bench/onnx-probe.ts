@@ -2,27 +2,31 @@
  * Speed probe of the onnx engine (run by hand, never in `npm test`):
  *
  *   npx tsx bench/onnx-probe.ts [--sizes 128,256,512] [--threads 2] [--iters 5] [--pool avg|max]
- *                               [--conv] [--dynamic] [--profile DIR]
+ *                               [--dynamic] [--profile DIR]
  *
- * Prints one JSON line per size: seconds per lossAndGradient (generated weights, square image), the
- * conv GFLOP/s that implies (flops.ts), engine creation time and the process's peak RSS. `--conv` first
- * times one 3x3 256->256 conv at 64x64 in onnxruntime, the ceiling an iteration is compared with.
- * `--dynamic` times the forward (features) graph with fixed vs free height/width dimensions.
- * `--profile DIR` writes an onnxruntime profile of the loss session and prints the top node types.
+ * Per size (square image, generated weights): seconds per lossAndGradient and the conv GFLOP/s that
+ * implies (flops.ts), next to the GFLOP/s of one 3x3 256->256 conv at 64x64 in onnxruntime, the
+ * ceiling an iteration is compared with. The two are timed interleaved (a few conv runs, then one
+ * iteration, repeated) and each reported as its best, so a machine shared with other jobs skews both
+ * alike. Also: engine creation time, the process's peak RSS after creation and after the iterations,
+ * and the CPU seconds of the best iteration (CPU / threads estimates the time on idle cores).
+ * `--dynamic` compares the forward (features) graph with fixed vs free height/width dimensions.
+ * `--profile DIR` instead runs the loss graph under onnxruntime's profiler and prints time per op type.
  * Run one size per process for a clean peak RSS.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tensor } from 'onnxruntime-node';
+import { iterationGflop } from '../src/engine/flops.js';
 import { DEFAULT_LOSS_WEIGHTS } from '../src/engine/losses.js';
 import { createOnnxEngine } from '../src/engine/onnx/engine.js';
-import { iterationGflop, singleConvGflop } from '../src/engine/onnx/flops.js';
-import { GraphBuilder } from '../src/engine/onnx/graph-builder.js';
+import { prepareKernels } from '../src/engine/onnx/kernels.js';
 import { createSession } from '../src/engine/onnx/session.js';
-import { buildFeaturesModel, buildLossModel, IO, prepareKernels } from '../src/engine/onnx/vgg-graph.js';
+import { buildFeaturesModel, buildLossModel, IO } from '../src/engine/onnx/vgg-graph.js';
 import type { Pooling, RgbImage } from '../src/engine/types.js';
 import { generateVggWeights, seededRandom, toNetworkInput } from '../src/engine/vgg.js';
+import { singleConv } from './conv-peak.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,7 +34,6 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     iters: { type: 'string', default: '5' },
     pool: { type: 'string', default: 'avg' },
-    conv: { type: 'boolean', default: false },
     dynamic: { type: 'boolean', default: false },
     profile: { type: 'string' },
   },
@@ -40,55 +43,34 @@ const iters = Number(args.iters);
 const pooling = args.pool as Pooling;
 const weights = generateVggWeights(1);
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
 function image(size: number, seed: number): RgbImage {
   const rand = seededRandom(seed);
-  return { width: size, height: size, data: Float32Array.from({ length: size * size * 3 }, () => rand() * 255) };
+  return {
+    width: size,
+    height: size,
+    data: Float32Array.from({ length: size * size * 3 }, () => rand() * 255),
+  };
 }
 
-/** Best-of-n seconds of an async call (after one warm-up run). */
-async function time(fn: () => Promise<unknown>, n: number): Promise<number> {
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+/** Wall and process CPU seconds of one call. */
+async function once(fn: () => Promise<unknown>): Promise<Timing> {
+  const cpu0 = process.cpuUsage();
+  const t = performance.now();
   await fn();
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    best = Math.min(best, (performance.now() - t) / 1000);
-  }
-  return best;
+  const wall = (performance.now() - t) / 1000;
+  const { user, system } = process.cpuUsage(cpu0);
+  return { wall, cpu: (user + system) / 1e6 };
 }
 
-async function singleConv(): Promise<void> {
-  const [c, side] = [256, 64];
-  const rand = seededRandom(2);
-  const g = new GraphBuilder('conv');
-  const w = g.floats('w', [c, c, 3, 3], Float32Array.from({ length: c * c * 9 }, () => rand() - 0.5));
-  g.output('y', g.op('Conv', [g.input('x', [1, c, side, side]), w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }), [
-    1,
-    c,
-    side,
-    side,
-  ]);
-  const { session, backend } = await createSession(g.encode(), { threads });
-  const x = new Tensor('float32', Float32Array.from({ length: c * side * side }, () => rand()), [1, c, side, side]);
-  const s = await time(() => session.run({ x }), 20);
-  const gflop = singleConvGflop(side, side, c, c);
-  console.log(JSON.stringify({ probe: 'single-conv', backend, threads, side, c, sec: s, gflops: gflop / s }));
-  await session.release();
-}
-
-/** The forward graph with fixed vs free spatial dimensions, same input. */
-async function dynamicVsStatic(size: number): Promise<void> {
-  const kernels = prepareKernels(weights);
-  const x = new Tensor('float32', toNetworkInput(image(size, 3)), [1, size, size, 3]);
-  for (const fixed of [true, false]) {
-    const model = buildFeaturesModel(kernels, pooling, fixed ? { width: size, height: size } : undefined);
-    const { session } = await createSession(model, { threads });
-    const s = await time(() => session.run({ [IO.image]: x }), 3);
-    console.log(JSON.stringify({ probe: 'forward-graph', dims: fixed ? 'fixed' : 'free', size, sec: s }));
-    await session.release();
-  }
-}
+const faster = (a: Timing, b: Timing) => (b.wall < a.wall ? b : a);
+const NEVER: Timing = { wall: Number.POSITIVE_INFINITY, cpu: 0 };
 
 async function iteration(size: number): Promise<void> {
   const t0 = performance.now();
@@ -104,10 +86,18 @@ async function iteration(size: number): Promise<void> {
     threads,
   });
   const createSec = (performance.now() - t0) / 1000;
-  const x = toNetworkInput(content);
-  for (let i = 0; i < x.length; i++) x[i] += 10 * Math.sin(i);
-  const s = await time(() => engine.lossAndGradient(x), iters);
+  const peakRssAfterCreateMb = rssMb();
+  const conv = await singleConv(threads);
+  const x = toNetworkInput(content).map((v, i) => v + 10 * Math.sin(i));
+  await engine.lossAndGradient(x); // warm-up
+  await conv.run();
+  let [bestIter, bestConv] = [NEVER, NEVER];
+  for (let i = 0; i < iters; i++) {
+    for (let k = 0; k < 5; k++) bestConv = faster(bestConv, await once(conv.run));
+    bestIter = faster(bestIter, await once(() => engine.lossAndGradient(x)));
+  }
   const gflop = iterationGflop(size, size);
+  const [iterGflops, convGflops] = [gflop / bestIter.wall, conv.gflop / bestConv.wall];
   console.log(
     JSON.stringify({
       probe: 'iteration',
@@ -115,51 +105,102 @@ async function iteration(size: number): Promise<void> {
       threads,
       pooling,
       size,
-      secPerIter: Number(s.toFixed(4)),
-      gflop: Number(gflop.toFixed(2)),
-      gflops: Number((gflop / s).toFixed(1)),
-      createSec: Number(createSec.toFixed(2)),
+      secPerIter: round(bestIter.wall),
+      cpuSecPerIter: round(bestIter.cpu),
+      gflop: round(gflop, 1),
+      gflops: round(iterGflops, 1),
+      singleConvGflops: round(convGflops, 1),
+      ratio: round(iterGflops / convGflops, 2),
+      createSec: round(createSec, 2),
+      peakRssAfterCreateMb,
       peakRssMb: rssMb(),
     }),
   );
   engine.dispose();
+  await conv.release();
 }
 
-/** Runs the loss graph with onnxruntime's profiler and sums the time per node type. */
+/** The forward graph with fixed vs free spatial dimensions, same input, runs interleaved. */
+async function dynamicVsStatic(size: number): Promise<void> {
+  const kernels = prepareKernels(weights);
+  const x = new Tensor('float32', toNetworkInput(image(size, 3)), [1, size, size, 3]);
+  const fixed = await createSession(buildFeaturesModel(kernels, pooling, { width: size, height: size }), {
+    threads,
+  });
+  const free = await createSession(buildFeaturesModel(kernels, pooling), { threads });
+  let [bestFixed, bestFree] = [NEVER, NEVER];
+  for (let i = 0; i < 2 * iters; i++) {
+    bestFixed = faster(bestFixed, await once(() => fixed.session.run({ [IO.image]: x })));
+    bestFree = faster(bestFree, await once(() => free.session.run({ [IO.image]: x })));
+  }
+  console.log(
+    JSON.stringify({
+      probe: 'forward-dims',
+      size,
+      fixedSec: round(bestFixed.wall),
+      freeSec: round(bestFree.wall),
+    }),
+  );
+  await Promise.all([fixed.session.release(), free.session.release()]);
+}
+
+const RUNS = 3;
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: {
+    op_name?: string;
+    input_type_shape?: Record<string, number[]>[];
+    output_type_shape?: Record<string, number[]>[];
+  };
+}
+
+/** Runs the loss graph under onnxruntime's profiler; prints time per op type and the convs' GFLOP/s. */
 async function profile(size: number, dir: string): Promise<void> {
   const kernels = prepareKernels(weights);
   const model = buildLossModel({ kernels, width: size, height: size, pooling, loss: DEFAULT_LOSS_WEIGHTS });
-  const { session } = await createSession(model, { threads, profilePrefix: join(dir, `onnx-${size}`) });
-  const shapes = (name: string) => session.inputMetadata.find((m) => m.name === name);
+  const prefix = `onnx-${size}-${Date.now()}`;
+  const { session } = await createSession(model, { threads, profilePrefix: join(dir, prefix) });
   const feeds: Record<string, Tensor> = {};
-  for (const name of session.inputNames) {
-    const meta = shapes(name);
-    const dims = meta && 'shape' in meta ? (meta.shape as number[]) : [];
-    feeds[name] = new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.5), dims);
+  for (const meta of session.inputMetadata) {
+    const dims = 'shape' in meta ? (meta.shape as number[]) : [];
+    feeds[meta.name] = new Tensor(
+      'float32',
+      new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.5),
+      dims,
+    );
   }
-  for (let i = 0; i < 3; i++) await session.run(feeds);
+  for (let i = 0; i < RUNS; i++) await session.run(feeds);
   session.endProfiling();
   await session.release();
-  const json = readdirSync(dir).filter((f) => f.startsWith(`onnx-${size}`) && f.endsWith('.json'));
-  const events = JSON.parse(readFileSync(join(dir, json.sort().at(-1)!), 'utf8')) as {
-    cat: string;
-    dur: number;
-    args?: { op_name?: string };
-  }[];
+  const file = readdirSync(dir).find((f) => f.startsWith(prefix))!;
+  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[];
   const byOp = new Map<string, number>();
-  let total = 0;
+  let [total, convUs, convFlop] = [0, 0, 0];
   for (const e of events) {
-    if (e.cat !== 'Node' || !e.args?.op_name) continue;
-    byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur / 3);
-    total += e.dur / 3;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
+    const us = e.dur / RUNS;
+    byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + us);
+    total += us;
+    if (e.args.op_name === 'Conv') {
+      // 2 * output elements * (Cin * 3 * 3): the weight is the second input, [Cout, Cin, 3, 3].
+      const [, cin, kh, kw] = Object.values(e.args.input_type_shape?.[1] ?? {})[0] ?? [];
+      const out = Object.values(e.args.output_type_shape?.[0] ?? {})[0] ?? [];
+      convFlop += (2 * out.reduce((a, b) => a * b, 1) * cin * kh * kw) / RUNS;
+      convUs += us;
+    }
   }
   const top = [...byOp].sort((a, b) => b[1] - a[1]).map(([op, us]) => `${op} ${(us / 1000).toFixed(1)}ms`);
-  console.log(JSON.stringify({ probe: 'profile', size, totalMs: Math.round(total / 1000), byOp: top }));
+  const convGflops = round(convFlop / 1e3 / convUs, 1);
+  console.log(
+    JSON.stringify({ probe: 'profile', size, totalMs: Math.round(total / 1000), convGflops, byOp: top }),
+  );
 }
 
-if (args.conv) await singleConv();
 for (const size of args.sizes.split(',').map(Number)) {
   if (args.dynamic) await dynamicVsStatic(size);
-  if (args.profile) await profile(size, args.profile);
+  else if (args.profile) await profile(size, args.profile);
   else await iteration(size);
 }

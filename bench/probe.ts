@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import { Command } from 'commander';
-import { iterationGflop } from '../src/engine/cost-model.js';
+import { iterationGflop } from '../src/engine/flops.js';
 import { createEngine } from '../src/engine/index.js';
 import { createOptimiser } from '../src/engine/optim/index.js';
 import type { EngineKind, Pooling, RgbImage } from '../src/engine/types.js';
@@ -27,7 +27,13 @@ function noiseImage(size: number, seed: number): RgbImage {
   return { width: size, height: size, data };
 }
 
-async function probeEngine(engine: EngineKind, size: number, iters: number, threads: number, pooling: Pooling) {
+async function probeEngine(
+  engine: EngineKind,
+  size: number,
+  iters: number,
+  threads: number,
+  pooling: Pooling,
+) {
   const content = noiseImage(size, 1);
   const spec = {
     weights: generateVggWeights(1),
@@ -75,9 +81,22 @@ const flags = new Command()
   .option('--pool <mode>', 'avg or max', 'avg')
   .option('--conv-peak', 'measure one large 3x3 conv instead')
   .parse()
-  .opts<{ engine: EngineKind; size: string; iters: string; threads: string; pool: Pooling; convPeak?: boolean }>();
+  .opts<{
+    engine: EngineKind;
+    size: string;
+    iters: string;
+    threads: string;
+    pool: Pooling;
+    convPeak?: boolean;
+  }>();
 
 const result = flags.convPeak
   ? { engine: 'conv-peak', ...(await measureConvPeak(Number(flags.threads))), peakRssMb: peakRssMb() }
-  : await probeEngine(flags.engine, Number(flags.size), Number(flags.iters), Number(flags.threads), flags.pool);
+  : await probeEngine(
+      flags.engine,
+      Number(flags.size),
+      Number(flags.iters),
+      Number(flags.threads),
+      flags.pool,
+    );
 process.stdout.write(`${JSON.stringify(result)}\n`);

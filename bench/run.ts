@@ -68,7 +68,7 @@ async function torch(size: number): Promise<Row | undefined> {
     throw new Error(`the PyTorch peer failed (apt-get install python3-torch python3-pil): ${e.stderr ?? e}`);
   });
   const peer = JSON.parse(stdout.trim().split('\n').pop()!);
-  const { iterationGflop } = await import('../src/engine/cost-model.js');
+  const { iterationGflop } = await import('../src/engine/flops.js');
   return {
     engine: 'torch',
     backend: `torch-${peer.version}`,
@@ -85,10 +85,27 @@ async function endToEnd(): Promise<Row | undefined> {
   const weights = path.join(SHARED, 'models/vgg19');
   if (!existsSync(path.join(weights, 'weights.json'))) return undefined;
   const out = path.join(await mkdtemp(path.join(os.tmpdir(), 'nst-bench-')), 'e2e.jpg');
-  const args = [path.join(ROOT, 'bin/nst.js'), 'stylize', '--content', path.join(SHARED, 'images/content/tubingen.jpg')];
-  args.push('--style', path.join(SHARED, 'images/style/starry_night.jpg'), '-o', out, '--size', '512', '--weights', weights, '--json');
+  const args = [
+    path.join(ROOT, 'bin/nst.js'),
+    'stylize',
+    '--content',
+    path.join(SHARED, 'images/content/tubingen.jpg'),
+  ];
+  args.push(
+    '--style',
+    path.join(SHARED, 'images/style/starry_night.jpg'),
+    '-o',
+    out,
+    '--size',
+    '512',
+    '--weights',
+    weights,
+    '--json',
+  );
   const t = performance.now();
-  const { stdout, stderr } = await run('/usr/bin/time', ['-f', '%M', process.execPath, ...args], { maxBuffer: 1 << 20 });
+  const { stdout, stderr } = await run('/usr/bin/time', ['-f', '%M', process.execPath, ...args], {
+    maxBuffer: 1 << 20,
+  });
   const summary = JSON.parse(stdout.trim().split('\n').pop()!);
   return {
     engine: 'e2e-512',
@@ -105,7 +122,18 @@ const engines = (await availableEngines()).filter((e) => wanted.includes(e));
 if (engines.includes('onnx')) emit(await probe(['--conv-peak', '--threads', opts.threads]));
 for (const size of sizes) {
   for (const engine of engines) {
-    emit(await probe(['--engine', engine, '--size', String(size), '--iters', opts.iters, '--threads', opts.threads]));
+    emit(
+      await probe([
+        '--engine',
+        engine,
+        '--size',
+        String(size),
+        '--iters',
+        opts.iters,
+        '--threads',
+        opts.threads,
+      ]),
+    );
   }
   if (wanted.includes('torch')) {
     const row = await torch(size);
@@ -134,6 +162,9 @@ function printTable(): void {
   }
   if (peak) lines.push(`conv-peak: ${peak} GFLOP/s (one large 3x3 conv in onnxruntime)`);
   const e2e = rows.find((r) => r.engine === 'e2e-512');
-  if (e2e) lines.push(`end-to-end 512 px stylize: ${e2e.wallSeconds} s wall, ${e2e.iterations} iterations, ${e2e.peakRssMb} MB peak RSS`);
+  if (e2e)
+    lines.push(
+      `end-to-end 512 px stylize: ${e2e.wallSeconds} s wall, ${e2e.iterations} iterations, ${e2e.peakRssMb} MB peak RSS`,
+    );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -31,7 +31,12 @@ export type ErrorCode =
   | 'JOB_TOO_LARGE'
   | 'ABORTED'
   | 'STORAGE_UNAVAILABLE'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // the pipeline
+  | 'INPUT_CHANGED'
+  | 'NOTIFICATION_FAILED'
+  | 'DISPATCH_FAILED'
+  | 'BATCH_JOB_FAILED';
 
 export class NstError extends Error {
   readonly code: ErrorCode;

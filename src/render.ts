@@ -7,10 +7,10 @@
 import type { StylizeOptions } from './engine/options.js';
 import { type Checkpoint, type Progress, type StylizeResult, stylize } from './engine/stylize.js';
 import type { EngineChoice, EngineSpec, RgbImage, StyleEngine, VggWeights } from './engine/types.js';
+import { NstError } from './errors.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
 import { encodeImage, type OutputFormat } from './image/encode.js';
 import { fitLongestSide, resizeImage } from './image/resize.js';
-import { NstError } from './errors.js';
 
 /** An image given as a file path or its bytes; `name` is what error messages call it. */
 export interface ImageSource {
@@ -59,7 +59,8 @@ export async function decodeInputs(input: RenderInput, output: OutputSettings): 
     decodeImage(source.data, { name: source.name, maxPixels: output.maxPixels, alpha });
   const content = await decode(input.content, output.keepAlpha ? 'keep' : 'flatten');
   const styles = [];
-  for (const style of input.styles) styles.push({ image: (await decode(style.source, 'flatten')).image, weight: style.weight });
+  for (const style of input.styles)
+    styles.push({ image: (await decode(style.source, 'flatten')).image, weight: style.weight });
   const initImage = input.initImage ? (await decode(input.initImage, 'flatten')).image : undefined;
   return { content, styles, initImage };
 }
@@ -74,8 +75,14 @@ export async function render(
   const decoded = await decodeInputs(input, output);
   const size = fitLongestSide(decoded.content.width, decoded.content.height, options.size);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
-  const result = await stylize({ content, styles: decoded.styles, initImage: decoded.initImage }, options, context);
-  const alpha = decoded.content.alpha ? await resizeAlpha(decoded.content, size.width, size.height) : undefined;
+  const result = await stylize(
+    { content, styles: decoded.styles, initImage: decoded.initImage },
+    options,
+    context,
+  );
+  const alpha = decoded.content.alpha
+    ? await resizeAlpha(decoded.content, size.width, size.height)
+    : undefined;
   const encoded = await encodeImage(result.image, { format: output.format, quality: output.quality, alpha });
   return { output: encoded, result, content };
 }

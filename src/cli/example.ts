@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { fetchWeights } from '../engine/weights-fetch.js';
 import { resolveWeightsDir, weightsAvailable } from '../engine/weights.js';
+import { fetchWeights } from '../engine/weights-fetch.js';
 import { runStylize } from './stylize.js';
 import { DEFAULT_WEIGHTS_OUT } from './weights.js';
 
@@ -38,7 +38,13 @@ export function registerExampleCommand(program: Command): void {
     .option('--size <px>', 'longest side', '384')
     .action(async (flags: { out: string; size: string }) => {
       const weights = await exampleWeightsDir();
-      await runStylize({ content: EXAMPLE_CONTENT, style: [EXAMPLE_STYLE], output: flags.out, size: Number(flags.size), weights });
+      await runStylize({
+        content: EXAMPLE_CONTENT,
+        style: [EXAMPLE_STYLE],
+        output: flags.out,
+        size: Number(flags.size),
+        weights,
+      });
       process.stderr.write(`example result: ${path.resolve(flags.out)}\n`);
     });
 }

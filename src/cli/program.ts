@@ -1,18 +1,33 @@
 /** The `nst` command line. */
 import { Command, CommanderError } from 'commander';
-import { EXIT_BAD_INPUT, EXIT_OK, reportError } from './exit.js';
+import { runPipelineDemo } from './demo.js';
 import { registerExampleCommand } from './example.js';
+import { EXIT_BAD_INPUT, EXIT_OK, reportError } from './exit.js';
+import { registerPipelineCommands } from './serve.js';
 import { registerStylizeCommand } from './stylize.js';
 import { registerWeightsCommands } from './weights.js';
 
 export function buildProgram(): Command {
   const program = new Command('nst')
-    .description('serverless-style-transfer: neural style transfer (Gatys et al.) on VGG-19, as a CLI and an S3 pipeline')
+    .description(
+      'serverless-style-transfer: neural style transfer (Gatys et al.) on VGG-19, as a CLI and an S3 pipeline',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerStylizeCommand(program);
   registerWeightsCommands(program);
   registerExampleCommand(program);
+  registerPipelineCommands(program);
+  program
+    .command('demo')
+    .description(
+      'The main job end to end on the local pipeline: the example pair in; result, job.json and a contact sheet out',
+    )
+    .option('--out <dir>', 'where the result, job.json and contact sheet go', 'output/pipeline')
+    .option('--weights <dir>', 'VGG-19 weights directory')
+    .action(async (flags: { out: string; weights?: string }) =>
+      runPipelineDemo({ weightsDir: flags.weights, outDir: flags.out }),
+    );
   return program;
 }
 

@@ -34,7 +34,12 @@ export const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLower
 export function parseOptionValue(kind: FlagKind, raw: string): unknown {
   if (kind === 'number') return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
   if (kind === 'list') return raw.split(',').map((part) => parseOptionValue('number', part));
-  if (kind === 'boolean') return ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase()) ? true : ['0', 'false', 'no', 'off'].includes(raw.toLowerCase()) ? false : raw;
+  if (kind === 'boolean')
+    return ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())
+      ? true
+      : ['0', 'false', 'no', 'off'].includes(raw.toLowerCase())
+        ? false
+        : raw;
   return raw;
 }
 
@@ -53,7 +58,8 @@ export function addStylizeOptionFlags(command: Command): Command {
         ? new Option(`--${kebab(key)}`, description)
         : new Option(`--${kebab(key)} <value>`, description).argParser((raw) => parseOptionValue(kind, raw));
     if (typeof kind === 'object') option.choices(kind.choices);
-    if (fallback !== undefined && kind !== 'boolean') option.default(fallback, Array.isArray(fallback) ? fallback.join(',') : String(fallback));
+    if (fallback !== undefined && kind !== 'boolean')
+      option.default(fallback, Array.isArray(fallback) ? fallback.join(',') : String(fallback));
     command.addOption(option);
   }
   return command;
@@ -61,5 +67,9 @@ export function addStylizeOptionFlags(command: Command): Command {
 
 /** The stylize options among a command's parsed flags. */
 export function pickStylizeOptions(flags: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(FLAG_KINDS).filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]]));
+  return Object.fromEntries(
+    Object.keys(FLAG_KINDS)
+      .filter((k) => flags[k] !== undefined)
+      .map((k) => [k, flags[k]]),
+  );
 }

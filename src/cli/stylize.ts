@@ -8,16 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { estimateCost } from '../engine/cost-model.js';
+import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { describeIssues, type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
 import type { EngineKind } from '../engine/types.js';
 import { loadWeights, resolveWeightsDir } from '../engine/weights.js';
+import { NstError } from '../errors.js';
 import { readImageMetadata } from '../image/decode.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import { fitLongestSide } from '../image/resize.js';
-import { NstError } from '../errors.js';
 import { decodeInputs, type ImageSource, render } from '../render.js';
 import { addStylizeOptionFlags, kebab, pickStylizeOptions } from './stylize-flags.js';
 
@@ -56,9 +56,15 @@ export function registerStylizeCommand(program: Command): void {
       'style painting, repeatable; blend several with weights (a.jpg --style b.jpg:0.3)',
       (value: string, previous: string[] = []) => [...previous, value],
     )
-    .requiredOption('-o, --output <file>', 'result image; the format follows the extension (.jpg .png .webp .avif .tif)')
-    .option('--weights <dir>', 'VGG-19 weights directory (default: $NST_WEIGHTS_DIR, /opt/vgg19, ./models/vgg19)')
-    .option('--init-image <image>', "starting image for --init image")
+    .requiredOption(
+      '-o, --output <file>',
+      'result image; the format follows the extension (.jpg .png .webp .avif .tif)',
+    )
+    .option(
+      '--weights <dir>',
+      'VGG-19 weights directory (default: $NST_WEIGHTS_DIR, /opt/vgg19, ./models/vgg19)',
+    )
+    .option('--init-image <image>', 'starting image for --init image')
     .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
     .option('--keep-alpha', "carry the content's transparency into the result (png, webp, avif, tiff)")
     .option('--json', 'print one JSON object with the run summary on stdout at the end')
@@ -74,7 +80,10 @@ export function registerStylizeCommand(program: Command): void {
 export function validateOptions(flags: Record<string, unknown>): StylizeOptions {
   const parsed = stylizeOptionsSchema.safeParse(pickStylizeOptions(flags));
   if (!parsed.success) {
-    throw new NstError('INVALID_OPTION', `invalid options:\n  ${describeIssues(parsed.error, (p) => `--${kebab(String(p[0]))}${p.length > 1 ? `[${p.slice(1).join('.')}]` : ''}`).join('\n  ')}`);
+    throw new NstError(
+      'INVALID_OPTION',
+      `invalid options:\n  ${describeIssues(parsed.error, (p) => `--${kebab(String(p[0]))}${p.length > 1 ? `[${p.slice(1).join('.')}]` : ''}`).join('\n  ')}`,
+    );
   }
   return parsed.data;
 }
@@ -82,15 +91,22 @@ export function validateOptions(flags: Record<string, unknown>): StylizeOptions 
 export async function runStylize(flags: StylizeFlags): Promise<void> {
   const options = validateOptions(flags);
   const format = outputFormatFromPath(flags.output);
-  if (flags.quality !== undefined && !(Number.isInteger(flags.quality) && flags.quality >= 1 && flags.quality <= 100)) {
+  if (
+    flags.quality !== undefined &&
+    !(Number.isInteger(flags.quality) && flags.quality >= 1 && flags.quality <= 100)
+  ) {
     throw new NstError('INVALID_OPTION', `--quality must be an integer from 1 to 100 (got ${flags.quality})`);
   }
   const styles = flags.style.map(parseStyleArg);
-  if (options.init === 'image' && !flags.initImage) throw new NstError('INVALID_OPTION', '--init image needs --init-image <image>');
+  if (options.init === 'image' && !flags.initImage)
+    throw new NstError('INVALID_OPTION', '--init image needs --init-image <image>');
   const outputPath = path.resolve(flags.output);
   const inputs = [flags.content, ...styles.map((s) => s.path), ...(flags.initImage ? [flags.initImage] : [])];
   if (inputs.some((p) => path.resolve(p) === outputPath)) {
-    throw new NstError('INVALID_OPTION', `the output ${flags.output} is one of the inputs; inputs are never overwritten`);
+    throw new NstError(
+      'INVALID_OPTION',
+      `the output ${flags.output} is one of the inputs; inputs are never overwritten`,
+    );
   }
   const source = (p: string): ImageSource => ({ data: p, name: p });
   const input = {
@@ -116,7 +132,8 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
       weights,
       onProgress: (p) => {
         bar?.update(p);
-        if (p.image) pending.push(encodeImage(p.image, { format }).then((b) => writeFileAtomic(frames(p.done), b)));
+        if (p.image)
+          pending.push(encodeImage(p.image, { format }).then((b) => writeFileAtomic(frames(p.done), b)));
       },
     });
     await Promise.all(pending);
@@ -136,7 +153,12 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
     seconds: Number(result.seconds.toFixed(2)),
     initial: result.initial,
     final: result.final,
-    scales: result.scales.map((s) => ({ width: s.width, height: s.height, iterations: s.iterationsRun, seconds: Number(s.seconds.toFixed(2)) })),
+    scales: result.scales.map((s) => ({
+      width: s.width,
+      height: s.height,
+      iterations: s.iterationsRun,
+      seconds: Number(s.seconds.toFixed(2)),
+    })),
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
@@ -147,7 +169,8 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
   }
 }
 
-const ratio = (before: number, after: number) => (after > 0 ? `${(before / after).toFixed(1)}x` : 'infinitely');
+const ratio = (before: number, after: number) =>
+  after > 0 ? `${(before / after).toFixed(1)}x` : 'infinitely';
 
 /** Where intermediate frames go: out.jpg -> out.0050.jpg. */
 function framePaths(outputPath: string): (iteration: number) => string {
@@ -162,7 +185,10 @@ interface Plan {
   engine: EngineKind;
   available: EngineKind[];
   threads: number;
-  estimates: Record<string, { seconds: number; scales: { width: number; height: number; iterations: number; seconds: number }[] }>;
+  estimates: Record<
+    string,
+    { seconds: number; scales: { width: number; height: number; iterations: number; seconds: number }[] }
+  >;
 }
 
 async function plan(content: string, options: StylizeOptions): Promise<Plan> {
@@ -173,7 +199,10 @@ async function plan(content: string, options: StylizeOptions): Promise<Plan> {
   const estimates: Plan['estimates'] = {};
   for (const engine of available) {
     const { seconds, scales } = estimateCost({ width, height, options, engine, threads });
-    estimates[engine] = { seconds: Math.round(seconds), scales: scales.map((s) => ({ ...s, seconds: Number(s.seconds.toFixed(1)) })) };
+    estimates[engine] = {
+      seconds: Math.round(seconds),
+      scales: scales.map((s) => ({ ...s, seconds: Number(s.seconds.toFixed(1)) })),
+    };
   }
   return { width, height, engine: await resolveEngineKind(options.engine), available, threads, estimates };
 }
@@ -186,7 +215,8 @@ function printPlan(p: Plan, json: boolean): void {
   const lines = [`plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads`];
   for (const [engine, e] of Object.entries(p.estimates)) {
     lines.push(`  ${engine}: about ${e.seconds} s`);
-    for (const s of e.scales) lines.push(`    ${s.width}x${s.height} x ${s.iterations} iterations: ${s.seconds} s`);
+    for (const s of e.scales)
+      lines.push(`    ${s.width}x${s.height} x ${s.iterations} iterations: ${s.seconds} s`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -31,8 +31,12 @@ export function registerWeightsCommands(program: Command): void {
     .option('--out <dir>', 'where to write the weights', DEFAULT_WEIGHTS_OUT)
     .option('--float16', 'store float16 (half the size)')
     .action(async (h5: string, flags: { out: string; float16?: boolean }) => {
-      const { tensors, bytes } = await convertKerasH5(h5, path.resolve(flags.out), { float16: flags.float16 });
-      process.stderr.write(`wrote ${tensors} tensors (${(bytes / 1e6).toFixed(1)} MB) to ${path.resolve(flags.out)}\n`);
+      const { tensors, bytes } = await convertKerasH5(h5, path.resolve(flags.out), {
+        float16: flags.float16,
+      });
+      process.stderr.write(
+        `wrote ${tensors} tensors (${(bytes / 1e6).toFixed(1)} MB) to ${path.resolve(flags.out)}\n`,
+      );
     });
 }
 

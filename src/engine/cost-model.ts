@@ -4,29 +4,10 @@
  * divided by a throughput calibrated with `npm run bench` on the machine types we run on. The pipeline
  * uses it to route jobs (Lambda vs Batch) and `nst stylize --dry-run` prints it.
  */
+import { iterationGflop } from './flops.js';
 import type { StylizeOptions } from './options.js';
 import { planScales } from './schedule.js';
 import type { EngineKind } from './types.js';
-import { STYLE_LAYERS, VGG19_LAYERS } from './vgg.js';
-
-/** FLOPs of one forward pass through relu5_1 (convolutions and the style Grams), in GFLOP. */
-export function forwardGflop(width: number, height: number): number {
-  let w = width;
-  let h = height;
-  let flops = 0;
-  for (const layer of VGG19_LAYERS) {
-    flops += 2 * w * h * 9 * layer.inChannels * layer.outChannels;
-    if ((STYLE_LAYERS as readonly string[]).includes(layer.name)) flops += 2 * w * h * layer.outChannels ** 2;
-    if (layer.poolAfter) {
-      w = Math.floor(w / 2);
-      h = Math.floor(h / 2);
-    }
-  }
-  return flops / 1e9;
-}
-
-/** One loss-and-gradient evaluation: the forward pass and a backward pass of the same cost. */
-export const iterationGflop = (width: number, height: number): number => 2 * forwardGflop(width, height);
 
 /** Sustained GFLOP/s of a whole iteration, per thread, by engine backend (calibrated by `npm run bench`). */
 export const CALIBRATED_GFLOPS_PER_THREAD: Readonly<Record<string, number>> = {
@@ -68,7 +49,8 @@ export function backendFor(engine: EngineKind, gpu = false): string {
 
 export function estimateCost(input: CostInput): CostEstimate {
   const backend = backendFor(input.engine, input.gpu);
-  const rate = CALIBRATED_GFLOPS_PER_THREAD[backend] * (backend === 'onnx-cuda' ? 1 : Math.max(1, input.threads));
+  const rate =
+    CALIBRATED_GFLOPS_PER_THREAD[backend] * (backend === 'onnx-cuda' ? 1 : Math.max(1, input.threads));
   const scales = planScales({
     width: input.width,
     height: input.height,

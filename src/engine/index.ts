@@ -20,10 +20,14 @@ export function loadEngineFactory(kind: EngineKind): Promise<EngineFactory> {
   if (!factory) {
     factory = loaders[kind]().catch((cause: unknown) => {
       factories.delete(kind);
-      throw new NstError('ENGINE_UNAVAILABLE', `the ${kind} engine cannot load here: ${(cause as Error).message}`, {
-        kind: 'internal',
-        cause,
-      });
+      throw new NstError(
+        'ENGINE_UNAVAILABLE',
+        `the ${kind} engine cannot load here: ${(cause as Error).message}`,
+        {
+          kind: 'internal',
+          cause,
+        },
+      );
     });
     factories.set(kind, factory);
   }
@@ -44,9 +48,13 @@ export async function resolveEngineKind(choice: EngineChoice): Promise<EngineKin
       // try the next one
     }
   }
-  throw new NstError('ENGINE_UNAVAILABLE', 'no engine loads on this machine (neither onnxruntime-node nor tfjs)', {
-    kind: 'internal',
-  });
+  throw new NstError(
+    'ENGINE_UNAVAILABLE',
+    'no engine loads on this machine (neither onnxruntime-node nor tfjs)',
+    {
+      kind: 'internal',
+    },
+  );
 }
 
 export async function createEngine(choice: EngineChoice, spec: EngineSpec): Promise<StyleEngine> {

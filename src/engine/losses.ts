@@ -27,7 +27,9 @@ export const DEFAULT_LOSS_WEIGHTS: LossWeights = {
 export function normaliseBlend(weights: readonly number[]): number[] {
   const sum = weights.reduce((a, b) => a + b, 0);
   if (!(sum > 0) || weights.some((w) => !(w >= 0) || !Number.isFinite(w))) {
-    throw new RangeError(`style blend weights must be finite, non-negative and not all zero (got ${weights.join(', ')})`);
+    throw new RangeError(
+      `style blend weights must be finite, non-negative and not all zero (got ${weights.join(', ')})`,
+    );
   }
   return weights.map((w) => w / sum);
 }

@@ -9,7 +9,13 @@ import { DEFAULT_STYLE_LAYER_WEIGHTS } from './losses.js';
 export const stylizeOptionsSchema = z
   .object({
     size: z.number().int().min(16).max(4096).default(512).describe('Longest side of the result in pixels'),
-    iterations: z.number().int().min(1).max(10_000).default(200).describe('Optimiser iterations at each scale'),
+    iterations: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(200)
+      .describe('Optimiser iterations at each scale'),
     minSize: z
       .number()
       .int()
@@ -18,7 +24,11 @@ export const stylizeOptionsSchema = z
       .default(128)
       .describe('Longest side of the first (coarsest) scale; sizes grow by sqrt(2) up to size'),
     optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs').describe('Optimiser'),
-    learningRate: z.number().positive().optional().describe('Optimiser step size (default: 1 for L-BFGS, 10 for Adam)'),
+    learningRate: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Optimiser step size (default: 1 for L-BFGS, 10 for Adam)'),
     contentWeight: z.number().min(0).default(1).describe('alpha: weight of the content loss'),
     styleWeight: z.number().min(0).default(1e3).describe('beta: weight of the style loss'),
     tvWeight: z.number().min(0).default(1e-3).describe('Weight of the total-variation (smoothness) loss'),
@@ -29,11 +39,33 @@ export const stylizeOptionsSchema = z
       .describe('Style weights of relu1_1..relu5_1'),
     pooling: z.enum(['avg', 'max']).default('avg').describe('Pooling in VGG-19 (Gatys et al. prefer avg)'),
     init: z.enum(['content', 'random', 'image']).default('content').describe('Starting image'),
-    styleScale: z.number().min(0.1).max(4).default(1).describe('Size of the style image relative to the result'),
-    originalColors: z.boolean().default(false).describe("Keep the content's colours (luminance-only transfer)"),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe('Random seed (same inputs + seed + engine = same output)'),
-    saveEvery: z.number().int().min(0).default(0).describe('Emit an intermediate image every N iterations (0: off)'),
-    engine: z.enum(['auto', 'onnx', 'tfjs']).default('auto').describe('Engine: auto picks the fastest that loads'),
+    styleScale: z
+      .number()
+      .min(0.1)
+      .max(4)
+      .default(1)
+      .describe('Size of the style image relative to the result'),
+    originalColors: z
+      .boolean()
+      .default(false)
+      .describe("Keep the content's colours (luminance-only transfer)"),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0)
+      .describe('Random seed (same inputs + seed + engine = same output)'),
+    saveEvery: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Emit an intermediate image every N iterations (0: off)'),
+    engine: z
+      .enum(['auto', 'onnx', 'tfjs'])
+      .default('auto')
+      .describe('Engine: auto picks the fastest that loads'),
     threads: z.number().int().min(1).max(256).optional().describe('Worker threads (default: all cores)'),
   })
   .strict();

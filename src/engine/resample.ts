@@ -43,7 +43,8 @@ export function resampleHwc(
   outH: number,
   channels = 3,
 ): Float32Array {
-  if (data.length !== inW * inH * channels) throw new RangeError(`expected ${inW * inH * channels} values, got ${data.length}`);
+  if (data.length !== inW * inH * channels)
+    throw new RangeError(`expected ${inW * inH * channels} values, got ${data.length}`);
   if (inW === outW && inH === outH) return data.slice();
   const xTaps = taps(inW, outW);
   const yTaps = taps(inH, outH);
@@ -54,7 +55,8 @@ export function resampleHwc(
       const { start, weights } = xTaps[x];
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0; k < weights.length; k++) acc += weights[k] * data[(y * inW + start + k) * channels + c];
+        for (let k = 0; k < weights.length; k++)
+          acc += weights[k] * data[(y * inW + start + k) * channels + c];
         mid[(y * outW + x) * channels + c] = acc;
       }
     }
@@ -66,7 +68,8 @@ export function resampleHwc(
     for (let x = 0; x < outW; x++) {
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0; k < weights.length; k++) acc += weights[k] * mid[((start + k) * outW + x) * channels + c];
+        for (let k = 0; k < weights.length; k++)
+          acc += weights[k] * mid[((start + k) * outW + x) * channels + c];
         out[(y * outW + x) * channels + c] = acc;
       }
     }
@@ -79,7 +82,11 @@ export function resampleImage(image: RgbImage, width: number, height: number): R
 }
 
 /** Size with the longest side set to `longest`, aspect ratio kept, at least 1 px each way. */
-export function sizeForLongestSide(width: number, height: number, longest: number): { width: number; height: number } {
+export function sizeForLongestSide(
+  width: number,
+  height: number,
+  longest: number,
+): { width: number; height: number } {
   const scale = longest / Math.max(width, height);
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }

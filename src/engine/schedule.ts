@@ -27,10 +27,12 @@ export function planScales(options: ScheduleOptions): Scale[] {
   const { width, height, minSize } = options;
   const growth = options.growth ?? Math.SQRT2;
   const longest = Math.max(width, height);
-  const sides: number[] = [];
-  // Walk down from the target so the last scale is exactly the target size.
-  for (let side = longest; side > minSize * 1.05; side /= growth) sides.unshift(side);
-  sides.unshift(sides.length > 0 ? minSize : longest);
+  // Evenly spaced in log-size from minSize to the target, with steps as close to `growth` as a whole
+  // number of steps allows (so 384 px from 128 gives 128, 185, 266, 384, never two near-equal scales).
+  const steps = longest > minSize ? Math.round(Math.log(longest / minSize) / Math.log(growth)) : 0;
+  const sides = Array.from({ length: steps + 1 }, (_, i) =>
+    steps === 0 ? longest : minSize * (longest / minSize) ** (i / steps),
+  );
   const perScale = (i: number) => {
     const its = options.iterations;
     return typeof its === 'number' ? its : its[Math.min(i, its.length - 1)];
@@ -39,7 +41,8 @@ export function planScales(options: ScheduleOptions): Scale[] {
     throw new RangeError(`the image is ${width}x${height}: both sides must be at least ${MIN_IMAGE_SIDE} px`);
   }
   const scales = sides.map((side, i) => {
-    const size = i === sides.length - 1 ? { width, height } : sizeForLongestSide(width, height, Math.round(side));
+    const size =
+      i === sides.length - 1 ? { width, height } : sizeForLongestSide(width, height, Math.round(side));
     return { ...size, iterations: perScale(i) };
   });
   // Very wide or tall images: coarse scales whose short side is under the minimum are skipped.

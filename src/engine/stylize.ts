@@ -6,8 +6,8 @@
 import { NstError } from '../errors.js';
 import { transferLuminance } from '../image/colour.js';
 import { createEngine as defaultCreateEngine } from './index.js';
-import type { StylizeOptions } from './options.js';
 import { createOptimiser } from './optim/index.js';
+import type { StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage, sizeForLongestSide } from './resample.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
 import type {
@@ -94,10 +94,14 @@ export interface StylizeResult {
 export class StylizeAborted extends NstError {
   readonly checkpoint: Checkpoint;
   constructor(checkpoint: Checkpoint, reason: unknown) {
-    super('ABORTED', `stylize stopped at scale ${checkpoint.scaleIndex + 1}, iteration ${checkpoint.iteration}`, {
-      kind: 'aborted',
-      cause: reason,
-    });
+    super(
+      'ABORTED',
+      `stylize stopped at scale ${checkpoint.scaleIndex + 1}, iteration ${checkpoint.iteration}`,
+      {
+        kind: 'aborted',
+        cause: reason,
+      },
+    );
     this.checkpoint = checkpoint;
   }
 }
@@ -245,7 +249,12 @@ export async function stylize(
 }
 
 /** The engine's view of one scale: content and styles resized for it. */
-function engineSpec(input: StylizeInput, options: StylizeOptions, scale: Scale, weights: VggWeights): EngineSpec {
+function engineSpec(
+  input: StylizeInput,
+  options: StylizeOptions,
+  scale: Scale,
+  weights: VggWeights,
+): EngineSpec {
   const styleSide = Math.round(options.styleScale * Math.max(scale.width, scale.height));
   return {
     weights,
@@ -262,7 +271,11 @@ function engineSpec(input: StylizeInput, options: StylizeOptions, scale: Scale, 
     styles: input.styles.map(({ image, weight }) => {
       // The style's longest side follows the result's; its shorter side never drops under the minimum.
       const shorter = Math.min(image.width, image.height) / Math.max(image.width, image.height);
-      const size = sizeForLongestSide(image.width, image.height, Math.max(styleSide, Math.ceil(MIN_IMAGE_SIDE / shorter)));
+      const size = sizeForLongestSide(
+        image.width,
+        image.height,
+        Math.max(styleSide, Math.ceil(MIN_IMAGE_SIDE / shorter)),
+      );
       return { image: resampleImage(image, size.width, size.height), weight };
     }),
     threads: options.threads,

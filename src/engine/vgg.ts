@@ -41,7 +41,13 @@ export const VGG19_LAYERS: readonly ConvLayer[] = [
 export const MIN_IMAGE_SIDE = 16;
 
 /** Style features: relu1_1 .. relu5_1. */
-export const STYLE_LAYERS = ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'] as const;
+export const STYLE_LAYERS = [
+  'block1_conv1',
+  'block2_conv1',
+  'block3_conv1',
+  'block4_conv1',
+  'block5_conv1',
+] as const;
 /** Content feature: relu4_2. */
 export const CONTENT_LAYER = 'block4_conv2';
 
@@ -75,7 +81,8 @@ export function toNetworkInput(image: RgbImage): Float32Array {
 
 /** The exact inverse of toNetworkInput (no clamping: callers clamp when they quantise). */
 export function fromNetworkInput(x: Float32Array, width: number, height: number): RgbImage {
-  if (x.length !== width * height * 3) throw new RangeError(`expected ${width * height * 3} values, got ${x.length}`);
+  if (x.length !== width * height * 3)
+    throw new RangeError(`expected ${width * height * 3} values, got ${x.length}`);
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i += 3) {
     out[i] = x[i + 2] + IMAGENET_MEAN_BGR[2];

@@ -25,8 +25,12 @@ beforeAll(async () => {
   await writeWeights(weights, generateVggWeights(3));
   content = path.join(dir, 'content.png');
   style = path.join(dir, 'style.jpg');
-  await sharpOf(photoLike(48, 40, 1)).png().toFile(content);
-  await sharpOf(photoLike(40, 40, 9)).jpeg().toFile(style);
+  await sharpOf(photoLike(48, 40, 1))
+    .png()
+    .toFile(content);
+  await sharpOf(photoLike(40, 40, 9))
+    .jpeg()
+    .toFile(style);
 });
 
 afterAll(async () => {
@@ -35,13 +39,39 @@ afterAll(async () => {
 
 const out = (name: string) => path.join(dir, name);
 const run = (output: string, ...extra: string[]) =>
-  nst(['stylize', '--content', content, '--style', style, '-o', output, '--weights', weights, ...tiny, ...extra]);
+  nst([
+    'stylize',
+    '--content',
+    content,
+    '--style',
+    style,
+    '-o',
+    output,
+    '--weights',
+    weights,
+    ...tiny,
+    ...extra,
+  ]);
 
 describe('nst stylize', () => {
   it('documents every option with its default in --help', async () => {
     const { code, stdout } = await nst(['stylize', '--help']);
     expect(code).toBe(0);
-    for (const flag of ['--size', '--iterations', '--optimizer', '--weights', '--content-weight', '--pooling', '--init', '--original-colors', '--seed', '--save-every', '--engine', '--json', '--dry-run']) {
+    for (const flag of [
+      '--size',
+      '--iterations',
+      '--optimizer',
+      '--weights',
+      '--content-weight',
+      '--pooling',
+      '--init',
+      '--original-colors',
+      '--seed',
+      '--save-every',
+      '--engine',
+      '--json',
+      '--dry-run',
+    ]) {
       expect(stdout).toContain(flag);
     }
     expect(stdout).toMatch(/--size <value>.*\(default: 512\)/s);
@@ -104,7 +134,9 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
     [
       'a corrupt (truncated) image',
       async () => {
-        const jpeg = await sharpOf(photoLike(64, 64, 3)).jpeg().toBuffer();
+        const jpeg = await sharpOf(photoLike(64, 64, 3))
+          .jpeg()
+          .toBuffer();
         await writeFile(out('cut.jpg'), jpeg.subarray(0, jpeg.length >> 1));
         return ['--content', out('cut.jpg')];
       },
@@ -120,11 +152,27 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
       },
       /IMAGE_TOO_LARGE.*huge\.png/,
     ],
-    ['a bad option value', async () => ['--size', '-3', '--pooling', 'max', '--tv-weight', 'lots'], /INVALID_OPTION[\s\S]*--size[\s\S]*--tv-weight/],
+    [
+      'a bad option value',
+      async () => ['--size', '-3', '--pooling', 'max', '--tv-weight', 'lots'],
+      /INVALID_OPTION[\s\S]*--size[\s\S]*--tv-weight/,
+    ],
     ['an unknown choice', async () => ['--pooling', 'median'], /pooling/],
-    ['an unsupported output format', async () => ['-o', out('result.bmp')], /OUTPUT_FORMAT_UNSUPPORTED.*\.bmp/],
-    ['a missing weights directory', async () => ['--weights', out('no-weights')], /WEIGHTS_NOT_FOUND.*no-weights.*weights fetch/s],
-    ['the output overwriting an input', async () => ['-o', content], /INVALID_OPTION.*inputs are never overwritten/],
+    [
+      'an unsupported output format',
+      async () => ['-o', out('result.bmp')],
+      /OUTPUT_FORMAT_UNSUPPORTED.*\.bmp/,
+    ],
+    [
+      'a missing weights directory',
+      async () => ['--weights', out('no-weights')],
+      /WEIGHTS_NOT_FOUND.*no-weights.*weights fetch/s,
+    ],
+    [
+      'the output overwriting an input',
+      async () => ['-o', content],
+      /INVALID_OPTION.*inputs are never overwritten/,
+    ],
   ];
 
   it.each(cases)('%s', async (_name, setup, message) => {

@@ -4,7 +4,13 @@ import { resampleHwc, sizeForLongestSide } from '../../src/engine/resample.js';
 describe('resampleHwc', () => {
   it('keeps a constant image constant at any size', () => {
     const data = new Float32Array(7 * 5 * 3).fill(42);
-    for (const [w, h] of [[3, 2], [14, 10], [7, 5], [1, 1], [20, 3]]) {
+    for (const [w, h] of [
+      [3, 2],
+      [14, 10],
+      [7, 5],
+      [1, 1],
+      [20, 3],
+    ]) {
       const out = resampleHwc(data, 7, 5, w, h);
       expect(out).toHaveLength(w * h * 3);
       for (const v of out) expect(v).toBeCloseTo(42, 4);

@@ -3,11 +3,11 @@
  * deterministic, reports progress, stops on abort with a checkpoint and resumes from it.
  */
 import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/engine/index.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../src/engine/options.js';
 import { type Progress, StylizeAborted, stylize } from '../../src/engine/stylize.js';
-import { generateVggWeights } from '../../src/engine/vgg.js';
 import type { EngineChoice, EngineSpec, StyleEngine } from '../../src/engine/types.js';
-import { createEngine } from '../../src/engine/index.js';
+import { generateVggWeights } from '../../src/engine/vgg.js';
 import { photoLike } from '../helpers/images.js';
 
 const weights = generateVggWeights(5);
@@ -26,10 +26,14 @@ describe('stylize', () => {
     const progress: Progress[] = [];
     // From noise, so every term starts far from its optimum; generated weights give small features, so
     // beta is raised to keep the style term in play.
-    const result = await stylize({ content, styles: [style] }, options({ init: 'random', styleWeight: 1e6 }), {
-      weights,
-      onProgress: (p) => progress.push(p),
-    });
+    const result = await stylize(
+      { content, styles: [style] },
+      options({ init: 'random', styleWeight: 1e6 }),
+      {
+        weights,
+        onProgress: (p) => progress.push(p),
+      },
+    );
     expect(result.image.width).toBe(40);
     expect(result.image.height).toBe(32);
     expect(result.scales.map((s) => s.width)).toEqual([24, 28, 40]);
@@ -43,10 +47,17 @@ describe('stylize', () => {
   });
 
   it('is deterministic for the same inputs, seed and engine', async () => {
-    const run = () => stylize({ content, styles: [style] }, options({ init: 'random', seed: 11, iterations: 5 }), { weights });
+    const run = () =>
+      stylize({ content, styles: [style] }, options({ init: 'random', seed: 11, iterations: 5 }), {
+        weights,
+      });
     const [a, b] = [await run(), await run()];
     expect(Buffer.from(a.image.data.buffer).equals(Buffer.from(b.image.data.buffer))).toBe(true);
-    const c = await stylize({ content, styles: [style] }, options({ init: 'random', seed: 12, iterations: 5 }), { weights });
+    const c = await stylize(
+      { content, styles: [style] },
+      options({ init: 'random', seed: 12, iterations: 5 }),
+      { weights },
+    );
     expect(Buffer.from(a.image.data.buffer).equals(Buffer.from(c.image.data.buffer))).toBe(false);
   });
 
@@ -61,13 +72,19 @@ describe('stylize', () => {
 
   it('blends several styles and keeps the original colours on request', async () => {
     const second = { image: photoLike(30, 40, 3), weight: 0.3 };
-    const result = await stylize({ content, styles: [style, second] }, options({ iterations: 3, originalColors: true }), {
-      weights,
-    });
+    const result = await stylize(
+      { content, styles: [style, second] },
+      options({ iterations: 3, originalColors: true }),
+      {
+        weights,
+      },
+    );
     // Luminance-only transfer: the result's chroma is the content's, so (R - B) stays close to it.
     let diff = 0;
     for (let i = 0; i < content.data.length; i += 3) {
-      diff += Math.abs(result.image.data[i] - result.image.data[i + 2] - (content.data[i] - content.data[i + 2]));
+      diff += Math.abs(
+        result.image.data[i] - result.image.data[i + 2] - (content.data[i] - content.data[i + 2]),
+      );
     }
     expect(diff / (content.data.length / 3)).toBeLessThan(12);
   });
@@ -101,16 +118,30 @@ describe('stylize', () => {
     const counting = async (choice: EngineChoice, spec: EngineSpec): Promise<StyleEngine> => {
       const engine = await createEngine(choice, spec);
       created.push(`${spec.width}x${spec.height}`);
-      return { ...engine, lossAndGradient: (x) => engine.lossAndGradient(x), dispose: () => { disposed++; engine.dispose(); } };
+      return {
+        ...engine,
+        lossAndGradient: (x) => engine.lossAndGradient(x),
+        dispose: () => {
+          disposed++;
+          engine.dispose();
+        },
+      };
     };
-    await stylize({ content, styles: [style] }, options({ iterations: 2 }), { weights, createEngine: counting });
+    await stylize({ content, styles: [style] }, options({ iterations: 2 }), {
+      weights,
+      createEngine: counting,
+    });
     expect(created).toEqual(['24x19', '28x22', '40x32']);
     expect(disposed).toBe(3);
   });
 
   it('rejects a run without styles, or init image without an image', async () => {
-    await expect(stylize({ content, styles: [] }, options(), { weights })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-    await expect(stylize({ content, styles: [style] }, options({ init: 'image' }), { weights })).rejects.toMatchObject({
+    await expect(stylize({ content, styles: [] }, options(), { weights })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    });
+    await expect(
+      stylize({ content, styles: [style] }, options({ init: 'image' }), { weights }),
+    ).rejects.toMatchObject({
       code: 'INVALID_OPTION',
     });
   });

@@ -4,6 +4,7 @@
  */
 import type { GradSaveFunc, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { NstError } from '../../errors.js';
+import { gridOf } from '../shapes.js';
 import type { Pooling, VggWeights } from '../types.js';
 import { biasName, CONTENT_LAYER, kernelName, STYLE_LAYERS, VGG19_LAYERS } from '../vgg.js';
 import type { Tf } from './backend.js';
@@ -27,10 +28,7 @@ export interface VggNetwork {
 
 /** Spatial size of each style layer's feature map for an input of width x height ('valid' 2x2 pooling floors). */
 export function styleLayerSizes(width: number, height: number): { width: number; height: number }[] {
-  return STYLE_LAYERS.map((_, i) => ({
-    width: Math.floor(width / 2 ** i),
-    height: Math.floor(height / 2 ** i),
-  }));
+  return STYLE_LAYERS.map((layer) => gridOf(layer, width, height));
 }
 
 /** Uploads the weights (conv1_1 .. conv5_1) and returns the network. */

@@ -1,0 +1,222 @@
+/**
+ * `nst serve`: the pipeline on this machine (an embedded S3 server whose uploads to inputs/ and jobs/ run
+ * through the same handler as the Lambda). `nst submit`: drop a photo into it (or into a real bucket).
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Progress } from '../engine/stylize.js';
+import { resolveWeightsDir } from '../engine/weights.js';
+import { isNstError, NstError } from '../errors.js';
+import { writeFileAtomic } from '../image/encode.js';
+import { cachedWeights } from '../jobs/aws.js';
+import { submitDropIn, waitForJob } from '../jobs/client.js';
+import { type LocalPipeline, startLocalPipeline } from '../jobs/local-pipeline.js';
+import type { JobManifest } from '../jobs/manifest.js';
+import { ObjectStore } from '../storage/object-store.js';
+import { createS3Client, LOCAL_CREDENTIALS } from '../storage/s3-client.js';
+import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
+
+export const DEFAULT_PORT = 4568;
+export const DEFAULT_BUCKET = 'nst';
+export const DEFAULT_DATA_DIR = path.join('.nst', 's3');
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+export function registerPipelineCommands(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'Run the pipeline locally: an embedded S3 server; photos dropped into it are stylised like in AWS',
+    )
+    .option('--port <n>', 'port on 127.0.0.1', String(DEFAULT_PORT))
+    .option('--data <dir>', "the S3 server's data folder", DEFAULT_DATA_DIR)
+    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
+    .option(
+      '--weights <dir>',
+      'VGG-19 weights directory (default: $NST_WEIGHTS_DIR, /opt/vgg19, ./models/vgg19)',
+    )
+    .option('--webhook <url>', 'POST each job notification (JSON) to this URL (default: $NST_WEBHOOK_URL)')
+    .option('--concurrency <n>', 'jobs run at once (each uses every core)', '1')
+    .action(async (flags: ServeFlags) => {
+      await serve(flags);
+    });
+
+  const submit = program
+    .command('submit')
+    .description('Drop a photo into the pipeline: uploads it to inputs/<style>/ with its options as metadata')
+    .argument('<content>', 'the photo to stylise')
+    .requiredOption(
+      '-s, --style <name|file>',
+      'a style in the bucket (styles/<name>.*), or a painting file to upload as one',
+    )
+    .option('--endpoint <url>', 'S3 endpoint of `nst serve`', `http://127.0.0.1:${DEFAULT_PORT}`)
+    .option('--aws', 'use AWS (the default credential chain) instead of a local endpoint')
+    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
+    .option('--format <format>', 'output format: jpeg, png, webp, avif or tiff (default: as the photo)')
+    .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
+    .option('--wait', 'wait for the job, then download its result and job.json')
+    .option('--out <dir>', 'where --wait puts the result and job.json', 'output');
+  addStylizeOptionFlags(submit);
+  submit.action(async (content: string, flags: SubmitFlags, command: Command) => {
+    // Only the options given on the command line travel; the pipeline applies its defaults to the rest.
+    const given = Object.fromEntries(
+      Object.entries(pickStylizeOptions(flags)).filter(
+        ([key]) => command.getOptionValueSource(key) === 'cli',
+      ),
+    );
+    await submitCommand(content, flags, given);
+  });
+}
+
+export interface ServeFlags {
+  port: string;
+  data: string;
+  bucket: string;
+  weights?: string;
+  webhook?: string;
+  concurrency: string;
+}
+
+function parsePort(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new NstError('INVALID_OPTION', `${name} must be a port number, got ${value}`);
+  return n;
+}
+
+export interface ServeControl {
+  /** Resolves when the server should stop (default: SIGINT or SIGTERM). */
+  readonly until?: Promise<void>;
+  readonly onReady?: (pipeline: LocalPipeline) => void;
+}
+
+export async function serve(flags: ServeFlags, control: ServeControl = {}): Promise<void> {
+  const port = parsePort(flags.port, '--port');
+  const concurrency = Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new NstError('INVALID_OPTION', '--concurrency must be a positive integer');
+  const weightsDir = resolveWeightsDir({ flag: flags.weights });
+  await cachedWeights(weightsDir); // a bad weights folder fails now, not at the first job
+  const pipeline = await startLocalPipeline({
+    dataDir: path.resolve(flags.data),
+    bucket: flags.bucket,
+    port,
+    loadWeights: () => cachedWeights(weightsDir),
+    config: flags.webhook ? { webhookUrl: flags.webhook } : {},
+    concurrency,
+    onProgress: progressReporter(say),
+  });
+  say(serveInstructions(pipeline.endpoint, flags.bucket, path.resolve(flags.data)));
+  control.onReady?.(pipeline);
+  await (control.until ??
+    new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    }));
+  say('nst: stopping');
+  await pipeline.close();
+}
+
+/** What `nst serve` prints: the endpoint and how to drop files in. */
+export function serveInstructions(endpoint: string, bucket: string, dataDir: string): string {
+  const port = new URL(endpoint).port;
+  const aws = `AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} aws --endpoint-url ${endpoint}`;
+  return [
+    `nst: local S3 pipeline at ${endpoint}, bucket "${bucket}" (data in ${dataDir})`,
+    '',
+    '  Stylise a photo (uploads the painting to styles/starry.jpg, the photo to inputs/starry/photo.jpg):',
+    `    npx nst submit photo.jpg --style starry.jpg --size 512${port === String(DEFAULT_PORT) ? '' : ` --endpoint ${endpoint}`}`,
+    `    npx nst submit photo2.jpg --style starry --wait        # a style already in the bucket; wait for the result`,
+    '',
+    '  Or with the AWS CLI (options as metadata, the CLI flags in kebab-case after nst-):',
+    `    ${aws} s3 cp starry.jpg s3://${bucket}/styles/starry.jpg`,
+    `    ${aws} s3 cp photo.jpg s3://${bucket}/inputs/starry/photo.jpg --metadata nst-size=512,nst-iterations=100`,
+    `    ${aws} s3 cp job.json s3://${bucket}/jobs/job.json     # an explicit job spec (schema/job-spec.schema.json)`,
+    '',
+    `  Results: s3://${bucket}/outputs/<jobId>/result.<ext> and job.json (the status).`,
+    `    ${aws} s3 ls --recursive s3://${bucket}/outputs/`,
+    '',
+    '  Ctrl-C stops the server.',
+  ].join('\n');
+}
+
+/** Prints a job's progress at most every few seconds, and at each new scale. */
+export function progressReporter(
+  write: (line: string) => void,
+  everyMs = 5000,
+): (jobId: string, p: Progress) => void {
+  const last = new Map<string, { at: number; scale: number }>();
+  return (jobId, p) => {
+    const seen = last.get(jobId);
+    const now = Date.now();
+    if (seen && seen.scale === p.scaleIndex && now - seen.at < everyMs && p.done < p.total) return;
+    last.set(jobId, { at: now, scale: p.scaleIndex });
+    // The first iterations include building the engine: too early for an estimate.
+    const eta = p.done >= 10 ? `, about ${Math.round(p.etaSeconds)} s left` : '';
+    write(
+      `nst: job ${jobId}: scale ${p.scaleIndex + 1}/${p.scaleCount} (${p.width}x${p.height}), iteration ${p.done}/${p.total}${eta}`,
+    );
+  };
+}
+
+interface SubmitFlags extends Record<string, unknown> {
+  style: string;
+  endpoint: string;
+  aws?: boolean;
+  bucket: string;
+  format?: string;
+  quality?: number;
+  wait?: boolean;
+  out: string;
+}
+
+async function submitCommand(
+  content: string,
+  flags: SubmitFlags,
+  options: Record<string, unknown>,
+): Promise<void> {
+  const client = createS3Client(flags.aws ? {} : { endpoint: flags.endpoint });
+  const store = new ObjectStore(client, flags.bucket);
+  try {
+    const submitted = await submitDropIn(store, {
+      content,
+      style: flags.style,
+      options,
+      output: { format: flags.format, quality: flags.quality },
+    });
+    say(`nst: uploaded ${store.uri(submitted.contentKey)} (style ${store.uri(submitted.styleKey)})`);
+    say(`nst: job ${submitted.jobId}: status ${store.uri(submitted.statusKey)}`);
+    if (!flags.wait) return;
+    const manifest = await waitForJob(store, submitted.jobId);
+    if (manifest.status === 'failed') {
+      throw new NstError(manifest.error?.code ?? 'INTERNAL', manifest.error?.message ?? 'the job failed');
+    }
+    const files = await downloadJob(store, manifest, path.resolve(flags.out, submitted.jobId));
+    say(`nst: job ${submitted.jobId} succeeded: ${files.result} (status ${files.manifest})`);
+  } catch (e) {
+    if (isNstError(e) && e.code === 'STORAGE_UNAVAILABLE' && !flags.aws) {
+      throw new NstError(e.code, `${e.message} (is \`nst serve\` running at ${flags.endpoint}?)`, {
+        kind: e.kind,
+        cause: e,
+      });
+    }
+    throw e;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Downloads a finished job's result and job.json into `dir`. */
+export async function downloadJob(
+  store: ObjectStore,
+  manifest: JobManifest,
+  dir: string,
+): Promise<{ result: string; manifest: string }> {
+  const resultKey = manifest.output!.key;
+  const result = await store.get(resultKey);
+  if (!result) throw new NstError('INTERNAL', `${store.uri(resultKey)} is missing`, { kind: 'internal' });
+  const files = { result: path.join(dir, path.basename(resultKey)), manifest: path.join(dir, 'job.json') };
+  await writeFileAtomic(files.result, result.body);
+  await writeFileAtomic(files.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+  return files;
+}

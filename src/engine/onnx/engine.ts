@@ -1,0 +1,169 @@
+/**
+ * The onnx engine: one onnxruntime session per scale runs the loss graph (forward, losses and the
+ * analytic gradient, see vgg-graph.ts). The targets (content features, blended style Grams) are graph
+ * inputs, computed once at creation by a separate features graph.
+ */
+import { availableParallelism } from 'node:os';
+import { type InferenceSession, Tensor } from 'onnxruntime-node';
+import { NstError } from '../../errors.js';
+import { normaliseBlend } from '../losses.js';
+import { gridOf } from '../shapes.js';
+import type { EngineFactory, EngineSpec, LossAndGradient, RgbImage, StyleEngine } from '../types.js';
+import { expectedWeightShapes, MIN_IMAGE_SIDE as MIN_SIDE, STYLE_LAYERS, toNetworkInput } from '../vgg.js';
+import { type Kernels, prepareKernels } from './kernels.js';
+import { createSession, type OnnxBackend } from './session.js';
+import { buildFeaturesModel, buildLossModel, IO, targetShapes } from './vgg-graph.js';
+
+/** What the loss graph compares x with. */
+interface Targets {
+  /** relu4_2 features of the content image, NCHW. */
+  readonly content: Float32Array;
+  /** A_l for relu1_1..relu5_1: blended style Grams, each rescaled to x's size. */
+  readonly grams: Float32Array[];
+}
+
+export const createOnnxEngine: EngineFactory = async (spec) => {
+  validateSpec(spec);
+  const threads = spec.threads ?? availableParallelism();
+  const kernels = prepareKernels(spec.weights);
+  const targets = await computeTargets(spec, kernels, threads);
+  const { session, backend } = await createSession(buildLossModel({ ...spec, kernels }), { threads });
+  return new OnnxEngine(spec, session, backend, targets);
+};
+
+/** One lossAndGradient at a time (the optimisers await each): the calls share the output buffers. */
+class OnnxEngine implements StyleEngine {
+  readonly kind = 'onnx';
+  readonly width: number;
+  readonly height: number;
+  private readonly shape: number[];
+  private readonly targetFeeds: Record<string, Tensor>;
+  /** Preallocated outputs: onnxruntime writes into them, so a step allocates no large buffers. */
+  private readonly fetches: Record<string, Tensor>;
+  private disposed = false;
+
+  constructor(
+    spec: EngineSpec,
+    private readonly session: InferenceSession,
+    readonly backend: OnnxBackend,
+    targets: Targets,
+  ) {
+    this.width = spec.width;
+    this.height = spec.height;
+    this.shape = [1, spec.height, spec.width, 3];
+    const shapes = targetShapes(spec.width, spec.height);
+    this.targetFeeds = { [IO.contentTarget]: new Tensor('float32', targets.content, shapes.content) };
+    targets.grams.forEach((gram, i) => {
+      this.targetFeeds[IO.gramTarget(i)] = new Tensor('float32', gram, shapes.grams[i]);
+    });
+    const scalar = () => new Tensor('float32', new Float32Array(1), []);
+    this.fetches = {
+      [IO.loss]: scalar(),
+      [IO.content]: scalar(),
+      [IO.style]: scalar(),
+      [IO.tv]: scalar(),
+      [IO.grad]: new Tensor('float32', new Float32Array(this.shape[1] * this.shape[2] * 3), this.shape),
+    };
+  }
+
+  async lossAndGradient(x: Float32Array): Promise<LossAndGradient> {
+    if (this.disposed) throw new NstError('INTERNAL', 'the onnx engine was disposed', { kind: 'internal' });
+    if (x.length !== this.width * this.height * 3) {
+      throw new NstError('INTERNAL', `x has ${x.length} values, expected ${this.width}x${this.height}x3`, {
+        kind: 'internal',
+      });
+    }
+    // The Tensor wraps x without copying.
+    await this.session.run(
+      { ...this.targetFeeds, [IO.image]: new Tensor('float32', x, this.shape) },
+      this.fetches,
+    );
+    const value = (name: string) => (this.fetches[name].data as Float32Array)[0];
+    const terms = {
+      content: value(IO.content),
+      style: value(IO.style),
+      tv: value(IO.tv),
+      total: value(IO.loss),
+    };
+    return { loss: terms.total, grad: this.fetches[IO.grad].data as Float32Array, terms };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    // release() frees the native session synchronously; it can only fail on a second release, which
+    // `disposed` rules out.
+    void this.session.release();
+  }
+}
+
+/** Runs the features graph on the content and each style image; blends and rescales the style Grams (losses.ts). */
+async function computeTargets(spec: EngineSpec, kernels: Kernels, threads: number): Promise<Targets> {
+  const { session } = await createSession(buildFeaturesModel(kernels, spec.pooling), { threads });
+  const run = (image: RgbImage) =>
+    session.run({
+      [IO.image]: new Tensor('float32', toNetworkInput(image), [1, image.height, image.width, 3]),
+    });
+  try {
+    // Copied so the targets do not depend on the features session's buffers after it is released.
+    const content = ((await run(spec.content))[IO.features].data as Float32Array).slice();
+    const blend = normaliseBlend(spec.styles.map((s) => s.weight));
+    const sums = targetShapes(spec.width, spec.height).grams.map(([n]) => new Float64Array(n * n));
+    for (const [s, { image }] of spec.styles.entries()) {
+      const out = await run(image);
+      STYLE_LAYERS.forEach((layer, l) => {
+        const mx = gridOf(layer, spec.width, spec.height);
+        const ms = gridOf(layer, image.width, image.height);
+        const factor = (blend[s] * mx.width * mx.height) / (ms.width * ms.height);
+        const gram = out[IO.gram(l)].data as Float32Array;
+        for (let k = 0; k < gram.length; k++) sums[l][k] += factor * gram[k];
+      });
+    }
+    return { content, grams: sums.map((sum) => Float32Array.from(sum)) };
+  } finally {
+    await session.release();
+  }
+}
+
+const invalid = (message: string) => new NstError('INVALID_OPTION', message);
+
+function checkImage(what: string, image: RgbImage): void {
+  if (image.width < MIN_SIDE || image.height < MIN_SIDE) {
+    throw invalid(`${what} is ${image.width}x${image.height}; VGG-19 needs at least ${MIN_SIDE} px per side`);
+  }
+  if (image.data.length !== image.width * image.height * 3) {
+    throw invalid(`${what} has ${image.data.length} values for ${image.width}x${image.height} RGB`);
+  }
+}
+
+function validateSpec(spec: EngineSpec): void {
+  const { width, height } = spec;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < MIN_SIDE || height < MIN_SIDE) {
+    throw invalid(`image size ${width}x${height}: VGG-19 needs integer sides of at least ${MIN_SIDE} px`);
+  }
+  checkImage('the content image', spec.content);
+  if (spec.content.width !== width || spec.content.height !== height) {
+    throw invalid(
+      `the content image is ${spec.content.width}x${spec.content.height}, expected ${width}x${height}`,
+    );
+  }
+  if (spec.styles.length === 0) throw invalid('at least one style image is needed');
+  for (const [i, s] of spec.styles.entries()) checkImage(`style image ${i + 1}`, s.image);
+  try {
+    normaliseBlend(spec.styles.map((s) => s.weight));
+  } catch (e) {
+    throw invalid((e as Error).message);
+  }
+  if (spec.loss.styleLayers.length !== STYLE_LAYERS.length) {
+    throw invalid(`expected ${STYLE_LAYERS.length} style layer weights, got ${spec.loss.styleLayers.length}`);
+  }
+  if (spec.threads !== undefined && !(Number.isInteger(spec.threads) && spec.threads >= 1)) {
+    throw invalid(`threads must be a positive integer, got ${spec.threads}`);
+  }
+  for (const [name, shape] of expectedWeightShapes()) {
+    const t = spec.weights.get(name);
+    if (!t || t.shape.join() !== shape.join() || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
+      throw new NstError('WEIGHTS_INVALID', `VGG-19 weight ${name} is missing or not of shape [${shape}]`);
+    }
+  }
+}

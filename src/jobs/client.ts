@@ -1,0 +1,113 @@
+/**
+ * The user's side of the bucket: submit a drop-in (upload the painting if given as a file, then the photo
+ * with its options as x-amz-meta-nst-* metadata) and wait for its job.json. Used by `nst submit` and the
+ * `npm start` demo; it speaks plain S3, so it works against the local server and a real bucket alike.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describeIssues, stylizeOptionsSchema } from '../engine/options.js';
+import { inputError, NstError } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { jobIdFor } from './job-id.js';
+import { IMAGE_EXTENSIONS, outputKeys, STYLES_PREFIX, styleKeysFor } from './keys.js';
+import { isFinished, type JobManifest } from './manifest.js';
+import { camelToKebab, METADATA_PREFIX } from './metadata.js';
+import { outputSettingsSchema } from './spec.js';
+
+export interface SubmitRequest {
+  /** The photo, a local file. */
+  readonly content: string;
+  /** A style already in the bucket (styles/<name>.*), or a local painting file to upload first. */
+  readonly style: string;
+  /** Stylize options (camelCase); only these are sent, the pipeline's defaults fill the rest. */
+  readonly options?: Readonly<Record<string, unknown>>;
+  readonly output?: { readonly format?: string; readonly quality?: number };
+}
+
+export interface Submitted {
+  readonly jobId: string;
+  readonly contentKey: string;
+  readonly styleKey: string;
+  /** outputs/<jobId>/job.json */
+  readonly statusKey: string;
+}
+
+const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
+
+/** A style name from a file name: "The Starry Night.jpg" -> "the-starry-night". */
+const styleNameOf = (file: string) =>
+  path
+    .basename(file, path.extname(file))
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '') || 'style';
+
+/** The options as metadata, after checking them the way the pipeline will. */
+export function optionsMetadata(
+  options: Readonly<Record<string, unknown>>,
+  output: SubmitRequest['output'] = {},
+): Record<string, string> {
+  const checks = [stylizeOptionsSchema.partial().safeParse(options), outputSettingsSchema.safeParse(output)];
+  const problems = checks.flatMap((check) => (check.success ? [] : describeIssues(check.error)));
+  if (problems.length > 0) throw inputError('INVALID_OPTION', `invalid options:\n  ${problems.join('\n  ')}`);
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...options, ...output })) {
+    if (value === undefined) continue;
+    metadata[`${METADATA_PREFIX}${camelToKebab(key)}`] = Array.isArray(value)
+      ? value.join(',')
+      : String(value);
+  }
+  return metadata;
+}
+
+export async function submitDropIn(store: ObjectStore, request: SubmitRequest): Promise<Submitted> {
+  if (!isFile(request.content))
+    throw inputError('IMAGE_NOT_FOUND', `image file ${request.content} does not exist`);
+  const metadata = optionsMetadata(request.options ?? {}, request.output);
+  let style: string;
+  let styleKey: string;
+  if (isFile(request.style)) {
+    style = styleNameOf(request.style);
+    styleKey = `${STYLES_PREFIX}${style}${path.extname(request.style).toLowerCase()}`;
+    await store.put(styleKey, await readFile(request.style));
+  } else {
+    style = request.style;
+    if (!/^[\w.-]+$/.test(style))
+      throw inputError('STYLE_NOT_FOUND', `${style} is neither a painting file nor a style name`);
+    [styleKey] = styleKeysFor(style, await store.list(`${STYLES_PREFIX}${style}.`));
+    if (!styleKey) {
+      throw inputError(
+        'STYLE_NOT_FOUND',
+        `no style "${style}" in ${store.uri(STYLES_PREFIX)} (${IMAGE_EXTENSIONS.join(', ')}): pass a painting file with --style painting.jpg to upload one`,
+      );
+    }
+  }
+  const contentKey = `inputs/${style}/${path.basename(request.content)}`;
+  const etag = await store.put(contentKey, await readFile(request.content), { metadata });
+  const jobId = jobIdFor({ bucket: store.bucket, key: contentKey, etag });
+  return { jobId, contentKey, styleKey, statusKey: outputKeys(jobId).manifest };
+}
+
+/** Polls job.json until the job has finished; returns the manifest. */
+export async function waitForJob(
+  store: ObjectStore,
+  jobId: string,
+  opts: { timeoutSeconds?: number; pollMs?: number } = {},
+): Promise<JobManifest> {
+  const deadline = Date.now() + (opts.timeoutSeconds ?? 3600) * 1000;
+  for (;;) {
+    const manifest = (await store.getJson<JobManifest>(outputKeys(jobId).manifest))?.value;
+    if (manifest && isFinished(manifest.status)) return manifest;
+    if (Date.now() > deadline) {
+      throw new NstError(
+        'ABORTED',
+        `job ${jobId} has not finished after ${opts.timeoutSeconds} s (status ${manifest?.status ?? 'none yet'})`,
+        {
+          kind: 'transient',
+        },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 500));
+  }
+}

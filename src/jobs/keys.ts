@@ -1,0 +1,82 @@
+/**
+ * The bucket's key conventions (DESIGN.md "S3 conventions"): what a new object means, and where a job's
+ * outputs go. Everything the pipeline writes is under outputs/<jobId>/, which never triggers.
+ */
+import type { OutputFormat } from '../image/encode.js';
+
+/** Prefixes whose ObjectCreated events start jobs (the bucket notification's filters). */
+export const TRIGGER_PREFIXES = ['inputs/', 'jobs/'] as const;
+export const STYLES_PREFIX = 'styles/';
+
+/** What an uploaded key asks for. */
+export type Trigger =
+  /** inputs/<style>/<name>.<ext>: stylise this photo with styles/<style>.<ext>. */
+  | { readonly kind: 'drop-in'; readonly key: string; readonly style: string; readonly name: string }
+  /** jobs/<name>.json: an explicit job spec. */
+  | { readonly kind: 'spec'; readonly key: string; readonly name: string }
+  /** A drop-in in the wrong place (inputs/photo.jpg): a job that fails with a message saying where to put it. */
+  | { readonly kind: 'misplaced'; readonly key: string; readonly name: string }
+  /** Not a job: folder placeholders, other prefixes, non-JSON files under jobs/. */
+  | { readonly kind: 'ignored'; readonly key: string };
+
+const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+const stripExtension = (name: string) => (name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name);
+
+export function classifyKey(key: string): Trigger {
+  if (key.endsWith('/')) return { kind: 'ignored', key };
+  if (key.startsWith('jobs/')) {
+    return key.toLowerCase().endsWith('.json')
+      ? { kind: 'spec', key, name: stripExtension(baseName(key)) }
+      : { kind: 'ignored', key };
+  }
+  if (key.startsWith('inputs/')) {
+    const rest = key.slice('inputs/'.length);
+    const slash = rest.indexOf('/');
+    const name = stripExtension(baseName(rest));
+    if (slash <= 0) return { kind: 'misplaced', key, name };
+    return { kind: 'drop-in', key, style: rest.slice(0, slash), name };
+  }
+  return { kind: 'ignored', key };
+}
+
+/** File extensions of the image formats decode accepts, in the order a style is looked up. */
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'tif', 'tiff', 'gif'] as const;
+
+/** styles/<style>.<ext> keys that match a style name, in IMAGE_EXTENSIONS order. */
+export function styleKeysFor(style: string, keys: readonly string[]): string[] {
+  const prefix = `${STYLES_PREFIX}${style}.`;
+  const rank = (key: string) =>
+    (IMAGE_EXTENSIONS as readonly string[]).indexOf(key.slice(prefix.length).toLowerCase());
+  return keys.filter((k) => k.startsWith(prefix) && rank(k) >= 0).sort((a, b) => rank(a) - rank(b));
+}
+
+export const EXTENSION_BY_FORMAT: Readonly<Record<OutputFormat, string>> = {
+  jpeg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  avif: 'avif',
+  tiff: 'tif',
+};
+
+export const CONTENT_TYPE_BY_FORMAT: Readonly<Record<OutputFormat, string>> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  avif: 'image/avif',
+  tiff: 'image/tiff',
+};
+
+/** Where a job's objects live. */
+export function outputKeys(jobId: string) {
+  const dir = `outputs/${jobId}/`;
+  return {
+    dir,
+    lock: `${dir}lock.json`,
+    manifest: `${dir}job.json`,
+    result: (format: OutputFormat) => `${dir}result.${EXTENSION_BY_FORMAT[format]}`,
+    frame: (iteration: number, format: OutputFormat) =>
+      `${dir}frames/${String(iteration).padStart(5, '0')}.${EXTENSION_BY_FORMAT[format]}`,
+    checkpoint: `${dir}checkpoint.json`,
+    checkpointImage: `${dir}checkpoint.png`,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The job spec: what to stylise with what, every stylize option (the CLI's long flags in camelCase, one
+ * schema shared with the CLI) and the output format. Users write it as jobs/<name>.json; drop-ins are
+ * turned into the same shape from their key and metadata. Published as JSON Schema in schema/.
+ */
+import { z } from 'zod';
+import { describeIssues, stylizeOptionsSchema } from '../engine/options.js';
+import { inputError, type NstError } from '../errors.js';
+
+const keySchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((key) => !/^(s3:\/\/|\/)/.test(key), 'must be an object key in this bucket, like inputs/photo.jpg');
+
+export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'tiff'] as const;
+
+export const outputSettingsSchema = z
+  .object({
+    format: z
+      .enum(OUTPUT_FORMATS)
+      .optional()
+      .describe("Format of the result (default: the content's format when it can be written, else jpeg)"),
+    quality: z.number().int().min(1).max(100).optional().describe('Quality of lossy formats (default 92)'),
+    keepAlpha: z.boolean().default(false).describe("Carry the content's transparency into the result"),
+  })
+  .strict();
+
+export const jobSpecSchema = z
+  .object({
+    $schema: z.string().optional().describe('The JSON Schema of this file, for editors'),
+    content: keySchema.describe('Key of the content photo in this bucket'),
+    styles: z
+      .array(
+        z
+          .object({
+            key: keySchema.describe('Key of a style painting in this bucket'),
+            weight: z.number().positive().default(1).describe('Blend weight (weights are normalised)'),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(8)
+      .describe('Style paintings with blend weights'),
+    initImage: keySchema.optional().describe('Key of the starting image for options.init "image"'),
+    options: stylizeOptionsSchema.prefault({}).describe('Stylize options: the CLI long flags in camelCase'),
+    output: outputSettingsSchema.prefault({}).describe('Output format'),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.options.init === 'image' && !spec.initImage) {
+      ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'options.init "image" needs initImage' });
+    }
+  });
+
+export type JobSpec = z.output<typeof jobSpecSchema>;
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+export type OutputSettingsSpec = z.output<typeof outputSettingsSchema>;
+
+/** The JSON Schema users validate their job files with (schema/job-spec.schema.json). */
+export function jobSpecJsonSchema(): Record<string, unknown> {
+  const { $schema, ...schema } = z.toJSONSchema(jobSpecSchema, { io: 'input' });
+  return {
+    $schema,
+    title: 'serverless-style-transfer job spec',
+    description:
+      'An explicit job: upload it as jobs/<name>.json to the pipeline bucket. Keys name objects in that bucket.',
+    ...schema,
+  };
+}
+
+const invalidSpec = (source: string, problems: string[]): NstError =>
+  inputError('INVALID_JOB_SPEC', `${source} is not a valid job spec:\n  ${problems.join('\n  ')}`);
+
+/** Validates a parsed spec; the error lists every problem. */
+export function validateJobSpec(value: unknown, source: string): JobSpec {
+  const parsed = jobSpecSchema.safeParse(value);
+  if (!parsed.success) throw invalidSpec(source, describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Parses and validates the text of a jobs/<name>.json file. */
+export function parseJobSpec(text: string, source: string): JobSpec {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw invalidSpec(source, [`not valid JSON (${(e as Error).message})`]);
+  }
+  return validateJobSpec(value, source);
+}

@@ -1,0 +1,193 @@
+/**
+ * The pipeline's integration harness: a real s3rver (over HTTP on 127.0.0.1, its own temp data folder,
+ * any free port) with the real S3 client, generated VGG-19 weights on disk, tiny jobs, S3 events taken
+ * from the server itself (so keys are encoded exactly as the local mode sends them), a fake Lambda
+ * context, and real SNS / Batch / Lambda clients whose calls are captured before they leave the process.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { BatchClient } from '@aws-sdk/client-batch';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { Context, S3Event } from 'aws-lambda';
+import sharp from 'sharp';
+import { generateVggWeights } from '../../src/engine/vgg.js';
+import { writeWeights } from '../../src/engine/weights.js';
+import { type LocalS3, startLocalS3 } from '../../src/storage/local-s3.js';
+import { ObjectStore } from '../../src/storage/object-store.js';
+import { photoLike, sharpOf } from '../helpers/images.js';
+
+export const BUCKET = 'nst-test';
+
+/** Options that make a job take a second or two on 2 cores: one 32 px scale, 3 iterations. */
+export const TINY = { size: 32, minSize: 32, iterations: 3 } as const;
+
+/** The same options as x-amz-meta-nst-* metadata. */
+export const TINY_METADATA = { 'nst-size': '32', 'nst-min-size': '32', 'nst-iterations': '3' };
+
+/** Generated weights written once per test file; returns the directory. */
+export async function weightsDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'nst-weights-'));
+  await writeWeights(dir, generateVggWeights(7));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface S3Harness {
+  readonly s3: LocalS3;
+  readonly store: ObjectStore;
+  readonly dataDir: string;
+  /** Uploads an object and returns the S3 event the server sent for it (trigger prefixes only). */
+  upload(key: string, body: Buffer | string, metadata?: Record<string, string>): Promise<S3Event>;
+  /** Every key under outputs/<jobId>/. */
+  outputs(jobId: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startS3(): Promise<S3Harness> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'nst-s3-'));
+  const s3 = await startLocalS3({ dataDir, bucket: BUCKET, eventPrefixes: ['inputs/', 'jobs/'] });
+  const store = new ObjectStore(s3.client, BUCKET);
+  const events: S3Event[] = [];
+  s3.onObjectCreated((event) => events.push(event));
+  let closed = false;
+  return {
+    s3,
+    store,
+    dataDir,
+    async upload(key, body, metadata) {
+      const before = events.length;
+      await store.put(key, body, { metadata });
+      const event = events.slice(before).find((e) => e.Records.length > 0);
+      if (!event) throw new Error(`no event for ${key}`);
+      return event;
+    },
+    outputs: (jobId) => store.list(`outputs/${jobId}/`),
+    async close() {
+      if (!closed) await s3.close().catch(() => {});
+      closed = true;
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A photo-like JPEG. */
+export const jpeg = (width = 40, height = 32, seed = 1): Promise<Buffer> =>
+  sharpOf(photoLike(width, height, seed))
+    .jpeg()
+    .toBuffer();
+export const png = (width = 40, height = 32, seed = 2): Promise<Buffer> =>
+  sharpOf(photoLike(width, height, seed))
+    .png()
+    .toBuffer();
+
+/** A fake Lambda context; `remainingMs` may change between calls (a clock that runs fast). */
+export function lambdaContext(remainingMs: () => number = () => 900_000, requestId = 'req-1'): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'nst-stylize',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:nst-stylize',
+    memoryLimitInMB: '10240',
+    awsRequestId: requestId,
+    logGroupName: '/aws/lambda/nst-stylize',
+    logStreamName: 'stream',
+    getRemainingTimeInMillis: remainingMs,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+export interface CapturedCall {
+  readonly command: string;
+  readonly input: Record<string, unknown>;
+}
+
+/**
+ * Adds a first middleware to a real SDK client that records each command's input and answers it with
+ * `answer` (or throws what it throws), so nothing leaves the process and the exact parameters can be checked.
+ */
+export function capture<C extends SNSClient | BatchClient | LambdaClient>(
+  client: C,
+  answer: (call: CapturedCall) => Record<string, unknown> = () => ({}),
+): { client: C; calls: CapturedCall[] } {
+  const calls: CapturedCall[] = [];
+  (client.middlewareStack as SNSClient['middlewareStack']).add(
+    (_next, context) => async (args) => {
+      const call = { command: String(context.commandName), input: args.input as Record<string, unknown> };
+      calls.push(call);
+      return { output: { $metadata: {}, ...answer(call) }, response: {} } as never;
+    },
+    { step: 'initialize', name: 'nstCapture' },
+  );
+  return { client, calls };
+}
+
+const fakeAws = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+
+export const captured = {
+  sns: (answer?: Parameters<typeof capture>[1]) =>
+    capture(new SNSClient(fakeAws), answer ?? (() => ({ MessageId: 'm-1' }))),
+  batch: (answer?: Parameters<typeof capture>[1]) =>
+    capture(
+      new BatchClient(fakeAws),
+      answer ?? ((c) => ({ jobId: 'batch-job-1', jobName: c.input.jobName })),
+    ),
+  lambda: (answer?: Parameters<typeof capture>[1]) =>
+    capture(new LambdaClient(fakeAws), answer ?? (() => ({ StatusCode: 202 }))),
+};
+
+export const quietLogger = () => new Logger({ serviceName: 'nst-test', logLevel: 'SILENT' });
+
+/** Metrics that keep each published EMF document instead of printing it. */
+export class RecordingMetrics extends Metrics {
+  readonly published: ReturnType<Metrics['serializeMetrics']>[] = [];
+
+  override publishStoredMetrics(): this {
+    if (this.hasStoredMetrics()) this.published.push(this.serializeMetrics());
+    this.clearMetrics();
+    this.clearMetadata();
+    return this;
+  }
+}
+
+export const quietMetrics = () => new RecordingMetrics({ serviceName: 'nst-test', namespace: 'NstTest' });
+
+/** Records the input of every PutObject the client sends (the requests still go to the server). */
+export function recordPuts(
+  client: LocalS3['client'],
+): { key: string; tagging?: string; contentType?: string }[] {
+  const puts: { key: string; tagging?: string; contentType?: string }[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'PutObjectCommand') {
+        const input = args.input as { Key: string; Tagging?: string; ContentType?: string };
+        puts.push({ key: input.Key, tagging: input.Tagging, contentType: input.ContentType });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'nstRecordPuts' },
+  );
+  return puts;
+}
+
+/** Parses JSON from an object in the bucket. */
+export async function readJson<T = Record<string, unknown>>(store: ObjectStore, key: string): Promise<T> {
+  const object = await store.get(key);
+  if (!object) throw new Error(`${key} does not exist`);
+  return JSON.parse(object.body.toString('utf8')) as T;
+}
+
+/** Width and height of an image object. */
+export async function imageSize(
+  store: ObjectStore,
+  key: string,
+): Promise<{ width: number; height: number; format: string }> {
+  const object = await store.get(key);
+  if (!object) throw new Error(`${key} does not exist`);
+  const meta = await sharp(object.body).metadata();
+  return { width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? '' };
+}

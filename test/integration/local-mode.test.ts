@@ -1,0 +1,298 @@
+/**
+ * The local embedded mode end to end: the local pipeline turns uploads into jobs through the same handler,
+ * with S3's prefix filters; notifications are printed and POSTed to a webhook (a local HTTP server here);
+ * `nst serve` prints how to drop files in and `nst submit --wait` drops one and fetches the result; the
+ * `npm start` demo writes the result, job.json and a contact sheet.
+ */
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runPipelineDemo } from '../../src/cli/demo.js';
+import { registerPipelineCommands, serve, serveInstructions } from '../../src/cli/serve.js';
+import { cachedWeights } from '../../src/jobs/aws.js';
+import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local-pipeline.js';
+import type { JobManifest } from '../../src/jobs/manifest.js';
+import type { JobNotification } from '../../src/jobs/notifier.js';
+import type { JobOutcome } from '../../src/jobs/runner.js';
+import { jpeg, png, readJson, TINY, TINY_METADATA, weightsDir } from './harness.js';
+
+let weights: Awaited<ReturnType<typeof weightsDir>>;
+let temp: string;
+
+beforeAll(async () => {
+  weights = await weightsDir();
+});
+afterAll(async () => weights.cleanup());
+beforeEach(async () => {
+  temp = await mkdtemp(join(tmpdir(), 'nst-local-'));
+});
+afterEach(async () => rm(temp, { recursive: true, force: true }));
+
+/** A webhook subscriber on 127.0.0.1 that keeps every POST. */
+async function webhookServer(): Promise<{
+  url: string;
+  posts: { headers: IncomingMessage['headers']; body: JobNotification }[];
+  server: Server;
+}> {
+  const posts: { headers: IncomingMessage['headers']; body: JobNotification }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    req.on('end', () => {
+      posts.push({ headers: req.headers, body: JSON.parse(body) as JobNotification });
+      res.writeHead(204).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/nst`, posts, server };
+}
+
+describe('the local pipeline', () => {
+  let pipeline: LocalPipeline;
+  let hook: Awaited<ReturnType<typeof webhookServer>>;
+  const lines: string[] = [];
+  const settled: JobOutcome[][] = [];
+
+  beforeEach(async () => {
+    hook = await webhookServer();
+    lines.length = 0;
+    settled.length = 0;
+    pipeline = await startLocalPipeline({
+      dataDir: join(temp, 's3'),
+      bucket: 'local',
+      loadWeights: () => cachedWeights(weights.dir),
+      config: { webhookUrl: hook.url },
+      write: (line) => lines.push(line),
+      logLevel: 'SILENT',
+      onSettled: ({ outcomes }) => settled.push(outcomes ?? []),
+    });
+    await pipeline.store.put('styles/starry.png', await png(48, 48, 5));
+  });
+  afterEach(async () => {
+    await pipeline.close();
+    hook.server.close();
+  });
+
+  it('stylises a drop-in and notifies: a printed line and a webhook POST with the JSON body', async () => {
+    await pipeline.store.put('inputs/starry/photo one.jpg', await jpeg(), { metadata: TINY_METADATA });
+    await pipeline.idle();
+    expect(settled).toHaveLength(1);
+    const [outcome] = settled[0];
+    const jobId = outcome.jobId!;
+    expect(outcome.status).toBe('succeeded');
+    const manifest = await readJson<JobManifest>(pipeline.store, `outputs/${jobId}/job.json`);
+    expect(manifest.route).toMatchObject({ worker: 'local' });
+
+    expect(hook.posts).toHaveLength(1);
+    expect(hook.posts[0].headers['content-type']).toBe('application/json');
+    expect(hook.posts[0].body).toEqual({
+      jobId,
+      status: 'succeeded',
+      bucket: 'local',
+      input: {
+        source: 's3://local/inputs/starry/photo one.jpg',
+        content: 's3://local/inputs/starry/photo one.jpg',
+        styles: ['s3://local/styles/starry.png'],
+      },
+      output: `s3://local/outputs/${jobId}/result.jpg`,
+      manifest: `s3://local/outputs/${jobId}/job.json`,
+      timings: manifest.timings,
+    });
+    expect(lines).toEqual([
+      `nst: job ${jobId} succeeded: s3://local/outputs/${jobId}/result.jpg (status s3://local/outputs/${jobId}/job.json)`,
+    ]);
+  });
+
+  it('notifies failures with their code', async () => {
+    await pipeline.store.put('inputs/nowhere/photo.jpg', await jpeg(), { metadata: TINY_METADATA });
+    await pipeline.idle();
+    const jobId = settled[0][0].jobId;
+    expect(hook.posts.map((p) => p.body)).toEqual([
+      expect.objectContaining({
+        jobId,
+        status: 'failed',
+        error: expect.objectContaining({ code: 'STYLE_NOT_FOUND' }),
+      }),
+    ]);
+    expect(lines[0]).toMatch(
+      new RegExp(`^nst: job ${jobId} failed: STYLE_NOT_FOUND: no style painting s3://local/styles/nowhere`),
+    );
+  });
+
+  it('runs explicit jobs, and only inputs/ and jobs/ trigger (outputs never re-trigger)', async () => {
+    await pipeline.store.put('photos/a.jpg', await jpeg());
+    await pipeline.store.put('outputs/manual/result.jpg', await jpeg());
+    await pipeline.store.put(
+      'jobs/a.json',
+      JSON.stringify({ content: 'photos/a.jpg', styles: [{ key: 'styles/starry.png' }], options: TINY }),
+    );
+    await pipeline.idle();
+    expect(settled).toEqual([
+      [expect.objectContaining({ status: 'succeeded', jobId: expect.stringMatching(/^a-/) })],
+    ]);
+  });
+
+  it('keeps working when the webhook is down', async () => {
+    hook.server.close();
+    await pipeline.store.put('inputs/starry/photo.jpg', await jpeg(), { metadata: TINY_METADATA });
+    await pipeline.idle();
+    expect(settled[0][0].status).toBe('succeeded');
+    expect(lines.some((l) => l.startsWith(`nst: webhook ${hook.url} failed`))).toBe(true);
+  });
+});
+
+describe('nst serve and nst submit', () => {
+  it('serve prints the endpoint and how to drop files in; submit --wait drops a photo and fetches the result', async () => {
+    const stderr: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+    let stop!: () => void;
+    const until = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let endpoint = '';
+    const running = serve(
+      { port: '0', data: join(temp, 'serve-data'), bucket: 'pics', weights: weights.dir, concurrency: '1' },
+      { until, onReady: (p) => (endpoint = p.endpoint) },
+    );
+    try {
+      await vi.waitFor(() => expect(endpoint).not.toBe(''), { timeout: 20_000 });
+      const printed = stderr.join('');
+      expect(printed).toContain(`nst: local S3 pipeline at ${endpoint}, bucket "pics"`);
+      expect(printed).toContain('npx nst submit photo.jpg --style starry.jpg');
+      expect(printed).toContain(
+        `aws --endpoint-url ${endpoint} s3 cp photo.jpg s3://pics/inputs/starry/photo.jpg --metadata nst-size=512`,
+      );
+
+      const photo = join(temp, 'holiday photo.jpg');
+      const painting = join(temp, 'My Painting.png');
+      await sharp(await jpeg(40, 32)).toFile(photo);
+      await sharp(await png(48, 48)).toFile(painting);
+      const program = new Command('nst').exitOverride();
+      registerPipelineCommands(program);
+      const out = join(temp, 'out');
+      await program.parseAsync(
+        [
+          'submit',
+          photo,
+          '--style',
+          painting,
+          '--endpoint',
+          endpoint,
+          '--bucket',
+          'pics',
+          '--size',
+          '32',
+          '--min-size',
+          '32',
+          '--iterations',
+          '2',
+          '--format',
+          'png',
+          '--wait',
+          '--out',
+          out,
+        ],
+        { from: 'user' },
+      );
+      const submitted = stderr.join('');
+      const jobId = /job (\S+): status s3:\/\/pics\/outputs\/\1\/job\.json/.exec(submitted)?.[1];
+      expect(jobId).toMatch(/^holiday-photo-[0-9a-f]{16}$/);
+      expect(submitted).toContain(
+        'nst: uploaded s3://pics/inputs/my-painting/holiday photo.jpg (style s3://pics/styles/my-painting.png)',
+      );
+      expect(submitted).toContain(`nst: job ${jobId} succeeded: ${join(out, jobId!, 'result.png')}`);
+      const manifest = JSON.parse(await readFile(join(out, jobId!, 'job.json'), 'utf8')) as JobManifest;
+      // Only the options given on the command line travelled as metadata.
+      expect(manifest.spec!.options).toMatchObject({
+        size: 32,
+        minSize: 32,
+        iterations: 2,
+        optimizer: 'lbfgs',
+      });
+      expect(manifest.iterations).toBe(2);
+      expect((await sharp(join(out, jobId!, 'result.png')).metadata()).format).toBe('png');
+
+      // A style name that is not in the bucket is an error before anything is uploaded.
+      await expect(
+        program.parseAsync(
+          ['submit', photo, '--style', 'monet', '--endpoint', endpoint, '--bucket', 'pics'],
+          { from: 'user' },
+        ),
+      ).rejects.toMatchObject({ code: 'STYLE_NOT_FOUND' });
+    } finally {
+      stop();
+      await running;
+      spy.mockRestore();
+    }
+    // Nothing listens any more: submit says so.
+    const program = new Command('nst').exitOverride();
+    registerPipelineCommands(program);
+    await expect(
+      program.parseAsync(
+        ['submit', join(temp, 'holiday photo.jpg'), '--style', 'x', '--endpoint', endpoint],
+        { from: 'user' },
+      ),
+    ).rejects.toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+      message: expect.stringContaining('is `nst serve` running'),
+    });
+  });
+
+  it('the instructions name a non-default endpoint for submit', () => {
+    expect(serveInstructions('http://127.0.0.1:9000', 'nst', '/d')).toContain(
+      '--style starry.jpg --size 512 --endpoint http://127.0.0.1:9000',
+    );
+  });
+});
+
+describe('npm start (the pipeline demo)', () => {
+  it('runs the example pair through the local pipeline and writes result, job.json and contact sheet', async () => {
+    const out = join(temp, 'demo');
+    const stderr: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+    try {
+      await runPipelineDemo({
+        weightsDir: weights.dir,
+        outDir: out,
+        options: { size: 36, minSize: 32, iterations: 2 },
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    const printed = stderr.join('');
+    expect(printed).toMatch(
+      /result: +s3:\/\/nst\/outputs\/content-[0-9a-f]{16}\/result\.jpg {2}-> {2}.*demo\/result\.jpg/,
+    );
+    expect(printed).toMatch(
+      /status: +s3:\/\/nst\/outputs\/content-[0-9a-f]{16}\/job\.json {2}-> {2}.*demo\/job\.json/,
+    );
+    expect(printed).toContain(`contact sheet: ${join(out, 'contact-sheet.png')}`);
+    const manifest = JSON.parse(await readFile(join(out, 'job.json'), 'utf8')) as JobManifest;
+    expect(manifest).toMatchObject({
+      status: 'succeeded',
+      spec: { content: 'inputs/style/content.jpg', styles: [{ key: 'styles/style.jpg' }] },
+    });
+    expect(await sharp(join(out, 'result.jpg')).metadata()).toMatchObject({ width: 36, height: 24 });
+    // content (3:2) | style (1:1) | result (3:2) at one height, side by side.
+    const sheet = await sharp(join(out, 'contact-sheet.png')).metadata();
+    expect(sheet.format).toBe('png');
+    expect(sheet.width!).toBeGreaterThan(3 * sheet.height! * 0.9);
+    expect(existsSync(join(out, 'contact-sheet.png'))).toBe(true);
+  });
+});

@@ -1,0 +1,336 @@
+/**
+ * Deadlines and routing through the Lambda handler and the Batch worker, against a real local S3 server:
+ * jobs that do not fit go to AWS Batch (or fail fast without it), a run near the Lambda deadline
+ * checkpoints to S3 and continues in a new invocation or on Batch, Batch failures are recorded, and
+ * stale locks are taken over. Batch and Lambda calls are captured with their exact parameters.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runBatchWorker } from '../../functions/batch/main.js';
+import { createStylizeHandler, type StylizeHandler } from '../../functions/stylize/index.js';
+import { jobIdFor } from '../../src/jobs/job-id.js';
+import type { LockRecord } from '../../src/jobs/lock.js';
+import type { JobManifest } from '../../src/jobs/manifest.js';
+import {
+  BUCKET,
+  captured,
+  imageSize,
+  jpeg,
+  lambdaContext,
+  png,
+  quietLogger,
+  quietMetrics,
+  readJson,
+  recordPuts,
+  type S3Harness,
+  startS3,
+  TINY_METADATA,
+  weightsDir,
+} from './harness.js';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:nst-jobs';
+const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
+const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
+/** Two scales (32 px, then 45 px), 3 iterations each. */
+const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '3' };
+
+let weights: Awaited<ReturnType<typeof weightsDir>>;
+let h: S3Harness;
+let sns: ReturnType<typeof captured.sns>;
+let batch: ReturnType<typeof captured.batch>;
+let lambda: ReturnType<typeof captured.lambda>;
+
+beforeAll(async () => {
+  weights = await weightsDir();
+});
+afterAll(async () => weights.cleanup());
+
+beforeEach(async () => {
+  h = await startS3();
+  sns = captured.sns();
+  batch = captured.batch();
+  lambda = captured.lambda();
+  await h.store.put('styles/starry.png', await png(48, 48, 5));
+});
+afterEach(async () => h.close());
+
+function handlerWith(env: Record<string, string> = {}): StylizeHandler {
+  return createStylizeHandler({
+    env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC, ...env },
+    s3: h.s3.client,
+    sns: sns.client,
+    batch: batch.client,
+    lambda: lambda.client,
+    logger: quietLogger(),
+    metrics: quietMetrics(),
+  });
+}
+const withBatch = { NST_BATCH_JOB_QUEUE: QUEUE, NST_BATCH_JOB_DEFINITION: DEFINITION };
+
+const worker = (jobId: string) =>
+  runBatchWorker({
+    env: {
+      NST_BUCKET: BUCKET,
+      NST_JOB_ID: jobId,
+      NST_WEIGHTS_DIR: weights.dir,
+      NST_TOPIC_ARN: TOPIC,
+      AWS_BATCH_JOB_ID: 'batch-job-1',
+    },
+    s3: h.s3.client,
+    sns: sns.client,
+    logger: quietLogger(),
+  });
+
+/** A context whose clock runs fast: plenty of time while routing, then 30 s left (under the 60 s margin). */
+function contextNearingDeadline(requestId = 'req-1') {
+  let calls = 0;
+  return lambdaContext(() => (++calls <= 2 ? 900_000 : 30_000), requestId);
+}
+
+/** 60.5 s left: half a second after the 60 s margin, less than any job needs. */
+const almostOutOfTime = () => lambdaContext(() => 60_500);
+
+describe('routing with the cost model', () => {
+  it('hands a job that will not fit to AWS Batch, which runs it', async () => {
+    const event = await h.upload('inputs/starry/large.jpg', await jpeg(), TINY_METADATA);
+    const jobId = jobIdFor({
+      bucket: BUCKET,
+      key: 'inputs/starry/large.jpg',
+      etag: event.Records[0].s3.object.eTag,
+    });
+    expect(await handlerWith(withBatch)(event, almostOutOfTime())).toEqual([
+      { jobId, status: 'queued', detail: 'batch batch-job-1' },
+    ]);
+    expect(batch.calls).toEqual([
+      {
+        command: 'SubmitJobCommand',
+        input: {
+          jobName: `nst-${jobId}`,
+          jobQueue: QUEUE,
+          jobDefinition: DEFINITION,
+          parameters: { NST_BUCKET: BUCKET, NST_JOB_ID: jobId },
+          containerOverrides: {
+            environment: [
+              { name: 'NST_BUCKET', value: BUCKET },
+              { name: 'NST_JOB_ID', value: jobId },
+            ],
+          },
+        },
+      },
+    ]);
+    const queued = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(queued).toMatchObject({ status: 'queued', batch: { jobId: 'batch-job-1', jobQueue: QUEUE } });
+    expect(queued.history.at(-1)!.detail).toMatch(
+      /^AWS Batch job batch-job-1: estimated \d+ s, 1 s available here$/,
+    );
+    expect(await readJson<LockRecord>(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+      state: 'handoff',
+      to: 'batch',
+    });
+    expect(await h.outputs(jobId)).not.toContain(`outputs/${jobId}/result.jpg`);
+    expect(sns.calls).toEqual([]);
+
+    // A duplicate of the event while Batch has the job does not take it back.
+    expect(await handlerWith(withBatch)(event, lambdaContext())).toEqual([
+      { jobId, status: 'skipped', detail: 'handed-off' },
+    ]);
+
+    expect(await worker(jobId)).toBe(0);
+    const done = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(done).toMatchObject({ status: 'succeeded', route: { worker: 'batch' }, runs: 1 });
+    expect(done.history.map((t) => t.status)).toEqual(['queued', 'queued', 'running', 'succeeded']);
+    expect(await imageSize(h.store, `outputs/${jobId}/result.jpg`)).toMatchObject({ width: 32, height: 26 });
+    expect(sns.calls).toHaveLength(1);
+  });
+
+  it('fails fast with JOB_TOO_LARGE when no Batch queue is configured', async () => {
+    const event = await h.upload('inputs/starry/large.jpg', await jpeg(), TINY_METADATA);
+    const [outcome] = await handlerWith()(event, almostOutOfTime());
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'JOB_TOO_LARGE' } });
+    expect(outcome.error!.message).toMatch(
+      /needs about \d+ s, but the function has 1 s: lower size or iterations/,
+    );
+    expect(batch.calls).toEqual([]);
+    expect(JSON.parse(String(sns.calls[0].input.Message))).toMatchObject({
+      status: 'failed',
+      error: { code: 'JOB_TOO_LARGE' },
+    });
+  });
+});
+
+describe('the Lambda deadline', () => {
+  it('checkpoints to S3 and continues in a new invocation', async () => {
+    const event = await h.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
+    const context = contextNearingDeadline();
+    const puts = recordPuts(h.s3.client);
+    const [outcome] = await handlerWith()(event, context);
+    const jobId = outcome.jobId!;
+    expect(outcome).toEqual({ jobId, status: 'queued', detail: 'continuation from scale 1, iteration 1' });
+
+    expect(lambda.calls).toHaveLength(1);
+    const { command, input } = lambda.calls[0];
+    expect(command).toBe('InvokeCommand');
+    expect(Object.keys(input).sort()).toEqual(['FunctionName', 'InvocationType', 'Payload']);
+    expect(input.FunctionName).toBe(context.invokedFunctionArn);
+    expect(input.InvocationType).toBe('Event');
+    const payload = JSON.parse(Buffer.from(input.Payload as Uint8Array).toString('utf8'));
+    expect(payload).toEqual({ nstContinuation: { bucket: BUCKET, jobId } });
+
+    const queued = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(queued).toMatchObject({
+      status: 'queued',
+      continuations: 1,
+      iterations: 1,
+      checkpoint: { scaleIndex: 0, iteration: 1 },
+    });
+    expect(await readJson(h.store, `outputs/${jobId}/checkpoint.json`)).toMatchObject({
+      scaleIndex: 0,
+      iteration: 1,
+      width: 32,
+      height: 26,
+    });
+    expect(await imageSize(h.store, `outputs/${jobId}/checkpoint.png`)).toEqual({
+      width: 32,
+      height: 26,
+      format: 'png',
+    });
+    const tagged = puts.filter((p) => p.tagging === 'nst-temporary=true').map((p) => p.key);
+    expect(tagged.sort()).toEqual([`outputs/${jobId}/checkpoint.json`, `outputs/${jobId}/checkpoint.png`]);
+    expect(await h.outputs(jobId)).not.toContain(`outputs/${jobId}/result.jpg`);
+    expect(await readJson<LockRecord>(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+      state: 'handoff',
+      to: 'continuation',
+    });
+    expect(sns.calls).toEqual([]);
+
+    // The continuation (the captured payload, delivered to a new invocation) finishes the job.
+    expect(await handlerWith()(payload, lambdaContext(undefined, 'req-2'))).toEqual([
+      { jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` },
+    ]);
+    const done = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(done.history.map((t) => t.status)).toEqual([
+      'queued',
+      'running',
+      'queued',
+      'running',
+      'succeeded',
+    ]);
+    expect(done.history[3].detail).toBe('lambda run 2 from scale 1, iteration 1');
+    // 1 iteration before the deadline, then the 2 left at the first scale and 3 at the second.
+    expect(done).toMatchObject({
+      runs: 2,
+      continuations: 1,
+      iterations: 6,
+      output: { width: 45, height: 36 },
+    });
+    expect(sns.calls).toHaveLength(1);
+  });
+
+  it('continues on AWS Batch when a queue is configured', async () => {
+    const event = await h.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
+    const [outcome] = await handlerWith(withBatch)(event, contextNearingDeadline());
+    const jobId = outcome.jobId!;
+    expect(outcome).toEqual({ jobId, status: 'queued', detail: 'batch batch-job-1' });
+    expect(lambda.calls).toEqual([]);
+    expect(batch.calls.map((c) => c.input.jobName)).toEqual([`nst-${jobId}`]);
+    const queued = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(queued.history.at(-1)!.detail).toBe('AWS Batch job batch-job-1: deadline at scale 1, iteration 1');
+
+    expect(await worker(jobId)).toBe(0);
+    const done = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(done).toMatchObject({ status: 'succeeded', runs: 2, iterations: 6, route: { worker: 'batch' } });
+    expect(done.history[3].detail).toBe('batch run 2 from scale 1, iteration 1');
+  });
+
+  it('fails with JOB_TOO_LARGE when the continuations run out', async () => {
+    const event = await h.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
+    const [outcome] = await handlerWith({ NST_MAX_CONTINUATIONS: '0' })(event, contextNearingDeadline());
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'JOB_TOO_LARGE' } });
+    expect(outcome.error!.message).toContain('did not finish in 1 Lambda invocations');
+    expect(lambda.calls).toEqual([]);
+    expect(sns.calls).toHaveLength(1);
+  });
+});
+
+describe('Batch failures and stale locks', () => {
+  it('marks the job failed when its Batch job fails', async () => {
+    const event = await h.upload('inputs/starry/gpu.jpg', await jpeg(), TINY_METADATA);
+    const [queued] = await handlerWith(withBatch)(event, almostOutOfTime());
+    const jobId = queued.jobId!;
+    const batchEvent = {
+      version: '0',
+      source: 'aws.batch',
+      'detail-type': 'Batch Job State Change',
+      detail: {
+        jobName: `nst-${jobId}`,
+        jobId: 'batch-job-1',
+        jobQueue: QUEUE,
+        status: 'FAILED',
+        statusReason: 'Host EC2 instance terminated',
+        parameters: { NST_BUCKET: BUCKET, NST_JOB_ID: jobId },
+      },
+    };
+    const [outcome] = await handlerWith(withBatch)(batchEvent, lambdaContext());
+    expect(outcome).toEqual({
+      jobId,
+      status: 'failed',
+      error: {
+        code: 'BATCH_JOB_FAILED',
+        message: 'AWS Batch job batch-job-1 failed: Host EC2 instance terminated',
+      },
+    });
+    expect((await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`)).status).toBe('failed');
+    expect(JSON.parse(String(sns.calls[0].input.Message))).toMatchObject({
+      jobId,
+      status: 'failed',
+      error: { code: 'BATCH_JOB_FAILED' },
+    });
+    // Other Batch state changes are not ours to act on.
+    expect(
+      await handlerWith(withBatch)(
+        { ...batchEvent, detail: { ...batchEvent.detail, status: 'RUNNABLE' } },
+        lambdaContext(),
+      ),
+    ).toEqual([]);
+  });
+
+  it('takes over a job whose worker died (expired lease), but not a live one', async () => {
+    const event = await h.upload('inputs/starry/stale.jpg', await jpeg(), TINY_METADATA);
+    const jobId = jobIdFor({
+      bucket: BUCKET,
+      key: 'inputs/starry/stale.jpg',
+      etag: event.Records[0].s3.object.eTag,
+    });
+    const lock = (leaseExpiresAt: string): LockRecord => ({
+      jobId,
+      state: 'held',
+      owner: 'dead-worker',
+      leaseExpiresAt,
+      updatedAt: leaseExpiresAt,
+    });
+    const etag = await h.store.putJson(
+      `outputs/${jobId}/lock.json`,
+      lock(new Date(Date.now() + 60_000).toISOString()),
+    );
+    expect(await handlerWith()(event, lambdaContext())).toEqual([
+      { jobId, status: 'skipped', detail: 'running' },
+    ]);
+
+    await h.store.putJson(`outputs/${jobId}/lock.json`, lock(new Date(Date.now() - 1000).toISOString()), {
+      ifMatch: etag,
+    });
+    expect(await handlerWith()(event, lambdaContext(undefined, 'req-retry'))).toEqual([
+      { jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` },
+    ]);
+    expect(await readJson(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+      state: 'done',
+      owner: 'req-retry',
+    });
+  });
+
+  it('the Batch worker refuses to start without its job', async () => {
+    expect(await runBatchWorker({ env: { NST_BUCKET: BUCKET }, logger: quietLogger() })).toBe(2);
+    expect(
+      await runBatchWorker({ env: { NST_BUCKET: BUCKET, NST_JOB_ID: '../../etc' }, logger: quietLogger() }),
+    ).toBe(2);
+  });
+});

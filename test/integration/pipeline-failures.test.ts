@@ -1,0 +1,312 @@
+/**
+ * Failures through the Lambda handler against a real local S3 server. Permanent input errors end as a
+ * failed job.json with an actionable code, a failure notification and a successful invocation (no retry);
+ * transient errors (S3 or SNS unavailable) throw, leave no partial output, and a retry finishes the job.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createStylizeHandler, type StylizeHandler } from '../../functions/stylize/index.js';
+import { createEngine } from '../../src/engine/index.js';
+import type { StyleEngine } from '../../src/engine/types.js';
+import { NstError } from '../../src/errors.js';
+import type { JobManifest } from '../../src/jobs/manifest.js';
+import { startLocalS3 } from '../../src/storage/local-s3.js';
+import { ObjectStore } from '../../src/storage/object-store.js';
+import {
+  BUCKET,
+  captured,
+  jpeg,
+  lambdaContext,
+  png,
+  quietLogger,
+  quietMetrics,
+  readJson,
+  type S3Harness,
+  startS3,
+  TINY,
+  TINY_METADATA,
+  weightsDir,
+} from './harness.js';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:nst-jobs';
+
+let weights: Awaited<ReturnType<typeof weightsDir>>;
+let h: S3Harness;
+let sns: ReturnType<typeof captured.sns>;
+
+beforeAll(async () => {
+  weights = await weightsDir();
+});
+afterAll(async () => weights.cleanup());
+
+beforeEach(async () => {
+  h = await startS3();
+  sns = captured.sns();
+  await h.store.put('styles/starry.png', await png(48, 48, 5));
+});
+afterEach(async () => h.close());
+
+type EngineFactory = NonNullable<NonNullable<Parameters<typeof createStylizeHandler>[0]>['createEngine']>;
+
+function handlerWith(
+  opts: { env?: Record<string, string>; createEngine?: EngineFactory } = {},
+): StylizeHandler {
+  return createStylizeHandler({
+    env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC, ...opts.env },
+    s3: h.s3.client,
+    sns: sns.client,
+    logger: quietLogger(),
+    metrics: quietMetrics(),
+    createEngine: opts.createEngine,
+  });
+}
+
+/** Runs the event and checks what every permanent failure must look like; returns the error message. */
+async function expectFailed(
+  key: string,
+  body: Buffer | string,
+  code: string,
+  metadata: Record<string, string> = TINY_METADATA,
+): Promise<string> {
+  const event = await h.upload(key, body, metadata);
+  const outcomes = await handlerWith({ env: { NST_MAX_PIXELS: '2000' } })(event, lambdaContext());
+  expect(outcomes).toHaveLength(1);
+  const [outcome] = outcomes;
+  expect(outcome).toMatchObject({ status: 'failed', error: { code } });
+  const jobId = outcome.jobId!;
+  const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+  expect(manifest.status).toBe('failed');
+  expect(manifest.error).toEqual(outcome.error);
+  expect(manifest.history.at(-1)).toMatchObject({ status: 'failed', detail: code });
+  // No result, a done lock, and one failure notification with the code.
+  expect((await h.outputs(jobId)).filter((k) => k.includes('result'))).toEqual([]);
+  expect(await readJson(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({ state: 'done' });
+  expect(sns.calls).toHaveLength(1);
+  const message = JSON.parse(String(sns.calls[0].input.Message));
+  expect(message).toMatchObject({ jobId, status: 'failed', error: { code } });
+  expect(sns.calls[0].input.MessageAttributes).toEqual({
+    status: { DataType: 'String', StringValue: 'failed' },
+    jobId: { DataType: 'String', StringValue: jobId },
+  });
+  return outcome.error!.message;
+}
+
+describe('permanent input errors: a failed job, a notification, no retry', () => {
+  it('corrupt image', async () => {
+    const truncated = (await jpeg(40, 32)).subarray(0, 200);
+    expect(await expectFailed('inputs/starry/truncated.jpg', truncated, 'IMAGE_CORRUPT')).toContain(
+      'inputs/starry/truncated.jpg',
+    );
+  });
+
+  it('zero-byte file', async () => {
+    expect(await expectFailed('inputs/starry/empty.jpg', Buffer.alloc(0), 'IMAGE_EMPTY')).toContain(
+      'inputs/starry/empty.jpg',
+    );
+  });
+
+  it('not an image', async () => {
+    await expectFailed('inputs/starry/notes.jpg', 'these are my notes, not a photo', 'IMAGE_UNSUPPORTED');
+  });
+
+  it('too many pixels (NST_MAX_PIXELS)', async () => {
+    expect(await expectFailed('inputs/starry/big.jpg', await jpeg(60, 50), 'IMAGE_TOO_LARGE')).toMatch(
+      /60x50/,
+    );
+  });
+
+  it('bad options in metadata: every problem listed', async () => {
+    const message = await expectFailed('inputs/starry/opts.jpg', await jpeg(), 'INVALID_OPTION', {
+      'nst-size': 'big',
+      'nst-pooling': 'median',
+      'nst-colour': 'blue',
+    });
+    expect(message).toContain('x-amz-meta-nst-size');
+    expect(message).toContain('"big"');
+    expect(message).toContain('x-amz-meta-nst-pooling');
+    expect(message).toContain('x-amz-meta-nst-colour: not an option');
+  });
+
+  it('missing style painting', async () => {
+    const message = await expectFailed('inputs/monet/photo.jpg', await jpeg(), 'STYLE_NOT_FOUND');
+    expect(message).toContain(`s3://${BUCKET}/styles/monet`);
+  });
+
+  it('a damaged style painting is named', async () => {
+    await h.store.put('styles/broken.jpg', (await jpeg(40, 40)).subarray(0, 300));
+    expect(await expectFailed('inputs/broken/photo.jpg', await jpeg(), 'IMAGE_CORRUPT')).toContain(
+      'styles/broken.jpg',
+    );
+  });
+
+  it('a photo outside inputs/<style>/', async () => {
+    expect(await expectFailed('inputs/photo.jpg', await jpeg(), 'INVALID_JOB_SPEC')).toContain(
+      'inputs/<style>/',
+    );
+  });
+
+  it('a job spec that is not JSON', async () => {
+    expect(await expectFailed('jobs/broken.json', '{"content": ', 'INVALID_JOB_SPEC')).toContain(
+      'not valid JSON',
+    );
+  });
+
+  it('a job spec with several problems lists them all', async () => {
+    const spec = {
+      styles: [{ key: 's3://other/x.jpg', weight: -1 }],
+      options: { size: 99999, colour: 'blue' },
+      extra: 1,
+    };
+    const message = await expectFailed('jobs/bad.json', JSON.stringify(spec), 'INVALID_JOB_SPEC');
+    for (const problem of [
+      'content',
+      'styles.0.key',
+      'styles.0.weight',
+      'options.size',
+      'options',
+      'colour',
+      'extra',
+    ]) {
+      expect(message).toContain(problem);
+    }
+  });
+
+  it('a job spec naming a missing content photo or style', async () => {
+    const spec = { content: 'inputs/nothing.jpg', styles: [{ key: 'styles/starry.png' }], options: TINY };
+    expect(await expectFailed('jobs/missing.json', JSON.stringify(spec), 'IMAGE_NOT_FOUND')).toContain(
+      'inputs/nothing.jpg',
+    );
+    sns.calls.length = 0;
+    await h.store.put('inputs/here.jpg', await jpeg());
+    const noStyle = { content: 'inputs/here.jpg', styles: [{ key: 'styles/nothing.jpg' }], options: TINY };
+    expect(await expectFailed('jobs/nostyle.json', JSON.stringify(noStyle), 'STYLE_NOT_FOUND')).toContain(
+      'styles/nothing.jpg',
+    );
+  });
+
+  it('ignores keys that are not jobs (folders, other files under jobs/)', async () => {
+    const handler = handlerWith();
+    const folder = await h.upload('inputs/starry/', '');
+    const readme = await h.upload('jobs/README.txt', 'hello');
+    expect(await handler(folder, lambdaContext())).toEqual([
+      { key: 'inputs/starry/', status: 'skipped', detail: 'not a job' },
+    ]);
+    expect(await handler(readme, lambdaContext())).toEqual([
+      { key: 'jobs/README.txt', status: 'skipped', detail: 'not a job' },
+    ]);
+    expect(await h.store.list('outputs/')).toEqual([]);
+  });
+});
+
+describe('transient errors: thrown for the platform to retry, no partial output', () => {
+  it('S3 going away mid-job', async () => {
+    const event = await h.upload('inputs/starry/away.jpg', await jpeg(), TINY_METADATA);
+    let closed = false;
+    // The engine closes the S3 server at its first step: the run finishes, but nothing can be written.
+    const closingEngine = async (...args: Parameters<typeof createEngine>): Promise<StyleEngine> => {
+      const engine = await createEngine(...args);
+      return {
+        kind: engine.kind,
+        backend: engine.backend,
+        width: engine.width,
+        height: engine.height,
+        dispose: () => engine.dispose(),
+        async lossAndGradient(x) {
+          if (!closed) {
+            closed = true;
+            await h.s3.close();
+          }
+          return engine.lossAndGradient(x);
+        },
+      };
+    };
+    const handler = handlerWith({ createEngine: closingEngine, env: { NST_LOCK_LEASE_SECONDS: '1' } });
+    const error = await handler(event, lambdaContext()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NstError);
+    expect(error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', kind: 'transient' });
+    expect(sns.calls).toEqual([]);
+
+    // The same data folder served again: no result, the job is still `running`, and a retry finishes it.
+    const again = await startLocalS3({ dataDir: h.dataDir, bucket: BUCKET });
+    try {
+      const store = new ObjectStore(again.client, BUCKET);
+      const keys = await store.list('outputs/');
+      expect(keys.some((k) => k.includes('result'))).toBe(false);
+      const jobId = keys[0].split('/')[1];
+      expect((await readJson<JobManifest>(store, `outputs/${jobId}/job.json`)).status).toBe('running');
+      const retry = createStylizeHandler({
+        env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC, NST_LOCK_LEASE_SECONDS: '1' },
+        s3: again.client,
+        sns: sns.client,
+        logger: quietLogger(),
+        metrics: quietMetrics(),
+      });
+      // The lease of the failed invocation runs out; the retry takes the job over.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await retry(event, lambdaContext(undefined, 'req-retry'))).toEqual([
+        { jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` },
+      ]);
+      expect(sns.calls).toHaveLength(1);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('SNS unavailable: the invocation throws after job.json is written; the retry only notifies', async () => {
+    let failures = 1;
+    const flaky = captured.sns(() => {
+      if (failures-- > 0)
+        throw Object.assign(new Error('Rate exceeded'), {
+          name: 'Throttled',
+          $metadata: { httpStatusCode: 400 },
+        });
+      return { MessageId: 'm-2' };
+    });
+    sns = flaky;
+    const event = await h.upload('inputs/starry/sns.jpg', await jpeg(), TINY_METADATA);
+    const handler = handlerWith();
+    await expect(handler(event, lambdaContext())).rejects.toMatchObject({
+      code: 'NOTIFICATION_FAILED',
+      kind: 'transient',
+    });
+    const [outcome] = await handler(event, lambdaContext(undefined, 'req-retry'));
+    expect(outcome).toMatchObject({ status: 'skipped', detail: 'finished' });
+    expect(flaky.calls).toHaveLength(2);
+    expect(JSON.parse(String(flaky.calls[1].input.Message))).toMatchObject({
+      jobId: outcome.jobId,
+      status: 'succeeded',
+    });
+    expect(await readJson(h.store, `outputs/${outcome.jobId}/lock.json`)).toMatchObject({ state: 'done' });
+  });
+});
+
+describe('notifications', () => {
+  it('publishes to SNS with the exact parameters', async () => {
+    const event = await h.upload('inputs/starry/notify.jpg', await jpeg(), TINY_METADATA);
+    const [outcome] = await handlerWith()(event, lambdaContext());
+    const jobId = outcome.jobId!;
+    expect(sns.calls).toHaveLength(1);
+    const { command, input } = sns.calls[0];
+    expect(command).toBe('PublishCommand');
+    expect(Object.keys(input).sort()).toEqual(['Message', 'MessageAttributes', 'Subject', 'TopicArn']);
+    expect(input.TopicArn).toBe(TOPIC);
+    expect(input.Subject).toBe('Style transfer job succeeded');
+    expect(input.MessageAttributes).toEqual({
+      status: { DataType: 'String', StringValue: 'succeeded' },
+      jobId: { DataType: 'String', StringValue: jobId },
+    });
+    const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(JSON.parse(String(input.Message))).toEqual({
+      jobId,
+      status: 'succeeded',
+      bucket: BUCKET,
+      input: {
+        source: `s3://${BUCKET}/inputs/starry/notify.jpg`,
+        content: `s3://${BUCKET}/inputs/starry/notify.jpg`,
+        styles: [`s3://${BUCKET}/styles/starry.png`],
+      },
+      output: `s3://${BUCKET}/outputs/${jobId}/result.jpg`,
+      manifest: `s3://${BUCKET}/outputs/${jobId}/job.json`,
+      timings: manifest.timings,
+    });
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * The two engines agree: the onnx engine (hand-built analytic gradient, onnxruntime) and the tfjs
+ * reference engine (autodiff) on the same weights, images and x.
+ *
+ * Tolerances: each loss term to 1e-3 relative, and the gradient to 1e-3 in relative L2 norm
+ * (|g_onnx - g_tfjs| / |g_tfjs|). Both engines compute in float32 but sum in different orders (MLAS's
+ * blocked direct conv vs the tfjs kernels, different Gram and reduction orders): each conv output differs
+ * by a few ulp times sqrt(9 * Cin), ~1e-6 relative, compounded over 13 layers forward and 13 back.
+ * Measured: gradients agree to <= 2e-5 and content/TV to <= 1e-5, but the style term to only ~2e-4,
+ * because it is a small difference of large Grams (sum (G - A)^2) and tfjs's float32 Gram loses digits
+ * there: against a float64 reference the tfjs style term is off by ~1e-4 and the onnx one by ~1e-5
+ * (40x30, generated weights). 1e-3 leaves a 5x margin over that and still catches any wrong factor,
+ * mask or pad (an O(1) error).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LOSS_WEIGHTS } from '../../src/engine/losses.js';
+import { createOnnxEngine } from '../../src/engine/onnx/engine.js';
+import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
+import type { EngineSpec, LossTerms, Pooling, RgbImage, VggWeights } from '../../src/engine/types.js';
+import { generateVggWeights, seededRandom, toNetworkInput } from '../../src/engine/vgg.js';
+import { loadWeights } from '../../src/engine/weights.js';
+
+const TERM_TOLERANCE = 1e-3;
+const GRAD_TOLERANCE = 1e-3;
+
+const GENERATED = generateVggWeights(3);
+
+function randomImage(width: number, height: number, seed: number): RgbImage {
+  const rand = seededRandom(seed);
+  return { width, height, data: Float32Array.from({ length: width * height * 3 }, () => rand() * 255) };
+}
+
+/** x: the content image in network space plus a deterministic ripple, so every term is non-zero. */
+function startingPoint(content: RgbImage): Float32Array {
+  return toNetworkInput(content).map((v, i) => v + 15 * Math.sin(0.37 * i));
+}
+
+const relL2 = (a: Float32Array, b: Float32Array) => {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm);
+};
+
+function expectTermsClose(got: LossTerms, want: LossTerms): void {
+  for (const key of ['content', 'style', 'tv', 'total'] as const) {
+    if (want[key] === 0) expect(got[key], key).toBe(0);
+    else expect(Math.abs(got[key] - want[key]) / Math.abs(want[key]), key).toBeLessThan(TERM_TOLERANCE);
+  }
+}
+
+/** Runs both engines on `spec` at two points and compares them. */
+async function expectEnginesEqual(spec: EngineSpec): Promise<void> {
+  const [onnx, tfjs] = [await createOnnxEngine(spec), await createTfjsEngine(spec)];
+  try {
+    const x = startingPoint(spec.content);
+    for (const point of [x, x.map((v, i) => v - 30 * Math.cos(0.11 * i))]) {
+      const a = await onnx.lossAndGradient(point);
+      const b = await tfjs.lossAndGradient(point);
+      expectTermsClose(a.terms, b.terms);
+      expect(Math.abs(a.loss - b.loss) / b.loss).toBeLessThan(TERM_TOLERANCE);
+      expect(relL2(a.grad, b.grad)).toBeLessThan(GRAD_TOLERANCE);
+    }
+  } finally {
+    onnx.dispose();
+    tfjs.dispose();
+  }
+}
+
+function spec(
+  weights: VggWeights,
+  width: number,
+  height: number,
+  pooling: Pooling,
+  tv: number,
+  styles: { w: number; h: number; weight: number }[],
+): EngineSpec {
+  return {
+    weights,
+    width,
+    height,
+    pooling,
+    loss: { ...DEFAULT_LOSS_WEIGHTS, tv },
+    content: randomImage(width, height, 1),
+    styles: styles.map((s, i) => ({ image: randomImage(s.w, s.h, 10 + i), weight: s.weight })),
+    threads: 2,
+  };
+}
+
+describe('onnx and tfjs engines agree (generated weights)', () => {
+  it('17x23, average pooling, two blended styles of other sizes, TV on', async () => {
+    await expectEnginesEqual(
+      spec(GENERATED, 17, 23, 'avg', 1e-3, [
+        { w: 20, h: 16, weight: 1 },
+        { w: 23, h: 17, weight: 3 },
+      ]),
+    );
+  });
+
+  it('32x32, max pooling, one same-size style, TV off', async () => {
+    await expectEnginesEqual(spec(GENERATED, 32, 32, 'max', 0, [{ w: 32, h: 32, weight: 1 }]));
+  });
+
+  it('40x30, max pooling, two styles, TV on', async () => {
+    await expectEnginesEqual(
+      spec(GENERATED, 40, 30, 'max', 1e-2, [
+        { w: 36, h: 36, weight: 0.5 },
+        { w: 24, h: 41, weight: 0.5 },
+      ]),
+    );
+  });
+
+  it('40x30, average pooling, one larger style, TV off', async () => {
+    await expectEnginesEqual(spec(GENERATED, 40, 30, 'avg', 0, [{ w: 48, h: 40, weight: 1 }]));
+  });
+});
+
+const SHARED = path.resolve(import.meta.dirname, '../../../shared');
+const REAL_WEIGHTS = path.join(SHARED, 'models/vgg19');
+const IMAGES = path.join(SHARED, 'images');
+const haveReal = existsSync(path.join(REAL_WEIGHTS, 'weights.json')) && existsSync(IMAGES);
+
+/** An image file as RGB floats, its longest side resized to `side` px. */
+async function loadImage(file: string, side: number): Promise<RgbImage> {
+  const { data, info } = await sharp(file)
+    .rotate()
+    .resize(side, side, { fit: 'inside' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: Float32Array.from(data) };
+}
+
+describe.skipIf(!haveReal)(
+  `onnx and tfjs engines agree on real VGG-19 weights (needs ${REAL_WEIGHTS})`,
+  () => {
+    for (const pooling of ['avg', 'max'] as const) {
+      it(`tubingen in the style of starry night at 64 px, ${pooling} pooling`, async () => {
+        const weights = await loadWeights(REAL_WEIGHTS);
+        const content = await loadImage(path.join(IMAGES, 'content/tubingen.jpg'), 64);
+        const style = await loadImage(path.join(IMAGES, 'style/starry_night.jpg'), 64);
+        await expectEnginesEqual({
+          weights,
+          width: content.width,
+          height: content.height,
+          pooling,
+          loss: DEFAULT_LOSS_WEIGHTS,
+          content,
+          styles: [{ image: style, weight: 1 }],
+          threads: 2,
+        });
+      });
+    }
+  },
+);
