@@ -5,8 +5,8 @@
  * filter, run stylize(), encode. Writes nothing: callers decide where bytes go.
  */
 import type { StylizeOptions } from './engine/options.js';
-import { type Checkpoint, type Progress, type StylizeResult, stylize } from './engine/stylize.js';
-import type { EngineChoice, EngineSpec, RgbImage, StyleEngine, VggWeights } from './engine/types.js';
+import { type StylizeContext, type StylizeResult, stylize } from './engine/stylize.js';
+import type { RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
 import { encodeImage, type OutputFormat } from './image/encode.js';
@@ -32,13 +32,8 @@ export interface OutputSettings {
   readonly maxPixels?: number;
 }
 
-export interface RenderContext {
-  readonly weights: VggWeights;
-  readonly signal?: AbortSignal;
-  readonly onProgress?: (progress: Progress) => void;
-  readonly resume?: Checkpoint;
-  readonly createEngine?: (choice: EngineChoice, spec: EngineSpec) => Promise<StyleEngine>;
-}
+/** What render() needs besides its inputs: the same as stylize()'s context. */
+export type RenderContext = StylizeContext;
 
 export interface RenderResult {
   readonly output: Buffer;

@@ -16,7 +16,7 @@ const style = { image: photoLike(36, 36, 7), weight: 1 };
 const options = (overrides: Partial<StylizeOptions> = {}): StylizeOptions => ({
   ...DEFAULT_STYLIZE_OPTIONS,
   size: 40,
-  minSize: 24,
+  minSize: 20,
   iterations: 30,
   ...overrides,
 });
@@ -36,7 +36,7 @@ describe('stylize', () => {
     );
     expect(result.image.width).toBe(40);
     expect(result.image.height).toBe(32);
-    expect(result.scales.map((s) => s.width)).toEqual([24, 28, 40]);
+    expect(result.scales.map((s) => s.width)).toEqual([20, 28, 40]);
     expect(result.initial.total / result.final.total).toBeGreaterThan(10);
     expect(result.initial.style / result.final.style).toBeGreaterThan(10);
     for (const v of result.image.data) expect(v >= 0 && v <= 255).toBe(true);
@@ -131,7 +131,7 @@ describe('stylize', () => {
       weights,
       createEngine: counting,
     });
-    expect(created).toEqual(['24x19', '28x22', '40x32']);
+    expect(created).toEqual(['20x16', '28x22', '40x32']);
     expect(disposed).toBe(3);
   });
 

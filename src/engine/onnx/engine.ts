@@ -6,10 +6,11 @@
 import { availableParallelism } from 'node:os';
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { NstError } from '../../errors.js';
+import { validateEngineSpec } from '../engine-spec.js';
 import { normaliseBlend } from '../losses.js';
 import { gridOf } from '../shapes.js';
 import type { EngineFactory, EngineSpec, LossAndGradient, RgbImage, StyleEngine } from '../types.js';
-import { expectedWeightShapes, MIN_IMAGE_SIDE as MIN_SIDE, STYLE_LAYERS, toNetworkInput } from '../vgg.js';
+import { STYLE_LAYERS, toNetworkInput } from '../vgg.js';
 import { type Kernels, prepareKernels } from './kernels.js';
 import { createSession, type OnnxBackend } from './session.js';
 import { buildFeaturesModel, buildLossModel, IO, targetShapes } from './vgg-graph.js';
@@ -23,7 +24,7 @@ interface Targets {
 }
 
 export const createOnnxEngine: EngineFactory = async (spec) => {
-  validateSpec(spec);
+  validateEngineSpec(spec);
   const threads = spec.threads ?? availableParallelism();
   const kernels = prepareKernels(spec.weights);
   const targets = await computeTargets(spec, kernels, threads);
@@ -122,48 +123,5 @@ async function computeTargets(spec: EngineSpec, kernels: Kernels, threads: numbe
     return { content, grams: sums.map((sum) => Float32Array.from(sum)) };
   } finally {
     await session.release();
-  }
-}
-
-const invalid = (message: string) => new NstError('INVALID_OPTION', message);
-
-function checkImage(what: string, image: RgbImage): void {
-  if (image.width < MIN_SIDE || image.height < MIN_SIDE) {
-    throw invalid(`${what} is ${image.width}x${image.height}; VGG-19 needs at least ${MIN_SIDE} px per side`);
-  }
-  if (image.data.length !== image.width * image.height * 3) {
-    throw invalid(`${what} has ${image.data.length} values for ${image.width}x${image.height} RGB`);
-  }
-}
-
-function validateSpec(spec: EngineSpec): void {
-  const { width, height } = spec;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < MIN_SIDE || height < MIN_SIDE) {
-    throw invalid(`image size ${width}x${height}: VGG-19 needs integer sides of at least ${MIN_SIDE} px`);
-  }
-  checkImage('the content image', spec.content);
-  if (spec.content.width !== width || spec.content.height !== height) {
-    throw invalid(
-      `the content image is ${spec.content.width}x${spec.content.height}, expected ${width}x${height}`,
-    );
-  }
-  if (spec.styles.length === 0) throw invalid('at least one style image is needed');
-  for (const [i, s] of spec.styles.entries()) checkImage(`style image ${i + 1}`, s.image);
-  try {
-    normaliseBlend(spec.styles.map((s) => s.weight));
-  } catch (e) {
-    throw invalid((e as Error).message);
-  }
-  if (spec.loss.styleLayers.length !== STYLE_LAYERS.length) {
-    throw invalid(`expected ${STYLE_LAYERS.length} style layer weights, got ${spec.loss.styleLayers.length}`);
-  }
-  if (spec.threads !== undefined && !(Number.isInteger(spec.threads) && spec.threads >= 1)) {
-    throw invalid(`threads must be a positive integer, got ${spec.threads}`);
-  }
-  for (const [name, shape] of expectedWeightShapes()) {
-    const t = spec.weights.get(name);
-    if (!t || t.shape.join() !== shape.join() || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
-      throw new NstError('WEIGHTS_INVALID', `VGG-19 weight ${name} is missing or not of shape [${shape}]`);
-    }
   }
 }

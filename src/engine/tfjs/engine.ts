@@ -3,7 +3,9 @@
  * autodiff (with a fast input gradient for the convs, see conv.ts). Simple and obviously correct; the
  * onnx engine is held equal to it.
  */
+
 import type { Scalar, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { validateEngineSpec } from '../engine-spec.js';
 import { normaliseBlend } from '../losses.js';
 import type {
   EngineFactory,
@@ -13,9 +15,9 @@ import type {
   RgbImage,
   StyleEngine,
 } from '../types.js';
-import { STYLE_LAYERS, toNetworkInput } from '../vgg.js';
+import { toNetworkInput } from '../vgg.js';
 import { loadTf, type Tf } from './backend.js';
-import { createGram, createVggNetwork, MIN_IMAGE_SIDE, styleLayerSizes, type VggNetwork } from './network.js';
+import { createGram, createVggNetwork, styleLayerSizes, type VggNetwork } from './network.js';
 
 /** What x is compared with, computed once per engine. */
 interface Targets {
@@ -26,7 +28,7 @@ interface Targets {
 }
 
 export const createTfjsEngine: EngineFactory = async (spec) => {
-  validateSpec(spec);
+  validateEngineSpec(spec);
   const { tf, backend } = await loadTf({ threads: spec.threads });
   const { width, height } = spec;
   const net = createVggNetwork(tf, spec.weights, spec.pooling);
@@ -147,52 +149,4 @@ function computeTargets(tf: Tf, net: VggNetwork, gram: (f: Tensor4D) => Tensor2D
     throw e;
   }
   return { content, grams };
-}
-
-function validateSpec(spec: EngineSpec): void {
-  const { width, height } = spec;
-  if (
-    !Number.isInteger(width) ||
-    !Number.isInteger(height) ||
-    width < MIN_IMAGE_SIDE ||
-    height < MIN_IMAGE_SIDE
-  ) {
-    throw new RangeError(
-      `the image must be at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE} px for relu5_1 (got ${width}x${height})`,
-    );
-  }
-  if (spec.content.width !== width || spec.content.height !== height) {
-    throw new RangeError(
-      `the content image is ${spec.content.width}x${spec.content.height}, the engine works at ${width}x${height}`,
-    );
-  }
-  checkImage('the content image', spec.content);
-  if (spec.styles.length === 0) throw new RangeError('at least one style image is needed');
-  for (const [i, { image }] of spec.styles.entries()) {
-    if (image.width < MIN_IMAGE_SIDE || image.height < MIN_IMAGE_SIDE) {
-      throw new RangeError(
-        `style image ${i + 1} is ${image.width}x${image.height}, below the ${MIN_IMAGE_SIDE} px minimum`,
-      );
-    }
-    checkImage(`style image ${i + 1}`, image);
-  }
-  normaliseBlend(spec.styles.map((s) => s.weight));
-  const { content, style, tv, styleLayers } = spec.loss;
-  if (styleLayers.length !== STYLE_LAYERS.length) {
-    throw new RangeError(
-      `${STYLE_LAYERS.length} per-layer style weights are needed (got ${styleLayers.length})`,
-    );
-  }
-  for (const w of [content, style, tv, ...styleLayers]) {
-    if (!Number.isFinite(w) || w < 0)
-      throw new RangeError(`loss weights must be finite and non-negative (got ${w})`);
-  }
-}
-
-function checkImage(what: string, image: RgbImage): void {
-  if (image.data.length !== image.width * image.height * 3) {
-    throw new RangeError(
-      `${what} has ${image.data.length} values, expected ${image.width * image.height * 3}`,
-    );
-  }
 }

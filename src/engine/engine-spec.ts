@@ -1,0 +1,63 @@
+/** Validation of an EngineSpec, shared by every engine so they reject the same things the same way. */
+import { NstError } from '../errors.js';
+import { normaliseBlend } from './losses.js';
+import type { EngineSpec, RgbImage } from './types.js';
+import { expectedWeightShapes, MIN_IMAGE_SIDE, STYLE_LAYERS } from './vgg.js';
+
+const invalid = (message: string) => new NstError('INVALID_OPTION', message);
+
+function checkImage(what: string, image: RgbImage): void {
+  if (image.width < MIN_IMAGE_SIDE || image.height < MIN_IMAGE_SIDE) {
+    throw invalid(
+      `${what} is ${image.width}x${image.height}; VGG-19 needs at least ${MIN_IMAGE_SIDE} px per side`,
+    );
+  }
+  if (image.data.length !== image.width * image.height * 3) {
+    throw invalid(`${what} has ${image.data.length} values for ${image.width}x${image.height} RGB`);
+  }
+}
+
+/** Throws INVALID_OPTION (or WEIGHTS_INVALID) naming the first problem of the spec. */
+export function validateEngineSpec(spec: EngineSpec): void {
+  const { width, height } = spec;
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width < MIN_IMAGE_SIDE ||
+    height < MIN_IMAGE_SIDE
+  ) {
+    throw invalid(
+      `image size ${width}x${height}: VGG-19 needs integer sides of at least ${MIN_IMAGE_SIDE} px`,
+    );
+  }
+  checkImage('the content image', spec.content);
+  if (spec.content.width !== width || spec.content.height !== height) {
+    throw invalid(
+      `the content image is ${spec.content.width}x${spec.content.height}, expected ${width}x${height}`,
+    );
+  }
+  if (spec.styles.length === 0) throw invalid('at least one style image is needed');
+  for (const [i, s] of spec.styles.entries()) checkImage(`style image ${i + 1}`, s.image);
+  try {
+    normaliseBlend(spec.styles.map((s) => s.weight));
+  } catch (e) {
+    throw invalid((e as Error).message);
+  }
+  const { content, style, tv, styleLayers } = spec.loss;
+  if (styleLayers.length !== STYLE_LAYERS.length) {
+    throw invalid(`expected ${STYLE_LAYERS.length} style layer weights, got ${styleLayers.length}`);
+  }
+  for (const w of [content, style, tv, ...styleLayers]) {
+    if (!Number.isFinite(w) || w < 0)
+      throw invalid(`loss weights must be finite and non-negative (got ${w})`);
+  }
+  if (spec.threads !== undefined && !(Number.isInteger(spec.threads) && spec.threads >= 1)) {
+    throw invalid(`threads must be a positive integer, got ${spec.threads}`);
+  }
+  for (const [name, shape] of expectedWeightShapes()) {
+    const t = spec.weights.get(name);
+    if (!t || t.shape.join() !== shape.join() || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
+      throw new NstError('WEIGHTS_INVALID', `VGG-19 weight ${name} is missing or not of shape [${shape}]`);
+    }
+  }
+}
