@@ -1,6 +1,6 @@
 /**
  * The cost model: how long a stylize run takes, from its pixel counts, scales and iterations, per engine
- * and core count. Work is counted in FLOPs (convolutions forward and backward, plus the Gram matrices) and
+ * and core count. Work is counted in convolution FLOPs (forward and backward, flops.ts) and
  * divided by a throughput calibrated with `npm run bench` on the machine types we run on. The pipeline
  * uses it to route jobs (Lambda vs Batch) and `nst stylize --dry-run` prints it.
  */
@@ -9,20 +9,24 @@ import type { StylizeOptions } from './options.js';
 import { planScales } from './schedule.js';
 import type { EngineKind } from './types.js';
 
-/** Sustained GFLOP/s of a whole iteration, per thread, by engine backend (calibrated by `npm run bench`). */
-export const CALIBRATED_GFLOPS_PER_THREAD: Readonly<Record<string, number>> = {
-  'onnx-cpu': 75,
-  'tfjs-wasm': 11,
-  'tfjs-node': 40,
-  // One H200/A10G-class GPU through onnxruntime's CUDA provider; threads do not matter there.
-  'onnx-cuda': 8000,
+/**
+ * Sustained throughput of whole iterations by backend: GFLOP/s per thread, and how many threads it uses.
+ * CPU figures are `npm run bench` on 2 cores (onnx-cpu: 210-245 GFLOP/s at 256-512 px; tfjs-wasm:
+ * 15-17 GFLOP/s, single-threaded because tfjs turns WASM threads off under Node). The CUDA figure is
+ * an assumption for an A10G/L4-class GPU (about a quarter of its fp32 peak), not yet measured.
+ */
+export const THROUGHPUT: Readonly<Record<string, { gflopsPerThread: number; maxThreads: number }>> = {
+  'onnx-cpu': { gflopsPerThread: 110, maxThreads: 256 },
+  'tfjs-wasm': { gflopsPerThread: 16, maxThreads: 1 },
+  'tfjs-node': { gflopsPerThread: 40, maxThreads: 256 },
+  'onnx-cuda': { gflopsPerThread: 8000, maxThreads: 1 },
 };
 
-/** Fixed cost per scale: building the engine (graph, session) and the style targets, in seconds. */
+/** Fixed cost per scale: building the engine (graph, session) and the style targets, in seconds (bench: setupSeconds). */
 const SCALE_SETUP_SECONDS: Readonly<Record<string, number>> = {
   'onnx-cpu': 1.5,
-  'tfjs-wasm': 1,
-  'tfjs-node': 1,
+  'tfjs-wasm': 4,
+  'tfjs-node': 2,
   'onnx-cuda': 3,
 };
 
@@ -49,8 +53,8 @@ export function backendFor(engine: EngineKind, gpu = false): string {
 
 export function estimateCost(input: CostInput): CostEstimate {
   const backend = backendFor(input.engine, input.gpu);
-  const rate =
-    CALIBRATED_GFLOPS_PER_THREAD[backend] * (backend === 'onnx-cuda' ? 1 : Math.max(1, input.threads));
+  const { gflopsPerThread, maxThreads } = THROUGHPUT[backend];
+  const rate = gflopsPerThread * Math.min(maxThreads, Math.max(1, input.threads));
   const scales = planScales({
     width: input.width,
     height: input.height,
