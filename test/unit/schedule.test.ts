@@ -57,7 +57,9 @@ describe('cost model', () => {
     );
     expect(estimateCost({ ...base, engine: 'tfjs' }).seconds).toBeGreaterThan(5 * t);
     // The WASM backend runs one thread under Node: more cores do not help it.
-    expect(estimateCost({ ...base, engine: 'tfjs', threads: 8 }).seconds).toBe(estimateCost({ ...base, engine: 'tfjs' }).seconds);
+    expect(estimateCost({ ...base, engine: 'tfjs', threads: 8 }).seconds).toBe(
+      estimateCost({ ...base, engine: 'tfjs' }).seconds,
+    );
     expect(estimateCost({ ...base, threads: 6 }).seconds).toBeLessThan(t / 2);
     expect(estimateCost({ ...base, gpu: true }).seconds).toBeLessThan(t / 10);
     const est = estimateCost(base);
