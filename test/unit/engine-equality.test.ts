@@ -19,19 +19,15 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOSS_WEIGHTS } from '../../src/engine/losses.js';
 import { createOnnxEngine } from '../../src/engine/onnx/engine.js';
 import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
-import type { EngineSpec, LossTerms, Pooling, RgbImage, VggWeights } from '../../src/engine/types.js';
-import { generateVggWeights, seededRandom, toNetworkInput } from '../../src/engine/vgg.js';
+import type { EngineSpec, LossTerms, RgbImage } from '../../src/engine/types.js';
+import { generateVggWeights, toNetworkInput } from '../../src/engine/vgg.js';
 import { loadWeights } from '../../src/engine/weights.js';
+import { noiseSpec } from '../helpers/engine-spec.js';
 
 const TERM_TOLERANCE = 1e-3;
 const GRAD_TOLERANCE = 1e-3;
 
 const GENERATED = generateVggWeights(3);
-
-function randomImage(width: number, height: number, seed: number): RgbImage {
-  const rand = seededRandom(seed);
-  return { width, height, data: Float32Array.from({ length: width * height * 3 }, () => rand() * 255) };
-}
 
 /** x: the content image in network space plus a deterministic ripple, so every term is non-zero. */
 function startingPoint(content: RgbImage): Float32Array {
@@ -73,30 +69,10 @@ async function expectEnginesEqual(spec: EngineSpec): Promise<void> {
   }
 }
 
-function spec(
-  weights: VggWeights,
-  width: number,
-  height: number,
-  pooling: Pooling,
-  tv: number,
-  styles: { w: number; h: number; weight: number }[],
-): EngineSpec {
-  return {
-    weights,
-    width,
-    height,
-    pooling,
-    loss: { ...DEFAULT_LOSS_WEIGHTS, tv },
-    content: randomImage(width, height, 1),
-    styles: styles.map((s, i) => ({ image: randomImage(s.w, s.h, 10 + i), weight: s.weight })),
-    threads: 2,
-  };
-}
-
 describe('onnx and tfjs engines agree (generated weights)', () => {
   it('17x23, average pooling, two blended styles of other sizes, TV on', async () => {
     await expectEnginesEqual(
-      spec(GENERATED, 17, 23, 'avg', 1e-3, [
+      noiseSpec(GENERATED, 17, 23, 'avg', 1e-3, [
         { w: 20, h: 16, weight: 1 },
         { w: 23, h: 17, weight: 3 },
       ]),
@@ -104,12 +80,12 @@ describe('onnx and tfjs engines agree (generated weights)', () => {
   });
 
   it('32x32, max pooling, one same-size style, TV off', async () => {
-    await expectEnginesEqual(spec(GENERATED, 32, 32, 'max', 0, [{ w: 32, h: 32, weight: 1 }]));
+    await expectEnginesEqual(noiseSpec(GENERATED, 32, 32, 'max', 0, [{ w: 32, h: 32, weight: 1 }]));
   });
 
   it('40x30, max pooling, two styles, TV on', async () => {
     await expectEnginesEqual(
-      spec(GENERATED, 40, 30, 'max', 1e-2, [
+      noiseSpec(GENERATED, 40, 30, 'max', 1e-2, [
         { w: 36, h: 36, weight: 0.5 },
         { w: 24, h: 41, weight: 0.5 },
       ]),
@@ -117,7 +93,7 @@ describe('onnx and tfjs engines agree (generated weights)', () => {
   });
 
   it('40x30, average pooling, one larger style, TV off', async () => {
-    await expectEnginesEqual(spec(GENERATED, 40, 30, 'avg', 0, [{ w: 48, h: 40, weight: 1 }]));
+    await expectEnginesEqual(noiseSpec(GENERATED, 40, 30, 'avg', 0, [{ w: 48, h: 40, weight: 1 }]));
   });
 });
 

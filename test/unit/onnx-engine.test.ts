@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { iterationGflop, singleConvGflop } from '../../src/engine/flops.js';
 import { normaliseBlend } from '../../src/engine/losses.js';
 import { createOnnxEngine } from '../../src/engine/onnx/engine.js';
-import type { EngineSpec, LossWeights, Pooling, RgbImage, VggWeights } from '../../src/engine/types.js';
+import type { EngineSpec, Pooling, VggWeights } from '../../src/engine/types.js';
 import {
   biasName,
   CONTENT_LAYER,
@@ -30,6 +30,7 @@ import {
   VGG19_LAYERS,
 } from '../../src/engine/vgg.js';
 import { isNstError } from '../../src/errors.js';
+import { noiseImage, noiseSpec } from '../helpers/engine-spec.js';
 
 const WEIGHTS = generateVggWeights(7);
 
@@ -223,11 +224,6 @@ function reference(spec: EngineSpec, x: Float32Array, directions: Float64Array[]
 
 // ---------------------------------------------------------------------------------------------------------
 
-function randomImage(width: number, height: number, seed: number): RgbImage {
-  const rand = seededRandom(seed);
-  return { width, height, data: Float32Array.from({ length: width * height * 3 }, () => rand() * 255) };
-}
-
 function gaussian(n: number, seed: number, keep: (i: number) => boolean = () => true): Float64Array {
   const rand = seededRandom(seed);
   return Float64Array.from({ length: n }, (_, i) => {
@@ -236,26 +232,9 @@ function gaussian(n: number, seed: number, keep: (i: number) => boolean = () => 
   });
 }
 
-const LOSS: LossWeights = { content: 1, style: 1e3, tv: 1e-3, styleLayers: [1, 0.8, 0.5, 0.3, 0.1] };
-
-function spec(
-  width: number,
-  height: number,
-  pooling: Pooling,
-  tv: number,
-  styles: { w: number; h: number; weight: number }[],
-): EngineSpec {
-  return {
-    weights: WEIGHTS,
-    width,
-    height,
-    pooling,
-    loss: { ...LOSS, tv },
-    content: randomImage(width, height, 11),
-    styles: styles.map((s, i) => ({ image: randomImage(s.w, s.h, 20 + i), weight: s.weight })),
-    threads: 2,
-  };
-}
+/** The spec of these tests: generated weights, noise images from seed 11. */
+const spec = (...args: [number, number, Pooling, number, { w: number; h: number; weight: number }[]]) =>
+  noiseSpec(WEIGHTS, ...args, 11);
 
 const relErr = (got: number, want: number) => Math.abs(got - want) / Math.abs(want);
 
@@ -362,10 +341,10 @@ describe('onnx engine loss values at the targets', () => {
   it('rejects specs it cannot run with typed input errors', async () => {
     const good = spec(16, 16, 'avg', 0, [{ w: 16, h: 16, weight: 1 }]);
     const bad: [string, EngineSpec][] = [
-      ['too small', { ...good, width: 12, content: randomImage(12, 16, 1) }],
-      ['content size mismatch', { ...good, content: randomImage(17, 16, 1) }],
+      ['too small', { ...good, width: 12, content: noiseImage(12, 16, 1) }],
+      ['content size mismatch', { ...good, content: noiseImage(17, 16, 1) }],
       ['no styles', { ...good, styles: [] }],
-      ['zero blend', { ...good, styles: [{ image: randomImage(16, 16, 2), weight: 0 }] }],
+      ['zero blend', { ...good, styles: [{ image: noiseImage(16, 16, 2), weight: 0 }] }],
       ['style layers', { ...good, loss: { ...good.loss, styleLayers: [1, 1] } }],
     ];
     for (const [what, s] of bad) {
