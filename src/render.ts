@@ -52,7 +52,9 @@ export interface DecodedInputs {
 export async function decodeInputs(input: RenderInput, output: OutputSettings): Promise<DecodedInputs> {
   const decode = (source: ImageSource, alpha: 'keep' | 'flatten') =>
     decodeImage(source.data, { name: source.name, maxPixels: output.maxPixels, alpha });
-  const content = await decode(input.content, output.keepAlpha ? 'keep' : 'flatten');
+  // JPEG has no alpha: flatten like any other run rather than keep a plane the encoder would drop.
+  const keepAlpha = output.keepAlpha && output.format !== 'jpeg';
+  const content = await decode(input.content, keepAlpha ? 'keep' : 'flatten');
   const styles = [];
   for (const style of input.styles)
     styles.push({ image: (await decode(style.source, 'flatten')).image, weight: style.weight });

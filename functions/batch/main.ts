@@ -40,7 +40,13 @@ export async function runBatchWorker(opts: BatchWorkerOptions = {}): Promise<num
     logger.error('NST_BUCKET and NST_JOB_ID must name the job to run', { bucket, jobId });
     return 2;
   }
-  const config = readPipelineConfig(env);
+  let config: ReturnType<typeof readPipelineConfig>;
+  try {
+    config = readPipelineConfig(env);
+  } catch (error) {
+    logger.error('the worker environment is invalid', { error: (error as Error).message });
+    return 2;
+  }
   const s3 = opts.s3 ?? new S3Client({});
   const deps: PipelineDeps = {
     config,

@@ -113,7 +113,8 @@ export async function serve(flags: ServeFlags, control: ServeControl = {}): Prom
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     }));
-  say('nst: stopping');
+  say('nst: stopping (running jobs finish first; Ctrl-C again to quit at once)');
+  if (!control.until) process.once('SIGINT', () => process.exit(130));
   await pipeline.close();
 }
 

@@ -3,7 +3,7 @@
  * (options, images, output format, weights) before the long run, shows progress on a terminal, and
  * writes the result atomically only when the run succeeded.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
@@ -12,11 +12,11 @@ import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { describeIssues, type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
-import type { EngineKind } from '../engine/types.js';
+import type { EngineKind, RgbImage } from '../engine/types.js';
 import { loadWeights, resolveWeightsDir } from '../engine/weights.js';
 import { NstError } from '../errors.js';
 import { readImageMetadata } from '../image/decode.js';
-import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
+import { encodeImage, type OutputFormat, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import { fitLongestSide } from '../image/resize.js';
 import { decodeInputs, type ImageSource, render } from '../render.js';
 import { addStylizeOptionFlags, kebab, pickStylizeOptions } from './stylize-flags.js';
@@ -108,6 +108,14 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
       `the output ${flags.output} is one of the inputs; inputs are never overwritten`,
     );
   }
+  const frames = new FrameFiles(outputPath);
+  const framed = options.saveEvery > 0 ? inputs.find((p) => frames.isFrame(path.resolve(p))) : undefined;
+  if (framed) {
+    throw new NstError(
+      'INVALID_OPTION',
+      `--save-every would write frames over the input ${framed}; choose another -o`,
+    );
+  }
   const source = (p: string): ImageSource => ({ data: p, name: p });
   const input = {
     content: source(flags.content),
@@ -124,22 +132,22 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
 
   const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
   const bar = flags.progress !== false && !flags.json && process.stderr.isTTY ? progressBar() : undefined;
-  const frames = framePaths(outputPath);
-  const pending: Promise<void>[] = [];
   let result: StylizeResult;
   try {
     const rendered = await render(input, options, outputSettings, {
       weights,
       onProgress: (p) => {
         bar?.update(p);
-        if (p.image)
-          pending.push(encodeImage(p.image, { format }).then((b) => writeFileAtomic(frames(p.done), b)));
+        if (p.image) frames.write(p.done, p.image, format);
       },
     });
-    await Promise.all(pending);
+    await frames.settled();
     await mkdir(path.dirname(outputPath), { recursive: true });
     await writeFileAtomic(outputPath, rendered.output);
     result = rendered.result;
+  } catch (error) {
+    await frames.removeAll();
+    throw error;
   } finally {
     bar?.stop();
   }
@@ -172,11 +180,53 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
 const ratio = (before: number, after: number) =>
   after > 0 ? `${(before / after).toFixed(1)}x` : 'infinitely';
 
-/** Where intermediate frames go: out.jpg -> out.0050.jpg. */
-function framePaths(outputPath: string): (iteration: number) => string {
-  const ext = path.extname(outputPath);
-  const base = outputPath.slice(0, outputPath.length - ext.length);
-  return (iteration) => `${base}.${String(iteration).padStart(4, '0')}${ext}`;
+/**
+ * Intermediate frames beside the output (out.jpg -> out.0050.jpg), written in the background while the
+ * run goes on. A failed write fails the run; a failed run removes the frames it wrote (no partial outputs).
+ */
+class FrameFiles {
+  private readonly base: string;
+  private readonly ext: string;
+  private readonly writes: Promise<string>[] = [];
+
+  constructor(outputPath: string) {
+    this.ext = path.extname(outputPath);
+    this.base = outputPath.slice(0, outputPath.length - this.ext.length);
+  }
+
+  path(iteration: number): string {
+    return `${this.base}.${String(iteration).padStart(4, '0')}${this.ext}`;
+  }
+
+  isFrame(file: string): boolean {
+    return (
+      file.startsWith(`${this.base}.`) &&
+      file.endsWith(this.ext) &&
+      /^\d{4,}$/.test(file.slice(this.base.length + 1, file.length - this.ext.length))
+    );
+  }
+
+  write(iteration: number, image: RgbImage, format: OutputFormat): void {
+    const file = this.path(iteration);
+    const done = encodeImage(image, { format })
+      .then((b) => writeFileAtomic(file, b))
+      .then(() => file);
+    done.catch(() => {}); // observed in settled(); never an unhandled rejection meanwhile
+    this.writes.push(done);
+  }
+
+  /** Waits for every write; throws the first failure. */
+  async settled(): Promise<void> {
+    const failed = (await Promise.allSettled(this.writes)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  async removeAll(): Promise<void> {
+    const written = await Promise.allSettled(this.writes);
+    await Promise.all(
+      written.map((r) => (r.status === 'fulfilled' ? rm(r.value, { force: true }) : undefined)),
+    );
+  }
 }
 
 interface Plan {

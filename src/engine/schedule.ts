@@ -2,6 +2,7 @@
  * The coarse-to-fine schedule: image sizes growing by about sqrt(2) per scale up to the target, so most
  * iterations run on small images and each scale starts from the upsampled result of the last one.
  */
+import { NstError } from '../errors.js';
 import { sizeForLongestSide } from './resample.js';
 import { MIN_IMAGE_SIDE } from './vgg.js';
 
@@ -38,7 +39,10 @@ export function planScales(options: ScheduleOptions): Scale[] {
     return typeof its === 'number' ? its : its[Math.min(i, its.length - 1)];
   };
   if (Math.min(width, height) < MIN_IMAGE_SIDE) {
-    throw new RangeError(`the image is ${width}x${height}: both sides must be at least ${MIN_IMAGE_SIDE} px`);
+    throw new NstError(
+      'INVALID_OPTION',
+      `the result would be ${width}x${height}: both sides must be at least ${MIN_IMAGE_SIDE} px (raise the size)`,
+    );
   }
   const scales = sides.map((side, i) => {
     const size =

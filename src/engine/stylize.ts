@@ -107,12 +107,6 @@ export class StylizeAborted extends NstError {
 }
 
 export function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
-  if (Math.min(content.width, content.height) < MIN_IMAGE_SIDE) {
-    throw new NstError(
-      'INVALID_OPTION',
-      `the result would be ${content.width}x${content.height}: both sides must be at least ${MIN_IMAGE_SIDE} px (raise --size)`,
-    );
-  }
   return planScales({
     width: content.width,
     height: content.height,

@@ -366,21 +366,18 @@ export interface ResolveWeightsOptions {
 
 const hasManifest = (dir: string) => existsSync(path.join(dir, MANIFEST_FILE));
 
-/** The weights directory: `--weights`, then NST_WEIGHTS_DIR, /opt/vgg19, ./models/vgg19; the first with a weights.json. */
+/**
+ * The weights directory: `--weights` or NST_WEIGHTS_DIR when given (as given, so a typo is an error that
+ * names it rather than a silent fallback), else the first of /opt/vgg19 and ./models/vgg19 with a weights.json.
+ */
 export function resolveWeightsDir(opts: ResolveWeightsOptions = {}): string {
   const cwd = opts.cwd ?? process.cwd();
-  if (opts.flag !== undefined) return path.resolve(cwd, opts.flag);
-  const fromEnv = (opts.env ?? process.env).NST_WEIGHTS_DIR;
-  const candidates = [
-    ...(fromEnv ? [path.resolve(cwd, fromEnv)] : []),
-    opts.lambdaDir ?? LAMBDA_WEIGHTS_DIR,
-    path.resolve(cwd, DEFAULT_WEIGHTS_DIR),
-  ];
+  const explicit = opts.flag ?? ((opts.env ?? process.env).NST_WEIGHTS_DIR || undefined);
+  if (explicit !== undefined) return path.resolve(cwd, explicit);
+  const candidates = [opts.lambdaDir ?? LAMBDA_WEIGHTS_DIR, path.resolve(cwd, DEFAULT_WEIGHTS_DIR)];
   const found = candidates.find(hasManifest);
   if (found) return found;
-  const looked = [fromEnv ? undefined : 'NST_WEIGHTS_DIR (not set)', ...candidates]
-    .filter(Boolean)
-    .join(', ');
+  const looked = ['--weights (not given)', 'NST_WEIGHTS_DIR (not set)', ...candidates].join(', ');
   throw new NstError('WEIGHTS_NOT_FOUND', `VGG-19 weights not found. Looked in: ${looked}. ${HOW_TO_GET}`);
 }
 

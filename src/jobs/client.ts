@@ -95,14 +95,15 @@ export async function waitForJob(
   jobId: string,
   opts: { timeoutSeconds?: number; pollMs?: number } = {},
 ): Promise<JobManifest> {
-  const deadline = Date.now() + (opts.timeoutSeconds ?? 3600) * 1000;
+  const timeoutSeconds = opts.timeoutSeconds ?? 3600;
+  const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     const manifest = (await store.getJson<JobManifest>(outputKeys(jobId).manifest))?.value;
     if (manifest && isFinished(manifest.status)) return manifest;
     if (Date.now() > deadline) {
       throw new NstError(
         'ABORTED',
-        `job ${jobId} has not finished after ${opts.timeoutSeconds} s (status ${manifest?.status ?? 'none yet'})`,
+        `job ${jobId} has not finished after ${timeoutSeconds} s (status ${manifest?.status ?? 'none yet'})`,
         {
           kind: 'transient',
         },

@@ -129,8 +129,14 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       running === 0 && queue.length === 0
         ? Promise.resolve()
         : new Promise<void>((resolve) => waiters.push(resolve)),
+    /**
+     * Stops taking events, lets running jobs finish (closing S3 under them would leave them `running` with a
+     * held lock that nothing replays locally), then stops the server. Events not yet started are dropped.
+     */
     async close() {
       unsubscribe();
+      queue.length = 0;
+      if (running > 0) await new Promise<void>((resolve) => waiters.push(resolve));
       await s3.close();
     },
   };

@@ -265,6 +265,16 @@ class JobRun {
       this.log.warn('job lock taken over by another worker: stopped', { error: error.message });
       return { jobId: this.jobId, status: 'skipped', detail: 'lock lost' };
     }
+    // A job whose result and manifest are written stays finished: an error after that (the lock's final
+    // write, say) must not turn it into a failed job or announce it twice.
+    if (this.manifest && isFinished(this.manifest.status)) {
+      this.log.error('error after the job finished: the manifest stands', {
+        code: error.code,
+        error: error.message,
+      });
+      await this.lock.handOff(undefined, 0).catch(() => {});
+      throw new NstError(error.code, error.message, { kind: 'transient', cause: e });
+    }
     if (error.kind === 'transient' || error.kind === 'aborted' || !this.manifest) {
       this.log.error('transient failure: the job is released for a retry', {
         code: error.code,

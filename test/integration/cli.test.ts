@@ -102,6 +102,13 @@ describe('nst stylize', () => {
     expect(Buffer.compare(await readFile(out('a.png')), await readFile(out('b.png')))).toBe(0);
   });
 
+  it('writes a frame every --save-every iterations beside the output', async () => {
+    const { code } = await run(out('framed.png'), '--save-every', '2');
+    expect(code).toBe(0);
+    expect([existsSync(out('framed.0002.png')), existsSync(out('framed.0004.png'))]).toEqual([true, true]);
+    expect(existsSync(out('framed.0001.png'))).toBe(false);
+  });
+
   it('plans without running on --dry-run', async () => {
     const { code, stdout } = await run(out('dry.png'), '--dry-run', '--json');
     expect(code).toBe(0);
@@ -167,6 +174,14 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
       'a missing weights directory',
       async () => ['--weights', out('no-weights')],
       /WEIGHTS_NOT_FOUND.*no-weights.*weights fetch/s,
+    ],
+    [
+      'frames that would overwrite an input',
+      async () => {
+        await writeFile(out('shot.0002.png'), await readFile(content));
+        return ['--content', out('shot.0002.png'), '-o', out('shot.png'), '--save-every', '2'];
+      },
+      /INVALID_OPTION.*frames over the input/,
     ],
     [
       'the output overwriting an input',

@@ -74,7 +74,7 @@ describe('planScales for very wide images', () => {
     expect(Math.min(...scales.map((s) => s.height))).toBeGreaterThanOrEqual(16);
     expect(scales.at(-1)).toMatchObject({ width: 512, height: 40 });
     expect(() => planScales({ width: 512, height: 10, minSize: 128, iterations: 1 })).toThrow(
-      /at least 16 px/,
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/at least 16 px/) }),
     );
   });
 });

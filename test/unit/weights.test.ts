@@ -346,17 +346,19 @@ describe('resolveWeightsDir', () => {
     expect(resolve({ flag: 'relative/w', envDir: env })).toBe(path.join(cwd, 'relative/w'));
   });
 
-  it('then NST_WEIGHTS_DIR, then the Lambda layer, then ./models/vgg19', () => {
+  it('then NST_WEIGHTS_DIR (as given, like the flag), then the Lambda layer, then ./models/vgg19', () => {
     expect(resolve({ envDir: env })).toBe(env);
     expect(resolve({})).toBe(lambda);
-    expect(resolve({ envDir: path.join(root, 'empty') })).toBe(lambda);
+    // A set NST_WEIGHTS_DIR without weights is used as given, so loading names it instead of silently
+    // falling back to other weights.
+    expect(resolve({ envDir: path.join(root, 'empty') })).toBe(path.join(root, 'empty'));
     expect(resolve({ lambdaDir: path.join(root, 'no-layer') })).toBe(path.join(cwd, 'models', 'vgg19'));
     expect(LAMBDA_WEIGHTS_DIR).toBe('/opt/vgg19');
   });
 
   it('lists every place it looked when none has weights', () => {
     const nowhere = {
-      env: { NST_WEIGHTS_DIR: path.join(root, 'empty') },
+      env: {},
       cwd: root,
       lambdaDir: path.join(root, 'no-layer'),
     };
@@ -369,7 +371,7 @@ describe('resolveWeightsDir', () => {
     expect(error).toMatchObject({ code: 'WEIGHTS_NOT_FOUND' });
     const message = (error as Error).message;
     for (const place of [
-      path.join(root, 'empty'),
+      'NST_WEIGHTS_DIR',
       path.join(root, 'no-layer'),
       path.join(root, 'models', 'vgg19'),
     ]) {
