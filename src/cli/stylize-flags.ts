@@ -4,7 +4,12 @@
  * schema, so every problem is reported at once.
  */
 import { type Command, Option } from 'commander';
-import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
+import {
+  camelToKebab,
+  DEFAULT_STYLIZE_OPTIONS,
+  type StylizeOptions,
+  stylizeOptionsSchema,
+} from '../engine/options.js';
 
 type FlagKind = 'number' | 'boolean' | 'list' | { choices: readonly string[] };
 
@@ -28,23 +33,11 @@ const FLAG_KINDS: Record<keyof StylizeOptions, FlagKind> = {
   threads: 'number',
 };
 
-export const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
 /** Parses "1,0.8,0.5" or "1e3" the way users type them; anything else stays a string for zod to reject. */
 export function parseOptionValue(kind: FlagKind, raw: string): unknown {
   if (kind === 'number') return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
   if (kind === 'list') return raw.split(',').map((part) => parseOptionValue('number', part));
-  if (kind === 'boolean')
-    return ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())
-      ? true
-      : ['0', 'false', 'no', 'off'].includes(raw.toLowerCase())
-        ? false
-        : raw;
   return raw;
-}
-
-export function flagKind(key: keyof StylizeOptions): FlagKind {
-  return FLAG_KINDS[key];
 }
 
 /** Adds every stylize option to a command. */
@@ -55,8 +48,10 @@ export function addStylizeOptionFlags(command: Command): Command {
     const fallback = DEFAULT_STYLIZE_OPTIONS[key];
     const option =
       kind === 'boolean'
-        ? new Option(`--${kebab(key)}`, description)
-        : new Option(`--${kebab(key)} <value>`, description).argParser((raw) => parseOptionValue(kind, raw));
+        ? new Option(`--${camelToKebab(key)}`, description)
+        : new Option(`--${camelToKebab(key)} <value>`, description).argParser((raw) =>
+            parseOptionValue(kind, raw),
+          );
     if (typeof kind === 'object') option.choices(kind.choices);
     if (fallback !== undefined && kind !== 'boolean')
       option.default(fallback, Array.isArray(fallback) ? fallback.join(',') : String(fallback));

@@ -10,7 +10,12 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
-import { describeIssues, type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
+import {
+  camelToKebab,
+  describeIssues,
+  type StylizeOptions,
+  stylizeOptionsSchema,
+} from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
 import type { EngineKind, RgbImage } from '../engine/types.js';
 import { loadWeights, resolveWeightsDir } from '../engine/weights.js';
@@ -19,7 +24,7 @@ import { readImageMetadata } from '../image/decode.js';
 import { encodeImage, type OutputFormat, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import { fitLongestSide } from '../image/resize.js';
 import { decodeInputs, type ImageSource, render } from '../render.js';
-import { addStylizeOptionFlags, kebab, pickStylizeOptions } from './stylize-flags.js';
+import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
 interface StylizeFlags extends Record<string, unknown> {
   content: string;
@@ -82,7 +87,7 @@ export function validateOptions(flags: Record<string, unknown>): StylizeOptions 
   if (!parsed.success) {
     throw new NstError(
       'INVALID_OPTION',
-      `invalid options:\n  ${describeIssues(parsed.error, (p) => `--${kebab(String(p[0]))}${p.length > 1 ? `[${p.slice(1).join('.')}]` : ''}`).join('\n  ')}`,
+      `invalid options:\n  ${describeIssues(parsed.error, (p) => `--${camelToKebab(String(p[0]))}${p.length > 1 ? `[${p.slice(1).join('.')}]` : ''}`).join('\n  ')}`,
     );
   }
   return parsed.data;

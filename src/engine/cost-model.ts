@@ -20,7 +20,6 @@ import type { EngineKind } from './types.js';
 export const THROUGHPUT: Readonly<Record<string, { gflopsPerThread: number; maxThreads: number }>> = {
   'onnx-cpu': { gflopsPerThread: 90, maxThreads: 256 },
   'tfjs-wasm': { gflopsPerThread: 16, maxThreads: 1 },
-  'tfjs-node': { gflopsPerThread: 40, maxThreads: 256 },
   'onnx-cuda': { gflopsPerThread: 8000, maxThreads: 1 },
 };
 
@@ -28,7 +27,6 @@ export const THROUGHPUT: Readonly<Record<string, { gflopsPerThread: number; maxT
 const SCALE_SETUP_SECONDS: Readonly<Record<string, number>> = {
   'onnx-cpu': 1.5,
   'tfjs-wasm': 4,
-  'tfjs-node': 2,
   'onnx-cuda': 3,
 };
 

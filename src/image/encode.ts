@@ -19,6 +19,10 @@ const FORMAT_BY_EXTENSION: Readonly<Record<string, OutputFormat>> = {
 };
 export const OUTPUT_EXTENSIONS: readonly string[] = Object.keys(FORMAT_BY_EXTENSION);
 
+/** The output format written for a file name's extension, or undefined when no encoder writes it. */
+export const outputFormatForName = (name: string): OutputFormat | undefined =>
+  FORMAT_BY_EXTENSION[extname(name).toLowerCase()];
+
 /** Quality for the lossy formats (JPEG, WebP, AVIF): high, as results are artwork. */
 export const DEFAULT_QUALITY = 92;
 

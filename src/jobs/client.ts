@@ -6,13 +6,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeIssues, stylizeOptionsSchema } from '../engine/options.js';
+import { camelToKebab, describeIssues, stylizeOptionsSchema } from '../engine/options.js';
 import { inputError, NstError } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { jobIdFor } from './job-id.js';
 import { IMAGE_EXTENSIONS, outputKeys, STYLES_PREFIX, styleKeysFor } from './keys.js';
 import { isFinished, type JobManifest } from './manifest.js';
-import { camelToKebab, METADATA_PREFIX } from './metadata.js';
+import { METADATA_PREFIX } from './metadata.js';
 import { outputSettingsSchema } from './spec.js';
 
 export interface SubmitRequest {
@@ -69,7 +69,23 @@ export async function submitDropIn(store: ObjectStore, request: SubmitRequest): 
   let styleKey: string;
   if (isFile(request.style)) {
     style = styleNameOf(request.style);
-    styleKey = `${STYLES_PREFIX}${style}${path.extname(request.style).toLowerCase()}`;
+    const extension = path.extname(request.style).slice(1).toLowerCase();
+    if (!(IMAGE_EXTENSIONS as readonly string[]).includes(extension)) {
+      throw inputError(
+        'IMAGE_UNSUPPORTED',
+        `${request.style}: a painting needs one of .${IMAGE_EXTENSIONS.join(', .')}`,
+      );
+    }
+    styleKey = `${STYLES_PREFIX}${style}.${extension}`;
+    // The pipeline picks styles/<name>.* by extension rank: another extension there would win silently.
+    const existing = await store.list(`${STYLES_PREFIX}${style}.`);
+    const [winner] = styleKeysFor(style, [...existing, styleKey]);
+    if (winner !== styleKey) {
+      throw inputError(
+        'INVALID_OPTION',
+        `${store.uri(winner)} already holds the style "${style}" and would be used instead of ${request.style}: rename the painting or delete that object`,
+      );
+    }
     await store.put(styleKey, await readFile(request.style));
   } else {
     style = request.style;

@@ -3,7 +3,7 @@
  * images' bytes. Inputs are only ever read. Missing or unusable inputs are input errors that name the key.
  */
 import { inputError } from '../errors.js';
-import type { OutputFormat } from '../image/encode.js';
+import { type OutputFormat, outputFormatForName } from '../image/encode.js';
 import type { ImageSource, RenderInput } from '../render.js';
 import type { ObjectStore, StoredObject } from '../storage/object-store.js';
 import { PreconditionFailed } from '../storage/object-store.js';
@@ -41,20 +41,9 @@ async function readUpload(store: ObjectStore, key: string, upload: Upload): Prom
   return object;
 }
 
-const FORMAT_BY_EXTENSION: Readonly<Record<string, OutputFormat>> = {
-  jpg: 'jpeg',
-  jpeg: 'jpeg',
-  png: 'png',
-  webp: 'webp',
-  avif: 'avif',
-  tif: 'tiff',
-  tiff: 'tiff',
-};
-
 /** The spec's output format, else the content's when it can be written, else JPEG. */
 export function outputFormatFor(spec: JobSpec): OutputFormat {
-  const extension = spec.content.slice(spec.content.lastIndexOf('.') + 1).toLowerCase();
-  return spec.output.format ?? FORMAT_BY_EXTENSION[extension] ?? 'jpeg';
+  return spec.output.format ?? outputFormatForName(spec.content) ?? 'jpeg';
 }
 
 export async function resolveJob(store: ObjectStore, trigger: Trigger, upload: Upload): Promise<ResolvedJob> {

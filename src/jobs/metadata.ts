@@ -6,16 +6,13 @@
  * schema expects, and the whole spec is validated at once so every problem is listed.
  */
 import type { z } from 'zod';
-import { stylizeOptionsSchema } from '../engine/options.js';
+import { camelToKebab, kebabToCamel, parseBooleanText, stylizeOptionsSchema } from '../engine/options.js';
 import { inputError } from '../errors.js';
 import { type JobSpec, jobSpecSchema, outputSettingsSchema } from './spec.js';
 
 /** S3 returns user metadata without the x-amz-meta- prefix, lower-cased. */
 export const METADATA_PREFIX = 'nst-';
 const HEADER_PREFIX = `x-amz-meta-${METADATA_PREFIX}`;
-
-export const kebabToCamel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-export const camelToKebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 type Shape = Record<string, z.ZodType>;
 const OPTION_FIELDS = stylizeOptionsSchema.shape as unknown as Shape;
@@ -38,7 +35,7 @@ function coerce(value: string, schema: z.ZodType): unknown {
     case 'number':
       return text !== '' && Number.isFinite(Number(text)) ? Number(text) : value;
     case 'boolean':
-      return text === 'true' ? true : text === 'false' ? false : value;
+      return parseBooleanText(text) ?? value;
     case 'array':
       return element ? text.split(',').map((item) => coerce(item, element)) : value;
     default:

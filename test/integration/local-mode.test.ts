@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { runPipelineDemo } from '../../src/cli/demo.js';
 import { registerPipelineCommands, serve, serveInstructions } from '../../src/cli/serve.js';
 import { cachedWeights } from '../../src/jobs/aws.js';
+import { submitDropIn } from '../../src/jobs/client.js';
 import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local-pipeline.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import type { JobNotification } from '../../src/jobs/notifier.js';
@@ -140,6 +141,28 @@ describe('the local pipeline', () => {
     expect(settled).toEqual([
       [expect.objectContaining({ status: 'succeeded', jobId: expect.stringMatching(/^a-/) })],
     ]);
+  });
+
+  it('submit refuses a painting the pipeline would not use', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const photo = join(temp, 'photo.jpg');
+    await writeFile(photo, await jpeg(40, 32, 1));
+    for (const name of ['starry.webp', 'painting.bmp'])
+      await writeFile(join(temp, name), await png(20, 20, 2));
+    // styles/starry.png exists and ranks before .webp: the job would silently use it.
+    await expect(
+      submitDropIn(pipeline.store, { content: photo, style: join(temp, 'starry.webp') }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/styles\/starry\.png already holds the style/),
+    });
+    await expect(
+      submitDropIn(pipeline.store, { content: photo, style: join(temp, 'painting.bmp') }),
+    ).rejects.toMatchObject({
+      code: 'IMAGE_UNSUPPORTED',
+    });
+    expect(await pipeline.store.list('styles/')).toEqual(['styles/starry.png']);
+    expect(await pipeline.store.list('inputs/')).toEqual([]);
   });
 
   it('keeps working when the webhook is down', async () => {

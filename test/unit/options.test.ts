@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseStyleArg } from '../../src/cli/stylize.js';
 import { parseOptionValue } from '../../src/cli/stylize-flags.js';
-import { DEFAULT_STYLIZE_OPTIONS, describeIssues, stylizeOptionsSchema } from '../../src/engine/options.js';
+import {
+  DEFAULT_STYLIZE_OPTIONS,
+  describeIssues,
+  parseBooleanText,
+  stylizeOptionsSchema,
+} from '../../src/engine/options.js';
 
 describe('stylize options', () => {
   it('has defaults for a good 512 px result', () => {
@@ -33,7 +38,12 @@ describe('stylize options', () => {
     expect(parseOptionValue('number', '1e3')).toBe(1000);
     expect(parseOptionValue('number', 'abc')).toBe('abc');
     expect(parseOptionValue('list', '1,0.5,0,0,0.1')).toEqual([1, 0.5, 0, 0, 0.1]);
-    expect(parseOptionValue('boolean', 'false')).toBe(false);
+  });
+
+  it('reads yes/no text the same way everywhere (flags, S3 metadata)', () => {
+    for (const yes of ['true', 'YES', ' on ', '1']) expect(parseBooleanText(yes)).toBe(true);
+    for (const no of ['false', 'No', 'off', '0']) expect(parseBooleanText(no)).toBe(false);
+    expect(parseBooleanText('maybe')).toBeUndefined();
   });
 
   it('splits a style weight off the last colon only when it is a number', () => {
