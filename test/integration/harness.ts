@@ -14,6 +14,11 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context, S3Event } from 'aws-lambda';
 import sharp from 'sharp';
+import {
+  createStylizeHandler,
+  type StylizeFunctionOptions,
+  type StylizeHandler,
+} from '../../functions/stylize/index.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
 import { writeWeights } from '../../src/engine/weights.js';
 import { type LocalS3, startLocalS3 } from '../../src/storage/local-s3.js';
@@ -141,6 +146,22 @@ export const captured = {
 };
 
 export const quietLogger = () => new Logger({ serviceName: 'nst-test', logLevel: 'SILENT' });
+
+/** The SNS topic the test handlers publish to (captured, never sent). */
+export const TOPIC = 'arn:aws:sns:us-east-1:123456789012:nst-jobs';
+
+/**
+ * The stylize handler as the tests run it: the given weights, TOPIC, quiet logs and metrics; `deps` adds
+ * clients and overrides any of those, and `deps.env` adds to the environment.
+ */
+export function testHandler(weightsDir: string, deps: StylizeFunctionOptions = {}): StylizeHandler {
+  return createStylizeHandler({
+    logger: quietLogger(),
+    metrics: quietMetrics(),
+    ...deps,
+    env: { NST_WEIGHTS_DIR: weightsDir, NST_TOPIC_ARN: TOPIC, ...deps.env },
+  });
+}
 
 /** Metrics that keep each published EMF document instead of printing it. */
 export class RecordingMetrics extends Metrics {

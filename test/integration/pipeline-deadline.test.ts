@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runBatchWorker } from '../../functions/batch/main.js';
-import { createStylizeHandler, type StylizeHandler } from '../../functions/stylize/index.js';
+import type { StylizeHandler } from '../../functions/stylize/index.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { LockRecord } from '../../src/jobs/lock.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
@@ -18,16 +18,16 @@ import {
   lambdaContext,
   png,
   quietLogger,
-  quietMetrics,
   readJson,
   recordPuts,
   type S3Harness,
   startS3,
   TINY_METADATA,
+  TOPIC,
+  testHandler,
   weightsDir,
 } from './harness.js';
 
-const TOPIC = 'arn:aws:sns:us-east-1:123456789012:nst-jobs';
 const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
 const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
 /** Two scales (32 px, then 45 px), 3 iterations each. */
@@ -54,14 +54,12 @@ beforeEach(async () => {
 afterEach(async () => h.close());
 
 function handlerWith(env: Record<string, string> = {}): StylizeHandler {
-  return createStylizeHandler({
-    env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC, ...env },
+  return testHandler(weights.dir, {
+    env,
     s3: h.s3.client,
     sns: sns.client,
     batch: batch.client,
     lambda: lambda.client,
-    logger: quietLogger(),
-    metrics: quietMetrics(),
   });
 }
 const withBatch = { NST_BATCH_JOB_QUEUE: QUEUE, NST_BATCH_JOB_DEFINITION: DEFINITION };

@@ -4,7 +4,7 @@
  * transient errors (S3 or SNS unavailable) throw, leave no partial output, and a retry finishes the job.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createStylizeHandler, type StylizeHandler } from '../../functions/stylize/index.js';
+import type { createStylizeHandler, StylizeHandler } from '../../functions/stylize/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import type { StyleEngine } from '../../src/engine/types.js';
 import { NstError } from '../../src/errors.js';
@@ -17,17 +17,15 @@ import {
   jpeg,
   lambdaContext,
   png,
-  quietLogger,
-  quietMetrics,
   readJson,
   type S3Harness,
   startS3,
   TINY,
   TINY_METADATA,
+  TOPIC,
+  testHandler,
   weightsDir,
 } from './harness.js';
-
-const TOPIC = 'arn:aws:sns:us-east-1:123456789012:nst-jobs';
 
 let weights: Awaited<ReturnType<typeof weightsDir>>;
 let h: S3Harness;
@@ -50,12 +48,10 @@ type EngineFactory = NonNullable<NonNullable<Parameters<typeof createStylizeHand
 function handlerWith(
   opts: { env?: Record<string, string>; createEngine?: EngineFactory } = {},
 ): StylizeHandler {
-  return createStylizeHandler({
-    env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC, ...opts.env },
+  return testHandler(weights.dir, {
+    env: opts.env,
     s3: h.s3.client,
     sns: sns.client,
-    logger: quietLogger(),
-    metrics: quietMetrics(),
     createEngine: opts.createEngine,
   });
 }
@@ -233,12 +229,10 @@ describe('transient errors: thrown for the platform to retry, no partial output'
       expect(keys.some((k) => k.includes('result'))).toBe(false);
       const jobId = keys[0].split('/')[1];
       expect((await readJson<JobManifest>(store, `outputs/${jobId}/job.json`)).status).toBe('running');
-      const retry = createStylizeHandler({
-        env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC, NST_LOCK_LEASE_SECONDS: '1' },
+      const retry = testHandler(weights.dir, {
+        env: { NST_LOCK_LEASE_SECONDS: '1' },
         s3: again.client,
         sns: sns.client,
-        logger: quietLogger(),
-        metrics: quietMetrics(),
       });
       // The lease of the failed invocation runs out; the retry takes the job over.
       await new Promise((resolve) => setTimeout(resolve, 1100));

@@ -4,7 +4,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createStylizeHandler, type StylizeHandler } from '../../functions/stylize/index.js';
+import type { StylizeHandler } from '../../functions/stylize/index.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import type { JobNotification } from '../../src/jobs/notifier.js';
@@ -15,7 +15,6 @@ import {
   jpeg,
   lambdaContext,
   png,
-  quietLogger,
   quietMetrics,
   readJson,
   recordPuts,
@@ -23,10 +22,9 @@ import {
   startS3,
   TINY,
   TINY_METADATA,
+  testHandler,
   weightsDir,
 } from './harness.js';
-
-const TOPIC = 'arn:aws:sns:us-east-1:123456789012:nst-jobs';
 
 let weights: Awaited<ReturnType<typeof weightsDir>>;
 let h: S3Harness;
@@ -41,13 +39,7 @@ afterAll(async () => weights.cleanup());
 beforeEach(async () => {
   h = await startS3();
   sns = captured.sns();
-  handler = createStylizeHandler({
-    env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC },
-    s3: h.s3.client,
-    sns: sns.client,
-    logger: quietLogger(),
-    metrics: quietMetrics(),
-  });
+  handler = testHandler(weights.dir, { s3: h.s3.client, sns: sns.client });
   await h.store.put('styles/starry.png', await png(48, 48, 5));
 });
 afterEach(async () => h.close());
@@ -301,8 +293,7 @@ describe('observability', () => {
       vi.spyOn(process.stderr, 'write').mockImplementation(capture),
     ];
     const metrics = quietMetrics();
-    const observed = createStylizeHandler({
-      env: { NST_WEIGHTS_DIR: weights.dir, NST_TOPIC_ARN: TOPIC },
+    const observed = testHandler(weights.dir, {
       s3: h.s3.client,
       sns: sns.client,
       logger: new Logger({ serviceName: 'nst-test', logLevel: 'INFO' }),
