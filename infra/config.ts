@@ -5,8 +5,8 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { describeIssues } from '../src/engine/options.js';
 import { NstError } from '../src/errors.js';
+import { describeIssues } from '../src/validation.js';
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [

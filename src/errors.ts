@@ -1,57 +1,77 @@
 /**
- * Typed errors with codes users can act on.
- *
- * `kind` tells callers what to do with a failure:
- * - `input`: the user's input is wrong (bad image, bad option, missing weights). Retrying will not help.
- *   The CLI exits with 2; the pipeline records the job as failed and does not retry.
- * - `transient`: a dependency was unavailable (S3, network). The pipeline rethrows so the platform retries.
- * - `internal`: a bug or an unexpected state. The CLI exits with 1.
+ * Typed errors with codes users can act on. One table says, for every code, what kind of failure it is;
+ * the kind says what every caller does with it (the CLI's exit code, the pipeline's retry policy), so a
+ * code always means the same thing wherever it is thrown. docs/ARCHITECTURE.md prints the table.
  */
-export type ErrorKind = 'input' | 'transient' | 'internal' | 'aborted';
 
-export type ErrorCode =
+/** What a failure means for whoever handles it. */
+export type ErrorKind = 'input' | 'transient' | 'aborted' | 'internal';
+
+/** How each kind of failure is handled. */
+export const ERROR_POLICY: Readonly<
+  Record<ErrorKind, { readonly exitCode: number; readonly retry: boolean; readonly meaning: string }>
+> = {
+  // The user's input is wrong (bad image, option, spec or weights): retrying cannot help.
+  input: { exitCode: 2, retry: false, meaning: 'fix the input; the job fails without retries' },
+  // A dependency was unavailable (S3, SNS, network): the pipeline rethrows so the platform retries.
+  transient: { exitCode: 1, retry: true, meaning: 'try again; the pipeline retries the event' },
+  // The run was stopped (deadline, lost lock): it writes nothing and someone else continues.
+  aborted: { exitCode: 1, retry: true, meaning: 'stopped; the job continues elsewhere' },
+  // A bug, a broken deployment or an unexpected state: the job fails, report it.
+  internal: { exitCode: 1, retry: false, meaning: 'a bug or a broken deployment; the job fails' },
+};
+
+/** Every error code and its kind. */
+export const ERROR_KINDS = {
   // images
-  | 'IMAGE_NOT_FOUND'
-  | 'IMAGE_EMPTY'
-  | 'IMAGE_UNSUPPORTED'
-  | 'IMAGE_CORRUPT'
-  | 'IMAGE_TOO_LARGE'
-  | 'OUTPUT_FORMAT_UNSUPPORTED'
+  IMAGE_NOT_FOUND: 'input',
+  IMAGE_EMPTY: 'input',
+  IMAGE_UNSUPPORTED: 'input',
+  IMAGE_CORRUPT: 'input',
+  IMAGE_TOO_LARGE: 'input',
+  OUTPUT_FORMAT_UNSUPPORTED: 'input',
   // options and specs
-  | 'INVALID_OPTION'
-  | 'INVALID_JOB_SPEC'
-  | 'STYLE_NOT_FOUND'
+  INVALID_OPTION: 'input',
+  INVALID_JOB_SPEC: 'input',
+  STYLE_NOT_FOUND: 'input',
   // weights
-  | 'WEIGHTS_NOT_FOUND'
-  | 'WEIGHTS_INVALID'
-  | 'WEIGHTS_DOWNLOAD_FAILED'
-  | 'WEIGHTS_CHECKSUM_MISMATCH'
+  WEIGHTS_NOT_FOUND: 'input',
+  WEIGHTS_INVALID: 'input',
+  WEIGHTS_DOWNLOAD_FAILED: 'input',
+  WEIGHTS_CHECKSUM_MISMATCH: 'input',
   // engines and runs
-  | 'ENGINE_UNAVAILABLE'
-  | 'JOB_TOO_LARGE'
-  | 'ABORTED'
-  | 'STORAGE_UNAVAILABLE'
-  | 'INTERNAL'
+  JOB_TOO_LARGE: 'input',
+  ENGINE_UNAVAILABLE: 'internal',
+  ABORTED: 'aborted',
+  INTERNAL: 'internal',
+  // the deployment's own settings (environment variables, build inputs)
+  INVALID_CONFIG: 'internal',
+  // dependencies
+  STORAGE_UNAVAILABLE: 'transient',
+  NOTIFICATION_FAILED: 'transient',
+  DISPATCH_FAILED: 'transient',
   // the pipeline
-  | 'INPUT_CHANGED'
-  | 'NOTIFICATION_FAILED'
-  | 'DISPATCH_FAILED'
-  | 'BATCH_JOB_FAILED';
+  INPUT_CHANGED: 'input',
+  BATCH_JOB_FAILED: 'internal',
+  /** A job that finished (job.json written) but whose last bookkeeping failed: retried to finish it. */
+  JOB_NOT_CLOSED: 'transient',
+  /** `nst submit --wait` gave up waiting; the job may still finish. */
+  WAIT_TIMED_OUT: 'transient',
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_KINDS;
 
 export class NstError extends Error {
   readonly code: ErrorCode;
   readonly kind: ErrorKind;
 
-  constructor(code: ErrorCode, message: string, options: { kind?: ErrorKind; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NstError';
     this.code = code;
-    this.kind = options.kind ?? 'input';
+    this.kind = ERROR_KINDS[code];
   }
 }
-
-export const inputError = (code: ErrorCode, message: string, cause?: unknown): NstError =>
-  new NstError(code, message, { kind: 'input', cause });
 
 export const isNstError = (e: unknown): e is NstError => e instanceof NstError;
 
@@ -59,5 +79,5 @@ export const isNstError = (e: unknown): e is NstError => e instanceof NstError;
 export function toNstError(e: unknown): NstError {
   if (isNstError(e)) return e;
   const message = e instanceof Error ? e.message : String(e);
-  return new NstError('INTERNAL', message, { kind: 'internal', cause: e });
+  return new NstError('INTERNAL', message, { cause: e });
 }

@@ -9,7 +9,8 @@ import { type StylizeContext, type StylizeResult, stylize } from './engine/styli
 import type { RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
-import { encodeImage, type OutputFormat } from './image/encode.js';
+import { encodeImage } from './image/encode.js';
+import type { OutputFormat } from './image/formats.js';
 import { fitLongestSide, resizeImage } from './image/resize.js';
 
 /** An image given as a file path or its bytes; `name` is what error messages call it. */

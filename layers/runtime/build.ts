@@ -138,9 +138,6 @@ async function closure(root: string, arch: LayerArch): Promise<Map<string, strin
       throw new NstError(
         'INTERNAL',
         `${item.name} is not installed: run \`npm ci\` before building the layer.`,
-        {
-          kind: 'internal',
-        },
       );
     }
     if (found.has(dir)) continue;

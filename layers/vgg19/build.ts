@@ -43,7 +43,7 @@ const DEPLOY_HINT =
 /** The weights lookup's error, with how the layer build finds weights added. */
 export function withDeployHint(e: unknown): unknown {
   if (isNstError(e) && e.code === 'WEIGHTS_NOT_FOUND') {
-    return new NstError(e.code, `${e.message} ${DEPLOY_HINT}`, { kind: e.kind, cause: e });
+    return new NstError(e.code, `${e.message} ${DEPLOY_HINT}`, { cause: e });
   }
   return e;
 }

@@ -197,7 +197,6 @@ async function submitCommand(
   } catch (e) {
     if (isNstError(e) && e.code === 'STORAGE_UNAVAILABLE' && !flags.aws) {
       throw new NstError(e.code, `${e.message} (is \`nst serve\` running at ${flags.endpoint}?)`, {
-        kind: e.kind,
         cause: e,
       });
     }
@@ -215,7 +214,7 @@ export async function downloadJob(
 ): Promise<{ result: string; manifest: string }> {
   const resultKey = manifest.output!.key;
   const result = await store.get(resultKey);
-  if (!result) throw new NstError('INTERNAL', `${store.uri(resultKey)} is missing`, { kind: 'internal' });
+  if (!result) throw new NstError('INTERNAL', `${store.uri(resultKey)} is missing`);
   const files = { result: path.join(dir, path.basename(resultKey)), manifest: path.join(dir, 'job.json') };
   await writeFileAtomic(files.result, result.body);
   await writeFileAtomic(files.manifest, `${JSON.stringify(manifest, null, 2)}\n`);

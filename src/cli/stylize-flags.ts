@@ -4,12 +4,8 @@
  * schema, so every problem is reported at once.
  */
 import { type Command, Option } from 'commander';
-import {
-  camelToKebab,
-  DEFAULT_STYLIZE_OPTIONS,
-  type StylizeOptions,
-  stylizeOptionsSchema,
-} from '../engine/options.js';
+import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
+import { camelToKebab } from '../text.js';
 
 type FlagKind = 'number' | 'boolean' | 'list' | { choices: readonly string[] };
 

@@ -10,20 +10,18 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
-import {
-  camelToKebab,
-  describeIssues,
-  type StylizeOptions,
-  stylizeOptionsSchema,
-} from '../engine/options.js';
+import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
 import type { EngineKind, RgbImage } from '../engine/types.js';
 import { loadWeights, resolveWeightsDir } from '../engine/weights.js';
 import { NstError } from '../errors.js';
 import { readImageMetadata } from '../image/decode.js';
-import { encodeImage, type OutputFormat, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
+import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
+import { extensionFor, OUTPUT_FORMATS, type OutputFormat } from '../image/formats.js';
 import { fitLongestSide } from '../image/resize.js';
 import { decodeInputs, type ImageSource, render } from '../render.js';
+import { camelToKebab } from '../text.js';
+import { describeIssues } from '../validation.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
 interface StylizeFlags extends Record<string, unknown> {
@@ -63,7 +61,7 @@ export function registerStylizeCommand(program: Command): void {
     )
     .requiredOption(
       '-o, --output <file>',
-      'result image; the format follows the extension (.jpg .png .webp .avif .tif)',
+      `result image; the format follows the extension (${OUTPUT_FORMATS.map((f) => `.${extensionFor(f)}`).join(' ')})`,
     )
     .option(
       '--weights <dir>',

@@ -23,10 +23,7 @@ export function loadEngineFactory(kind: EngineKind): Promise<EngineFactory> {
       throw new NstError(
         'ENGINE_UNAVAILABLE',
         `the ${kind} engine cannot load here: ${(cause as Error).message}`,
-        {
-          kind: 'internal',
-          cause,
-        },
+        { cause },
       );
     });
     factories.set(kind, factory);
@@ -51,9 +48,6 @@ export async function resolveEngineKind(choice: EngineChoice): Promise<EngineKin
   throw new NstError(
     'ENGINE_UNAVAILABLE',
     'no engine loads on this machine (neither onnxruntime-node nor tfjs)',
-    {
-      kind: 'internal',
-    },
   );
 }
 

@@ -9,7 +9,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import h5wasm, { type Group, type File as H5File } from 'h5wasm/node';
-import { inputError } from '../errors.js';
+import { NstError } from '../errors.js';
 import type { Tensor32, VggWeights } from './types.js';
 import { biasName, kernelName, VGG19_LAYERS } from './vgg.js';
 import { type WeightsSummary, type WriteWeightsOptions, writeWeights } from './weights.js';
@@ -17,7 +17,7 @@ import { type WeightsSummary, type WriteWeightsOptions, writeWeights } from './w
 export const KERAS_VGG19_NOTOP_FILE = 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5';
 
 const invalid = (h5Path: string, message: string) =>
-  inputError(
+  new NstError(
     'WEIGHTS_INVALID',
     `${h5Path}: ${message}. Expected Keras' ${KERAS_VGG19_NOTOP_FILE} (get it with \`npx nst weights fetch\`).`,
   );

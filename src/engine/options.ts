@@ -73,28 +73,4 @@ export const stylizeOptionsSchema = z
 export type StylizeOptions = z.output<typeof stylizeOptionsSchema>;
 export type StylizeOptionsInput = z.input<typeof stylizeOptionsSchema>;
 
-export const camelToKebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const kebabToCamel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
-/** A yes/no option typed as text (a flag value, an S3 metadata header); undefined when it is neither. */
-export function parseBooleanText(text: string): boolean | undefined {
-  const t = text.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(t)) return true;
-  if (['false', '0', 'no', 'off'].includes(t)) return false;
-  return undefined;
-}
-
 export const DEFAULT_STYLIZE_OPTIONS: StylizeOptions = stylizeOptionsSchema.parse({});
-
-/** Every problem of a zod error, one line each, led by the option's name as `name` spells it. */
-export function describeIssues(
-  error: z.ZodError,
-  name: (path: readonly PropertyKey[]) => string = (path) => path.map(String).join('.') || 'input',
-): string[] {
-  return error.issues.map((issue) => {
-    // An unknown key's issue sits on the parent object and lists the keys.
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
-    const label = keys ? keys.map((k) => name([...issue.path, k])).join(', ') : name(issue.path);
-    return `${label}: ${issue.message}`;
-  });
-}

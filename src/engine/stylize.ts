@@ -97,10 +97,7 @@ export class StylizeAborted extends NstError {
     super(
       'ABORTED',
       `stylize stopped at scale ${checkpoint.scaleIndex + 1}, iteration ${checkpoint.iteration}`,
-      {
-        kind: 'aborted',
-        cause: reason,
-      },
+      { cause: reason },
     );
     this.checkpoint = checkpoint;
   }
@@ -190,9 +187,7 @@ export async function stylize(
         workDone += scaleWork(scale) / scale.iterations;
         last = step.evaluation.terms;
         if (!Number.isFinite(step.evaluation.loss)) {
-          throw new NstError('INTERNAL', `the loss diverged at scale ${s + 1}, iteration ${iteration}`, {
-            kind: 'internal',
-          });
+          throw new NstError('INTERNAL', `the loss diverged at scale ${s + 1}, iteration ${iteration}`);
         }
         context.onProgress?.({
           scaleIndex: s,
@@ -227,7 +222,7 @@ export async function stylize(
     }
   }
 
-  if (!x || !initial || !final) throw new NstError('INTERNAL', 'stylize ran no scale', { kind: 'internal' });
+  if (!x || !initial || !final) throw new NstError('INTERNAL', 'stylize ran no scale');
   let image = clampImage(fromNetworkInput(x, input.content.width, input.content.height));
   if (options.originalColors) image = transferLuminance(image, input.content);
   return {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
-import { inputError, NstError } from '../errors.js';
+import { NstError } from '../errors.js';
 import { convertKerasH5, KERAS_VGG19_NOTOP_FILE } from './keras-h5.js';
 import type { WeightsSummary } from './weights.js';
 
@@ -44,7 +44,7 @@ function expectedChecksums(opts: FetchWeightsOptions): [Algorithm, string][] {
   if (checks.length === 0) checks.push(['md5', KERAS_VGG19_NOTOP_MD5]);
   for (const [algorithm, hex] of checks) {
     if (!new RegExp(`^[0-9a-fA-F]{${HEX_LENGTH[algorithm]}}$`).test(hex)) {
-      throw inputError(
+      throw new NstError(
         'INVALID_OPTION',
         `--${algorithm} must be ${HEX_LENGTH[algorithm]} hex digits, got "${hex}"`,
       );
@@ -59,7 +59,7 @@ const downloadFailed = (url: string, reason: string, cause?: unknown) =>
     `Could not download the VGG-19 weights from ${url} (${reason}); the network may be unavailable. ` +
       `If you have ${KERAS_VGG19_NOTOP_FILE}, convert it with \`npx nst weights convert <file.h5> --out DIR\`, ` +
       'or point at an existing weights directory with `--weights DIR` or NST_WEIGHTS_DIR.',
-    { kind: 'transient', cause },
+    { cause },
   );
 
 /** The most telling part of a fetch failure: undici hides the socket error (ECONNREFUSED, ENOTFOUND) in `cause`. */
@@ -118,7 +118,7 @@ export async function fetchWeights(outDir: string, opts: FetchWeightsOptions = {
     for (const [algorithm, expected] of checks) {
       const actual = hashes[algorithm].digest('hex');
       if (actual !== expected) {
-        throw inputError(
+        throw new NstError(
           'WEIGHTS_CHECKSUM_MISMATCH',
           `The file downloaded from ${url} has ${algorithm} ${actual}, expected ${expected}: it is corrupt or not ` +
             `the file Keras publishes. Nothing was written to ${outDir}. Retry, or pass --${algorithm} if you trust this file.`,

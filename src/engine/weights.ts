@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { inputError, NstError } from '../errors.js';
+import { NstError } from '../errors.js';
 import type { Tensor32, VggWeights } from './types.js';
 import { biasName, expectedWeightShapes, kernelName, VGG19_LAYERS } from './vgg.js';
 
@@ -27,7 +27,7 @@ const HOW_TO_GET =
   'Get the weights with `npx nst weights fetch`, or convert a local Keras file with ' +
   '`npx nst weights convert <file.h5> --out DIR`, then pass `--weights DIR` or set NST_WEIGHTS_DIR.';
 
-const invalid = (message: string) => inputError('WEIGHTS_INVALID', `${message} ${HOW_TO_GET}`);
+const invalid = (message: string) => new NstError('WEIGHTS_INVALID', `${message} ${HOW_TO_GET}`);
 
 // ---------------------------------------------------------------------------------------------------
 // The manifest
@@ -164,7 +164,9 @@ async function readManifest(dir: string): Promise<WeightsManifest> {
     const where = existsSync(dir)
       ? `${dir} has no ${MANIFEST_FILE}`
       : `there is no weights directory at ${dir}`;
-    throw inputError('WEIGHTS_NOT_FOUND', `VGG-19 weights not found: ${where}. ${HOW_TO_GET}`, e);
+    throw new NstError('WEIGHTS_NOT_FOUND', `VGG-19 weights not found: ${where}. ${HOW_TO_GET}`, {
+      cause: e,
+    });
   }
   let json: unknown;
   try {
@@ -318,10 +320,12 @@ async function assertReplaceable(dir: string): Promise<void> {
     entries = await readdir(dir);
   } catch (e) {
     if (isNotFound(e)) return;
-    throw inputError('INVALID_OPTION', `cannot write weights to ${dir}: ${(e as Error).message}`, e);
+    throw new NstError('INVALID_OPTION', `cannot write weights to ${dir}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   if (entries.length > 0 && !entries.includes(MANIFEST_FILE)) {
-    throw inputError(
+    throw new NstError(
       'INVALID_OPTION',
       `${dir} exists and is not a weights directory: choose a new or empty one.`,
     );

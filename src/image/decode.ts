@@ -9,23 +9,13 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import type { RgbImage } from '../engine/types.js';
-import { inputError } from '../errors.js';
+import { NstError } from '../errors.js';
+import { INPUT_FORMAT_NAMES, INPUT_FORMATS_TEXT } from './formats.js';
 
 /** 40 megapixels: larger than any phone photo, and a safe ceiling for memory in a 10 GB Lambda. */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 export type ImageInput = string | Buffer | Uint8Array;
-
-/** Input formats we accept, by sharp's format name, and the name we report ('heif' holds AVIF). */
-const INPUT_FORMATS: Readonly<Record<string, string>> = {
-  jpeg: 'jpeg',
-  png: 'png',
-  webp: 'webp',
-  heif: 'avif',
-  tiff: 'tiff',
-  gif: 'gif',
-};
-const SUPPORTED_LIST = 'JPEG, PNG, WebP, AVIF, TIFF or GIF';
 
 /**
  * 'error' aborts on truncated or damaged pixel data but tolerates benign warnings (sharp's default,
@@ -67,7 +57,8 @@ interface Source {
 async function readSource(input: ImageInput, name?: string): Promise<Source> {
   if (typeof input !== 'string') {
     const label = name ?? 'input';
-    if (input.length === 0) throw inputError('IMAGE_EMPTY', `${label} is empty (0 bytes): expected an image`);
+    if (input.length === 0)
+      throw new NstError('IMAGE_EMPTY', `${label} is empty (0 bytes): expected an image`);
     return {
       bytes: Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length),
       label,
@@ -80,11 +71,11 @@ async function readSource(input: ImageInput, name?: string): Promise<Source> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EISDIR')
-      throw inputError('IMAGE_UNSUPPORTED', `${label} is a directory, not an image file`, e);
+      throw new NstError('IMAGE_UNSUPPORTED', `${label} is a directory, not an image file`, { cause: e });
     const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(e)})`;
-    throw inputError('IMAGE_NOT_FOUND', `image file ${label} ${why}`, e);
+    throw new NstError('IMAGE_NOT_FOUND', `image file ${label} ${why}`, { cause: e });
   }
-  if (bytes.length === 0) throw inputError('IMAGE_EMPTY', `image file ${label} is empty (0 bytes)`);
+  if (bytes.length === 0) throw new NstError('IMAGE_EMPTY', `image file ${label} is empty (0 bytes)`);
   return { bytes, label };
 }
 
@@ -96,22 +87,24 @@ async function readHeader({ bytes, label }: Source): Promise<ImageMetadata> {
   } catch (e) {
     const message = (e as Error).message;
     if (/unsupported image format/i.test(message)) {
-      throw inputError(
+      throw new NstError(
         'IMAGE_UNSUPPORTED',
-        `${label} is not a supported image: expected ${SUPPORTED_LIST}`,
-        e,
+        `${label} is not a supported image: expected ${INPUT_FORMATS_TEXT}`,
+        { cause: e },
       );
     }
-    throw inputError('IMAGE_CORRUPT', `${label} has a damaged image header (${message.trim()})`, e);
+    throw new NstError('IMAGE_CORRUPT', `${label} has a damaged image header (${message.trim()})`, {
+      cause: e,
+    });
   }
-  const format = INPUT_FORMATS[meta.format ?? ''];
+  const format = INPUT_FORMAT_NAMES[meta.format ?? ''];
   // HEIF with HEVC (HEIC) is not decodable by the prebuilt libvips; only its AV1 flavour (AVIF) is.
   if (!format || (meta.format === 'heif' && meta.compression !== 'av1')) {
     const found =
       meta.format === 'heif' ? `HEIF/${meta.compression ?? 'unknown'}` : (meta.format ?? 'unknown');
-    throw inputError(
+    throw new NstError(
       'IMAGE_UNSUPPORTED',
-      `${label} is ${found}, which is not supported: use ${SUPPORTED_LIST}`,
+      `${label} is ${found}, which is not supported: use ${INPUT_FORMATS_TEXT}`,
     );
   }
   return { width: meta.autoOrient.width, height: meta.autoOrient.height, format };
@@ -120,7 +113,7 @@ async function readHeader({ bytes, label }: Source): Promise<ImageMetadata> {
 function checkPixelLimit(label: string, { width, height }: ImageMetadata, maxPixels: number): void {
   if (width * height <= maxPixels) return;
   const mp = (n: number) => `${(n / 1e6).toFixed(1)} megapixels`;
-  throw inputError(
+  throw new NstError(
     'IMAGE_TOO_LARGE',
     `${label} is ${width}x${height} (${mp(width * height)}), over the limit of ${mp(maxPixels)}: downscale it first`,
   );
@@ -154,7 +147,7 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
     try {
       pipeline = pipeline.flatten({ background: opts.background ?? '#ffffff' });
     } catch (e) {
-      throw inputError('INVALID_OPTION', `background "${opts.background}" is not a colour`, e);
+      throw new NstError('INVALID_OPTION', `background "${opts.background}" is not a colour`, { cause: e });
     }
   }
   let raw: { data: Buffer; info: OutputInfo };
@@ -163,7 +156,9 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   } catch (e) {
     const message = (e as Error).message.trim();
     const code = /pixel limit/i.test(message) ? 'IMAGE_TOO_LARGE' : 'IMAGE_CORRUPT';
-    throw inputError(code, `${source.label} (${header.format}) is truncated or damaged: ${message}`, e);
+    throw new NstError(code, `${source.label} (${header.format}) is truncated or damaged: ${message}`, {
+      cause: e,
+    });
   }
   return {
     ...splitChannels(raw.data, raw.info.width, raw.info.height, raw.info.channels),

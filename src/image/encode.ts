@@ -4,24 +4,12 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/types.js';
-import { inputError } from '../errors.js';
-
-export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'tiff';
-
-const FORMAT_BY_EXTENSION: Readonly<Record<string, OutputFormat>> = {
-  '.jpg': 'jpeg',
-  '.jpeg': 'jpeg',
-  '.png': 'png',
-  '.webp': 'webp',
-  '.avif': 'avif',
-  '.tif': 'tiff',
-  '.tiff': 'tiff',
-};
-export const OUTPUT_EXTENSIONS: readonly string[] = Object.keys(FORMAT_BY_EXTENSION);
+import { NstError } from '../errors.js';
+import { OUTPUT_EXTENSIONS, type OutputFormat, outputFormatForExtension } from './formats.js';
 
 /** The output format written for a file name's extension, or undefined when no encoder writes it. */
 export const outputFormatForName = (name: string): OutputFormat | undefined =>
-  FORMAT_BY_EXTENSION[extname(name).toLowerCase()];
+  outputFormatForExtension(extname(name));
 
 /** Quality for the lossy formats (JPEG, WebP, AVIF): high, as results are artwork. */
 export const DEFAULT_QUALITY = 92;
@@ -37,9 +25,9 @@ export interface EncodeOptions {
 /** The output format for a path's extension (case-insensitive). */
 export function outputFormatFromPath(path: string): OutputFormat {
   const ext = extname(path).toLowerCase();
-  const format = FORMAT_BY_EXTENSION[ext];
+  const format = outputFormatForExtension(ext);
   if (format) return format;
-  throw inputError(
+  throw new NstError(
     'OUTPUT_FORMAT_UNSUPPORTED',
     `cannot write ${path}: ${ext ? `extension ${ext} is not supported` : 'no file extension'}; use one of ${OUTPUT_EXTENSIONS.join(', ')}`,
   );
@@ -64,7 +52,7 @@ function interleaveAlpha(rgb: Uint8Array, alpha: Float32Array): Uint8Array {
 
 function checkQuality(quality: number): number {
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
-    throw inputError('INVALID_OPTION', `quality must be an integer from 1 to 100, got ${quality}`);
+    throw new NstError('INVALID_OPTION', `quality must be an integer from 1 to 100, got ${quality}`);
   }
   return quality;
 }

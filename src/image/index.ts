@@ -14,10 +14,9 @@ export {
   DEFAULT_QUALITY,
   type EncodeOptions,
   encodeImage,
-  OUTPUT_EXTENSIONS,
-  type OutputFormat,
   outputFormatFromPath,
   toUint8,
   writeFileAtomic,
 } from './encode.js';
+export { OUTPUT_EXTENSIONS, type OutputFormat } from './formats.js';
 export { fitLongestSide, resizeImage } from './resize.js';

@@ -13,7 +13,7 @@ import { BATCH_JOB_PREFIX } from './handler.js';
 import type { Dispatcher, JobMetrics } from './runner.js';
 
 const transient = (what: string, cause: unknown) =>
-  new NstError('DISPATCH_FAILED', `${what}: ${(cause as Error).message}`, { kind: 'transient', cause });
+  new NstError('DISPATCH_FAILED', `${what}: ${(cause as Error).message}`, { cause });
 
 /** The SubmitJob request for a job: the worker finds everything else in outputs/<jobId>/job.json. */
 export function submitJobInput(

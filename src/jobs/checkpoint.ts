@@ -8,6 +8,7 @@
 import type { Checkpoint } from '../engine/stylize.js';
 import { decodeImage } from '../image/decode.js';
 import { encodeImage } from '../image/encode.js';
+import { contentTypeFor } from '../image/formats.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { outputKeys } from './keys.js';
 
@@ -30,7 +31,7 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const keys = outputKeys(jobId);
   const png = await encodeImage(checkpoint.image, { format: 'png' });
-  await store.put(keys.checkpointImage, png, { contentType: 'image/png', temporary: true });
+  await store.put(keys.checkpointImage, png, { contentType: contentTypeFor('png'), temporary: true });
   const record: CheckpointRecord = {
     jobId,
     scaleIndex: checkpoint.scaleIndex,

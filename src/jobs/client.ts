@@ -6,11 +6,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { camelToKebab, describeIssues, stylizeOptionsSchema } from '../engine/options.js';
-import { inputError, NstError } from '../errors.js';
+import { stylizeOptionsSchema } from '../engine/options.js';
+import { NstError } from '../errors.js';
+import { IMAGE_EXTENSIONS } from '../image/formats.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { camelToKebab } from '../text.js';
+import { describeIssues } from '../validation.js';
 import { jobIdFor } from './job-id.js';
-import { IMAGE_EXTENSIONS, outputKeys, STYLES_PREFIX, styleKeysFor } from './keys.js';
+import { KEY_PREFIXES, outputKeys, STYLES_PREFIX, styleKeysFor } from './keys.js';
 import { isFinished, type JobManifest } from './manifest.js';
 import { METADATA_PREFIX } from './metadata.js';
 import { outputSettingsSchema } from './spec.js';
@@ -50,7 +53,8 @@ export function optionsMetadata(
 ): Record<string, string> {
   const checks = [stylizeOptionsSchema.partial().safeParse(options), outputSettingsSchema.safeParse(output)];
   const problems = checks.flatMap((check) => (check.success ? [] : describeIssues(check.error)));
-  if (problems.length > 0) throw inputError('INVALID_OPTION', `invalid options:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0)
+    throw new NstError('INVALID_OPTION', `invalid options:\n  ${problems.join('\n  ')}`);
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...options, ...output })) {
     if (value === undefined) continue;
@@ -63,7 +67,7 @@ export function optionsMetadata(
 
 export async function submitDropIn(store: ObjectStore, request: SubmitRequest): Promise<Submitted> {
   if (!isFile(request.content))
-    throw inputError('IMAGE_NOT_FOUND', `image file ${request.content} does not exist`);
+    throw new NstError('IMAGE_NOT_FOUND', `image file ${request.content} does not exist`);
   const metadata = optionsMetadata(request.options ?? {}, request.output);
   let style: string;
   let styleKey: string;
@@ -71,7 +75,7 @@ export async function submitDropIn(store: ObjectStore, request: SubmitRequest): 
     style = styleNameOf(request.style);
     const extension = path.extname(request.style).slice(1).toLowerCase();
     if (!(IMAGE_EXTENSIONS as readonly string[]).includes(extension)) {
-      throw inputError(
+      throw new NstError(
         'IMAGE_UNSUPPORTED',
         `${request.style}: a painting needs one of .${IMAGE_EXTENSIONS.join(', .')}`,
       );
@@ -81,7 +85,7 @@ export async function submitDropIn(store: ObjectStore, request: SubmitRequest): 
     const existing = await store.list(`${STYLES_PREFIX}${style}.`);
     const [winner] = styleKeysFor(style, [...existing, styleKey]);
     if (winner !== styleKey) {
-      throw inputError(
+      throw new NstError(
         'INVALID_OPTION',
         `${store.uri(winner)} already holds the style "${style}" and would be used instead of ${request.style}: rename the painting or delete that object`,
       );
@@ -90,16 +94,16 @@ export async function submitDropIn(store: ObjectStore, request: SubmitRequest): 
   } else {
     style = request.style;
     if (!/^[\w.-]+$/.test(style))
-      throw inputError('STYLE_NOT_FOUND', `${style} is neither a painting file nor a style name`);
+      throw new NstError('STYLE_NOT_FOUND', `${style} is neither a painting file nor a style name`);
     [styleKey] = styleKeysFor(style, await store.list(`${STYLES_PREFIX}${style}.`));
     if (!styleKey) {
-      throw inputError(
+      throw new NstError(
         'STYLE_NOT_FOUND',
         `no style "${style}" in ${store.uri(STYLES_PREFIX)} (${IMAGE_EXTENSIONS.join(', ')}): pass a painting file with --style painting.jpg to upload one`,
       );
     }
   }
-  const contentKey = `inputs/${style}/${path.basename(request.content)}`;
+  const contentKey = `${KEY_PREFIXES.inputs}${style}/${path.basename(request.content)}`;
   const etag = await store.put(contentKey, await readFile(request.content), { metadata });
   const jobId = jobIdFor({ bucket: store.bucket, key: contentKey, etag });
   return { jobId, contentKey, styleKey, statusKey: outputKeys(jobId).manifest };
@@ -118,11 +122,8 @@ export async function waitForJob(
     if (manifest && isFinished(manifest.status)) return manifest;
     if (Date.now() > deadline) {
       throw new NstError(
-        'ABORTED',
+        'WAIT_TIMED_OUT',
         `job ${jobId} has not finished after ${timeoutSeconds} s (status ${manifest?.status ?? 'none yet'})`,
-        {
-          kind: 'transient',
-        },
       );
     }
     await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 500));

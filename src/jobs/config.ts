@@ -1,25 +1,61 @@
 /**
- * Pipeline configuration from the environment (the CDK stack sets these on the function; see the shared
- * pipeline contract). Invalid values fail at start-up with the variable's name.
+ * The pipeline's environment contract: the variables the CDK stack sets on the function and the Batch job
+ * definition, and the workers read here. Names and defaults live only in this file; infra imports them.
+ * Invalid values fail at start-up with the variable's name.
  */
 import { z } from 'zod';
-import { describeIssues } from '../engine/options.js';
 import { NstError } from '../errors.js';
+import { describeIssues } from '../validation.js';
+
+/** Variable names of the contract. */
+export const PIPELINE_ENV = {
+  weightsDir: 'NST_WEIGHTS_DIR',
+  topicArn: 'NST_TOPIC_ARN',
+  batchJobQueue: 'NST_BATCH_JOB_QUEUE',
+  batchJobDefinition: 'NST_BATCH_JOB_DEFINITION',
+  engine: 'NST_ENGINE',
+  threads: 'NST_THREADS',
+  deadlineMarginSeconds: 'NST_DEADLINE_MARGIN_SECONDS',
+  maxPixels: 'NST_MAX_PIXELS',
+  leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
+  maxContinuations: 'NST_MAX_CONTINUATIONS',
+  webhookUrl: 'NST_WEBHOOK_URL',
+} as const;
+
+/** The variables that name one Batch job's work (SubmitJob sets them; the worker reads them). */
+export const BATCH_JOB_ENV = { bucket: 'NST_BUCKET', jobId: 'NST_JOB_ID' } as const;
+
+/** Powertools' own variables, set by the stack. */
+export const POWERTOOLS_ENV = {
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+export const PIPELINE_DEFAULTS = {
+  engine: 'auto',
+  deadlineMarginSeconds: 60,
+  leaseSeconds: 45,
+  maxContinuations: 4,
+} as const;
 
 const positiveInt = z.coerce.number().int().positive();
 
 const envSchema = z.object({
-  NST_WEIGHTS_DIR: z.string().optional(),
-  NST_TOPIC_ARN: z.string().optional(),
-  NST_BATCH_JOB_QUEUE: z.string().optional(),
-  NST_BATCH_JOB_DEFINITION: z.string().optional(),
-  NST_ENGINE: z.enum(['auto', 'onnx', 'tfjs']).default('auto'),
-  NST_THREADS: positiveInt.optional(),
-  NST_DEADLINE_MARGIN_SECONDS: z.coerce.number().min(0).default(60),
-  NST_MAX_PIXELS: positiveInt.optional(),
-  NST_LOCK_LEASE_SECONDS: z.coerce.number().positive().default(45),
-  NST_MAX_CONTINUATIONS: z.coerce.number().int().min(0).default(4),
-  NST_WEBHOOK_URL: z.url().optional(),
+  [PIPELINE_ENV.weightsDir]: z.string().optional(),
+  [PIPELINE_ENV.topicArn]: z.string().optional(),
+  [PIPELINE_ENV.batchJobQueue]: z.string().optional(),
+  [PIPELINE_ENV.batchJobDefinition]: z.string().optional(),
+  [PIPELINE_ENV.engine]: z.enum(['auto', 'onnx', 'tfjs']).default(PIPELINE_DEFAULTS.engine),
+  [PIPELINE_ENV.threads]: positiveInt.optional(),
+  [PIPELINE_ENV.deadlineMarginSeconds]: z.coerce
+    .number()
+    .min(0)
+    .default(PIPELINE_DEFAULTS.deadlineMarginSeconds),
+  [PIPELINE_ENV.maxPixels]: positiveInt.optional(),
+  [PIPELINE_ENV.leaseSeconds]: z.coerce.number().positive().default(PIPELINE_DEFAULTS.leaseSeconds),
+  [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
+  [PIPELINE_ENV.webhookUrl]: z.url().optional(),
 });
 
 export interface PipelineConfig {
@@ -48,28 +84,23 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
   );
   if (!parsed.success) {
     throw new NstError(
-      'INVALID_OPTION',
+      'INVALID_CONFIG',
       `invalid configuration:\n  ${describeIssues(parsed.error).join('\n  ')}`,
-      {
-        kind: 'internal',
-      },
     );
   }
   const e = parsed.data;
-  const batch =
-    e.NST_BATCH_JOB_QUEUE && e.NST_BATCH_JOB_DEFINITION
-      ? { jobQueue: e.NST_BATCH_JOB_QUEUE, jobDefinition: e.NST_BATCH_JOB_DEFINITION }
-      : undefined;
+  const queue = e[PIPELINE_ENV.batchJobQueue];
+  const definition = e[PIPELINE_ENV.batchJobDefinition];
   return {
-    weightsDir: e.NST_WEIGHTS_DIR,
-    topicArn: e.NST_TOPIC_ARN,
-    batch,
-    engine: e.NST_ENGINE,
-    threads: e.NST_THREADS,
-    marginSeconds: e.NST_DEADLINE_MARGIN_SECONDS,
-    maxPixels: e.NST_MAX_PIXELS,
-    leaseSeconds: e.NST_LOCK_LEASE_SECONDS,
-    maxContinuations: e.NST_MAX_CONTINUATIONS,
-    webhookUrl: e.NST_WEBHOOK_URL,
+    weightsDir: e[PIPELINE_ENV.weightsDir],
+    topicArn: e[PIPELINE_ENV.topicArn],
+    batch: queue && definition ? { jobQueue: queue, jobDefinition: definition } : undefined,
+    engine: e[PIPELINE_ENV.engine],
+    threads: e[PIPELINE_ENV.threads],
+    marginSeconds: e[PIPELINE_ENV.deadlineMarginSeconds],
+    maxPixels: e[PIPELINE_ENV.maxPixels],
+    leaseSeconds: e[PIPELINE_ENV.leaseSeconds],
+    maxContinuations: e[PIPELINE_ENV.maxContinuations],
+    webhookUrl: e[PIPELINE_ENV.webhookUrl],
   };
 }

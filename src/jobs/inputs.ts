@@ -2,12 +2,13 @@
  * From an upload to a job: the spec (a drop-in's key and metadata, or a jobs/*.json file) and the input
  * images' bytes. Inputs are only ever read. Missing or unusable inputs are input errors that name the key.
  */
-import { inputError } from '../errors.js';
-import { type OutputFormat, outputFormatForName } from '../image/encode.js';
+import { NstError } from '../errors.js';
+import { outputFormatForName } from '../image/encode.js';
+import { IMAGE_EXTENSIONS, type OutputFormat } from '../image/formats.js';
 import type { ImageSource, RenderInput } from '../render.js';
 import type { ObjectStore, StoredObject } from '../storage/object-store.js';
 import { PreconditionFailed } from '../storage/object-store.js';
-import { IMAGE_EXTENSIONS, STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
+import { STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
 import { specFromMetadata } from './metadata.js';
 import { type JobSpec, parseJobSpec } from './spec.js';
 
@@ -32,12 +33,12 @@ async function readUpload(store: ObjectStore, key: string, upload: Upload): Prom
     );
   } catch (e) {
     if (!(e instanceof PreconditionFailed)) throw e;
-    throw inputError(
+    throw new NstError(
       'INPUT_CHANGED',
       `${key} was replaced after this upload; the newer upload runs as its own job`,
     );
   }
-  if (!object) throw inputError('IMAGE_NOT_FOUND', `${store.uri(key)} was deleted before the job ran`);
+  if (!object) throw new NstError('IMAGE_NOT_FOUND', `${store.uri(key)} was deleted before the job ran`);
   return object;
 }
 
@@ -62,7 +63,7 @@ export async function resolveJob(store: ObjectStore, trigger: Trigger, upload: U
       return { spec, fetched: new Map([[trigger.key, object]]) };
     }
     case 'misplaced':
-      throw inputError(
+      throw new NstError(
         'INVALID_JOB_SPEC',
         `${trigger.key} is not a drop-in: put photos at inputs/<style>/<name>.jpg, with the painting at ${STYLES_PREFIX}<style>.jpg`,
       );
@@ -74,7 +75,7 @@ export async function resolveJob(store: ObjectStore, trigger: Trigger, upload: U
 async function findStyle(store: ObjectStore, style: string): Promise<string> {
   const [key] = styleKeysFor(style, await store.list(`${STYLES_PREFIX}${style}.`));
   if (key) return key;
-  throw inputError(
+  throw new NstError(
     'STYLE_NOT_FOUND',
     `no style painting ${store.uri(`${STYLES_PREFIX}${style}`)}.{${IMAGE_EXTENSIONS.join(',')}}: upload the painting there first`,
   );
@@ -89,7 +90,7 @@ export async function fetchInputs(
   const read = async (key: string, missing: 'IMAGE_NOT_FOUND' | 'STYLE_NOT_FOUND'): Promise<ImageSource> => {
     const object = fetched.get(key) ?? (await store.get(key));
     if (!object) {
-      throw inputError(
+      throw new NstError(
         missing,
         `${store.uri(key)} does not exist${missing === 'STYLE_NOT_FOUND' ? ' (style painting)' : ''}`,
       );

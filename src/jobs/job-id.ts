@@ -5,7 +5,7 @@
  * readable prefix comes from the file name; the hash makes it unique.
  */
 import { createHash } from 'node:crypto';
-import { inputError } from '../errors.js';
+import { NstError } from '../errors.js';
 
 export interface UploadVersion {
   readonly bucket: string;
@@ -41,5 +41,5 @@ function slugOf(key: string): string {
 /** Checks a job id that arrives from outside (a continuation or Batch event). */
 export function checkJobId(jobId: unknown): string {
   if (typeof jobId === 'string' && JOB_ID_PATTERN.test(jobId)) return jobId;
-  throw inputError('INVALID_JOB_SPEC', `${JSON.stringify(jobId)} is not a job id`);
+  throw new NstError('INVALID_JOB_SPEC', `${JSON.stringify(jobId)} is not a job id`);
 }

@@ -2,11 +2,19 @@
  * The bucket's key conventions (DESIGN.md "S3 conventions"): what a new object means, and where a job's
  * outputs go. Everything the pipeline writes is under outputs/<jobId>/, which never triggers.
  */
-import type { OutputFormat } from '../image/encode.js';
+import { extensionFor, IMAGE_EXTENSIONS, type OutputFormat } from '../image/formats.js';
+
+/** The bucket's key prefixes: uploads to inputs/ and jobs/ start jobs; the pipeline writes only under outputs/. */
+export const KEY_PREFIXES = {
+  inputs: 'inputs/',
+  jobs: 'jobs/',
+  styles: 'styles/',
+  outputs: 'outputs/',
+} as const;
 
 /** Prefixes whose ObjectCreated events start jobs (the bucket notification's filters). */
-export const TRIGGER_PREFIXES = ['inputs/', 'jobs/'] as const;
-export const STYLES_PREFIX = 'styles/';
+export const TRIGGER_PREFIXES = [KEY_PREFIXES.inputs, KEY_PREFIXES.jobs] as const;
+export const STYLES_PREFIX = KEY_PREFIXES.styles;
 
 /** What an uploaded key asks for. */
 export type Trigger =
@@ -24,13 +32,13 @@ const stripExtension = (name: string) => (name.includes('.') ? name.slice(0, nam
 
 export function classifyKey(key: string): Trigger {
   if (key.endsWith('/')) return { kind: 'ignored', key };
-  if (key.startsWith('jobs/')) {
+  if (key.startsWith(KEY_PREFIXES.jobs)) {
     return key.toLowerCase().endsWith('.json')
       ? { kind: 'spec', key, name: stripExtension(baseName(key)) }
       : { kind: 'ignored', key };
   }
-  if (key.startsWith('inputs/')) {
-    const rest = key.slice('inputs/'.length);
+  if (key.startsWith(KEY_PREFIXES.inputs)) {
+    const rest = key.slice(KEY_PREFIXES.inputs.length);
     const slash = rest.indexOf('/');
     const name = stripExtension(baseName(rest));
     if (slash <= 0) return { kind: 'misplaced', key, name };
@@ -38,9 +46,6 @@ export function classifyKey(key: string): Trigger {
   }
   return { kind: 'ignored', key };
 }
-
-/** File extensions of the image formats decode accepts, in the order a style is looked up. */
-export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'tif', 'tiff', 'gif'] as const;
 
 /** styles/<style>.<ext> keys that match a style name, in IMAGE_EXTENSIONS order. */
 export function styleKeysFor(style: string, keys: readonly string[]): string[] {
@@ -50,32 +55,16 @@ export function styleKeysFor(style: string, keys: readonly string[]): string[] {
   return keys.filter((k) => k.startsWith(prefix) && rank(k) >= 0).sort((a, b) => rank(a) - rank(b));
 }
 
-export const EXTENSION_BY_FORMAT: Readonly<Record<OutputFormat, string>> = {
-  jpeg: 'jpg',
-  png: 'png',
-  webp: 'webp',
-  avif: 'avif',
-  tiff: 'tif',
-};
-
-export const CONTENT_TYPE_BY_FORMAT: Readonly<Record<OutputFormat, string>> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  avif: 'image/avif',
-  tiff: 'image/tiff',
-};
-
 /** Where a job's objects live. */
 export function outputKeys(jobId: string) {
-  const dir = `outputs/${jobId}/`;
+  const dir = `${KEY_PREFIXES.outputs}${jobId}/`;
   return {
     dir,
     lock: `${dir}lock.json`,
     manifest: `${dir}job.json`,
-    result: (format: OutputFormat) => `${dir}result.${EXTENSION_BY_FORMAT[format]}`,
+    result: (format: OutputFormat) => `${dir}result.${extensionFor(format)}`,
     frame: (iteration: number, format: OutputFormat) =>
-      `${dir}frames/${String(iteration).padStart(5, '0')}.${EXTENSION_BY_FORMAT[format]}`,
+      `${dir}frames/${String(iteration).padStart(5, '0')}.${extensionFor(format)}`,
     checkpoint: `${dir}checkpoint.json`,
     checkpointImage: `${dir}checkpoint.png`,
   };

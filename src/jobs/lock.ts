@@ -126,15 +126,13 @@ export class JobLock {
       this.write('held').catch((e: unknown) => {
         if (this.ended) return;
         if (e instanceof PreconditionFailed) {
-          onLost(
-            new NstError('ABORTED', 'the job lock was taken over by another worker', { kind: 'aborted' }),
-          );
+          onLost(new NstError('ABORTED', 'the job lock was taken over by another worker'));
         } else if (expired(this.record, this.now())) {
           onLost(
             new NstError(
               'STORAGE_UNAVAILABLE',
               `the job lock could not be renewed: ${(e as Error).message}`,
-              { kind: 'transient', cause: e },
+              { cause: e },
             ),
           );
         }

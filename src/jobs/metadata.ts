@@ -6,8 +6,9 @@
  * schema expects, and the whole spec is validated at once so every problem is listed.
  */
 import type { z } from 'zod';
-import { camelToKebab, kebabToCamel, parseBooleanText, stylizeOptionsSchema } from '../engine/options.js';
-import { inputError } from '../errors.js';
+import { stylizeOptionsSchema } from '../engine/options.js';
+import { NstError } from '../errors.js';
+import { camelToKebab, kebabToCamel, parseBooleanText } from '../text.js';
 import { type JobSpec, jobSpecSchema, outputSettingsSchema } from './spec.js';
 
 /** S3 returns user metadata without the x-amz-meta- prefix, lower-cased. */
@@ -83,7 +84,7 @@ export function specFromMetadata(
     const raw = field ? metadata[`${METADATA_PREFIX}${camelToKebab(field)}`] : undefined;
     problems.push(`${header}: ${issue.message}${raw === undefined ? '' : ` (got "${raw}")`}`);
   }
-  throw inputError(
+  throw new NstError(
     'INVALID_OPTION',
     `${base.content} has invalid options in its metadata:\n  ${problems.join('\n  ')}`,
   );

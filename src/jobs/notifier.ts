@@ -69,10 +69,7 @@ export class SnsNotifier implements Notifier {
       throw new NstError(
         'NOTIFICATION_FAILED',
         `cannot publish to ${this.topicArn}: ${(cause as Error).message}`,
-        {
-          kind: 'transient',
-          cause,
-        },
+        { cause },
       );
     }
   }

@@ -19,8 +19,9 @@ import { resolveEngineKind } from '../engine/index.js';
 import type { StylizeOptions } from '../engine/options.js';
 import { type Checkpoint, type Progress, StylizeAborted } from '../engine/stylize.js';
 import type { VggWeights } from '../engine/types.js';
-import { type ErrorCode, inputError, NstError, toNstError } from '../errors.js';
+import { type ErrorCode, NstError, toNstError } from '../errors.js';
 import { encodeImage } from '../image/encode.js';
+import { contentTypeFor } from '../image/formats.js';
 import { fitLongestSide } from '../image/resize.js';
 import {
   decodeInputs,
@@ -35,7 +36,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { PipelineConfig } from './config.js';
 import { fetchInputs, outputFormatFor, resolveJob } from './inputs.js';
 import { jobIdFor, type UploadVersion } from './job-id.js';
-import { CONTENT_TYPE_BY_FORMAT, classifyKey, outputKeys } from './keys.js';
+import { classifyKey, outputKeys } from './keys.js';
 import { acquireLock, type Claimant, type JobLock } from './lock.js';
 import {
   addPhase,
@@ -151,9 +152,7 @@ export async function failBatchJob(
   return withJob(deps, inv, target.bucket, target.jobId, 'batch', async (job, existing) => {
     if (!existing) return job.skip(`no job.json for ${target.jobId}`);
     job.manifest = existing;
-    throw new NstError('BATCH_JOB_FAILED', `AWS Batch job ${target.batchJobId} failed: ${target.reason}`, {
-      kind: 'internal',
-    });
+    throw new NstError('BATCH_JOB_FAILED', `AWS Batch job ${target.batchJobId} failed: ${target.reason}`);
   });
 }
 
@@ -273,7 +272,7 @@ class JobRun {
         error: error.message,
       });
       await this.lock.handOff(undefined, 0).catch(() => {});
-      throw new NstError(error.code, error.message, { kind: 'transient', cause: e });
+      throw new NstError('JOB_NOT_CLOSED', `${error.code}: ${error.message}`, { cause: e });
     }
     if (error.kind === 'transient' || error.kind === 'aborted' || !this.manifest) {
       this.log.error('transient failure: the job is released for a retry', {
@@ -311,7 +310,7 @@ async function execute(job: JobRun, fetched?: ReadonlyMap<string, StoredObject>)
     return handOffToBatch(job, `estimated ${Math.round(route.seconds)} s, ${available} s available here`);
   }
   if (route.target === 'too-large') {
-    throw inputError(
+    throw new NstError(
       'JOB_TOO_LARGE',
       `the job needs about ${Math.round(route.seconds)} s, but the function has ${Math.round(route.availableSeconds)} s: ` +
         'lower size or iterations, or configure the AWS Batch queue for large jobs',
@@ -455,7 +454,7 @@ async function succeed(
 ): Promise<JobOutcome> {
   const started = performance.now();
   const key = job.keys.result(format);
-  await job.store.put(key, rendered.output, { contentType: CONTENT_TYPE_BY_FORMAT[format] });
+  await job.store.put(key, rendered.output, { contentType: contentTypeFor(format) });
   const { result } = rendered;
   job.manifest = addPhase(job.manifest!, 'store', seconds(started));
   await job.record('succeeded', key, {
@@ -489,7 +488,7 @@ async function handOffAtDeadline(job: JobRun, checkpoint: Checkpoint): Promise<J
   const { deps } = job;
   const manifest = job.manifest!;
   if (!deps.dispatch.batch && manifest.continuations >= deps.config.maxContinuations) {
-    throw inputError(
+    throw new NstError(
       'JOB_TOO_LARGE',
       `the job did not finish in ${manifest.continuations + 1} Lambda invocations: lower size or iterations, ` +
         'or configure the AWS Batch queue for large jobs',
@@ -511,8 +510,7 @@ async function handOffAtDeadline(job: JobRun, checkpoint: Checkpoint): Promise<J
     iteration: checkpoint.iteration,
   });
   if (deps.dispatch.batch) return handOffToBatch(job, `deadline at ${at}`);
-  if (!deps.dispatch.continuation)
-    throw new NstError('INTERNAL', 'a deadline without a way to continue', { kind: 'internal' });
+  if (!deps.dispatch.continuation) throw new NstError('INTERNAL', 'a deadline without a way to continue');
   await job.record('queued', `deadline: continues in a new invocation from ${at}`, {
     continuations: manifest.continuations + 1,
   });
@@ -535,7 +533,7 @@ class FrameWriter {
     if (!progress.image) return;
     const key = this.keys.frame(progress.done, this.format);
     const upload = encodeImage(progress.image, { format: this.format }).then((bytes) =>
-      this.store.put(key, bytes, { contentType: CONTENT_TYPE_BY_FORMAT[this.format], temporary: true }),
+      this.store.put(key, bytes, { contentType: contentTypeFor(this.format), temporary: true }),
     );
     upload.catch(() => {}); // reported by flush()
     this.pending.push(upload);

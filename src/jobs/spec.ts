@@ -4,16 +4,16 @@
  * turned into the same shape from their key and metadata. Published as JSON Schema in schema/.
  */
 import { z } from 'zod';
-import { describeIssues, stylizeOptionsSchema } from '../engine/options.js';
-import { inputError, type NstError } from '../errors.js';
+import { stylizeOptionsSchema } from '../engine/options.js';
+import { NstError } from '../errors.js';
+import { OUTPUT_FORMATS } from '../image/formats.js';
+import { describeIssues } from '../validation.js';
 
 const keySchema = z
   .string()
   .min(1)
   .max(1024)
   .refine((key) => !/^(s3:\/\/|\/)/.test(key), 'must be an object key in this bucket, like inputs/photo.jpg');
-
-export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'tiff'] as const;
 
 export const outputSettingsSchema = z
   .object({
@@ -70,7 +70,7 @@ export function jobSpecJsonSchema(): Record<string, unknown> {
 }
 
 const invalidSpec = (source: string, problems: string[]): NstError =>
-  inputError('INVALID_JOB_SPEC', `${source} is not a valid job spec:\n  ${problems.join('\n  ')}`);
+  new NstError('INVALID_JOB_SPEC', `${source} is not a valid job spec:\n  ${problems.join('\n  ')}`);
 
 /** Validates a parsed spec; the error lists every problem. */
 export function validateJobSpec(value: unknown, source: string): JobSpec {

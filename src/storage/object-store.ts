@@ -14,7 +14,8 @@ import {
 import { NstError } from '../errors.js';
 
 /** The object tag the bucket's lifecycle rule expires (frames, checkpoints). */
-export const TEMPORARY_TAG = 'nst-temporary=true';
+export const TEMPORARY_TAG = { key: 'nst-temporary', value: 'true' } as const;
+const TEMPORARY_TAGGING = `${TEMPORARY_TAG.key}=${TEMPORARY_TAG.value}`;
 
 export interface StoredObject {
   readonly body: Buffer;
@@ -101,7 +102,7 @@ export class ObjectStore {
     try {
       return { value: JSON.parse(object.body.toString('utf8')) as T, etag: object.etag };
     } catch (cause) {
-      throw new NstError('INTERNAL', `${this.uri(key)} is not valid JSON`, { kind: 'internal', cause });
+      throw new NstError('INTERNAL', `${this.uri(key)} is not valid JSON`, { cause });
     }
   }
 
@@ -115,7 +116,7 @@ export class ObjectStore {
       Metadata: opts.metadata,
       IfNoneMatch: opts.ifNoneMatch,
       IfMatch: opts.ifMatch ? quoteEtag(opts.ifMatch) : undefined,
-      Tagging: opts.temporary ? TEMPORARY_TAG : undefined,
+      Tagging: opts.temporary ? TEMPORARY_TAGGING : undefined,
     };
     try {
       return (await this.client.send(new PutObjectCommand(input))).ETag ?? '';
@@ -149,9 +150,6 @@ export class ObjectStore {
 
   private unavailable(op: string, key: string, cause: unknown): NstError {
     const why = (cause as SdkError).message || (cause as SdkError).name || String(cause);
-    return new NstError('STORAGE_UNAVAILABLE', `cannot ${op} ${this.uri(key)}: ${why}`, {
-      kind: 'transient',
-      cause,
-    });
+    return new NstError('STORAGE_UNAVAILABLE', `cannot ${op} ${this.uri(key)}: ${why}`, { cause });
   }
 }

@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseStyleArg } from '../../src/cli/stylize.js';
 import { parseOptionValue } from '../../src/cli/stylize-flags.js';
-import {
-  DEFAULT_STYLIZE_OPTIONS,
-  describeIssues,
-  parseBooleanText,
-  stylizeOptionsSchema,
-} from '../../src/engine/options.js';
+import { DEFAULT_STYLIZE_OPTIONS, stylizeOptionsSchema } from '../../src/engine/options.js';
+import { parseBooleanText } from '../../src/text.js';
+import { describeIssues } from '../../src/validation.js';
 
 describe('stylize options', () => {
   it('has defaults for a good 512 px result', () => {

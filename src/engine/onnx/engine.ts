@@ -68,11 +68,9 @@ class OnnxEngine implements StyleEngine {
   }
 
   async lossAndGradient(x: Float32Array): Promise<LossAndGradient> {
-    if (this.disposed) throw new NstError('INTERNAL', 'the onnx engine was disposed', { kind: 'internal' });
+    if (this.disposed) throw new NstError('INTERNAL', 'the onnx engine was disposed');
     if (x.length !== this.width * this.height * 3) {
-      throw new NstError('INTERNAL', `x has ${x.length} values, expected ${this.width}x${this.height}x3`, {
-        kind: 'internal',
-      });
+      throw new NstError('INTERNAL', `x has ${x.length} values, expected ${this.width}x${this.height}x3`);
     }
     // The Tensor wraps x without copying.
     await this.session.run(

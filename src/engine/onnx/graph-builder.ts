@@ -5,6 +5,7 @@
  * has no JS counterpart); `onnx-proto` only provides the message types and the encoder.
  */
 import onnxProto from 'onnx-proto';
+import { SERVICE_NAME } from '../../product.js';
 
 const { onnx } = onnxProto;
 
@@ -131,7 +132,7 @@ export class GraphBuilder {
     const model = {
       irVersion: IR_VERSION,
       opsetImport: [{ domain: '', version: OPSET }],
-      producerName: 'serverless-style-transfer',
+      producerName: SERVICE_NAME,
       graph,
     };
     return onnx.ModelProto.encode(model).finish();

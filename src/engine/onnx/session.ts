@@ -75,10 +75,7 @@ export async function createSession(model: Uint8Array, opts: SessionOptions): Pr
     throw new NstError(
       'ENGINE_UNAVAILABLE',
       `onnxruntime cannot load the VGG-19 graph: ${(cause as Error).message}`,
-      {
-        kind: 'internal',
-        cause,
-      },
+      { cause },
     );
   }
 }

@@ -7,7 +7,7 @@
  * reports the loss after its step; its reported loss does not lag.) Adam has no stopping test: it runs
  * the iterations it is given, so `converged` is always false.
  */
-import { inputError } from '../../errors.js';
+import { NstError } from '../../errors.js';
 import {
   type AdamOptions,
   assertUsableEvaluation,
@@ -41,7 +41,7 @@ export class Adam<E extends Evaluation> implements Optimiser<E> {
     this.beta2 = options.beta2 ?? ADAM_DEFAULTS.beta2;
     this.epsilon = options.epsilon ?? ADAM_DEFAULTS.epsilon;
     if (!(this.learningRate > 0 && Number.isFinite(this.learningRate))) {
-      throw inputError(
+      throw new NstError(
         'INVALID_OPTION',
         `Adam learning rate must be a positive number (got ${this.learningRate})`,
       );
@@ -51,10 +51,10 @@ export class Adam<E extends Evaluation> implements Optimiser<E> {
       ['beta2', this.beta2],
     ] as const) {
       if (!(beta >= 0 && beta < 1))
-        throw inputError('INVALID_OPTION', `Adam ${name} must be in [0, 1) (got ${beta})`);
+        throw new NstError('INVALID_OPTION', `Adam ${name} must be in [0, 1) (got ${beta})`);
     }
     if (!(this.epsilon > 0 && Number.isFinite(this.epsilon))) {
-      throw inputError('INVALID_OPTION', `Adam epsilon must be a positive number (got ${this.epsilon})`);
+      throw new NstError('INVALID_OPTION', `Adam epsilon must be a positive number (got ${this.epsilon})`);
     }
     this.x = Float32Array.from(x0);
     this.m = new Float32Array(x0.length);

@@ -2,7 +2,7 @@
  * Optimisers on plain Float32Arrays (no I/O): L-BFGS, the default for style transfer, and Adam.
  * Both copy x0 (the caller's array is never modified) and own their iterate `x`.
  */
-import { inputError } from '../../errors.js';
+import { NstError } from '../../errors.js';
 import { Adam } from './adam.js';
 import { Lbfgs } from './lbfgs.js';
 import type { AdamOptions, Evaluation, LbfgsOptions, Objective, Optimiser, OptimiserKind } from './types.js';
@@ -31,6 +31,6 @@ export function createOptimiser<E extends Evaluation>(
     case 'adam':
       return new Adam(x0, objective, options as AdamOptions);
     default:
-      throw inputError('INVALID_OPTION', `unknown optimiser "${kind as string}": use lbfgs or adam`);
+      throw new NstError('INVALID_OPTION', `unknown optimiser "${kind as string}": use lbfgs or adam`);
   }
 }

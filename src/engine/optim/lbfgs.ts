@@ -23,7 +23,7 @@
  * plus m curvature pairs (s, y) of Float32Arrays, allocated as the history fills and then reused as a
  * ring. Dot products accumulate in float64: the vectors have up to ~3M entries.
  */
-import { inputError, NstError } from '../../errors.js';
+import { NstError } from '../../errors.js';
 import {
   assertUsableEvaluation,
   type Evaluation,
@@ -78,7 +78,10 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
   ) {
     const historySize = options.historySize ?? LBFGS_DEFAULTS.historySize;
     if (!Number.isInteger(historySize) || historySize < 1) {
-      throw inputError('INVALID_OPTION', `L-BFGS history size must be an integer >= 1 (got ${historySize})`);
+      throw new NstError(
+        'INVALID_OPTION',
+        `L-BFGS history size must be an integer >= 1 (got ${historySize})`,
+      );
     }
     this.learningRate = positive('L-BFGS learning rate', options.learningRate ?? LBFGS_DEFAULTS.learningRate);
     this.lineSearch = options.lineSearch ?? LBFGS_DEFAULTS.lineSearch;
@@ -157,7 +160,7 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
     const search = await strongWolfe(evaluateAt, keeper(kept), start, t, maxAbs(d), this.changeTolerance);
     const grad = search.point.grad;
     if (grad === null) {
-      throw new NstError('INTERNAL', 'L-BFGS line search lost its gradient', { kind: 'internal' });
+      throw new NstError('INTERNAL', 'L-BFGS line search lost its gradient');
     }
     this.move(search.point.t);
     // The engine's gradient buffer has moved on; report ours (the step copies grad into this.g).
@@ -419,14 +422,14 @@ function sumAbs(a: Float32Array): number {
 
 function positive(name: string, value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) {
-    throw inputError('INVALID_OPTION', `${name} must be a positive number (got ${value})`);
+    throw new NstError('INVALID_OPTION', `${name} must be a positive number (got ${value})`);
   }
   return value;
 }
 
 function nonNegative(name: string, value: number): number {
   if (!(value >= 0) || !Number.isFinite(value)) {
-    throw inputError('INVALID_OPTION', `${name} must be a non-negative number (got ${value})`);
+    throw new NstError('INVALID_OPTION', `${name} must be a non-negative number (got ${value})`);
   }
   return value;
 }

@@ -61,9 +61,7 @@ export interface AdamOptions {
  */
 export function assertUsableEvaluation(e: Evaluation, length: number, where: string): void {
   if (e.grad.length !== length) {
-    throw new NstError('INTERNAL', `${where}: the gradient has ${e.grad.length} entries, x has ${length}`, {
-      kind: 'internal',
-    });
+    throw new NstError('INTERNAL', `${where}: the gradient has ${e.grad.length} entries, x has ${length}`);
   }
   let finite = Number.isFinite(e.loss);
   for (let i = 0; finite && i < e.grad.length; i++) finite = Number.isFinite(e.grad[i]);
@@ -71,7 +69,6 @@ export function assertUsableEvaluation(e: Evaluation, length: number, where: str
     throw new NstError(
       'INTERNAL',
       `${where}: the loss or its gradient is not finite (loss ${e.loss}); the optimisation diverged, try a smaller learning rate`,
-      { kind: 'internal' },
     );
   }
 }

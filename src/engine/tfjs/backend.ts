@@ -51,7 +51,6 @@ async function load(threads = os.availableParallelism()): Promise<LoadedTf> {
       throw new NstError(
         'ENGINE_UNAVAILABLE',
         'NST_TFJS_BACKEND=node but @tensorflow/tfjs-node does not load here; install it or unset NST_TFJS_BACKEND',
-        { kind: 'internal' },
       );
     }
   }
@@ -85,9 +84,7 @@ async function loadWasm(threads: number): Promise<LoadedTf> {
   wasm.setWasmPaths(wasmDistFolder());
   wasm.setThreadsCount(Math.max(1, Math.floor(threads)));
   if (!(await tf.setBackend('wasm'))) {
-    throw new NstError('ENGINE_UNAVAILABLE', 'the tfjs WASM backend failed to initialise', {
-      kind: 'internal',
-    });
+    throw new NstError('ENGINE_UNAVAILABLE', 'the tfjs WASM backend failed to initialise');
   }
   await tf.ready();
   return { tf: prepared(tf), backend: 'tfjs-wasm' };
@@ -106,9 +103,6 @@ function prepared(tf: Tf): Tf {
     throw new NstError(
       'ENGINE_UNAVAILABLE',
       `the tfjs backend computes in float${precision}, the engine needs float32`,
-      {
-        kind: 'internal',
-      },
     );
   }
   registerMissingGradients(tf);

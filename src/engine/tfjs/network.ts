@@ -74,10 +74,7 @@ export function createVggNetwork(tf: Tf, weights: VggWeights, pooling: Pooling):
         if (layer.name === CONTENT_LAYER) content = h;
         if (layer.poolAfter) h = pool(h);
       }
-      if (!content)
-        throw new NstError('INTERNAL', `${CONTENT_LAYER} is not in the VGG-19 layer table`, {
-          kind: 'internal',
-        });
+      if (!content) throw new NstError('INTERNAL', `${CONTENT_LAYER} is not in the VGG-19 layer table`);
       return { style, content };
     },
     dispose() {

@@ -1,0 +1,10 @@
+/** The product's names, as logs, metrics, graphs and the command line spell them. */
+
+/** Powertools' service name (logs and metrics) and the producer of the ONNX graph. */
+export const SERVICE_NAME = 'serverless-style-transfer';
+
+/** The CloudWatch namespace of the pipeline's metrics. */
+export const METRICS_NAMESPACE = 'ServerlessStyleTransfer';
+
+/** The command line tool. */
+export const CLI_NAME = 'nst';
