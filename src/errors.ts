@@ -37,7 +37,6 @@ export const ERROR_KINDS = {
   // weights
   WEIGHTS_NOT_FOUND: 'input',
   WEIGHTS_INVALID: 'input',
-  WEIGHTS_DOWNLOAD_FAILED: 'input',
   WEIGHTS_CHECKSUM_MISMATCH: 'input',
   // engines and runs
   JOB_TOO_LARGE: 'input',
@@ -50,6 +49,7 @@ export const ERROR_KINDS = {
   STORAGE_UNAVAILABLE: 'transient',
   NOTIFICATION_FAILED: 'transient',
   DISPATCH_FAILED: 'transient',
+  WEIGHTS_DOWNLOAD_FAILED: 'transient',
   // the pipeline
   INPUT_CHANGED: 'input',
   BATCH_JOB_FAILED: 'internal',

@@ -272,7 +272,9 @@ class JobRun {
         error: error.message,
       });
       await this.lock.handOff(undefined, 0).catch(() => {});
-      throw new NstError('JOB_NOT_CLOSED', `${error.code}: ${error.message}`, { cause: e });
+      throw error.kind === 'transient'
+        ? error
+        : new NstError('JOB_NOT_CLOSED', `${error.code}: ${error.message}`, { cause: e });
     }
     if (error.kind === 'transient' || error.kind === 'aborted' || !this.manifest) {
       this.log.error('transient failure: the job is released for a retry', {
