@@ -10,10 +10,8 @@ import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type NstConfig, parseConfig } from '../../infra/config.js';
-import { REPO_ROOT } from '../../infra/constructs/stylize-function.js';
+import { REPO_ROOT } from '../../infra/paths.js';
 import { NstStack } from '../../infra/stack.js';
-
-export { REPO_ROOT };
 
 /** Lambda's limit on a function's code plus its layers, unzipped. */
 export const LAMBDA_UNZIPPED_LIMIT = 262_144_000;
