@@ -6,10 +6,11 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { App, type Environment } from 'aws-cdk-lib';
+import { App, type Environment, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type NstConfig, parseConfig } from '../../infra/config.js';
+import type { LayerDirs } from '../../infra/constructs/layers.js';
 import { REPO_ROOT } from '../../infra/paths.js';
 import { NstStack } from '../../infra/stack.js';
 
@@ -30,7 +31,7 @@ export interface Synthesised {
 }
 
 /** Layer folders with the right layout and a few bytes each. */
-function placeholderLayers(root: string) {
+function placeholderLayers(root: string): LayerDirs {
   const runtime = path.join(root, 'runtime');
   const vgg19 = path.join(root, 'vgg19');
   mkdirSync(path.join(runtime, 'nodejs', 'node_modules', 'placeholder'), { recursive: true });
@@ -44,6 +45,25 @@ export interface SynthOptions {
   readonly env?: Environment;
   /** Context lookups answered in advance, as cdk.context.json would. */
   readonly lookups?: Record<string, unknown>;
+}
+
+export interface BareStack {
+  /** An empty stack for one construct under test. */
+  readonly stack: Stack;
+  /** Placeholder layer folders. */
+  readonly layers: LayerDirs;
+  readonly dispose: () => void;
+}
+
+/** An empty stack (cdk.json's context, a temporary assembly folder) to test one construct on its own. */
+export function bareStack(): BareStack {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nst-construct-'));
+  const app = new App({ context: cdkJsonContext(), outdir: path.join(root, 'cdk.out') });
+  return {
+    stack: new Stack(app, 'Test'),
+    layers: placeholderLayers(root),
+    dispose: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 /** Synthesises the stack once with cdk.json's context plus `overrides`. */
