@@ -15,10 +15,7 @@ import type { LayerDirs } from './constructs/layers.js';
 import { LOCK_FILE, REPO_ROOT } from './paths.js';
 
 /** The settings the layer builds depend on. */
-export type LayerSettings = Pick<
-  NstConfig,
-  'layerBuildDir' | 'architecture' | 'weightsDir' | 'weightsFloat16'
->;
+type LayerSettings = Pick<NstConfig, 'layerBuildDir' | 'architecture' | 'weightsDir' | 'weightsFloat16'>;
 
 /** Bump to invalidate cached layers when a builder changes what it writes. */
 const BUILDER_VERSION = 1;

@@ -48,14 +48,14 @@ const DROPPED_EXTENSIONS = new Set([
 /** GPU providers onnxruntime-node installs with ONNXRUNTIME_NODE_INSTALL=cuda12: hundreds of MB, useless on Lambda. */
 const GPU_PROVIDER = /libonnxruntime_providers_(cuda|tensorrt)/;
 
-export interface RuntimeLayerOptions {
+interface RuntimeLayerOptions {
   readonly outDir: string;
   readonly arch?: LayerArch;
   /** The project whose node_modules is copied (default: this repository). */
   readonly projectRoot?: string;
 }
 
-export interface RuntimeLayer {
+interface RuntimeLayer {
   readonly dir: string;
   readonly arch: LayerArch;
   /** Package names copied, sorted. */
