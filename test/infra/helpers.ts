@@ -4,6 +4,7 @@
  * layers (the synth test builds those).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { App, type Environment, Stack } from 'aws-cdk-lib';
@@ -13,6 +14,8 @@ import { type NstConfig, parseConfig } from '../../infra/config.js';
 import type { LayerDirs } from '../../infra/constructs/layers.js';
 import { REPO_ROOT } from '../../infra/paths.js';
 import { NstStack } from '../../infra/stack.js';
+import { generateVggWeights } from '../../src/engine/vgg.js';
+import { writeWeights } from '../../src/engine/weights.js';
 
 /** Lambda's limit on a function's code plus its layers, unzipped. */
 export const LAMBDA_UNZIPPED_LIMIT = 262_144_000;
@@ -159,4 +162,12 @@ export function listFiles(dir: string, prefix = ''): string[] {
       ? listFiles(path.join(dir, entry.name), `${prefix}${entry.name}/`)
       : [`${prefix}${entry.name}`],
   );
+}
+
+/** A temporary folder with float32 weights of VGG-19's shapes (generated), the vgg19 layer's source. */
+export async function generatedWeights(prefix: string): Promise<{ tmp: string; weightsDir: string }> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const weightsDir = path.join(tmp, 'weights-f32');
+  await writeWeights(weightsDir, generateVggWeights(3));
+  return { tmp, weightsDir };
 }

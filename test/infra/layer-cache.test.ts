@@ -1,21 +1,18 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../infra/config.js';
 import { buildLayers } from '../../infra/layer-cache.js';
-import { generateVggWeights } from '../../src/engine/vgg.js';
-import { MANIFEST_FILE, writeWeights } from '../../src/engine/weights.js';
+import { MANIFEST_FILE } from '../../src/engine/weights.js';
+import { generatedWeights } from './helpers.js';
 
 let tmp: string;
 /** Float32 weights of the right shapes (generated), the vgg19 layer's source. */
 let weightsDir: string;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'nst-layer-cache-'));
-  weightsDir = path.join(tmp, 'weights-f32');
-  await writeWeights(weightsDir, generateVggWeights(3));
+  ({ tmp, weightsDir } = await generatedWeights('nst-layer-cache-'));
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 

@@ -1,21 +1,17 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVgg19Layer } from '../../../layers/vgg19/build.js';
-import { generateVggWeights } from '../../../src/engine/vgg.js';
-import { loadWeights, MANIFEST_FILE, writeWeights } from '../../../src/engine/weights.js';
+import { loadWeights, MANIFEST_FILE } from '../../../src/engine/weights.js';
 import { NstError } from '../../../src/errors.js';
-import { listFiles } from '../../infra/helpers.js';
+import { generatedWeights, listFiles } from '../../infra/helpers.js';
 
 let tmp: string;
 /** Float32 weights of the right shapes (generated), the layer's source. */
 let weightsDir: string;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'nst-vgg19-layer-'));
-  weightsDir = path.join(tmp, 'weights-f32');
-  await writeWeights(weightsDir, generateVggWeights(3));
+  ({ tmp, weightsDir } = await generatedWeights('nst-vgg19-layer-'));
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
