@@ -6,13 +6,13 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readConfig } from './config.js';
-import { prepareLayers } from './layers.js';
+import { buildLayers } from './layer-cache.js';
 import { NstStack } from './stack.js';
 
 async function main(): Promise<void> {
   const app = new App();
   const config = readConfig(app.node);
-  const layers = await prepareLayers(config);
+  const layers = await buildLayers(config);
   new NstStack(app, config.stackName, {
     config,
     layers,

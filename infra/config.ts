@@ -9,7 +9,7 @@ import { NstError } from '../src/errors.js';
 import { describeIssues } from '../src/validation.js';
 
 /** CloudWatch Logs accepts only these retention periods (days). */
-export const LOG_RETENTION_DAYS = [
+const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
@@ -28,7 +28,7 @@ const int = (min: number, max: number) => z.preprocess(num, z.number().int().min
 const flag = z.preprocess(bool, z.boolean());
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema.optional());
 
-export const configSchema = z.object({
+const configSchema = z.object({
   /** Prefix of the physical names the stack sets (function, job queue, job definition). */
   prefix: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, 'lower case letters, digits and dashes, up to 30'),
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/),
@@ -68,7 +68,7 @@ export const configSchema = z.object({
 });
 
 export type NstConfig = z.infer<typeof configSchema>;
-export type ConfigKey = keyof NstConfig;
+type ConfigKey = keyof NstConfig;
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 
 /** The defaults, as cdk.json states them (a test holds the two equal). */

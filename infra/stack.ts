@@ -1,31 +1,30 @@
 /**
- * The whole pipeline in one stack (DESIGN.md "The job, end to end"):
+ * The whole pipeline in one stack (docs/ARCHITECTURE.md, "The data flow of one job"):
  *
  *   S3 inputs/, jobs/ --ObjectCreated--> stylize Lambda (runtime + weights layers)
  *     --> outputs/<jobId>/..., SNS notification
  *     --> too big for Lambda: Batch GPU job; a FAILED Batch job comes back to the Lambda via EventBridge
  *   failed async events --> SQS dead-letter queue --> alarm --> SNS
+ *
+ * The stack reads the settings (infra/config.ts) and hands each construct the few it uses.
  */
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { NstConfig } from './config.js';
 import { BatchGpu } from './constructs/batch-gpu.js';
+import { type LayerDirs, lambdaArchitecture, PipelineLayers } from './constructs/layers.js';
 import { Alarms, NotificationTopic } from './constructs/operations.js';
 import { Storage } from './constructs/storage.js';
 import { StylizeFunction } from './constructs/stylize-function.js';
 
-export interface LayerDirs {
-  /** A folder with `nodejs/node_modules/` (layers/runtime/build.ts). */
-  readonly runtime: string;
-  /** A folder with `vgg19/` (layers/vgg19/build.ts). */
-  readonly vgg19: string;
-}
-
 export interface NstStackProps extends StackProps {
   readonly config: NstConfig;
+  /** The layer folders, built before synth (infra/layer-cache.ts). */
   readonly layers: LayerDirs;
   /** Where the code comes from (defaults: this repository's functions/). */
   readonly code?: {
@@ -36,6 +35,20 @@ export interface NstStackProps extends StackProps {
   };
 }
 
+/**
+ * The layers were the stack's own children before they had a construct: their logical ids stay as they
+ * were, so a deployed stack keeps its layer versions instead of publishing them again under new names.
+ */
+function keepDeployedLogicalIds(layers: PipelineLayers): void {
+  const keep = (layer: lambda.LayerVersion, id: string) =>
+    (layer.node.defaultChild as lambda.CfnLayerVersion).overrideLogicalId(id);
+  keep(layers.runtime, 'RuntimeLayer30C65090');
+  keep(layers.vgg19, 'Vgg19Layer73624A45');
+}
+
+/** Access logs are kept at least this long, whatever the log retention. */
+const MIN_ACCESS_LOG_DAYS = 30;
+
 export class NstStack extends Stack {
   readonly storage: Storage;
   readonly stylize: StylizeFunction;
@@ -44,82 +57,96 @@ export class NstStack extends Stack {
   constructor(scope: Construct, id: string, props: NstStackProps) {
     super(scope, id, props);
     const { config } = props;
-
     this.storage = new Storage(this, 'Storage', {
       temporaryExpiryDays: config.temporaryExpiryDays,
-      accessLogDays: Math.max(config.logRetentionDays, 30),
+      accessLogDays: Math.max(config.logRetentionDays, MIN_ACCESS_LOG_DAYS),
     });
-    const { bucket } = this.storage;
     const { topic } = new NotificationTopic(this, 'Notifications', { email: config.notificationEmail });
-
-    if (config.batch) {
-      this.batch = new BatchGpu(this, 'Gpu', {
-        config,
-        bucket,
-        topic,
-        flowLogsBucket: this.storage.logsBucket,
-        image: props.code?.batchImage,
-      });
-    }
-
-    const architecture =
-      config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
-    const runtimeLayer = new lambda.LayerVersion(this, 'RuntimeLayer', {
-      description: `onnxruntime-node and sharp for linux ${architecture.name}`,
-      code: lambda.Code.fromAsset(props.layers.runtime),
-      compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
-      compatibleArchitectures: [architecture],
+    if (config.batch) this.batch = this.addGpuPath(topic, props);
+    const layers = new PipelineLayers(this, 'Layers', {
+      dirs: props.layers,
+      architecture: lambdaArchitecture(config.architecture),
     });
-    const weightsLayer = new lambda.LayerVersion(this, 'Vgg19Layer', {
-      description: 'VGG-19 conv1_1..conv5_1 weights at /opt/vgg19',
-      code: lambda.Code.fromAsset(props.layers.vgg19),
-      compatibleArchitectures: [lambda.Architecture.X86_64, lambda.Architecture.ARM_64],
-    });
-
-    this.stylize = new StylizeFunction(this, 'Stylize', {
-      config,
-      bucket,
+    keepDeployedLogicalIds(layers);
+    this.stylize = this.addStylizeFunction(topic, layers, props);
+    if (this.batch) this.routeFailedGpuJobs(this.batch);
+    new Alarms(this, 'Alarms', {
       topic,
-      layers: { runtime: runtimeLayer, vgg19: weightsLayer },
-      entry: props.code?.entry,
+      function: this.stylize.function,
+      deadLetterQueue: this.stylize.deadLetterQueue,
+    });
+    this.addOutputs(topic);
+  }
+
+  private addGpuPath(topic: sns.ITopic, { config, code }: NstStackProps): BatchGpu {
+    return new BatchGpu(this, 'Gpu', {
+      bucket: this.storage.bucket,
+      topic,
+      flowLogsBucket: this.storage.logsBucket,
+      prefix: config.prefix,
+      vpcId: config.vpcId,
+      instanceTypes: config.instanceTypes,
+      maxvCpus: config.maxvCpus,
+      spot: config.spot,
+      jobTimeout: Duration.minutes(config.batchTimeoutMinutes),
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+      image: code?.batchImage,
+    });
+  }
+
+  private addStylizeFunction(
+    topic: sns.ITopic,
+    layers: PipelineLayers,
+    { config, code }: NstStackProps,
+  ): StylizeFunction {
+    return new StylizeFunction(this, 'Stylize', {
+      bucket: this.storage.bucket,
+      topic,
+      layers,
       batch: this.batch && {
         jobQueueArn: this.batch.jobQueue.jobQueueArn,
         jobDefinitionArn: this.batch.jobDefinition.jobDefinitionArn,
         jobDefinitionName: this.batch.jobDefinitionName,
       },
+      prefix: config.prefix,
+      memorySize: config.memory,
+      timeout: Duration.seconds(config.timeout),
+      reservedConcurrency: config.reservedConcurrency,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+      entry: code?.entry,
     });
-    const fn = this.stylize.function;
-    const dlq = this.stylize.deadLetterQueue;
+  }
 
-    if (this.batch) {
-      // A job that Batch gives up on (after its retries) never reaches the worker's own failure path, so
-      // the function records it as failed in job.json and notifies.
-      new events.Rule(this, 'BatchJobFailed', {
-        description: 'Failed GPU stylize jobs go back to the stylize function',
-        eventPattern: {
-          source: ['aws.batch'],
-          detailType: ['Batch Job State Change'],
-          detail: { status: ['FAILED'], jobQueue: [this.batch.jobQueue.jobQueueArn] },
-        },
-        targets: [
-          new targets.LambdaFunction(fn, {
-            deadLetterQueue: dlq,
-            retryAttempts: 4,
-            maxEventAge: Duration.hours(6),
-          }),
-        ],
-      });
-    }
+  /**
+   * A job that Batch gives up on (after its retries) never reaches the worker's own failure path, so the
+   * function records it as failed in job.json and notifies.
+   */
+  private routeFailedGpuJobs(gpu: BatchGpu): void {
+    new events.Rule(this, 'BatchJobFailed', {
+      description: 'Failed GPU stylize jobs go back to the stylize function',
+      eventPattern: {
+        source: ['aws.batch'],
+        detailType: ['Batch Job State Change'],
+        detail: { status: ['FAILED'], jobQueue: [gpu.jobQueue.jobQueueArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(this.stylize.function, {
+          deadLetterQueue: this.stylize.deadLetterQueue,
+          retryAttempts: 4,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
+    });
+  }
 
-    new Alarms(this, 'Alarms', { topic, function: fn, deadLetterQueue: dlq });
-
+  private addOutputs(topic: sns.ITopic): void {
     new CfnOutput(this, 'BucketName', {
-      value: bucket.bucketName,
+      value: this.storage.bucket.bucketName,
       description: 'Upload to inputs/ or jobs/',
     });
     new CfnOutput(this, 'NotificationTopicArn', { value: topic.topicArn });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: dlq.queueUrl });
-    new CfnOutput(this, 'FunctionName', { value: fn.functionName });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.stylize.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'FunctionName', { value: this.stylize.function.functionName });
     if (this.batch) new CfnOutput(this, 'JobQueueArn', { value: this.batch.jobQueue.jobQueueArn });
   }
 }

@@ -17,38 +17,66 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { NstConfig } from '../config.js';
+import { PIPELINE_ENV, type PipelineConfig } from '../../src/jobs/config.js';
+import { DEFAULT_CONFIG } from '../config.js';
+import { BATCH_IMAGE } from '../paths.js';
 import { acknowledgePrefixWildcards, pipelineS3Statements } from './policies.js';
-import { REPO_ROOT } from './stylize-function.js';
-
-/**
- * The image's build context is the repository, cut down (Docker ignore syntax) to what the Dockerfile
- * copies, so synth stages a few hundred kilobytes instead of node_modules.
- */
-export const BATCH_IMAGE_CONTEXT = [
-  '*',
-  '!package.json',
-  '!package-lock.json',
-  '!.npmrc',
-  '!bin',
-  '!src',
-  '!functions',
-  'functions/*',
-  '!functions/batch',
-];
-export const BATCH_DOCKERFILE = 'functions/batch/Dockerfile';
+import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
 /** One job per g5.xlarge / g6.xlarge (4 vCPUs, 16 GiB, one GPU), leaving the ECS agent its memory. */
 const JOB_VCPUS = 4;
 const JOB_MEMORY = Size.gibibytes(14);
 
+/** The GPU worker always runs the onnx engine (its CUDA execution provider); the image sets the same. */
+export const BATCH_ENGINE: PipelineConfig['engine'] = 'onnx';
+
 export interface BatchGpuProps {
-  readonly config: NstConfig;
+  /** The pipeline bucket the jobs read requests from and write outputs to. */
   readonly bucket: s3.IBucket;
+  /** Where the jobs publish their results. */
   readonly topic: sns.ITopic;
-  /** Receives the VPC flow logs when the stack creates the VPC. */
+  /** Receives the VPC flow logs when the construct creates the VPC. */
   readonly flowLogsBucket: s3.IBucket;
-  /** The image's build context (default: this repository) and Dockerfile within it. */
+  /**
+   * Prefix of the physical names: the job queue `<prefix>-gpu`, the job definition `<prefix>-stylize-gpu`.
+   * @default 'nst' (DEFAULT_CONFIG.prefix)
+   */
+  readonly prefix?: string;
+  /**
+   * An existing VPC for the instances, looked up at synth (the stack needs an account and region); its
+   * private subnets with egress are used when it has them.
+   * @default - a new VPC: two public subnets, no NAT gateway, flow logs to `flowLogsBucket`
+   */
+  readonly vpcId?: string;
+  /**
+   * EC2 instance families ("g5": every size Batch finds fitting) or types ("g5.2xlarge").
+   * @default ['g5', 'g6'] (DEFAULT_CONFIG.instanceTypes)
+   */
+  readonly instanceTypes?: readonly string[];
+  /**
+   * The compute environment's vCPU ceiling (it scales from zero).
+   * @default 16 (DEFAULT_CONFIG.maxvCpus)
+   */
+  readonly maxvCpus?: number;
+  /**
+   * Spot instances, with the price-capacity-optimised strategy; a reclaimed instance's job is retried.
+   * @default false (DEFAULT_CONFIG.spot)
+   */
+  readonly spot?: boolean;
+  /**
+   * How long one attempt of a job may run before Batch stops it (and marks it failed).
+   * @default 240 minutes (DEFAULT_CONFIG.batchTimeoutMinutes)
+   */
+  readonly jobTimeout?: Duration;
+  /**
+   * How long the jobs' logs are kept.
+   * @default 30 days (DEFAULT_CONFIG.logRetentionDays)
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The image's build context and Dockerfile within it.
+   * @default this repository and functions/batch/Dockerfile (BATCH_IMAGE)
+   */
   readonly image?: { readonly directory: string; readonly file: string };
 }
 
@@ -59,24 +87,34 @@ export class BatchGpu extends Construct {
 
   constructor(scope: Construct, id: string, props: BatchGpuProps) {
     super(scope, id);
-    const { config } = props;
-    const vpc = config.vpcId
-      ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: config.vpcId })
-      : this.createVpc(props.flowLogsBucket);
+    const prefix = props.prefix ?? DEFAULT_CONFIG.prefix;
+    const computeEnvironment = this.createComputeEnvironment(props);
+    this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
+      jobQueueName: `${prefix}-gpu`,
+      computeEnvironments: [{ computeEnvironment, order: 1 }],
+    });
+    const container = this.createContainer(this.createJobRole(props), props);
+    this.jobDefinitionName = `${prefix}-stylize-gpu`;
+    this.jobDefinition = this.createJobDefinition(container, props);
+  }
 
+  private createComputeEnvironment(props: BatchGpuProps): batch.ManagedEc2EcsComputeEnvironment {
+    const instanceTypes = props.instanceTypes ?? DEFAULT_CONFIG.instanceTypes;
+    const spot = props.spot ?? DEFAULT_CONFIG.spot;
     const computeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'ComputeEnvironment', {
-      vpc,
+      vpc: props.vpcId
+        ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId })
+        : this.createVpc(props.flowLogsBucket),
       // A given VPC: CDK's default choice (its private subnets with egress when it has them).
-      vpcSubnets: config.vpcId ? undefined : { subnetType: ec2.SubnetType.PUBLIC },
-      // "g5" is a family (every size Batch finds fitting), "g5.2xlarge" one size.
-      instanceClasses: config.instanceTypes.filter((t) => !t.includes('.')) as ec2.InstanceClass[],
-      instanceTypes: config.instanceTypes.filter((t) => t.includes('.')).map((t) => new ec2.InstanceType(t)),
+      vpcSubnets: props.vpcId ? undefined : { subnetType: ec2.SubnetType.PUBLIC },
+      instanceClasses: instanceTypes.filter((t) => !t.includes('.')) as ec2.InstanceClass[],
+      instanceTypes: instanceTypes.filter((t) => t.includes('.')).map((t) => new ec2.InstanceType(t)),
       useOptimalInstanceClasses: false,
       images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
       minvCpus: 0,
-      maxvCpus: config.maxvCpus,
-      spot: config.spot,
-      allocationStrategy: config.spot
+      maxvCpus: props.maxvCpus ?? DEFAULT_CONFIG.maxvCpus,
+      spot,
+      allocationStrategy: spot
         ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED
         : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
       launchTemplate: this.imdsv2LaunchTemplate(),
@@ -87,71 +125,7 @@ export class BatchGpu extends Construct {
         'The instance role of a Batch ECS compute environment: the AWS-managed policy is what the ECS agent ' +
         'needs and AWS keeps it current.',
     });
-
-    this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
-      jobQueueName: `${config.prefix}-gpu`,
-      computeEnvironments: [{ computeEnvironment, order: 1 }],
-    });
-
-    const jobRole = new iam.Role(this, 'JobRole', {
-      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'GPU stylize jobs: read inputs, styles and jobs; write outputs; notify',
-    });
-    for (const statement of pipelineS3Statements(props.bucket)) jobRole.addToPrincipalPolicy(statement);
-    jobRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.topic.topicArn] }),
-    );
-    acknowledgePrefixWildcards(jobRole, props.bucket);
-
-    const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
-      image: ecs.ContainerImage.fromAsset(props.image?.directory ?? REPO_ROOT, {
-        file: props.image?.file ?? BATCH_DOCKERFILE,
-        exclude: BATCH_IMAGE_CONTEXT,
-        ignoreMode: IgnoreMode.DOCKER,
-        platform: Platform.LINUX_AMD64,
-      }),
-      gpu: 1,
-      cpu: JOB_VCPUS,
-      memory: JOB_MEMORY,
-      jobRole,
-      environment: {
-        NST_TOPIC_ARN: props.topic.topicArn,
-        NST_ENGINE: 'onnx',
-        POWERTOOLS_SERVICE_NAME: 'serverless-style-transfer',
-        POWERTOOLS_METRICS_NAMESPACE: 'ServerlessStyleTransfer',
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
-      logging: ecs.LogDrivers.awsLogs({
-        streamPrefix: 'stylize',
-        logGroup: new logs.LogGroup(this, 'Logs', {
-          retention: config.logRetentionDays as logs.RetentionDays,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-      }),
-    });
-    Validations.of(container).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'The execution role pulls the image: ecr:GetAuthorizationToken has no resource to scope to (AWS ' +
-        'requires "*"); the layer reads are scoped to the assets repository.',
-    });
-
-    this.jobDefinitionName = `${config.prefix}-stylize-gpu`;
-    this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
-      jobDefinitionName: this.jobDefinitionName,
-      container,
-      timeout: Duration.minutes(config.batchTimeoutMinutes),
-      retryAttempts: 3,
-      // Retried: a reclaimed Spot instance, a failed image pull, and the worker's exit code 1 (a transient
-      // failure; the next attempt resumes from the checkpoint). Any other exit (0 done, 2 misconfigured)
-      // ends the job; a final FAILED state reaches the function through the BatchJobFailed rule.
-      retryStrategies: [
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '1' })),
-        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.NON_ZERO_EXIT_CODE),
-      ],
-    });
+    return computeEnvironment;
   }
 
   /** Two public subnets, no NAT gateway, flow logs to S3, an S3 gateway endpoint (free, keeps S3 traffic private). */
@@ -179,6 +153,77 @@ export class BatchGpu extends Construct {
     return ec2.LaunchTemplate.fromLaunchTemplateAttributes(this, 'Imdsv2', {
       launchTemplateId: template.ref,
       versionNumber: template.attrLatestVersionNumber,
+    });
+  }
+
+  /** The pipeline's S3 permissions and SNS publish: what the worker does, and nothing else. */
+  private createJobRole(props: BatchGpuProps): iam.Role {
+    const jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'GPU stylize jobs: read inputs, styles and jobs; write outputs; notify',
+    });
+    for (const statement of pipelineS3Statements(props.bucket)) jobRole.addToPrincipalPolicy(statement);
+    jobRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.topic.topicArn] }),
+    );
+    acknowledgePrefixWildcards(jobRole, props.bucket);
+    return jobRole;
+  }
+
+  private createContainer(jobRole: iam.Role, props: BatchGpuProps): batch.EcsEc2ContainerDefinition {
+    const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
+      image: ecs.ContainerImage.fromAsset(props.image?.directory ?? BATCH_IMAGE.directory, {
+        file: props.image?.file ?? BATCH_IMAGE.file,
+        exclude: [...BATCH_IMAGE.exclude],
+        ignoreMode: IgnoreMode.DOCKER,
+        platform: Platform.LINUX_AMD64,
+      }),
+      gpu: 1,
+      cpu: JOB_VCPUS,
+      memory: JOB_MEMORY,
+      jobRole,
+      environment: {
+        [PIPELINE_ENV.topicArn]: props.topic.topicArn,
+        [PIPELINE_ENV.engine]: BATCH_ENGINE,
+        ...POWERTOOLS_ENVIRONMENT,
+      },
+      logging: ecs.LogDrivers.awsLogs({
+        streamPrefix: 'stylize',
+        logGroup: new logs.LogGroup(this, 'Logs', {
+          retention: props.logRetention ?? (DEFAULT_CONFIG.logRetentionDays as logs.RetentionDays),
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      }),
+    });
+    Validations.of(container).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'The execution role pulls the image: ecr:GetAuthorizationToken has no resource to scope to (AWS ' +
+        'requires "*"); the layer reads are scoped to the assets repository.',
+    });
+    return container;
+  }
+
+  /**
+   * Retried: a reclaimed Spot instance, a failed image pull, and the worker's exit code 1 (a transient
+   * failure; the next attempt resumes from the checkpoint). Any other exit (0 done, 2 misconfigured) ends
+   * the job; a final FAILED state reaches the function through the stack's BatchJobFailed rule.
+   */
+  private createJobDefinition(
+    container: batch.EcsEc2ContainerDefinition,
+    props: BatchGpuProps,
+  ): batch.EcsJobDefinition {
+    return new batch.EcsJobDefinition(this, 'JobDefinition', {
+      jobDefinitionName: this.jobDefinitionName,
+      container,
+      timeout: props.jobTimeout ?? Duration.minutes(DEFAULT_CONFIG.batchTimeoutMinutes),
+      retryAttempts: 3,
+      retryStrategies: [
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '1' })),
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.NON_ZERO_EXIT_CODE),
+      ],
     });
   }
 }

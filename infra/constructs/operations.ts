@@ -12,10 +12,18 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
+export interface NotificationTopicProps {
+  /**
+   * An address subscribed to the topic (AWS asks it to confirm).
+   * @default - no subscription
+   */
+  readonly email?: string;
+}
+
 export class NotificationTopic extends Construct {
   readonly topic: sns.Topic;
 
-  constructor(scope: Construct, id: string, props: { readonly email?: string }) {
+  constructor(scope: Construct, id: string, props: NotificationTopicProps = {}) {
     super(scope, id);
     // TLS-only, without a KMS key: messages hold job ids, keys and statuses, never image data; the
     // AWS-managed SNS key would stop CloudWatch alarms from publishing here, and a customer key would add
@@ -26,8 +34,11 @@ export class NotificationTopic extends Construct {
 }
 
 export interface AlarmsProps {
+  /** Where the alarms publish. */
   readonly topic: sns.ITopic;
+  /** The function whose errors raise an alarm. */
   readonly function: lambda.IFunction;
+  /** The queue whose dead letters raise an alarm. */
   readonly deadLetterQueue: sqs.IQueue;
 }
 

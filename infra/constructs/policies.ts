@@ -8,20 +8,22 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 // Internal to cdk-nag (no exports map), but it is exactly how findings name resources.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import type { IConstruct } from 'constructs';
-import { PREFIX } from './storage.js';
+import { KEY_PREFIXES } from '../../src/jobs/keys.js';
 
 export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({
       sid: 'ReadRequests',
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resources: [PREFIX.inputs, PREFIX.styles, PREFIX.jobs].map((p) => bucket.arnForObjects(`${p}*`)),
+      resources: [KEY_PREFIXES.inputs, KEY_PREFIXES.styles, KEY_PREFIXES.jobs].map((p) =>
+        bucket.arnForObjects(`${p}*`),
+      ),
     }),
     new iam.PolicyStatement({
       sid: 'WriteOutputs',
       // PutObjectTagging: temporary objects are written with the nst-temporary tag.
       actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
-      resources: [bucket.arnForObjects(`${PREFIX.outputs}*`)],
+      resources: [bucket.arnForObjects(`${KEY_PREFIXES.outputs}*`)],
     }),
     // The pipeline lists styles/<name>.* to find a style's extension, and tells a missing object (404)
     // from a failure; without ListBucket, S3 answers 403 for keys that do not exist.
@@ -41,7 +43,7 @@ export function acknowledgeWildcard(role: IConstruct, resource: string, reason: 
 
 /** The key-prefix wildcards of pipelineS3Statements. */
 export function acknowledgePrefixWildcards(role: IConstruct, bucket: s3.IBucket): void {
-  for (const prefix of Object.values(PREFIX)) {
+  for (const prefix of Object.values(KEY_PREFIXES)) {
     acknowledgeWildcard(
       role,
       bucket.arnForObjects(`${prefix}*`),

@@ -1,5 +1,6 @@
 /**
- * The pipeline's one bucket (DESIGN.md "S3 conventions") and the bucket that receives its access logs.
+ * The pipeline's one bucket (docs/ARCHITECTURE.md, "S3 contract") and the bucket that receives its access
+ * logs.
  *
  * Encryption is SSE-S3 (S3-managed keys): it costs nothing per request, needs no key policy for Lambda,
  * Batch or the S3 event notifications, and an access-log target bucket must use it anyway (log delivery
@@ -9,23 +10,20 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-
-/** Key prefixes (DESIGN.md): only INPUTS and JOBS trigger the function; it writes only under OUTPUTS. */
-export const PREFIX = {
-  inputs: 'inputs/',
-  jobs: 'jobs/',
-  styles: 'styles/',
-  outputs: 'outputs/',
-} as const;
-
-/** The object tag the pipeline puts on progress frames and checkpoints. */
-export const TEMPORARY_TAG = { key: 'nst-temporary', value: 'true' } as const;
+import { TEMPORARY_TAG } from '../../src/storage/object-store.js';
+import { DEFAULT_CONFIG } from '../config.js';
 
 export interface StorageProps {
-  /** Days before objects tagged nst-temporary=true expire. */
-  readonly temporaryExpiryDays: number;
-  /** Days access logs are kept. */
-  readonly accessLogDays: number;
+  /**
+   * Days before objects with the temporary tag (progress frames, checkpoints) expire.
+   * @default 7 (DEFAULT_CONFIG.temporaryExpiryDays)
+   */
+  readonly temporaryExpiryDays?: number;
+  /**
+   * Days access logs are kept.
+   * @default 30 (DEFAULT_CONFIG.logRetentionDays)
+   */
+  readonly accessLogDays?: number;
 }
 
 const secure = {
@@ -41,13 +39,17 @@ export class Storage extends Construct {
   readonly bucket: s3.Bucket;
   readonly logsBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: StorageProps) {
+  constructor(scope: Construct, id: string, props: StorageProps = {}) {
     super(scope, id);
+    const {
+      temporaryExpiryDays = DEFAULT_CONFIG.temporaryExpiryDays,
+      accessLogDays = DEFAULT_CONFIG.logRetentionDays,
+    } = props;
 
     // cdk-nag's S1 counts a bucket that receives access logs as compliant without logging of its own.
     this.logsBucket = new s3.Bucket(this, 'AccessLogs', {
       ...secure,
-      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(props.accessLogDays) }],
+      lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(accessLogDays) }],
     });
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
@@ -59,7 +61,7 @@ export class Storage extends Construct {
         {
           id: 'expire-temporary',
           tagFilters: { [TEMPORARY_TAG.key]: TEMPORARY_TAG.value },
-          expiration: Duration.days(props.temporaryExpiryDays),
+          expiration: Duration.days(temporaryExpiryDays),
           noncurrentVersionExpiration: Duration.days(1),
         },
         {

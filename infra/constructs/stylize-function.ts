@@ -3,8 +3,6 @@
  * runtime and the VGG-19 weights as layers, S3 events from inputs/ and jobs/, asynchronous retries ending
  * in an SQS dead-letter queue, and an IAM role that can do exactly what the pipeline contract lists.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,32 +14,26 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { LAMBDA_WEIGHTS_DIR } from '../../src/engine/weights.js';
-import type { NstConfig } from '../config.js';
+import { PIPELINE_DEFAULTS, PIPELINE_ENV } from '../../src/jobs/config.js';
+import { TRIGGER_PREFIXES } from '../../src/jobs/keys.js';
+import { DEFAULT_CONFIG } from '../config.js';
+import { LOCK_FILE, REPO_ROOT, STYLIZE_ENTRY } from '../paths.js';
+import type { PipelineLayers } from './layers.js';
 import { acknowledgePrefixWildcards, acknowledgeWildcard, pipelineS3Statements } from './policies.js';
-import { PREFIX } from './storage.js';
-
-export const REPO_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const STYLIZE_ENTRY = path.join(REPO_ROOT, 'functions', 'stylize', 'index.ts');
+import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
 /**
- * Left out of the bundle. sharp and onnxruntime-node load native binaries: they come from the runtime
- * layer (/opt/nodejs/node_modules). tfjs-node is an optional native package, absent on Lambda; tfjs-core
- * and its WASM backend locate their .wasm files through require.resolve, which a bundle cannot answer,
- * so on Lambda the tfjs engine reports ENGINE_UNAVAILABLE and `auto` runs the onnx engine.
+ * Left out of the bundle besides the runtime layer's packages: tfjs-node is an optional native package,
+ * absent on Lambda; tfjs-core and its WASM backend locate their .wasm files through require.resolve, which
+ * a bundle cannot answer, so on Lambda the tfjs engine reports ENGINE_UNAVAILABLE and `auto` runs onnx.
  */
-export const EXTERNAL_MODULES = [
-  'sharp',
-  'onnxruntime-node',
-  '@tensorflow/tfjs-node',
-  '@tensorflow/tfjs-core',
-  '@tensorflow/tfjs-backend-wasm',
-];
+const UNBUNDLED_TFJS = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'];
 
 /** Bundled CommonJS dependencies call require(); an ES module bundle has to provide it. */
 const REQUIRE_SHIM =
   "import { createRequire as nstCreateRequire } from 'node:module'; const require = nstCreateRequire(import.meta.url);";
 
+/** The GPU path the function hands jobs too big for Lambda to. */
 export interface BatchTarget {
   readonly jobQueueArn: string;
   readonly jobDefinitionArn: string;
@@ -50,12 +42,46 @@ export interface BatchTarget {
 }
 
 export interface StylizeFunctionProps {
-  readonly config: NstConfig;
+  /** The pipeline bucket: the function is notified of requests in it, reads them and writes outputs. */
   readonly bucket: s3.IBucket;
+  /** Where the function publishes job results. */
   readonly topic: sns.ITopic;
-  readonly layers: { readonly runtime: lambda.ILayerVersion; readonly vgg19: lambda.ILayerVersion };
+  /** The runtime and weights layers; the function runs on the runtime layer's architecture. */
+  readonly layers: PipelineLayers;
+  /**
+   * The GPU path for jobs too big for Lambda.
+   * @default - none: every job runs in Lambda, continuing in new invocations at deadlines
+   */
   readonly batch?: BatchTarget;
-  /** The handler source (default functions/stylize/index.ts). */
+  /**
+   * Prefix of the function's name, `<prefix>-stylize`.
+   * @default 'nst' (DEFAULT_CONFIG.prefix)
+   */
+  readonly prefix?: string;
+  /**
+   * Memory in MB; 10240 gives the function 6 vCPUs.
+   * @default 10240 (DEFAULT_CONFIG.memory)
+   */
+  readonly memorySize?: number;
+  /**
+   * How long one invocation may run; longer jobs checkpoint and continue in a new invocation.
+   * @default 900 seconds (DEFAULT_CONFIG.timeout)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Concurrent executions reserved for (and limiting) the function.
+   * @default - none: the account's unreserved concurrency
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * How long the function's logs are kept.
+   * @default 30 days (DEFAULT_CONFIG.logRetentionDays)
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The handler source.
+   * @default functions/stylize/index.ts
+   */
   readonly entry?: string;
 }
 
@@ -65,50 +91,69 @@ export class StylizeFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: StylizeFunctionProps) {
     super(scope, id);
-    const { config } = props;
     // A fixed name lets the role allow the function to invoke itself (continuations) by an ARN built
     // from the name, instead of a role -> function -> role reference cycle.
-    const functionName = `${config.prefix}-stylize`;
+    const functionName = `${props.prefix ?? DEFAULT_CONFIG.prefix}-stylize`;
+    this.deadLetterQueue = this.createDeadLetterQueue();
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? (DEFAULT_CONFIG.logRetentionDays as logs.RetentionDays),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = this.createRole(logGroup, props, functionName);
+    this.function = this.createFunction(functionName, role, logGroup, props);
+    for (const prefix of TRIGGER_PREFIXES) {
+      props.bucket.addObjectCreatedNotification(new s3n.LambdaDestination(this.function), { prefix });
+    }
+    acknowledgeNotificationsHandler(Stack.of(this));
+  }
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+  private createDeadLetterQueue(): sqs.Queue {
+    const queue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.deadLetterQueue).acknowledge({
+    Validations.of(queue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue, of the function and of the Batch failure rule.',
     });
+    return queue;
+  }
 
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: config.logRetentionDays as logs.RetentionDays,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // A role of our own: log writes scoped to this log group instead of AWSLambdaBasicExecutionRole.
+  /** A role of our own: log writes scoped to this log group instead of AWSLambdaBasicExecutionRole. */
+  private createRole(logGroup: logs.LogGroup, props: StylizeFunctionProps, functionName: string): iam.Role {
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'stylize function: read inputs, styles and jobs; write outputs; notify; submit GPU jobs',
     });
     logGroup.grantWrite(role);
     this.grantPipeline(role, props, functionName);
+    return role;
+  }
 
-    this.function = new NodejsFunction(this, 'Function', {
+  private createFunction(
+    functionName: string,
+    role: iam.Role,
+    logGroup: logs.LogGroup,
+    props: StylizeFunctionProps,
+  ): NodejsFunction {
+    const fn = new NodejsFunction(this, 'Function', {
       functionName,
       entry: props.entry ?? STYLIZE_ENTRY,
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
-      memorySize: config.memory,
-      timeout: Duration.seconds(config.timeout),
-      reservedConcurrentExecutions: config.reservedConcurrency,
+      architecture: props.layers.architecture,
+      memorySize: props.memorySize ?? DEFAULT_CONFIG.memory,
+      timeout: props.timeout ?? Duration.seconds(DEFAULT_CONFIG.timeout),
+      reservedConcurrentExecutions: props.reservedConcurrency,
       role,
       logGroup,
-      layers: [props.layers.runtime, props.layers.vgg19],
+      layers: props.layers.layers,
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(this.deadLetterQueue),
       environment: environment(props),
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      depsLockFilePath: LOCK_FILE,
       projectRoot: REPO_ROOT,
       bundling: {
         forceDockerBundling: false,
@@ -120,26 +165,21 @@ export class StylizeFunction extends Construct {
         keepNames: true,
         sourceMap: true,
         sourcesContent: false,
-        externalModules: EXTERNAL_MODULES,
+        externalModules: [...props.layers.runtimePackages, ...UNBUNDLED_TFJS],
       },
     });
-    Validations.of(this.function).acknowledge({
+    Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
         'Pinned to Node.js 22: the runtime layer and the Batch image are built and tested for it; ' +
         'moving to a newer runtime is a deliberate upgrade of all three.',
     });
-
-    for (const prefix of [PREFIX.inputs, PREFIX.jobs]) {
-      props.bucket.addObjectCreatedNotification(new s3n.LambdaDestination(this.function), { prefix });
-    }
-    acknowledgeNotificationsHandler(Stack.of(this));
+    return fn;
   }
 
   /** S3 per the contract, SNS publish, self-invocation, and SubmitJob on the pipeline's queue. */
   private grantPipeline(role: iam.Role, props: StylizeFunctionProps, functionName: string): void {
-    const stack = Stack.of(this);
-    const functionArn = stack.formatArn({
+    const functionArn = Stack.of(this).formatArn({
       service: 'lambda',
       resource: 'function',
       resourceName: functionName,
@@ -160,43 +200,42 @@ export class StylizeFunction extends Construct {
       `${functionArn}:*`,
       'Versions and aliases of this function only: it invokes itself to continue a long job.',
     );
-    if (props.batch) {
-      const definition = stack.formatArn({
-        service: 'batch',
-        resource: 'job-definition',
-        resourceName: props.batch.jobDefinitionName,
-      });
-      statements.push(
-        new iam.PolicyStatement({
-          sid: 'SubmitGpuJobs',
-          actions: ['batch:SubmitJob'],
-          resources: [props.batch.jobQueueArn, definition, `${definition}:*`],
-        }),
-      );
-      acknowledgeWildcard(
-        role,
-        `${definition}:*`,
-        'Revisions of the pipeline job definition only: every deploy registers a new revision.',
-      );
-    }
+    if (props.batch) statements.push(this.submitJobStatement(role, props.batch));
     for (const statement of statements) role.addToPrincipalPolicy(statement);
+  }
+
+  /** SubmitJob on the pipeline's queue and every revision of its job definition. */
+  private submitJobStatement(role: iam.Role, batch: BatchTarget): iam.PolicyStatement {
+    const definition = Stack.of(this).formatArn({
+      service: 'batch',
+      resource: 'job-definition',
+      resourceName: batch.jobDefinitionName,
+    });
+    acknowledgeWildcard(
+      role,
+      `${definition}:*`,
+      'Revisions of the pipeline job definition only: every deploy registers a new revision.',
+    );
+    return new iam.PolicyStatement({
+      sid: 'SubmitGpuJobs',
+      actions: ['batch:SubmitJob'],
+      resources: [batch.jobQueueArn, definition, `${definition}:*`],
+    });
   }
 }
 
-/** The variables of the pipeline contract. */
+/** The variables of the pipeline contract (src/jobs/config.ts). */
 function environment(props: StylizeFunctionProps): Record<string, string> {
   return {
-    NST_WEIGHTS_DIR: LAMBDA_WEIGHTS_DIR,
-    NST_TOPIC_ARN: props.topic.topicArn,
-    NST_ENGINE: 'auto',
-    NST_DEADLINE_MARGIN_SECONDS: '60',
+    [PIPELINE_ENV.weightsDir]: props.layers.weightsDir,
+    [PIPELINE_ENV.topicArn]: props.topic.topicArn,
+    [PIPELINE_ENV.engine]: PIPELINE_DEFAULTS.engine,
+    [PIPELINE_ENV.deadlineMarginSeconds]: String(PIPELINE_DEFAULTS.deadlineMarginSeconds),
     ...(props.batch && {
-      NST_BATCH_JOB_QUEUE: props.batch.jobQueueArn,
-      NST_BATCH_JOB_DEFINITION: props.batch.jobDefinitionArn,
+      [PIPELINE_ENV.batchJobQueue]: props.batch.jobQueueArn,
+      [PIPELINE_ENV.batchJobDefinition]: props.batch.jobDefinitionArn,
     }),
-    POWERTOOLS_SERVICE_NAME: 'serverless-style-transfer',
-    POWERTOOLS_METRICS_NAMESPACE: 'ServerlessStyleTransfer',
-    POWERTOOLS_LOG_LEVEL: 'INFO',
+    ...POWERTOOLS_ENVIRONMENT,
     NODE_OPTIONS: '--enable-source-maps',
   };
 }

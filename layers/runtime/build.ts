@@ -13,8 +13,9 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../../infra/paths.js';
 import { NstError } from '../../src/errors.js';
 
 export type LayerArch = 'x64' | 'arm64';
@@ -47,16 +48,14 @@ const DROPPED_EXTENSIONS = new Set([
 /** GPU providers onnxruntime-node installs with ONNXRUNTIME_NODE_INSTALL=cuda12: hundreds of MB, useless on Lambda. */
 const GPU_PROVIDER = /libonnxruntime_providers_(cuda|tensorrt)/;
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-export interface RuntimeLayerOptions {
+interface RuntimeLayerOptions {
   readonly outDir: string;
   readonly arch?: LayerArch;
   /** The project whose node_modules is copied (default: this repository). */
   readonly projectRoot?: string;
 }
 
-export interface RuntimeLayer {
+interface RuntimeLayer {
   readonly dir: string;
   readonly arch: LayerArch;
   /** Package names copied, sorted. */

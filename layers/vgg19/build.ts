@@ -18,9 +18,9 @@ import {
 import { isNstError, NstError } from '../../src/errors.js';
 
 /** The layer's only top-level directory; layers are extracted to /opt. */
-export const VGG19_LAYER_SUBDIR = path.basename(LAMBDA_WEIGHTS_DIR);
+const VGG19_LAYER_SUBDIR = path.basename(LAMBDA_WEIGHTS_DIR);
 
-export interface Vgg19LayerOptions {
+interface Vgg19LayerOptions {
   /** The layer folder to create (replaced as a whole). */
   readonly outDir: string;
   /** The source weights; unset: the engine's lookup (NST_WEIGHTS_DIR, then ./models/vgg19). */
@@ -29,7 +29,7 @@ export interface Vgg19LayerOptions {
   readonly float16?: boolean;
 }
 
-export interface Vgg19Layer {
+interface Vgg19Layer {
   readonly dir: string;
   readonly sourceDir: string;
   /** Bytes of tensor data in the layer. */

@@ -4,16 +4,18 @@
  * layers (the synth test builds those).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { App, type Environment } from 'aws-cdk-lib';
+import { App, type Environment, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type NstConfig, parseConfig } from '../../infra/config.js';
-import { REPO_ROOT } from '../../infra/constructs/stylize-function.js';
+import type { LayerDirs } from '../../infra/constructs/layers.js';
+import { REPO_ROOT } from '../../infra/paths.js';
 import { NstStack } from '../../infra/stack.js';
-
-export { REPO_ROOT };
+import { generateVggWeights } from '../../src/engine/vgg.js';
+import { writeWeights } from '../../src/engine/weights.js';
 
 /** Lambda's limit on a function's code plus its layers, unzipped. */
 export const LAMBDA_UNZIPPED_LIMIT = 262_144_000;
@@ -32,7 +34,7 @@ export interface Synthesised {
 }
 
 /** Layer folders with the right layout and a few bytes each. */
-function placeholderLayers(root: string) {
+function placeholderLayers(root: string): LayerDirs {
   const runtime = path.join(root, 'runtime');
   const vgg19 = path.join(root, 'vgg19');
   mkdirSync(path.join(runtime, 'nodejs', 'node_modules', 'placeholder'), { recursive: true });
@@ -46,6 +48,25 @@ export interface SynthOptions {
   readonly env?: Environment;
   /** Context lookups answered in advance, as cdk.context.json would. */
   readonly lookups?: Record<string, unknown>;
+}
+
+export interface BareStack {
+  /** An empty stack for one construct under test. */
+  readonly stack: Stack;
+  /** Placeholder layer folders. */
+  readonly layers: LayerDirs;
+  readonly dispose: () => void;
+}
+
+/** An empty stack (cdk.json's context, a temporary assembly folder) to test one construct on its own. */
+export function bareStack(): BareStack {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nst-construct-'));
+  const app = new App({ context: cdkJsonContext(), outdir: path.join(root, 'cdk.out') });
+  return {
+    stack: new Stack(app, 'Test'),
+    layers: placeholderLayers(root),
+    dispose: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 /** Synthesises the stack once with cdk.json's context plus `overrides`. */
@@ -141,4 +162,12 @@ export function listFiles(dir: string, prefix = ''): string[] {
       ? listFiles(path.join(dir, entry.name), `${prefix}${entry.name}/`)
       : [`${prefix}${entry.name}`],
   );
+}
+
+/** A temporary folder with float32 weights of VGG-19's shapes (generated), the vgg19 layer's source. */
+export async function generatedWeights(prefix: string): Promise<{ tmp: string; weightsDir: string }> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const weightsDir = path.join(tmp, 'weights-f32');
+  await writeWeights(weightsDir, generateVggWeights(3));
+  return { tmp, weightsDir };
 }

@@ -1,18 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../infra/config.js';
-import { prepareLayers } from '../../infra/layers.js';
-import { buildRuntimeLayer } from '../../layers/runtime/build.js';
-import { buildVgg19Layer } from '../../layers/vgg19/build.js';
-import { GraphBuilder } from '../../src/engine/onnx/graph-builder.js';
-import { generateVggWeights } from '../../src/engine/vgg.js';
-import { loadWeights, MANIFEST_FILE, writeWeights } from '../../src/engine/weights.js';
-import { NstError } from '../../src/errors.js';
-import { listFiles } from './helpers.js';
+import { buildRuntimeLayer } from '../../../layers/runtime/build.js';
+import { GraphBuilder } from '../../../src/engine/onnx/graph-builder.js';
+import { NstError } from '../../../src/errors.js';
+import { listFiles } from '../../infra/helpers.js';
 
 /** ELF e_machine of a shared object: 0x3e x86-64, 0xb7 AArch64. */
 const elfMachine = (file: string) => readFileSync(file).readUInt16LE(18);
@@ -26,15 +21,11 @@ function packageOf(file: string): string {
 
 let tmp: string;
 let runtimeDir: string;
-/** Float32 weights of the right shapes (generated), the layer's source. */
-let weightsDir: string;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'nst-layers-'));
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'nst-runtime-layer-'));
   runtimeDir = path.join(tmp, 'runtime');
   await buildRuntimeLayer({ outDir: runtimeDir, arch: 'x64' });
-  weightsDir = path.join(tmp, 'weights-f32');
-  await writeWeights(weightsDir, generateVggWeights(3));
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
@@ -93,56 +84,5 @@ describe('runtime layer', () => {
     expect(error.message).toContain('npm install --no-save --force @img/sharp-linux-arm64@0.35.5');
     expect(error.message).toContain('@img/sharp-libvips-linux-arm64@');
     expect(existsSync(path.join(tmp, 'arm'))).toBe(false);
-  });
-});
-
-describe('vgg19 layer', () => {
-  it('packs the weights as float16 under vgg19/, loading back within float16 precision', async () => {
-    const outDir = path.join(tmp, 'vgg19-layer');
-    const layer = await buildVgg19Layer({ outDir, weightsDir });
-    expect(listFiles(outDir).every((f) => f.startsWith('vgg19/'))).toBe(true);
-    const manifest = JSON.parse(await readFile(path.join(outDir, 'vgg19', MANIFEST_FILE), 'utf8'));
-    const entries = manifest.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights);
-    expect(entries).toHaveLength(26);
-    expect(
-      entries.every((e: { quantization?: { dtype: string } }) => e.quantization?.dtype === 'float16'),
-    ).toBe(true);
-    expect(layer.bytes).toBe(12_944_960 * 2);
-
-    const original = await loadWeights(weightsDir);
-    const packed = await loadWeights(path.join(outDir, 'vgg19'));
-    const a = original.get('block3_conv1/kernel')!.data;
-    const b = packed.get('block3_conv1/kernel')!.data;
-    let worst = 0;
-    for (let i = 0; i < a.length; i++)
-      worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(Math.abs(a[i]), 1e-4));
-    expect(worst).toBeLessThan(1e-3);
-  });
-
-  it('fails without weights with an error that says how to get them and how synth finds them', async () => {
-    const error = await buildVgg19Layer({
-      outDir: path.join(tmp, 'none'),
-      weightsDir: path.join(tmp, 'absent'),
-    }).catch((e) => e);
-    expect(error).toBeInstanceOf(NstError);
-    expect(error.code).toBe('WEIGHTS_NOT_FOUND');
-    expect(error.message).toContain('npx nst weights fetch');
-    expect(error.message).toContain('-c weightsDir=DIR');
-  });
-});
-
-describe('layer cache', () => {
-  it('builds both layers once and reuses them until their sources change', async () => {
-    const config = parseConfig({ layerBuildDir: path.join(tmp, 'cache'), weightsDir });
-    const first = await prepareLayers(config);
-    const stamp = (await stat(path.join(first.vgg19, 'vgg19', MANIFEST_FILE))).mtimeMs;
-    const second = await prepareLayers(config);
-    expect(second).toEqual(first);
-    expect((await stat(path.join(second.vgg19, 'vgg19', MANIFEST_FILE))).mtimeMs).toBe(stamp);
-
-    const float32 = await prepareLayers({ ...config, weightsFloat16: false });
-    expect(float32.vgg19).not.toBe(first.vgg19);
-    expect(existsSync(first.vgg19)).toBe(false); // the stale build is gone
-    expect(float32.runtime).toBe(first.runtime);
   });
 });

@@ -11,8 +11,11 @@ import { buildRuntimeLayer, type LayerArch } from '../layers/runtime/build.js';
 import { buildVgg19Layer, withDeployHint } from '../layers/vgg19/build.js';
 import { MANIFEST_FILE, resolveWeightsDir } from '../src/engine/weights.js';
 import type { NstConfig } from './config.js';
-import { REPO_ROOT } from './constructs/stylize-function.js';
-import type { LayerDirs } from './stack.js';
+import type { LayerDirs } from './constructs/layers.js';
+import { LOCK_FILE, REPO_ROOT } from './paths.js';
+
+/** The settings the layer builds depend on. */
+type LayerSettings = Pick<NstConfig, 'layerBuildDir' | 'architecture' | 'weightsDir' | 'weightsFloat16'>;
 
 /** Bump to invalidate cached layers when a builder changes what it writes. */
 const BUILDER_VERSION = 1;
@@ -55,25 +58,33 @@ async function cached(cacheDir: string, name: string, key: string, build: (dir: 
   return dir;
 }
 
-export async function prepareLayers(config: NstConfig): Promise<LayerDirs> {
-  const cacheDir = path.resolve(REPO_ROOT, config.layerBuildDir);
-  const arch: LayerArch = config.architecture === 'arm64' ? 'arm64' : 'x64';
-  const lock = await readFile(path.join(REPO_ROOT, 'package-lock.json'));
-  const runtime = await cached(cacheDir, `runtime-${arch}`, hash(lock, arch), async (outDir) => {
+/** Both layer folders, built into `settings.layerBuildDir` unless a build from the same sources is there. */
+export async function buildLayers(settings: LayerSettings): Promise<LayerDirs> {
+  const cacheDir = path.resolve(REPO_ROOT, settings.layerBuildDir);
+  return {
+    runtime: await runtimeLayer(cacheDir, settings.architecture === 'arm64' ? 'arm64' : 'x64'),
+    vgg19: await vgg19Layer(cacheDir, settings),
+  };
+}
+
+async function runtimeLayer(cacheDir: string, arch: LayerArch): Promise<string> {
+  const lock = await readFile(LOCK_FILE);
+  return cached(cacheDir, `runtime-${arch}`, hash(lock, arch), async (outDir) => {
     await buildRuntimeLayer({ outDir, arch });
   });
+}
 
+async function vgg19Layer(cacheDir: string, settings: LayerSettings): Promise<string> {
   let weightsDir: string;
   try {
-    weightsDir = config.weightsDir ? path.resolve(REPO_ROOT, config.weightsDir) : resolveWeightsDir();
+    weightsDir = settings.weightsDir ? path.resolve(REPO_ROOT, settings.weightsDir) : resolveWeightsDir();
   } catch (e) {
     throw withDeployHint(e);
   }
   const key = existsSync(path.join(weightsDir, MANIFEST_FILE))
-    ? await weightsKey(weightsDir, config.weightsFloat16)
+    ? await weightsKey(weightsDir, settings.weightsFloat16)
     : 'missing';
-  const vgg19 = await cached(cacheDir, 'vgg19', key, async (outDir) => {
-    await buildVgg19Layer({ outDir, weightsDir, float16: config.weightsFloat16 });
+  return cached(cacheDir, 'vgg19', key, async (outDir) => {
+    await buildVgg19Layer({ outDir, weightsDir, float16: settings.weightsFloat16 });
   });
-  return { runtime, vgg19 };
 }

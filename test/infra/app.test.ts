@@ -11,9 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../infra/paths.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
 import { MANIFEST_FILE, writeWeights } from '../../src/engine/weights.js';
-import { type Cfn, dirBytes, LAMBDA_UNZIPPED_LIMIT, REPO_ROOT } from './helpers.js';
+import { type Cfn, dirBytes, LAMBDA_UNZIPPED_LIMIT } from './helpers.js';
 
 const REAL_WEIGHTS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'models', 'vgg19');
 const hasRealWeights = existsSync(path.join(REAL_WEIGHTS_DIR, MANIFEST_FILE));

@@ -1,0 +1,114 @@
+/**
+ * The GPU path on its own: the construct's documented defaults, and the Dockerfile bound to what infra
+ * knows (it cannot import it): what it copies is in the build context, what it sets is the contract.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { IgnoreStrategy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BATCH_ENGINE, BatchGpu } from '../../../infra/constructs/batch-gpu.js';
+import { BATCH_IMAGE, REPO_ROOT } from '../../../infra/paths.js';
+import { PIPELINE_ENV } from '../../../src/jobs/config.js';
+import { bareStack, type Cfn, only } from '../helpers.js';
+
+describe('BatchGpu defaults', () => {
+  const { stack, dispose } = bareStack();
+  new BatchGpu(stack, 'Gpu', {
+    bucket: new s3.Bucket(stack, 'Bucket'),
+    topic: new sns.Topic(stack, 'Topic'),
+    flowLogsBucket: new s3.Bucket(stack, 'FlowLogs'),
+  });
+  const template = Template.fromStack(stack);
+  afterAll(dispose);
+
+  it('are the ones documented: nst names, g5/g6 on demand up to 16 vCPUs, 4 hours, 30 days of logs, a VPC', () => {
+    template.hasResourceProperties('AWS::Batch::JobQueue', { JobQueueName: 'nst-gpu' });
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      JobDefinitionName: 'nst-stylize-gpu',
+      Timeout: { AttemptDurationSeconds: 240 * 60 },
+    });
+    const ce = only(template, 'AWS::Batch::ComputeEnvironment').properties as Cfn;
+    expect(ce.ComputeResources).toMatchObject({
+      Type: 'EC2',
+      AllocationStrategy: 'BEST_FIT_PROGRESSIVE',
+      InstanceTypes: ['g5', 'g6'],
+      MaxvCpus: 16,
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+    template.hasResourceProperties('AWS::EC2::FlowLog', { LogDestinationType: 's3' });
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      ContainerProperties: Match.objectLike({
+        Environment: Match.arrayWith([{ Name: PIPELINE_ENV.engine, Value: BATCH_ENGINE }]),
+      }),
+    });
+  });
+});
+
+/** The Dockerfile's instructions, continuation lines joined, comments dropped. */
+function dockerfileInstructions(): { op: string; args: string }[] {
+  const text = readFileSync(path.join(BATCH_IMAGE.directory, BATCH_IMAGE.file), 'utf8');
+  return text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const [op, ...rest] = line.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+const filesUnder = (dir: string): string[] =>
+  statSync(dir).isDirectory()
+    ? readdirSync(dir).flatMap((entry) => filesUnder(path.join(dir, entry)))
+    : [dir];
+
+describe('functions/batch/Dockerfile', () => {
+  const instructions = dockerfileInstructions();
+  const of = (op: string) => instructions.filter((i) => i.op === op).map((i) => i.args);
+  const ignore = IgnoreStrategy.docker(BATCH_IMAGE.directory, [...BATCH_IMAGE.exclude]);
+  /** Repository paths the COPY instructions take from the build context. */
+  const copied = of('COPY').flatMap((args) => args.split(/\s+/).slice(0, -1));
+
+  it('copies only what exists and is in the build context', () => {
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'bin', 'src', 'functions/batch']));
+    expect(ignore.ignores(path.join(REPO_ROOT, 'README.md'))).toBe(true); // the check can fail
+    for (const source of copied) {
+      for (const file of filesUnder(path.join(BATCH_IMAGE.directory, source))) {
+        expect(ignore.ignores(file), path.relative(REPO_ROOT, file)).toBe(false);
+      }
+    }
+  });
+
+  it('runs scripts and an entry point that it copied', () => {
+    const scripts = [...of('RUN'), ...of('ENTRYPOINT')].flatMap(
+      (args) => args.match(/[\w.-]+(\/[\w.-]+)+\.(js|ts)\b/g) ?? [],
+    );
+    expect(scripts).toEqual(['bin/nst.js', 'functions/batch/main.ts']);
+    for (const script of scripts) {
+      expect(
+        copied.some((source) => script === source || script.startsWith(`${source}/`)),
+        script,
+      ).toBe(true);
+    }
+  });
+
+  it('sets contract variables by their contract names: the weights it fetched, the engine the job runs', () => {
+    const env = Object.fromEntries(
+      of('ENV').flatMap((args) => args.split(/\s+/).map((pair) => pair.split('=') as [string, string])),
+    );
+    const contractNames = Object.values(PIPELINE_ENV) as string[];
+    for (const name of Object.keys(env).filter((n) => n.startsWith('NST_'))) {
+      expect(contractNames, name).toContain(name);
+    }
+    const fetchedTo = of('RUN')
+      .join(' ')
+      .match(/weights fetch --out (\S+)/)?.[1];
+    expect(env[PIPELINE_ENV.weightsDir]).toBe(fetchedTo);
+    expect(env[PIPELINE_ENV.engine]).toBe(BATCH_ENGINE);
+  });
+});
