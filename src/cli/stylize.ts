@@ -19,7 +19,7 @@ import { readImageMetadata } from '../image/decode.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import { extensionFor, OUTPUT_FORMATS, type OutputFormat } from '../image/formats.js';
 import { fitLongestSide } from '../image/resize.js';
-import { decodeInputs, type ImageSource, render } from '../render.js';
+import { decodeInputs, type ImageSource, render } from '../stylize-image.js';
 import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';

@@ -5,7 +5,7 @@
 import { NstError } from '../errors.js';
 import { outputFormatForName } from '../image/encode.js';
 import { IMAGE_EXTENSIONS, type OutputFormat } from '../image/formats.js';
-import type { ImageSource, RenderInput } from '../render.js';
+import type { ImageSource, RenderInput } from '../stylize-image.js';
 import type { ObjectStore, StoredObject } from '../storage/object-store.js';
 import { PreconditionFailed } from '../storage/object-store.js';
 import { STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';

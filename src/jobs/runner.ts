@@ -30,7 +30,7 @@ import {
   type RenderInput,
   type RenderResult,
   render,
-} from '../render.js';
+} from '../stylize-image.js';
 import type { ObjectStore, StoredObject } from '../storage/object-store.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { PipelineConfig } from './config.js';
