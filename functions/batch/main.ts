@@ -15,11 +15,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { resolveWeightsDir } from '../../src/engine/weights.js';
 import { isNstError } from '../../src/errors.js';
-import { cachedWeights } from '../../src/jobs/aws.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
 import { JOB_ID_PATTERN } from '../../src/jobs/job-id.js';
 import { LogNotifier, SnsNotifier } from '../../src/jobs/notifier.js';
-import { continueJob, type PipelineDeps } from '../../src/jobs/runner.js';
+import type { PipelineDeps } from '../../src/jobs/pipeline-deps.js';
+import { continueJob } from '../../src/jobs/runner.js';
+import { cachedWeights } from '../../src/jobs/weights-cache.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 
 export interface BatchWorkerOptions {

@@ -12,11 +12,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { resolveWeightsDir } from '../../src/engine/weights.js';
-import { batchDispatch, cachedWeights, continuationDispatch, powertoolsMetrics } from '../../src/jobs/aws.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
+import { batchDispatch, continuationDispatch } from '../../src/jobs/dispatch.js';
 import { handleEvent } from '../../src/jobs/handler.js';
+import type { JobOutcome } from '../../src/jobs/locked-job.js';
+import { powertoolsMetrics } from '../../src/jobs/metrics.js';
 import { LogNotifier, SnsNotifier } from '../../src/jobs/notifier.js';
-import type { JobOutcome, PipelineDeps } from '../../src/jobs/runner.js';
+import type { PipelineDeps } from '../../src/jobs/pipeline-deps.js';
+import { cachedWeights } from '../../src/jobs/weights-cache.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 
 const SERVICE = 'serverless-style-transfer';

@@ -11,9 +11,9 @@ import { NstError } from '../errors.js';
 import { contactSheet } from '../image/contact-sheet.js';
 import { decodeImage } from '../image/decode.js';
 import { writeFileAtomic } from '../image/encode.js';
-import { cachedWeights } from '../jobs/aws.js';
 import { submitDropIn, waitForJob } from '../jobs/client.js';
 import { startLocalPipeline } from '../jobs/local-pipeline.js';
+import { cachedWeights } from '../jobs/weights-cache.js';
 import { EXAMPLE_CONTENT, EXAMPLE_STYLE, exampleWeightsDir } from './example.js';
 import { DEFAULT_BUCKET, downloadJob, progressReporter } from './serve.js';
 

@@ -14,8 +14,9 @@ import { ObjectStore } from '../storage/object-store.js';
 import { type PipelineConfig, readPipelineConfig } from './config.js';
 import { handleEvent } from './handler.js';
 import { TRIGGER_PREFIXES } from './keys.js';
+import type { JobOutcome } from './locked-job.js';
 import { LocalNotifier, type Notifier } from './notifier.js';
-import type { JobOutcome, PipelineDeps } from './runner.js';
+import type { PipelineDeps } from './pipeline-deps.js';
 
 export interface LocalPipelineOptions {
   readonly dataDir: string;

@@ -1,16 +1,21 @@
 /**
- * The pipeline's AWS side: Batch submission and self-invocation for hand-offs, Powertools metrics, and the
- * weights cache that outlives an invocation (a warm Lambda or a long-lived local server loads them once).
+ * Ways to continue a job elsewhere: an AWS Batch job (the GPU worker) or a new invocation of this Lambda
+ * (after a deadline checkpoint). A failed dispatch is transient: the event's retry finds the job still ours.
  */
-
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import type { VggWeights } from '../engine/types.js';
-import { loadWeights } from '../engine/weights.js';
 import { NstError } from '../errors.js';
-import { BATCH_JOB_PREFIX } from './handler.js';
-import type { Dispatcher, JobMetrics } from './runner.js';
+import { BATCH_JOB_ENV } from './config.js';
+
+/** The Batch job name of a pipeline job is this prefix and its job id. */
+export const BATCH_JOB_PREFIX = 'nst-';
+
+export interface Dispatcher {
+  /** Submits the job to AWS Batch (absent: Batch is not configured). */
+  readonly batch?: (bucket: string, jobId: string) => Promise<{ jobId: string; jobQueue: string }>;
+  /** Starts a new invocation that continues the job (absent: no deadlines here). */
+  readonly continuation?: (bucket: string, jobId: string) => Promise<void>;
+}
 
 const transient = (what: string, cause: unknown) =>
   new NstError('DISPATCH_FAILED', `${what}: ${(cause as Error).message}`, { cause });
@@ -25,11 +30,11 @@ export function submitJobInput(
     jobName: `${BATCH_JOB_PREFIX}${jobId}`,
     jobQueue: batch.jobQueue,
     jobDefinition: batch.jobDefinition,
-    parameters: { NST_BUCKET: bucket, NST_JOB_ID: jobId },
+    parameters: { [BATCH_JOB_ENV.bucket]: bucket, [BATCH_JOB_ENV.jobId]: jobId },
     containerOverrides: {
       environment: [
-        { name: 'NST_BUCKET', value: bucket },
-        { name: 'NST_JOB_ID', value: jobId },
+        { name: BATCH_JOB_ENV.bucket, value: bucket },
+        { name: BATCH_JOB_ENV.jobId, value: jobId },
       ],
     },
   };
@@ -64,33 +69,4 @@ export function continuationDispatch(client: LambdaClient, functionArn: string):
       throw transient(`cannot invoke ${functionArn} to continue ${jobId}`, e);
     }
   };
-}
-
-/** EMF metrics: job duration, iterations per second, successes and failures (by error code in metadata). */
-export function powertoolsMetrics(metrics: Metrics): JobMetrics {
-  return {
-    succeeded({ seconds, iterations }) {
-      metrics.addMetric('JobSucceeded', MetricUnit.Count, 1);
-      metrics.addMetric('JobDuration', MetricUnit.Seconds, seconds);
-      if (seconds > 0)
-        metrics.addMetric('IterationsPerSecond', MetricUnit.CountPerSecond, iterations / seconds);
-    },
-    failed(code) {
-      metrics.addMetric('JobFailed', MetricUnit.Count, 1);
-      metrics.addMetadata('errorCode', code);
-    },
-  };
-}
-
-const weightsCache = new Map<string, Promise<VggWeights>>();
-
-/** The weights in `dir`, loaded once per process; a failed load is retried next time. */
-export function cachedWeights(dir: string): Promise<VggWeights> {
-  let weights = weightsCache.get(dir);
-  if (!weights) {
-    weights = loadWeights(dir);
-    weightsCache.set(dir, weights);
-    weights.catch(() => weightsCache.delete(dir));
-  }
-  return weights;
 }
