@@ -150,8 +150,9 @@ export class JobRun {
   }
 
   /**
-   * A job whose result and manifest are written stays finished: an error after that (the lock's final
-   * write, say) must not turn it into a failed job or announce it twice. The retry closes it.
+   * A job whose result and manifest are written stays finished: an error after that (the notification or
+   * the lock's final write, say) must not turn it into a failed job or announce it twice. The retry
+   * closes it, so an error the policy would not retry is retried as JOB_NOT_CLOSED.
    */
   private async releaseFinished(error: NstError, thrown: unknown): Promise<never> {
     this.log.error('error after the job finished: the manifest stands', {
@@ -159,6 +160,7 @@ export class JobRun {
       error: error.message,
     });
     await this.release();
+    if (ERROR_POLICY[error.kind].retry) throw error;
     throw new NstError('JOB_NOT_CLOSED', `${error.code}: ${error.message}`, { cause: thrown });
   }
 
