@@ -8,7 +8,7 @@ import { registerPipelineCommands } from './serve.js';
 import { registerStylizeCommand } from './stylize.js';
 import { registerWeightsCommands } from './weights.js';
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command(CLI_NAME)
     .description(
       `${SERVICE_NAME}: neural style transfer (Gatys et al.) on VGG-19, as a CLI and an S3 pipeline`,

@@ -16,9 +16,9 @@ import { ObjectStore } from '../storage/object-store.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../storage/s3-client.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
-export const DEFAULT_PORT = 4568;
+const DEFAULT_PORT = 4568;
 export const DEFAULT_BUCKET = 'nst';
-export const DEFAULT_DATA_DIR = path.join('.nst', 's3');
+const DEFAULT_DATA_DIR = path.join('.nst', 's3');
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 

@@ -21,11 +21,7 @@ const transient = (what: string, cause: unknown) =>
   new NstError('DISPATCH_FAILED', `${what}: ${(cause as Error).message}`, { cause });
 
 /** The SubmitJob request for a job: the worker finds everything else in outputs/<jobId>/job.json. */
-export function submitJobInput(
-  bucket: string,
-  jobId: string,
-  batch: { jobQueue: string; jobDefinition: string },
-) {
+function submitJobInput(bucket: string, jobId: string, batch: { jobQueue: string; jobDefinition: string }) {
   return {
     jobName: `${BATCH_JOB_PREFIX}${jobId}`,
     jobQueue: batch.jobQueue,

@@ -18,11 +18,11 @@ import type { Invocation, JobOutcome } from './locked-job.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import { continueJob, failBatchJob, runUploadedJob } from './runner.js';
 
-export interface ContinuationEvent {
+interface ContinuationEvent {
   readonly nstContinuation: { readonly bucket: string; readonly jobId: string };
 }
 
-export interface BatchJobStateChangeEvent {
+interface BatchJobStateChangeEvent {
   readonly source: 'aws.batch';
   readonly 'detail-type': 'Batch Job State Change';
   readonly detail: {
@@ -37,8 +37,6 @@ export interface BatchJobStateChangeEvent {
     };
   };
 }
-
-export type PipelineEvent = S3Event | ContinuationEvent | BatchJobStateChangeEvent;
 
 const isS3Event = (e: unknown): e is S3Event =>
   Array.isArray((e as S3Event)?.Records) && (e as S3Event).Records.every((r) => r.eventSource === 'aws:s3');
