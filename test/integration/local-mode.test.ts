@@ -22,7 +22,8 @@ import type { JobOutcome } from '../../src/jobs/locked-job.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import type { JobNotification } from '../../src/jobs/notifier.js';
 import { cachedWeights } from '../../src/jobs/weights-cache.js';
-import { jpeg, png, readJson, TINY, TINY_METADATA, weightsDir } from './harness.js';
+import { readJson } from '../helpers/local-s3.js';
+import { jpeg, png, TINY, TINY_METADATA, weightsDir } from './harness.js';
 
 let weights: Awaited<ReturnType<typeof weightsDir>>;
 let temp: string;
