@@ -80,6 +80,7 @@ export async function stylizeImage(
   return stylizeDecodedImage(await decodeInputs(input, output), options, output, context);
 }
 
+/** Resizes the content to resultSize(), stylizes it, and encodes the result with the content's alpha. */
 export async function stylizeDecodedImage(
   decoded: DecodedInputs,
   options: StylizeOptions,
