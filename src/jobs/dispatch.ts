@@ -17,6 +17,11 @@ export interface Dispatcher {
   readonly continuation?: (bucket: string, jobId: string) => Promise<void>;
 }
 
+/** The event a continuation invocation receives. */
+export interface ContinuationEvent {
+  readonly nstContinuation: { readonly bucket: string; readonly jobId: string };
+}
+
 const transient = (what: string, cause: unknown) =>
   new NstError('DISPATCH_FAILED', `${what}: ${(cause as Error).message}`, { cause });
 
@@ -53,12 +58,13 @@ export function batchDispatch(
 /** An asynchronous invocation of this function that continues the job. */
 export function continuationDispatch(client: LambdaClient, functionArn: string): Dispatcher['continuation'] {
   return async (bucket, jobId) => {
+    const event: ContinuationEvent = { nstContinuation: { bucket, jobId } };
     try {
       await client.send(
         new InvokeCommand({
           FunctionName: functionArn,
           InvocationType: 'Event',
-          Payload: Buffer.from(JSON.stringify({ nstContinuation: { bucket, jobId } })),
+          Payload: Buffer.from(JSON.stringify(event)),
         }),
       );
     } catch (e) {

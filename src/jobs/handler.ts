@@ -12,15 +12,11 @@ import type { S3Event } from 'aws-lambda';
 import { isNstError } from '../errors.js';
 import { decodeEventKey } from '../storage/event-keys.js';
 import { BATCH_JOB_ENV } from './config.js';
-import { BATCH_JOB_PREFIX } from './dispatch.js';
+import { BATCH_JOB_PREFIX, type ContinuationEvent } from './dispatch.js';
 import { checkJobId } from './job-id.js';
 import type { Invocation, JobOutcome } from './locked-job.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import { continueJob, failBatchJob, runUploadedJob } from './runner.js';
-
-interface ContinuationEvent {
-  readonly nstContinuation: { readonly bucket: string; readonly jobId: string };
-}
 
 interface BatchJobStateChangeEvent {
   readonly source: 'aws.batch';
