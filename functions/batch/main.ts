@@ -12,15 +12,15 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { resolveWeightsDir } from '../../src/engine/weights.js';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { isNstError } from '../../src/errors.js';
-import { cachedWeights } from '../../src/jobs/aws.js';
-import { readPipelineConfig } from '../../src/jobs/config.js';
+import { BATCH_JOB_ENV, type PipelineConfig, readPipelineConfig } from '../../src/jobs/config.js';
 import { JOB_ID_PATTERN } from '../../src/jobs/job-id.js';
-import { LogNotifier, SnsNotifier } from '../../src/jobs/notifier.js';
-import { continueJob, type PipelineDeps } from '../../src/jobs/runner.js';
-import { ObjectStore } from '../../src/storage/object-store.js';
+import { buildPipelineDeps, type PipelineDeps, serviceNameFrom } from '../../src/jobs/pipeline-deps.js';
+import { continueJob } from '../../src/jobs/runner.js';
+
+/** The worker's exit codes (see the file comment). */
+const EXIT = { ended: 0, transient: 1, badEnvironment: 2 } as const;
 
 export interface BatchWorkerOptions {
   readonly env?: Record<string, string | undefined>;
@@ -32,47 +32,44 @@ export interface BatchWorkerOptions {
 
 export async function runBatchWorker(opts: BatchWorkerOptions = {}): Promise<number> {
   const env = opts.env ?? process.env;
-  const logger =
-    opts.logger ?? new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'serverless-style-transfer' });
-  const bucket = env.NST_BUCKET;
-  const jobId = env.NST_JOB_ID;
+  const logger = opts.logger ?? new Logger({ serviceName: serviceNameFrom(env) });
+  const bucket = env[BATCH_JOB_ENV.bucket];
+  const jobId = env[BATCH_JOB_ENV.jobId];
   if (!bucket || !jobId || !JOB_ID_PATTERN.test(jobId)) {
-    logger.error('NST_BUCKET and NST_JOB_ID must name the job to run', { bucket, jobId });
-    return 2;
+    logger.error(`${BATCH_JOB_ENV.bucket} and ${BATCH_JOB_ENV.jobId} must name the job to run`, {
+      bucket,
+      jobId,
+    });
+    return EXIT.badEnvironment;
   }
-  let config: ReturnType<typeof readPipelineConfig>;
+  let config: PipelineConfig;
   try {
     config = readPipelineConfig(env);
   } catch (error) {
     logger.error('the worker environment is invalid', { error: (error as Error).message });
-    return 2;
+    return EXIT.badEnvironment;
   }
-  const s3 = opts.s3 ?? new S3Client({});
-  const deps: PipelineDeps = {
+  const deps = buildPipelineDeps({
     config,
-    storeFor: (b) => new ObjectStore(s3, b),
-    loadWeights: () => cachedWeights(resolveWeightsDir({ env: { NST_WEIGHTS_DIR: config.weightsDir } })),
-    notifier: config.topicArn
-      ? new SnsNotifier(opts.sns ?? new SNSClient({}), config.topicArn)
-      : new LogNotifier(logger),
-    logger,
-    dispatch: {},
     worker: 'batch',
     gpu: true,
+    s3: opts.s3 ?? new S3Client({}),
+    sns: opts.sns,
+    logger,
     createEngine: opts.createEngine,
-  };
+  });
   const owner = `batch:${env.AWS_BATCH_JOB_ID ?? randomUUID()}`;
   try {
     const outcome = await continueJob(deps, { owner }, { bucket, jobId }, 'batch');
     logger.info('batch worker done', { jobId, outcome });
-    return 0;
+    return EXIT.ended;
   } catch (e) {
     logger.error('batch worker failed: transient, Batch may retry', {
       jobId,
       code: isNstError(e) ? e.code : undefined,
       error: (e as Error).message,
     });
-    return 1;
+    return EXIT.transient;
   }
 }
 

@@ -9,17 +9,15 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchClient } from '@aws-sdk/client-batch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
-import { resolveWeightsDir } from '../../src/engine/weights.js';
-import { batchDispatch, cachedWeights, continuationDispatch, powertoolsMetrics } from '../../src/jobs/aws.js';
-import { readPipelineConfig } from '../../src/jobs/config.js';
+import { POWERTOOLS_ENV, readPipelineConfig } from '../../src/jobs/config.js';
+import { batchDispatch, continuationDispatch } from '../../src/jobs/dispatch.js';
 import { handleEvent } from '../../src/jobs/handler.js';
-import { LogNotifier, SnsNotifier } from '../../src/jobs/notifier.js';
-import type { JobOutcome, PipelineDeps } from '../../src/jobs/runner.js';
-import { ObjectStore } from '../../src/storage/object-store.js';
-
-const SERVICE = 'serverless-style-transfer';
+import type { JobOutcome } from '../../src/jobs/locked-job.js';
+import { powertoolsMetrics } from '../../src/jobs/metrics.js';
+import { buildPipelineDeps, type PipelineDeps, serviceNameFrom } from '../../src/jobs/pipeline-deps.js';
+import { METRICS_NAMESPACE } from '../../src/product.js';
 
 export interface StylizeFunctionOptions {
   readonly env?: Record<string, string | undefined>;
@@ -37,38 +35,32 @@ export type StylizeHandler = (event: unknown, context: Context) => Promise<JobOu
 export function createStylizeHandler(opts: StylizeFunctionOptions = {}): StylizeHandler {
   const env = opts.env ?? process.env;
   const config = readPipelineConfig(env);
-  const serviceName = env.POWERTOOLS_SERVICE_NAME ?? SERVICE;
+  const serviceName = serviceNameFrom(env);
   const logger = opts.logger ?? new Logger({ serviceName });
   const metrics =
     opts.metrics ??
-    new Metrics({ serviceName, namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'ServerlessStyleTransfer' });
-  const s3 = opts.s3 ?? new S3Client({});
-  const stores = new Map<string, ObjectStore>();
-  const storeFor = (bucket: string) => {
-    if (!stores.has(bucket)) stores.set(bucket, new ObjectStore(s3, bucket));
-    return stores.get(bucket)!;
-  };
-  const notifier = config.topicArn
-    ? new SnsNotifier(opts.sns ?? new SNSClient({}), config.topicArn)
-    : new LogNotifier(logger);
-  const batch = config.batch ? batchDispatch(opts.batch ?? new BatchClient({}), config.batch) : undefined;
+    new Metrics({ serviceName, namespace: env[POWERTOOLS_ENV.metricsNamespace] ?? METRICS_NAMESPACE });
+  const deps = buildPipelineDeps({
+    config,
+    worker: 'lambda',
+    s3: opts.s3 ?? new S3Client({}),
+    sns: opts.sns,
+    logger,
+    metrics: powertoolsMetrics(metrics),
+    dispatch: {
+      batch: config.batch ? batchDispatch(opts.batch ?? new BatchClient({}), config.batch) : undefined,
+    },
+    createEngine: opts.createEngine,
+  });
   const lambda = opts.lambda ?? new LambdaClient({});
 
   return async (event, context) => {
     logger.addContext(context);
-    const deps: PipelineDeps = {
-      config,
-      storeFor,
-      loadWeights: () => cachedWeights(resolveWeightsDir({ env: { NST_WEIGHTS_DIR: config.weightsDir } })),
-      notifier,
-      logger,
-      metrics: powertoolsMetrics(metrics),
-      dispatch: { batch, continuation: continuationDispatch(lambda, context.invokedFunctionArn) },
-      worker: 'lambda',
-      createEngine: opts.createEngine,
-    };
+    // Continuations invoke this very function, which only the context names.
+    const continuation = continuationDispatch(lambda, context.invokedFunctionArn);
+    const invocationDeps = { ...deps, dispatch: { ...deps.dispatch, continuation } };
     try {
-      return await handleEvent(deps, { owner: context.awsRequestId, deadline: context }, event);
+      return await handleEvent(invocationDeps, { owner: context.awsRequestId, deadline: context }, event);
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }

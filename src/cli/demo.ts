@@ -11,14 +11,14 @@ import { NstError } from '../errors.js';
 import { contactSheet } from '../image/contact-sheet.js';
 import { decodeImage } from '../image/decode.js';
 import { writeFileAtomic } from '../image/encode.js';
-import { cachedWeights } from '../jobs/aws.js';
 import { submitDropIn, waitForJob } from '../jobs/client.js';
 import { startLocalPipeline } from '../jobs/local-pipeline.js';
+import { cachedWeights } from '../jobs/weights-cache.js';
 import { EXAMPLE_CONTENT, EXAMPLE_STYLE, exampleWeightsDir } from './example.js';
 import { DEFAULT_BUCKET, downloadJob, progressReporter } from './serve.js';
 
 /** About three minutes on 2 idle cores with the onnx engine: 5 scales up to 384 px, 80 L-BFGS steps each. */
-export const DEMO_OPTIONS = { size: 384, iterations: 80 } as const;
+const DEMO_OPTIONS = { size: 384, iterations: 80 } as const;
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 

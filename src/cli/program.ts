@@ -1,5 +1,6 @@
 /** The `nst` command line. */
 import { Command, CommanderError } from 'commander';
+import { CLI_NAME, SERVICE_NAME } from '../product.js';
 import { runPipelineDemo } from './demo.js';
 import { registerExampleCommand } from './example.js';
 import { EXIT_BAD_INPUT, EXIT_OK, reportError } from './exit.js';
@@ -7,10 +8,10 @@ import { registerPipelineCommands } from './serve.js';
 import { registerStylizeCommand } from './stylize.js';
 import { registerWeightsCommands } from './weights.js';
 
-export function buildProgram(): Command {
-  const program = new Command('nst')
+function buildProgram(): Command {
+  const program = new Command(CLI_NAME)
     .description(
-      'serverless-style-transfer: neural style transfer (Gatys et al.) on VGG-19, as a CLI and an S3 pipeline',
+      `${SERVICE_NAME}: neural style transfer (Gatys et al.) on VGG-19, as a CLI and an S3 pipeline`,
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

@@ -8,17 +8,17 @@ import type { Progress } from '../engine/stylize.js';
 import { resolveWeightsDir } from '../engine/weights.js';
 import { isNstError, NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
-import { cachedWeights } from '../jobs/aws.js';
 import { submitDropIn, waitForJob } from '../jobs/client.js';
 import { type LocalPipeline, startLocalPipeline } from '../jobs/local-pipeline.js';
 import type { JobManifest } from '../jobs/manifest.js';
+import { cachedWeights } from '../jobs/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../storage/s3-client.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
-export const DEFAULT_PORT = 4568;
+const DEFAULT_PORT = 4568;
 export const DEFAULT_BUCKET = 'nst';
-export const DEFAULT_DATA_DIR = path.join('.nst', 's3');
+const DEFAULT_DATA_DIR = path.join('.nst', 's3');
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 

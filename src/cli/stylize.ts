@@ -18,8 +18,7 @@ import { NstError } from '../errors.js';
 import { readImageMetadata } from '../image/decode.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import { extensionFor, OUTPUT_FORMATS, type OutputFormat } from '../image/formats.js';
-import { fitLongestSide } from '../image/resize.js';
-import { decodeInputs, type ImageSource, render } from '../render.js';
+import { decodeInputs, type ImageSource, resultSize, stylizeImage } from '../stylize-image.js';
 import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
@@ -137,7 +136,7 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
   const bar = flags.progress !== false && !flags.json && process.stderr.isTTY ? progressBar() : undefined;
   let result: StylizeResult;
   try {
-    const rendered = await render(input, options, outputSettings, {
+    const rendered = await stylizeImage(input, options, outputSettings, {
       weights,
       onProgress: (p) => {
         bar?.update(p);
@@ -246,7 +245,7 @@ interface Plan {
 
 async function plan(content: string, options: StylizeOptions): Promise<Plan> {
   const meta = await readImageMetadata(content);
-  const { width, height } = fitLongestSide(meta.width, meta.height, options.size);
+  const { width, height } = resultSize(meta, options);
   const threads = options.threads ?? os.availableParallelism();
   const available = await availableEngines();
   const estimates: Plan['estimates'] = {};

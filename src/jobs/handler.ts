@@ -11,21 +11,14 @@
 import type { S3Event } from 'aws-lambda';
 import { isNstError } from '../errors.js';
 import { decodeEventKey } from '../storage/event-keys.js';
+import { BATCH_JOB_ENV } from './config.js';
+import { BATCH_JOB_PREFIX, type ContinuationEvent } from './dispatch.js';
 import { checkJobId } from './job-id.js';
-import {
-  continueJob,
-  failBatchJob,
-  type Invocation,
-  type JobOutcome,
-  type PipelineDeps,
-  runUploadedJob,
-} from './runner.js';
+import type { Invocation, JobOutcome } from './locked-job.js';
+import type { PipelineDeps } from './pipeline-deps.js';
+import { continueJob, failBatchJob, runUploadedJob } from './runner.js';
 
-export interface ContinuationEvent {
-  readonly nstContinuation: { readonly bucket: string; readonly jobId: string };
-}
-
-export interface BatchJobStateChangeEvent {
+interface BatchJobStateChangeEvent {
   readonly source: 'aws.batch';
   readonly 'detail-type': 'Batch Job State Change';
   readonly detail: {
@@ -40,11 +33,6 @@ export interface BatchJobStateChangeEvent {
     };
   };
 }
-
-export type PipelineEvent = S3Event | ContinuationEvent | BatchJobStateChangeEvent;
-
-/** The Batch job name of a pipeline job. */
-export const BATCH_JOB_PREFIX = 'nst-';
 
 const isS3Event = (e: unknown): e is S3Event =>
   Array.isArray((e as S3Event)?.Records) && (e as S3Event).Records.every((r) => r.eventSource === 'aws:s3');
@@ -103,12 +91,11 @@ async function handleBatchStateChange(
   const { detail } = event;
   if (detail.status !== 'FAILED' || !detail.jobName.startsWith(BATCH_JOB_PREFIX)) return [];
   const env = Object.fromEntries((detail.container?.environment ?? []).map((v) => [v.name, v.value]));
-  const bucket = detail.parameters?.NST_BUCKET ?? env.NST_BUCKET;
-  const jobId = checkJobId(
-    detail.parameters?.NST_JOB_ID ?? env.NST_JOB_ID ?? detail.jobName.slice(BATCH_JOB_PREFIX.length),
-  );
+  const named = (name: string): string | undefined => detail.parameters?.[name] ?? env[name];
+  const bucket = named(BATCH_JOB_ENV.bucket);
+  const jobId = checkJobId(named(BATCH_JOB_ENV.jobId) ?? detail.jobName.slice(BATCH_JOB_PREFIX.length));
   if (!bucket) {
-    deps.logger.error('Batch event without NST_BUCKET: cannot mark the job failed', { jobId });
+    deps.logger.error(`Batch event without ${BATCH_JOB_ENV.bucket}: cannot mark the job failed`, { jobId });
     return [];
   }
   const reason = detail.statusReason ?? detail.container?.reason ?? 'no reason given';

@@ -5,9 +5,9 @@
 import { NstError } from '../errors.js';
 import { outputFormatForName } from '../image/encode.js';
 import { IMAGE_EXTENSIONS, type OutputFormat } from '../image/formats.js';
-import type { ImageSource, RenderInput } from '../render.js';
 import type { ObjectStore, StoredObject } from '../storage/object-store.js';
 import { PreconditionFailed } from '../storage/object-store.js';
+import type { ImageInputs, ImageSource } from '../stylize-image.js';
 import { STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
 import { specFromMetadata } from './metadata.js';
 import { type JobSpec, parseJobSpec } from './spec.js';
@@ -81,12 +81,12 @@ async function findStyle(store: ObjectStore, style: string): Promise<string> {
   );
 }
 
-/** The spec's images as render() takes them, read from the bucket. */
+/** The spec's images as stylizeImage() takes them, read from the bucket. */
 export async function fetchInputs(
   store: ObjectStore,
   spec: JobSpec,
   fetched: ReadonlyMap<string, StoredObject> = new Map(),
-): Promise<RenderInput> {
+): Promise<ImageInputs> {
   const read = async (key: string, missing: 'IMAGE_NOT_FOUND' | 'STYLE_NOT_FOUND'): Promise<ImageSource> => {
     const object = fetched.get(key) ?? (await store.get(key));
     if (!object) {

@@ -1,6 +1,6 @@
 /**
- * The bucket's key conventions (DESIGN.md "S3 conventions"): what a new object means, and where a job's
- * outputs go. Everything the pipeline writes is under outputs/<jobId>/, which never triggers.
+ * The bucket's key conventions (the S3 contract in docs/ARCHITECTURE.md): what a new object means, and
+ * where a job's outputs go. Everything the pipeline writes is under outputs/<jobId>/, which never triggers.
  */
 import { extensionFor, IMAGE_EXTENSIONS, type OutputFormat } from '../image/formats.js';
 

@@ -7,15 +7,18 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import type { VggWeights } from '../engine/types.js';
+import { SERVICE_NAME } from '../product.js';
 import { type LocalS3, startLocalS3 } from '../storage/local-s3.js';
-import { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { type PipelineConfig, readPipelineConfig } from './config.js';
 import { handleEvent } from './handler.js';
 import { TRIGGER_PREFIXES } from './keys.js';
+import type { JobOutcome } from './locked-job.js';
 import { LocalNotifier, type Notifier } from './notifier.js';
-import type { JobOutcome, PipelineDeps } from './runner.js';
+import { buildPipelineDeps, type PipelineDeps } from './pipeline-deps.js';
 
 export interface LocalPipelineOptions {
   readonly dataDir: string;
@@ -56,13 +59,38 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     port: opts.port,
     eventPrefixes: TRIGGER_PREFIXES,
   });
-  const store = new ObjectStore(s3.client, opts.bucket);
-  const config = { ...readPipelineConfig(), ...opts.config };
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const logger = new Logger({ serviceName: 'serverless-style-transfer', logLevel: opts.logLevel ?? 'WARN' });
-  const deps: PipelineDeps = {
+  const deps = localPipelineDeps(opts, s3.client, write);
+  const queue = new EventQueue(Math.max(1, opts.concurrency ?? 1), (event) =>
+    handleWithRetries(deps, event, write, opts.onSettled),
+  );
+  const unsubscribe = s3.onObjectCreated((event) => queue.push(event));
+  return {
+    s3,
+    store: deps.storeFor(opts.bucket),
+    endpoint: s3.endpoint,
+    bucket: opts.bucket,
+    idle: () => queue.idle(),
+    /**
+     * Stops taking events, lets running jobs finish (closing S3 under them would leave them `running` with a
+     * held lock that nothing replays locally), then stops the server. Events not yet started are dropped.
+     */
+    async close() {
+      unsubscribe();
+      await queue.stop();
+      await s3.close();
+    },
+  };
+}
+
+/** The Lambda's dependencies, on the embedded server, with local notifications and no hand-offs. */
+function localPipelineDeps(opts: LocalPipelineOptions, s3: S3Client, write: (line: string) => void) {
+  const config = { ...readPipelineConfig(), ...opts.config };
+  return buildPipelineDeps({
     config,
-    storeFor: (bucket) => new ObjectStore(s3.client, bucket),
+    worker: 'local',
+    s3,
+    logger: new Logger({ serviceName: SERVICE_NAME, logLevel: opts.logLevel ?? 'WARN' }),
     loadWeights: opts.loadWeights,
     notifier:
       opts.notifier ??
@@ -71,73 +99,75 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         write,
         onWebhookError: (e) => write(`nst: webhook ${config.webhookUrl} failed: ${e.message}`),
       }),
-    logger,
-    dispatch: {},
-    worker: 'local',
     createEngine: opts.createEngine,
     onProgress: opts.onProgress,
-  };
+  });
+}
 
-  const queue: S3Event[] = [];
-  let running = 0;
-  let waiters: (() => void)[] = [];
-  const concurrency = Math.max(1, opts.concurrency ?? 1);
-
-  const handle = async (event: S3Event) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const outcomes = await handleEvent(deps, { owner: `local-${process.pid}-${randomUUID()}` }, event);
-        opts.onSettled?.({ event, outcomes });
+/** Runs the handler on one event like Lambda's asynchronous invocation: retried, then dead-lettered. */
+async function handleWithRetries(
+  deps: PipelineDeps,
+  event: S3Event,
+  write: (line: string) => void,
+  onSettled: LocalPipelineOptions['onSettled'],
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const outcomes = await handleEvent(deps, { owner: `local-${process.pid}-${randomUUID()}` }, event);
+      onSettled?.({ event, outcomes });
+      return;
+    } catch (error) {
+      if (attempt >= RETRY_DELAYS_MS.length) {
+        const keys = event.Records.map((r) => r.s3.object.key).join(', ');
+        write(`nst: event for ${keys} dead-lettered: ${(error as Error).message}`);
+        onSettled?.({ event, error });
         return;
-      } catch (error) {
-        if (attempt >= RETRY_DELAYS_MS.length) {
-          write(
-            `nst: event for ${event.Records.map((r) => r.s3.object.key).join(', ')} dead-lettered: ${(error as Error).message}`,
-          );
-          opts.onSettled?.({ event, error });
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
       }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
     }
-  };
-  const pump = () => {
-    while (running < concurrency && queue.length > 0) {
-      const event = queue.shift()!;
-      running++;
-      void handle(event).finally(() => {
-        running--;
-        pump();
+  }
+}
+
+/** Events in arrival order, `concurrency` handled at a time. */
+class EventQueue {
+  private readonly queue: S3Event[] = [];
+  private running = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly handle: (event: S3Event) => Promise<void>,
+  ) {}
+
+  push(event: S3Event): void {
+    this.queue.push(event);
+    this.pump();
+  }
+
+  /** Resolves once every queued event has been handled. */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Drops the events not yet started and waits for the running ones. */
+  async stop(): Promise<void> {
+    this.queue.length = 0;
+    if (this.running > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const event = this.queue.shift()!;
+      this.running++;
+      void this.handle(event).finally(() => {
+        this.running--;
+        this.pump();
       });
     }
-    if (running === 0 && queue.length === 0) {
-      for (const resolve of waiters) resolve();
-      waiters = [];
+    if (this.running === 0 && this.queue.length === 0) {
+      for (const resolve of this.waiters) resolve();
+      this.waiters = [];
     }
-  };
-  const unsubscribe = s3.onObjectCreated((event) => {
-    queue.push(event);
-    pump();
-  });
-
-  return {
-    s3,
-    store,
-    endpoint: s3.endpoint,
-    bucket: opts.bucket,
-    idle: () =>
-      running === 0 && queue.length === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => waiters.push(resolve)),
-    /**
-     * Stops taking events, lets running jobs finish (closing S3 under them would leave them `running` with a
-     * held lock that nothing replays locally), then stops the server. Events not yet started are dropped.
-     */
-    async close() {
-      unsubscribe();
-      queue.length = 0;
-      if (running > 0) await new Promise<void>((resolve) => waiters.push(resolve));
-      await s3.close();
-    },
-  };
+  }
 }

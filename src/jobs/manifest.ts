@@ -12,7 +12,7 @@ export type Worker = 'lambda' | 'batch' | 'local';
 
 export const isFinished = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';
 
-export interface Transition {
+interface Transition {
   readonly status: JobStatus;
   readonly at: string;
   readonly detail?: string;

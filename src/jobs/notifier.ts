@@ -76,7 +76,7 @@ export class SnsNotifier implements Notifier {
 }
 
 /** One human line per job. */
-export function describeNotification(n: JobNotification): string {
+function describeNotification(n: JobNotification): string {
   if (n.status === 'succeeded') return `nst: job ${n.jobId} succeeded: ${n.output} (status ${n.manifest})`;
   return `nst: job ${n.jobId} failed: ${n.error?.code}: ${n.error?.message} (status ${n.manifest})`;
 }

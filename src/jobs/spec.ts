@@ -54,8 +54,6 @@ export const jobSpecSchema = z
   });
 
 export type JobSpec = z.output<typeof jobSpecSchema>;
-export type JobSpecInput = z.input<typeof jobSpecSchema>;
-export type OutputSettingsSpec = z.output<typeof outputSettingsSchema>;
 
 /** The JSON Schema users validate their job files with (schema/job-spec.schema.json). */
 export function jobSpecJsonSchema(): Record<string, unknown> {

@@ -72,39 +72,47 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   const { port } = await server.run();
   const endpoint = `http://${host}:${port}`;
   const client = createS3Client({ endpoint });
-  const prefixes = opts.eventPrefixes;
 
   return {
     endpoint,
     port,
     bucket: opts.bucket,
     client,
-    onObjectCreated(listener) {
-      const onEvent = (event: S3rverEvent) => {
-        const records = event.Records.filter(
-          (r) =>
-            r.eventName.startsWith('ObjectCreated:') &&
-            (!prefixes || prefixes.some((p) => r.s3.object.key.startsWith(p))),
-        ).map(toS3Record);
-        if (records.length > 0) listener({ Records: records });
-      };
-      server.on('event', onEvent);
-      return () => server.off('event', onEvent);
-    },
-    /** Stops accepting requests; requests in flight complete (s3rver's writes are not atomic). */
-    async close() {
-      const closing = server.close();
-      // Keep-alive connections stay open while clients reuse them: close each as soon as it is idle.
-      const reaper = setInterval(() => server.httpServer?.closeIdleConnections(), 10);
-      server.httpServer?.closeIdleConnections();
-      try {
-        await closing;
-      } finally {
-        clearInterval(reaper);
-        client.destroy();
-      }
-    },
+    onObjectCreated: (listener) => subscribe(server, listener, opts.eventPrefixes),
+    close: () => closeServer(server, client),
   };
+}
+
+/** Passes on s3rver's ObjectCreated events under `prefixes` in S3's shape; returns the unsubscribe. */
+function subscribe(
+  server: S3rver,
+  listener: (event: S3Event) => void,
+  prefixes: readonly string[] | undefined,
+): () => void {
+  const onEvent = (event: S3rverEvent) => {
+    const records = event.Records.filter(
+      (r) =>
+        r.eventName.startsWith('ObjectCreated:') &&
+        (!prefixes || prefixes.some((p) => r.s3.object.key.startsWith(p))),
+    ).map(toS3Record);
+    if (records.length > 0) listener({ Records: records });
+  };
+  server.on('event', onEvent);
+  return () => server.off('event', onEvent);
+}
+
+/** Stops accepting requests; requests in flight complete (s3rver's writes are not atomic). */
+async function closeServer(server: S3rver, client: S3Client): Promise<void> {
+  const closing = server.close();
+  // Keep-alive connections stay open while clients reuse them: close each as soon as it is idle.
+  const reaper = setInterval(() => server.httpServer?.closeIdleConnections(), 10);
+  server.httpServer?.closeIdleConnections();
+  try {
+    await closing;
+  } finally {
+    clearInterval(reaper);
+    client.destroy();
+  }
 }
 
 function toS3Record(r: S3rverEvent['Records'][number]): S3EventRecord {

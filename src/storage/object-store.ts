@@ -64,7 +64,7 @@ const isPrecondition = (e: unknown) =>
   status(e) === 412 ||
   ['PreconditionFailed', 'ConditionalRequestConflict'].includes((e as SdkError).name ?? '');
 
-export const quoteEtag = (etag: string): string => (etag.startsWith('"') ? etag : `"${etag}"`);
+const quoteEtag = (etag: string): string => (etag.startsWith('"') ? etag : `"${etag}"`);
 
 export class ObjectStore {
   constructor(

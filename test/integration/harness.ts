@@ -1,8 +1,8 @@
 /**
- * The pipeline's integration harness: a real s3rver (over HTTP on 127.0.0.1, its own temp data folder,
- * any free port) with the real S3 client, generated VGG-19 weights on disk, tiny jobs, S3 events taken
- * from the server itself (so keys are encoded exactly as the local mode sends them), a fake Lambda
- * context, and real SNS / Batch / Lambda clients whose calls are captured before they leave the process.
+ * The pipeline's integration harness, next to the local S3 server (test/helpers/local-s3.ts, whose events
+ * encode keys exactly as the local mode sends them): generated VGG-19 weights on disk, tiny jobs, a fake
+ * Lambda context, and real SNS / Batch / Lambda clients whose calls are captured before they leave the
+ * process.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchClient } from '@aws-sdk/client-batch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
-import type { Context, S3Event } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import sharp from 'sharp';
 import {
   createStylizeHandler,
@@ -21,11 +21,9 @@ import {
 } from '../../functions/stylize/index.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
 import { writeWeights } from '../../src/engine/weights.js';
-import { type LocalS3, startLocalS3 } from '../../src/storage/local-s3.js';
-import { ObjectStore } from '../../src/storage/object-store.js';
+import type { LocalS3 } from '../../src/storage/local-s3.js';
+import type { ObjectStore } from '../../src/storage/object-store.js';
 import { photoLike, sharpOf } from '../helpers/images.js';
-
-export const BUCKET = 'nst-test';
 
 /** Options that make a job take a second or two on 2 cores: one 32 px scale, 3 iterations. */
 export const TINY = { size: 32, minSize: 32, iterations: 3 } as const;
@@ -38,44 +36,6 @@ export async function weightsDir(): Promise<{ dir: string; cleanup: () => Promis
   const dir = await mkdtemp(join(tmpdir(), 'nst-weights-'));
   await writeWeights(dir, generateVggWeights(7));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
-export interface S3Harness {
-  readonly s3: LocalS3;
-  readonly store: ObjectStore;
-  readonly dataDir: string;
-  /** Uploads an object and returns the S3 event the server sent for it (trigger prefixes only). */
-  upload(key: string, body: Buffer | string, metadata?: Record<string, string>): Promise<S3Event>;
-  /** Every key under outputs/<jobId>/. */
-  outputs(jobId: string): Promise<string[]>;
-  close(): Promise<void>;
-}
-
-export async function startS3(): Promise<S3Harness> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'nst-s3-'));
-  const s3 = await startLocalS3({ dataDir, bucket: BUCKET, eventPrefixes: ['inputs/', 'jobs/'] });
-  const store = new ObjectStore(s3.client, BUCKET);
-  const events: S3Event[] = [];
-  s3.onObjectCreated((event) => events.push(event));
-  let closed = false;
-  return {
-    s3,
-    store,
-    dataDir,
-    async upload(key, body, metadata) {
-      const before = events.length;
-      await store.put(key, body, { metadata });
-      const event = events.slice(before).find((e) => e.Records.length > 0);
-      if (!event) throw new Error(`no event for ${key}`);
-      return event;
-    },
-    outputs: (jobId) => store.list(`outputs/${jobId}/`),
-    async close() {
-      if (!closed) await s3.close().catch(() => {});
-      closed = true;
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A photo-like JPEG. */
@@ -193,13 +153,6 @@ export function recordPuts(
     { step: 'initialize', name: 'nstRecordPuts' },
   );
   return puts;
-}
-
-/** Parses JSON from an object in the bucket. */
-export async function readJson<T = Record<string, unknown>>(store: ObjectStore, key: string): Promise<T> {
-  const object = await store.get(key);
-  if (!object) throw new Error(`${key} does not exist`);
-  return JSON.parse(object.body.toString('utf8')) as T;
 }
 
 /** Width and height of an image object. */

@@ -16,13 +16,14 @@ import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runPipelineDemo } from '../../src/cli/demo.js';
 import { registerPipelineCommands, serve, serveInstructions } from '../../src/cli/serve.js';
-import { cachedWeights } from '../../src/jobs/aws.js';
 import { submitDropIn } from '../../src/jobs/client.js';
 import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local-pipeline.js';
+import type { JobOutcome } from '../../src/jobs/locked-job.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import type { JobNotification } from '../../src/jobs/notifier.js';
-import type { JobOutcome } from '../../src/jobs/runner.js';
-import { jpeg, png, readJson, TINY, TINY_METADATA, weightsDir } from './harness.js';
+import { cachedWeights } from '../../src/jobs/weights-cache.js';
+import { readJson } from '../helpers/local-s3.js';
+import { jpeg, png, TINY, TINY_METADATA, weightsDir } from './harness.js';
 
 let weights: Awaited<ReturnType<typeof weightsDir>>;
 let temp: string;

@@ -10,18 +10,15 @@ import type { StylizeHandler } from '../../functions/stylize/index.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { LockRecord } from '../../src/jobs/lock.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
+import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
 import {
-  BUCKET,
   captured,
   imageSize,
   jpeg,
   lambdaContext,
   png,
   quietLogger,
-  readJson,
   recordPuts,
-  type S3Harness,
-  startS3,
   TINY_METADATA,
   TOPIC,
   testHandler,

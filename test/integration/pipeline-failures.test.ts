@@ -11,15 +11,12 @@ import { NstError } from '../../src/errors.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import { startLocalS3 } from '../../src/storage/local-s3.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
+import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
 import {
-  BUCKET,
   captured,
   jpeg,
   lambdaContext,
   png,
-  readJson,
-  type S3Harness,
-  startS3,
   TINY,
   TINY_METADATA,
   TOPIC,

@@ -8,18 +8,15 @@ import type { StylizeHandler } from '../../functions/stylize/index.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import type { JobNotification } from '../../src/jobs/notifier.js';
+import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
 import {
-  BUCKET,
   captured,
   imageSize,
   jpeg,
   lambdaContext,
   png,
   quietMetrics,
-  readJson,
   recordPuts,
-  type S3Harness,
-  startS3,
   TINY,
   TINY_METADATA,
   testHandler,

@@ -24,7 +24,7 @@ import { fitLongestSide, resizeImage } from '../../src/image/resize.js';
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const WEIGHTS = path.join(SHARED, 'models/vgg19');
 const present = existsSync(path.join(WEIGHTS, 'weights.json'));
-if (!present) console.log(`real-weights tests skipped: no weights at ${WEIGHTS} (see DESIGN.md)`);
+if (!present) console.log(`real-weights tests skipped: no weights at ${WEIGHTS} (see docs/ARCHITECTURE.md, "Tests")`);
 
 /** Luminance box-blurred over a (2r+1)^2 window. */
 function blur(y: Float64Array, width: number, height: number, r: number): Float64Array {

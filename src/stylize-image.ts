@@ -1,8 +1,9 @@
 /**
- * render(): image bytes in, encoded stylised image out. The one composition of image I/O and the engine,
- * shared by the CLI, the job runner (Lambda, Batch, local) and the example: decode and validate every
- * input first (so a bad style fails before minutes of work), resize the content with a high-quality
- * filter, run stylize(), encode. Writes nothing: callers decide where bytes go.
+ * stylizeImage(): image bytes in, encoded stylised image out. The one composition of image I/O and the
+ * engine, shared by the CLI, the job runner (Lambda, Batch, local) and the example: decode and validate
+ * every input first (so a bad style fails before minutes of work), resize the content with a high-quality
+ * filter, run stylize(), encode. Callers that decoded the inputs already (the runner, which routes on the
+ * content's size) call stylizeDecodedImage(). Writes nothing: callers decide where bytes go.
  */
 import type { StylizeOptions } from './engine/options.js';
 import { type StylizeContext, type StylizeResult, stylize } from './engine/stylize.js';
@@ -19,7 +20,7 @@ export interface ImageSource {
   readonly name: string;
 }
 
-export interface RenderInput {
+export interface ImageInputs {
   readonly content: ImageSource;
   readonly styles: readonly { readonly source: ImageSource; readonly weight: number }[];
   readonly initImage?: ImageSource;
@@ -33,10 +34,7 @@ export interface OutputSettings {
   readonly maxPixels?: number;
 }
 
-/** What render() needs besides its inputs: the same as stylize()'s context. */
-export type RenderContext = StylizeContext;
-
-export interface RenderResult {
+export interface StylizedImage {
   readonly output: Buffer;
   readonly result: StylizeResult;
   /** The content as the engine saw it (resized), for contact sheets. */
@@ -50,7 +48,8 @@ export interface DecodedInputs {
 }
 
 /** Decodes and validates every input image; throws the first input error. */
-export async function decodeInputs(input: RenderInput, output: OutputSettings): Promise<DecodedInputs> {
+export async function decodeInputs(input: ImageInputs, output: OutputSettings): Promise<DecodedInputs> {
+  if (input.styles.length === 0) throw new NstError('INVALID_OPTION', 'at least one style image is required');
   const decode = (source: ImageSource, alpha: 'keep' | 'flatten') =>
     decodeImage(source.data, { name: source.name, maxPixels: output.maxPixels, alpha });
   // JPEG has no alpha: flatten like any other run rather than keep a plane the encoder would drop.
@@ -63,15 +62,32 @@ export async function decodeInputs(input: RenderInput, output: OutputSettings): 
   return { content, styles, initImage };
 }
 
-export async function render(
-  input: RenderInput,
+/** The size of the result (and of the last scale): the content fitted to `options.size`. */
+export function resultSize(
+  content: { readonly width: number; readonly height: number },
+  options: Pick<StylizeOptions, 'size'>,
+): { width: number; height: number } {
+  return fitLongestSide(content.width, content.height, options.size);
+}
+
+/** Decodes the inputs, then stylizes them: for callers that have the images' bytes or paths. */
+export async function stylizeImage(
+  input: ImageInputs,
   options: StylizeOptions,
   output: OutputSettings,
-  context: RenderContext,
-): Promise<RenderResult> {
-  if (input.styles.length === 0) throw new NstError('INVALID_OPTION', 'at least one style image is required');
-  const decoded = await decodeInputs(input, output);
-  const size = fitLongestSide(decoded.content.width, decoded.content.height, options.size);
+  context: StylizeContext,
+): Promise<StylizedImage> {
+  return stylizeDecodedImage(await decodeInputs(input, output), options, output, context);
+}
+
+/** Resizes the content to resultSize(), stylizes it, and encodes the result with the content's alpha. */
+export async function stylizeDecodedImage(
+  decoded: DecodedInputs,
+  options: StylizeOptions,
+  output: OutputSettings,
+  context: StylizeContext,
+): Promise<StylizedImage> {
+  const size = resultSize(decoded.content, options);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
   const result = await stylize(
     { content, styles: decoded.styles, initImage: decoded.initImage },

@@ -1,0 +1,191 @@
+/**
+ * One run of a locked job: read and decode its inputs (once), route with the cost model (here, Batch, or
+ * refuse), stylize until the deadline, then write the result, then job.json, then the notification; or,
+ * at the deadline, hand the job off from a checkpoint. Nothing but frames and checkpoints is written
+ * before the job has succeeded.
+ */
+import { availableParallelism } from 'node:os';
+import { estimateCost } from '../engine/cost-model.js';
+import { resolveEngineKind } from '../engine/index.js';
+import type { StylizeOptions } from '../engine/options.js';
+import { type Checkpoint, StylizeAborted } from '../engine/stylize.js';
+import type { VggWeights } from '../engine/types.js';
+import { NstError } from '../errors.js';
+import { contentTypeFor } from '../image/formats.js';
+import type { StoredObject } from '../storage/object-store.js';
+import {
+  type DecodedInputs,
+  decodeInputs,
+  type OutputSettings,
+  resultSize,
+  type StylizedImage,
+  stylizeDecodedImage,
+} from '../stylize-image.js';
+import { loadCheckpoint } from './checkpoint.js';
+import type { PipelineConfig } from './config.js';
+import { stopBeforeDeadline } from './deadline.js';
+import { FrameUploads } from './frame-uploads.js';
+import { handOffAtDeadline, handOffToBatch } from './hand-off.js';
+import { fetchInputs, outputFormatFor } from './inputs.js';
+import type { JobOutcome, JobRun } from './locked-job.js';
+import { addPhase, type JobManifest, round } from './manifest.js';
+import { chooseRoute, type Route } from './routing.js';
+
+const seconds = (since: number) => (performance.now() - since) / 1000;
+
+/** Runs the job (its manifest has a spec), given objects already read while resolving it. */
+export async function stylizeJob(
+  job: JobRun,
+  fetched?: ReadonlyMap<string, StoredObject>,
+): Promise<JobOutcome> {
+  const inputs = await readJobInputs(job, fetched);
+  const route = await routeJob(job, inputs);
+  if (route.target === 'batch') {
+    const available = Math.round(route.availableSeconds ?? 0);
+    return handOffToBatch(job, `estimated ${Math.round(route.seconds)} s, ${available} s available here`);
+  }
+  if (route.target === 'too-large') {
+    throw new NstError(
+      'JOB_TOO_LARGE',
+      `the job needs about ${Math.round(route.seconds)} s, but the function has ${Math.round(route.availableSeconds)} s: ` +
+        'lower size or iterations, or configure the AWS Batch queue for large jobs',
+    );
+  }
+  const { resume } = inputs;
+  const from = resume ? ` from scale ${resume.scaleIndex + 1}, iteration ${resume.iteration}` : '';
+  await job.record('running', `${job.deps.worker} run ${job.manifest!.runs + 1}${from}`, {
+    runs: job.manifest!.runs + 1,
+    route: route.record,
+  });
+  const run = await stylizeUntilDeadline(job, inputs);
+  return run.stopped ? handOffAtDeadline(job, run.stopped) : succeed(job, inputs.output, run.stylized);
+}
+
+/** Everything a run needs, read and checked before any work. */
+interface JobInputs {
+  readonly decoded: DecodedInputs;
+  readonly output: OutputSettings;
+  readonly options: StylizeOptions;
+  readonly weights: VggWeights;
+  readonly resume?: Checkpoint;
+}
+
+/** Reads the inputs, checkpoint and weights, and decodes every image (so a bad style fails at once). */
+async function readJobInputs(job: JobRun, fetched?: ReadonlyMap<string, StoredObject>): Promise<JobInputs> {
+  const { deps, store } = job;
+  const spec = job.manifest!.spec!;
+  const started = performance.now();
+  const resume = job.manifest!.checkpoint ? await loadCheckpoint(store, job.jobId) : undefined;
+  const input = await fetchInputs(store, spec, fetched);
+  const output: OutputSettings = {
+    format: outputFormatFor(spec),
+    quality: spec.output.quality,
+    keepAlpha: spec.output.keepAlpha,
+    maxPixels: deps.config.maxPixels,
+  };
+  const decoded = await decodeInputs(input, output);
+  const weights = await deps.loadWeights();
+  job.manifest = addPhase(job.manifest!, 'fetch', seconds(started));
+  return { decoded, output, options: effectiveOptions(spec.options, deps.config), weights, resume };
+}
+
+/** The spec's options with the deployment's defaults for the engine and threads. */
+function effectiveOptions(options: StylizeOptions, config: PipelineConfig): StylizeOptions {
+  return {
+    ...options,
+    engine: options.engine === 'auto' ? config.engine : options.engine,
+    threads: options.threads ?? config.threads,
+  };
+}
+
+/** The route for the work left, from the cost model and the time this invocation has. */
+async function routeJob(
+  job: JobRun,
+  inputs: JobInputs,
+): Promise<Route & { availableSeconds?: number; record: JobManifest['route'] }> {
+  const { deps, inv } = job;
+  const { options } = inputs;
+  const estimate = estimateCost({
+    ...resultSize(inputs.decoded.content, options),
+    options,
+    engine: await resolveEngineKind(options.engine),
+    threads: options.threads ?? availableParallelism(),
+    gpu: deps.gpu,
+  });
+  const availableSeconds = inv.deadline
+    ? inv.deadline.getRemainingTimeInMillis() / 1000 - deps.config.marginSeconds
+    : undefined;
+  const route = chooseRoute({
+    estimate,
+    resume: inputs.resume,
+    availableSeconds,
+    batchConfigured: Boolean(deps.dispatch.batch),
+  });
+  const record = {
+    worker: deps.worker,
+    estimatedSeconds: round(route.seconds),
+    ...(availableSeconds === undefined ? {} : { availableSeconds: round(availableSeconds) }),
+  };
+  return { availableSeconds, ...route, record };
+}
+
+type Run =
+  | { readonly stylized: StylizedImage; readonly stopped?: undefined }
+  | { readonly stopped: Checkpoint };
+
+/**
+ * stylizeDecodedImage() until the deadline is near (stopBeforeDeadline), returning where it stopped then.
+ * Progress frames are uploaded as they come. A lost lock stops it too, and ends the job (rethrown).
+ */
+async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run> {
+  const { deps } = job;
+  const started = performance.now();
+  const deadline = stopBeforeDeadline(job.inv.deadline, deps.config.marginSeconds);
+  const frames = new FrameUploads(job.store, job.keys, inputs.output.format);
+  let iterations = 0;
+  const finish = async () => {
+    await frames.flush();
+    job.manifest = addPhase(job.manifest!, 'stylize', seconds(started));
+  };
+  try {
+    const stylized = await stylizeDecodedImage(inputs.decoded, inputs.options, inputs.output, {
+      weights: inputs.weights,
+      signal: AbortSignal.any([deadline.signal, job.lost.signal]),
+      resume: inputs.resume,
+      createEngine: deps.createEngine,
+      onProgress: (progress) => {
+        iterations++;
+        frames.add(progress);
+        deps.onProgress?.(job.jobId, progress);
+        deadline.check();
+      },
+    });
+    await finish();
+    return { stylized };
+  } catch (e) {
+    if (job.lost.signal.aborted) throw job.lost.signal.reason;
+    if (!(e instanceof StylizeAborted && deadline.signal.aborted)) throw e;
+    await finish();
+    job.manifest = { ...job.manifest!, iterations: (job.manifest!.iterations ?? 0) + iterations };
+    return { stopped: e.checkpoint };
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** Writes the result, then job.json, then notifies. */
+async function succeed(job: JobRun, output: OutputSettings, stylized: StylizedImage): Promise<JobOutcome> {
+  const started = performance.now();
+  const key = job.keys.result(output.format);
+  await job.store.put(key, stylized.output, { contentType: contentTypeFor(output.format) });
+  const { result } = stylized;
+  job.manifest = addPhase(job.manifest!, 'store', seconds(started));
+  await job.record('succeeded', key, {
+    output: { key, width: result.image.width, height: result.image.height, bytes: stylized.output.length },
+    engine: { kind: result.engine, backend: result.backend },
+    iterations: (job.manifest!.iterations ?? 0) + result.iterations,
+    losses: { initial: result.initial, final: result.final },
+  });
+  job.deps.metrics?.succeeded({ seconds: result.seconds, iterations: result.iterations });
+  return job.announce({ jobId: job.jobId, status: 'succeeded', detail: key });
+}

@@ -1,0 +1,52 @@
+/** The pipeline's environment contract. */
+import { describe, expect, it } from 'vitest';
+import { readPipelineConfig } from '../../../src/jobs/config.js';
+
+describe('configuration', () => {
+  it('has defaults for everything', () => {
+    expect(readPipelineConfig({})).toEqual({
+      weightsDir: undefined,
+      topicArn: undefined,
+      batch: undefined,
+      engine: 'auto',
+      threads: undefined,
+      marginSeconds: 60,
+      maxPixels: undefined,
+      leaseSeconds: 45,
+      maxContinuations: 4,
+      webhookUrl: undefined,
+    });
+  });
+
+  it('reads the environment of the contract', () => {
+    const config = readPipelineConfig({
+      NST_WEIGHTS_DIR: '/opt/vgg19',
+      NST_TOPIC_ARN: 'arn:aws:sns:eu-west-1:1:t',
+      NST_BATCH_JOB_QUEUE: 'q',
+      NST_BATCH_JOB_DEFINITION: 'd',
+      NST_ENGINE: 'onnx',
+      NST_THREADS: '6',
+      NST_DEADLINE_MARGIN_SECONDS: '90',
+      NST_MAX_PIXELS: '1000000',
+      NST_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+    });
+    expect(config).toMatchObject({
+      weightsDir: '/opt/vgg19',
+      topicArn: 'arn:aws:sns:eu-west-1:1:t',
+      batch: { jobQueue: 'q', jobDefinition: 'd' },
+      engine: 'onnx',
+      threads: 6,
+      marginSeconds: 90,
+      maxPixels: 1_000_000,
+      webhookUrl: 'http://127.0.0.1:9/hook',
+    });
+    // Batch needs both the queue and the definition.
+    expect(readPipelineConfig({ NST_BATCH_JOB_QUEUE: 'q' }).batch).toBeUndefined();
+  });
+
+  it('names every bad variable', () => {
+    expect(() => readPipelineConfig({ NST_ENGINE: 'gpu', NST_THREADS: 'many' })).toThrow(
+      /NST_ENGINE[\s\S]*NST_THREADS/,
+    );
+  });
+});

@@ -1,0 +1,64 @@
+/** Drop-in metadata: options as x-amz-meta-nst-* headers. */
+import { describe, expect, it } from 'vitest';
+import { optionsFromMetadata, specFromMetadata } from '../../../src/jobs/metadata.js';
+import { thrown } from '../../helpers/thrown.js';
+
+describe('drop-in metadata', () => {
+  it('reads each option as the type its schema expects', () => {
+    expect(
+      optionsFromMetadata({
+        'nst-size': '512',
+        'nst-style-weight': '1e4',
+        'nst-original-colors': 'true',
+        'nst-style-layer-weights': '1, 0.5,0.25,0.1,0',
+        'nst-optimizer': 'adam',
+        'nst-format': 'png',
+        'nst-quality': '90',
+        'nst-keep-alpha': 'false',
+        'other-header': 'ignored',
+      }),
+    ).toEqual({
+      options: {
+        size: 512,
+        styleWeight: 1e4,
+        originalColors: true,
+        styleLayerWeights: [1, 0.5, 0.25, 0.1, 0],
+        optimizer: 'adam',
+      },
+      output: { format: 'png', quality: 90, keepAlpha: false },
+      unknown: [],
+    });
+  });
+
+  it('builds the spec of a drop-in', () => {
+    const spec = specFromMetadata(
+      { 'nst-iterations': '50' },
+      { content: 'inputs/s/a.jpg', styles: [{ key: 'styles/s.png', weight: 1 }] },
+    );
+    expect(spec).toMatchObject({
+      content: 'inputs/s/a.jpg',
+      styles: [{ key: 'styles/s.png', weight: 1 }],
+      options: { iterations: 50, size: 512 },
+    });
+  });
+
+  it('names each bad header with the value it got', () => {
+    const error = thrown(() =>
+      specFromMetadata(
+        {
+          'nst-size': 'huge',
+          'nst-original-colors': 'maybe',
+          'nst-style-layer-weights': '1,2',
+          'nst-sizes': '3',
+        },
+        { content: 'inputs/s/a.jpg', styles: [{ key: 'styles/s.png', weight: 1 }] },
+      ),
+    );
+    expect(error.code).toBe('INVALID_OPTION');
+    expect(error.message).toContain('inputs/s/a.jpg has invalid options in its metadata');
+    expect(error.message).toContain('x-amz-meta-nst-sizes: not an option');
+    expect(error.message).toMatch(/x-amz-meta-nst-size: .* \(got "huge"\)/);
+    expect(error.message).toMatch(/x-amz-meta-nst-original-colors: .* \(got "maybe"\)/);
+    expect(error.message).toMatch(/x-amz-meta-nst-style-layer-weights: .* \(got "1,2"\)/);
+  });
+});

@@ -1,0 +1,95 @@
+/** Job specs (jobs/*.json) and the published JSON Schema. */
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { SCHEMA_FILE, schemaText } from '../../../schema/generate.js';
+import { DEFAULT_STYLIZE_OPTIONS, stylizeOptionsSchema } from '../../../src/engine/options.js';
+import { NstError } from '../../../src/errors.js';
+import { jobSpecJsonSchema, parseJobSpec, validateJobSpec } from '../../../src/jobs/spec.js';
+import { thrown } from '../../helpers/thrown.js';
+
+describe('job spec', () => {
+  it('fills every default: options as the CLI has them, weights 1, no output format', () => {
+    const spec = parseJobSpec(
+      '{"content": "inputs/a.jpg", "styles": [{"key": "styles/b.jpg"}]}',
+      'jobs/a.json',
+    );
+    expect(spec).toEqual({
+      content: 'inputs/a.jpg',
+      styles: [{ key: 'styles/b.jpg', weight: 1 }],
+      options: DEFAULT_STYLIZE_OPTIONS,
+      output: { keepAlpha: false },
+    });
+  });
+
+  it('takes the example of the issue as is', () => {
+    const spec = validateJobSpec(
+      {
+        content: 'inputs/a.jpg',
+        styles: [{ key: 'styles/b.jpg', weight: 1 }],
+        options: { size: 512, iterations: 300 },
+      },
+      'jobs/x.json',
+    );
+    expect(spec.options).toMatchObject({ size: 512, iterations: 300, optimizer: 'lbfgs' });
+  });
+
+  it('lists every problem of a bad spec with its path', () => {
+    const error = thrown(() =>
+      validateJobSpec(
+        {
+          content: 's3://elsewhere/a.jpg',
+          styles: [],
+          options: { size: 8, optimizer: 'sgd', unknownOption: 1 },
+          output: { format: 'bmp' },
+          extra: true,
+        },
+        'jobs/bad.json',
+      ),
+    );
+    expect(error).toBeInstanceOf(NstError);
+    expect(error.code).toBe('INVALID_JOB_SPEC');
+    expect(error.kind).toBe('input');
+    const lines = error.message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim());
+    expect(error.message).toMatch(/^jobs\/bad\.json is not a valid job spec:/);
+    expect(lines).toEqual([
+      'content: must be an object key in this bucket, like inputs/photo.jpg',
+      'styles: Too small: expected array to have >=1 items',
+      'options.size: Too small: expected number to be >=16',
+      'options.optimizer: Invalid option: expected one of "lbfgs"|"adam"',
+      'options.unknownOption: Unrecognized key: "unknownOption"',
+      'output.format: Invalid option: expected one of "jpeg"|"png"|"webp"|"avif"|"tiff"',
+      'extra: Unrecognized key: "extra"',
+    ]);
+  });
+
+  it('needs initImage for init "image"', () => {
+    const error = thrown(() =>
+      validateJobSpec(
+        { content: 'a.jpg', styles: [{ key: 's.jpg' }], options: { init: 'image' } },
+        'jobs/i.json',
+      ),
+    );
+    expect(error.message).toContain('initImage: options.init "image" needs initImage');
+  });
+
+  it('rejects text that is not JSON', () => {
+    expect(thrown(() => parseJobSpec('content: a.jpg', 'jobs/yaml.json')).message).toMatch(
+      /jobs\/yaml\.json .*not valid JSON/s,
+    );
+  });
+
+  it('the committed JSON Schema is up to date (regenerate: npx tsx schema/generate.ts)', async () => {
+    expect(await readFile(SCHEMA_FILE, 'utf8')).toBe(schemaText());
+    const schema = jobSpecJsonSchema() as {
+      required: string[];
+      properties: Record<string, { properties?: object }>;
+    };
+    expect(schema.required).toEqual(['content', 'styles']);
+    expect(Object.keys(schema.properties.options.properties!)).toEqual(
+      Object.keys(stylizeOptionsSchema.shape),
+    );
+  });
+});
