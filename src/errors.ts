@@ -37,7 +37,8 @@ export const ERROR_KINDS = {
   // weights
   WEIGHTS_NOT_FOUND: 'input',
   WEIGHTS_INVALID: 'input',
-  WEIGHTS_DOWNLOAD_FAILED: 'input',
+  // the network may be down: try again
+  WEIGHTS_DOWNLOAD_FAILED: 'transient',
   WEIGHTS_CHECKSUM_MISMATCH: 'input',
   // engines and runs
   JOB_TOO_LARGE: 'input',

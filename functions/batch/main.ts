@@ -13,7 +13,6 @@ import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { resolveWeightsDir } from '../../src/engine/weights.js';
 import { isNstError } from '../../src/errors.js';
 import { cachedWeights } from '../../src/jobs/aws.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
@@ -21,6 +20,7 @@ import { JOB_ID_PATTERN } from '../../src/jobs/job-id.js';
 import { LogNotifier, SnsNotifier } from '../../src/jobs/notifier.js';
 import { continueJob, type PipelineDeps } from '../../src/jobs/runner.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
+import { resolveWeightsDir } from '../../src/weights/lookup.js';
 
 export interface BatchWorkerOptions {
   readonly env?: Record<string, string | undefined>;

@@ -11,13 +11,13 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
-import { resolveWeightsDir } from '../../src/engine/weights.js';
 import { batchDispatch, cachedWeights, continuationDispatch, powertoolsMetrics } from '../../src/jobs/aws.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
 import { handleEvent } from '../../src/jobs/handler.js';
 import { LogNotifier, SnsNotifier } from '../../src/jobs/notifier.js';
 import type { JobOutcome, PipelineDeps } from '../../src/jobs/runner.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
+import { resolveWeightsDir } from '../../src/weights/lookup.js';
 
 const SERVICE = 'serverless-style-transfer';
 

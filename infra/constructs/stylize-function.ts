@@ -16,7 +16,7 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { LAMBDA_WEIGHTS_DIR } from '../../src/engine/weights.js';
+import { LAMBDA_WEIGHTS_DIR } from '../../src/weights/lookup.js';
 import type { NstConfig } from '../config.js';
 import { acknowledgePrefixWildcards, acknowledgeWildcard, pipelineS3Statements } from './policies.js';
 import { PREFIX } from './storage.js';

@@ -13,7 +13,6 @@ import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
 import type { EngineKind, RgbImage } from '../engine/types.js';
-import { loadWeights, resolveWeightsDir } from '../engine/weights.js';
 import { NstError } from '../errors.js';
 import { readImageMetadata } from '../image/decode.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
@@ -22,6 +21,8 @@ import { fitLongestSide } from '../image/resize.js';
 import { decodeInputs, type ImageSource, render } from '../render.js';
 import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
+import { resolveWeightsDir } from '../weights/lookup.js';
+import { loadWeights } from '../weights/store.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
 interface StylizeFlags extends Record<string, unknown> {

@@ -7,8 +7,8 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { VggWeights } from '../engine/types.js';
-import { loadWeights } from '../engine/weights.js';
 import { NstError } from '../errors.js';
+import { loadWeights } from '../weights/store.js';
 import { BATCH_JOB_PREFIX } from './handler.js';
 import type { Dispatcher, JobMetrics } from './runner.js';
 

@@ -10,8 +10,9 @@ import { buildRuntimeLayer } from '../../layers/runtime/build.js';
 import { buildVgg19Layer } from '../../layers/vgg19/build.js';
 import { GraphBuilder } from '../../src/engine/onnx/graph-builder.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
-import { loadWeights, MANIFEST_FILE, writeWeights } from '../../src/engine/weights.js';
 import { NstError } from '../../src/errors.js';
+import { MANIFEST_FILE } from '../../src/weights/manifest.js';
+import { loadWeights, writeWeights } from '../../src/weights/store.js';
 import { listFiles } from './helpers.js';
 
 /** ELF e_machine of a shared object: 0x3e x86-64, 0xb7 AArch64. */

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateVggWeights } from '../../src/engine/vgg.js';
-import { MANIFEST_FILE, writeWeights } from '../../src/engine/weights.js';
+import { MANIFEST_FILE } from '../../src/weights/manifest.js';
+import { writeWeights } from '../../src/weights/store.js';
 import { type Cfn, dirBytes, LAMBDA_UNZIPPED_LIMIT, REPO_ROOT } from './helpers.js';
 
 const REAL_WEIGHTS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'models', 'vgg19');

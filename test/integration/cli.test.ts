@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateVggWeights } from '../../src/engine/vgg.js';
-import { writeWeights } from '../../src/engine/weights.js';
+import { writeWeights } from '../../src/weights/store.js';
 import { nst } from '../helpers/cli.js';
 import { photoLike, sharpOf } from '../helpers/images.js';
 

@@ -17,9 +17,9 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_STYLIZE_OPTIONS } from '../../src/engine/options.js';
 import { stylize } from '../../src/engine/stylize.js';
 import type { RgbImage } from '../../src/engine/types.js';
-import { loadWeights } from '../../src/engine/weights.js';
 import { decodeImage } from '../../src/image/decode.js';
 import { fitLongestSide, resizeImage } from '../../src/image/resize.js';
+import { loadWeights } from '../../src/weights/store.js';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const WEIGHTS = path.join(SHARED, 'models/vgg19');

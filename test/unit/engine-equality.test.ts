@@ -21,7 +21,7 @@ import { createOnnxEngine } from '../../src/engine/onnx/engine.js';
 import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
 import type { EngineSpec, LossTerms, RgbImage } from '../../src/engine/types.js';
 import { generateVggWeights, toNetworkInput } from '../../src/engine/vgg.js';
-import { loadWeights } from '../../src/engine/weights.js';
+import { loadWeights } from '../../src/weights/store.js';
 import { noiseSpec } from '../helpers/engine-spec.js';
 
 const TERM_TOLERANCE = 1e-3;

@@ -25,7 +25,7 @@ import type {
   StyleImage,
 } from '../../src/engine/types.js';
 import { generateVggWeights, seededRandom, toNetworkInput } from '../../src/engine/vgg.js';
-import { loadWeights } from '../../src/engine/weights.js';
+import { loadWeights } from '../../src/weights/store.js';
 import { createReferenceLoss } from '../helpers/reference-loss.js';
 
 // 22x18 makes the 'valid' 2x2 poolings floor odd sizes: widths 22 -> 11 -> 5 -> 2 -> 1, heights 18 -> 9 -> 4 -> 2 -> 1.

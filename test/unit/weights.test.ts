@@ -6,17 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VggWeights } from '../../src/engine/types.js';
 import { expectedWeightShapes, generateVggWeights, VGG19_LAYERS } from '../../src/engine/vgg.js';
-import {
-  float16ToFloat32,
-  float32ToFloat16,
-  LAMBDA_WEIGHTS_DIR,
-  loadWeights,
-  MANIFEST_FILE,
-  resolveWeightsDir,
-  weightsAvailable,
-  writeWeights,
-} from '../../src/engine/weights.js';
 import { NstError } from '../../src/errors.js';
+import { float16ToFloat32, float32ToFloat16 } from '../../src/weights/float16.js';
+import { LAMBDA_WEIGHTS_DIR, resolveWeightsDir, weightsAvailable } from '../../src/weights/lookup.js';
+import { MANIFEST_FILE } from '../../src/weights/manifest.js';
+import { loadWeights, writeWeights } from '../../src/weights/store.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const REAL_WEIGHTS_DIR = path.resolve(repoRoot, '..', 'shared', 'models', 'vgg19');
