@@ -8,6 +8,7 @@ import type { StylizeOptions } from './engine/options.js';
 import { type StylizeContext, type StylizeResult, stylize } from './engine/stylize.js';
 import type { RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
+import { transferLuminance } from './image/colour.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
 import { encodeImage } from './image/encode.js';
 import type { OutputFormat } from './image/formats.js';
@@ -73,11 +74,13 @@ export async function render(
   const decoded = await decodeInputs(input, output);
   const size = fitLongestSide(decoded.content.width, decoded.content.height, options.size);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
-  const result = await stylize(
+  const stylized = await stylize(
     { content, styles: decoded.styles, initImage: decoded.initImage },
     options,
     context,
   );
+  const image = options.originalColors ? transferLuminance(stylized.image, content) : stylized.image;
+  const result = { ...stylized, image };
   const alpha = decoded.content.alpha
     ? await resizeAlpha(decoded.content, size.width, size.height)
     : undefined;
