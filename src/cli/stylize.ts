@@ -4,7 +4,6 @@
  * writes the result atomically only when the run succeeded.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
@@ -12,6 +11,7 @@ import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
+import { defaultThreads } from '../engine/threads.js';
 import type { EngineKind, RgbImage } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { readImageMetadata } from '../image/decode.js';
@@ -248,7 +248,7 @@ interface Plan {
 async function plan(content: string, options: StylizeOptions): Promise<Plan> {
   const meta = await readImageMetadata(content);
   const { width, height } = fitLongestSide(meta.width, meta.height, options.size);
-  const threads = options.threads ?? os.availableParallelism();
+  const threads = options.threads ?? defaultThreads();
   const available = await availableEngines();
   const estimates: Plan['estimates'] = {};
   for (const engine of available) {

@@ -4,7 +4,7 @@
  * the same way and lists every problem at once.
  */
 import { z } from 'zod';
-import { DEFAULT_STYLE_LAYER_WEIGHTS } from './losses.js';
+import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
 
 export const stylizeOptionsSchema = z
   .object({
@@ -29,13 +29,25 @@ export const stylizeOptionsSchema = z
       .positive()
       .optional()
       .describe('Optimiser step size (default: 1 for L-BFGS, 10 for Adam)'),
-    contentWeight: z.number().min(0).default(1).describe('alpha: weight of the content loss'),
-    styleWeight: z.number().min(0).default(1e3).describe('beta: weight of the style loss'),
-    tvWeight: z.number().min(0).default(1e-3).describe('Weight of the total-variation (smoothness) loss'),
+    contentWeight: z
+      .number()
+      .min(0)
+      .default(DEFAULT_LOSS_WEIGHTS.content)
+      .describe('alpha: weight of the content loss'),
+    styleWeight: z
+      .number()
+      .min(0)
+      .default(DEFAULT_LOSS_WEIGHTS.style)
+      .describe('beta: weight of the style loss'),
+    tvWeight: z
+      .number()
+      .min(0)
+      .default(DEFAULT_LOSS_WEIGHTS.tv)
+      .describe('Weight of the total-variation (smoothness) loss'),
     styleLayerWeights: z
       .array(z.number().min(0))
       .length(5)
-      .default([...DEFAULT_STYLE_LAYER_WEIGHTS])
+      .default([...DEFAULT_LOSS_WEIGHTS.styleLayers])
       .describe('Style weights of relu1_1..relu5_1'),
     pooling: z.enum(['avg', 'max']).default('avg').describe('Pooling in VGG-19 (Gatys et al. prefer avg)'),
     init: z.enum(['content', 'random', 'image']).default('content').describe('Starting image'),

@@ -12,12 +12,12 @@
  * - the deadline: a checkpoint in S3 and a hand-off to a new invocation or Batch (status `queued`).
  * Nothing but frames and checkpoints is written before the job has succeeded.
  */
-import { availableParallelism } from 'node:os';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { estimateCost } from '../engine/cost-model.js';
 import { resolveEngineKind } from '../engine/index.js';
 import type { StylizeOptions } from '../engine/options.js';
 import { type Checkpoint, type Progress, StylizeAborted } from '../engine/stylize.js';
+import { defaultThreads } from '../engine/threads.js';
 import type { VggWeights } from '../engine/types.js';
 import { type ErrorCode, NstError, toNstError } from '../errors.js';
 import { encodeImage } from '../image/encode.js';
@@ -376,7 +376,7 @@ async function routeJob(
     ...size,
     options: p.options,
     engine: await resolveEngineKind(p.options.engine),
-    threads: p.options.threads ?? availableParallelism(),
+    threads: p.options.threads ?? defaultThreads(),
     gpu: deps.gpu,
   });
   const availableSeconds = inv.deadline
