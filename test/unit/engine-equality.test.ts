@@ -21,6 +21,7 @@ import { createOnnxEngine } from '../../src/engine/onnx/engine.js';
 import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
 import type { EngineSpec, LossTerms, RgbImage } from '../../src/engine/types.js';
 import { generateVggWeights, toNetworkInput } from '../../src/engine/vgg.js';
+import { NstError } from '../../src/errors.js';
 import { loadWeights } from '../../src/weights/store.js';
 import { noiseSpec } from '../helpers/engine-spec.js';
 
@@ -95,6 +96,42 @@ describe('onnx and tfjs engines agree (generated weights)', () => {
   it('40x30, average pooling, one larger style, TV off', async () => {
     await expectEnginesEqual(noiseSpec(GENERATED, 40, 30, 'avg', 0, [{ w: 48, h: 40, weight: 1 }]));
   });
+});
+
+describe('onnx and tfjs engines reject misuse alike', () => {
+  const engines = { onnx: createOnnxEngine, tfjs: createTfjsEngine };
+  for (const [kind, create] of Object.entries(engines)) {
+    it(`${kind}: INVALID_OPTION for a bad spec, INTERNAL for a wrong-sized x and for use after dispose`, async () => {
+      const spec = noiseSpec(GENERATED, 16, 16, 'avg', 1e-3, [{ w: 16, h: 16, weight: 1 }]);
+      const rejected = (p: Promise<unknown>) =>
+        p.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      for (const bad of [
+        { ...spec, width: 17 },
+        { ...spec, styles: [] },
+      ]) {
+        const error = await rejected(create(bad));
+        expect(error).toBeInstanceOf(NstError);
+        expect(error).toMatchObject({ code: 'INVALID_OPTION', kind: 'input' });
+      }
+      const engine = await create(spec);
+      const wrongSize = await rejected(engine.lossAndGradient(new Float32Array(16 * 16 * 3 - 3)));
+      expect(wrongSize).toBeInstanceOf(NstError);
+      expect(wrongSize).toMatchObject({
+        code: 'INTERNAL',
+        message: 'x has 765 values, expected 768 (16x16x3)',
+      });
+      engine.dispose();
+      const disposed = await rejected(engine.lossAndGradient(startingPoint(spec.content)));
+      expect(disposed).toBeInstanceOf(NstError);
+      expect(disposed).toMatchObject({
+        code: 'INTERNAL',
+        message: `lossAndGradient called on a disposed ${kind} engine`,
+      });
+    });
+  }
 });
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');

@@ -4,8 +4,7 @@
  * inputs, computed once at creation by a separate features graph.
  */
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
-import { NstError } from '../../errors.js';
-import { validateEngineSpec } from '../engine-spec.js';
+import { checkEngineCall, validateEngineSpec } from '../engine-spec.js';
 import { normaliseBlend } from '../losses.js';
 import { gridOf } from '../shapes.js';
 import { defaultThreads } from '../threads.js';
@@ -68,10 +67,7 @@ class OnnxEngine implements StyleEngine {
   }
 
   async lossAndGradient(x: Float32Array): Promise<LossAndGradient> {
-    if (this.disposed) throw new NstError('INTERNAL', 'the onnx engine was disposed');
-    if (x.length !== this.width * this.height * 3) {
-      throw new NstError('INTERNAL', `x has ${x.length} values, expected ${this.width}x${this.height}x3`);
-    }
+    checkEngineCall(this, this.disposed, x);
     // The Tensor wraps x without copying.
     await this.session.run(
       { ...this.targetFeeds, [IO.image]: new Tensor('float32', x, this.shape) },
