@@ -11,7 +11,7 @@ import { resolveWeightsDir, weightsAvailable } from '../weights/lookup.js';
 import { runStylize } from './stylize.js';
 import { DEFAULT_WEIGHTS_OUT } from './weights.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const EXAMPLE_CONTENT = path.join(REPO_ROOT, 'examples/content.jpg');
 export const EXAMPLE_STYLE = path.join(REPO_ROOT, 'examples/style.jpg');
 /** The development copy of the weights beside the checkout (see docs/ARCHITECTURE.md), used when nothing else is set up. */

@@ -81,7 +81,7 @@ export function registerStylizeCommand(program: Command): void {
 }
 
 /** Validated stylize options from flags, or an INVALID_OPTION error listing every problem. */
-export function validateOptions(flags: Record<string, unknown>): StylizeOptions {
+function validateOptions(flags: Record<string, unknown>): StylizeOptions {
   const parsed = stylizeOptionsSchema.safeParse(pickStylizeOptions(flags));
   if (!parsed.success) {
     throw new NstError(

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
+import { LBFGS_DEFAULTS } from './optim/lbfgs.js';
 
 export const stylizeOptionsSchema = z
   .object({
@@ -29,6 +30,19 @@ export const stylizeOptionsSchema = z
       .positive()
       .optional()
       .describe('Optimiser step size (default: 1 for L-BFGS, 10 for Adam)'),
+    lbfgsHistory: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(LBFGS_DEFAULTS.historySize)
+      .describe('L-BFGS: curvature pairs kept (each costs two image-sized vectors of memory)'),
+    lineSearch: z
+      .enum(['none', 'strong-wolfe'])
+      .default(LBFGS_DEFAULTS.lineSearch)
+      .describe(
+        "L-BFGS step: 'none' (a fixed step, one evaluation per iteration) or 'strong-wolfe' (a line search, up to 25 evaluations per iteration)",
+      ),
     contentWeight: z
       .number()
       .min(0)
@@ -83,6 +97,5 @@ export const stylizeOptionsSchema = z
   .strict();
 
 export type StylizeOptions = z.output<typeof stylizeOptionsSchema>;
-export type StylizeOptionsInput = z.input<typeof stylizeOptionsSchema>;
 
 export const DEFAULT_STYLIZE_OPTIONS: StylizeOptions = stylizeOptionsSchema.parse({});

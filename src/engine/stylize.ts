@@ -5,7 +5,7 @@
  */
 import { NstError } from '../errors.js';
 import { createEngine as defaultCreateEngine } from './index.js';
-import { createOptimiser } from './optim/index.js';
+import { type AdamOptions, createOptimiser, type LbfgsOptions } from './optim/index.js';
 import type { StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage, sizeForLongestSide } from './resample.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
@@ -68,7 +68,7 @@ export interface StylizeContext {
   readonly createEngine?: (choice: EngineChoice, spec: EngineSpec) => Promise<StyleEngine>;
 }
 
-export interface ScaleReport extends Scale {
+interface ScaleReport extends Scale {
   readonly iterationsRun: number;
   readonly seconds: number;
   readonly final: LossTerms;
@@ -102,7 +102,7 @@ export class StylizeAborted extends NstError {
   }
 }
 
-export function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
+function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
   return planScales({
     width: content.width,
     height: content.height,
@@ -242,7 +242,7 @@ async function optimiseScale(
     options.optimizer,
     start.x,
     (v) => engine.lossAndGradient(v),
-    options.learningRate === undefined ? {} : { learningRate: options.learningRate },
+    optimiserOptions(options),
   );
   let iteration = start.iteration;
   let last: LossTerms | undefined;
@@ -264,6 +264,13 @@ async function optimiseScale(
     if (step.converged) break;
   }
   return { x: optimiser.x.slice(), iteration, last };
+}
+
+/** The optimiser's settings among the options (unset ones take the optimiser's defaults). */
+function optimiserOptions(options: StylizeOptions): LbfgsOptions | AdamOptions {
+  const learningRate = options.learningRate === undefined ? {} : { learningRate: options.learningRate };
+  if (options.optimizer === 'adam') return learningRate;
+  return { ...learningRate, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
 }
 
 function progress(run: Run, s: number, iteration: number, terms: LossTerms, x: Float32Array): Progress {
@@ -354,7 +361,7 @@ function initialImage(input: StylizeInput, options: StylizeOptions, scale: Scale
   }
 }
 
-export function clampImage(image: RgbImage): RgbImage {
+function clampImage(image: RgbImage): RgbImage {
   const data = new Float32Array(image.data.length);
   for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.max(0, image.data[i]));
   return { width: image.width, height: image.height, data };

@@ -83,7 +83,7 @@ function readTensor(root: Group, h5Path: string, datasetPath: string, shape: num
 }
 
 /** Reads block1_conv1 .. block5_conv1 from a Keras VGG-19 .h5 (weights-only or full-model save). */
-export async function readKerasH5(h5Path: string): Promise<VggWeights> {
+async function readKerasH5(h5Path: string): Promise<VggWeights> {
   const file = await openH5(h5Path);
   try {
     // A full-model save (model.save) nests the layer groups under /model_weights.

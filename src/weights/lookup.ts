@@ -7,7 +7,7 @@ import { HOW_TO_GET_WEIGHTS, MANIFEST_FILE } from './manifest.js';
 /** Where the Lambda weights layer mounts. */
 export const LAMBDA_WEIGHTS_DIR = '/opt/vgg19';
 /** The project-local default, relative to the working directory. */
-export const DEFAULT_WEIGHTS_DIR = path.join('models', 'vgg19');
+const DEFAULT_WEIGHTS_DIR = path.join('models', 'vgg19');
 
 export interface ResolveWeightsOptions {
   /** `--weights DIR`: used as given, even if missing, so the load error names it. */

@@ -17,8 +17,6 @@ export interface OnnxSession {
 
 export interface SessionOptions {
   readonly threads: number;
-  /** Write an onnxruntime profile (JSON) with this file prefix; see InferenceSession.endProfiling. */
-  readonly profilePrefix?: string;
 }
 
 /**
@@ -61,7 +59,6 @@ function options(opts: SessionOptions, cuda: boolean): InferenceSession.SessionO
     // for no measurable speed-up.
     enableMemPattern: false,
     logSeverityLevel: 3,
-    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
 }
 

@@ -19,7 +19,7 @@ import { defaultThreads } from '../threads.js';
 import { registerMissingGradients } from './gradients.js';
 
 export type Tf = typeof TfCore;
-export type TfjsBackend = 'tfjs-node' | 'tfjs-wasm';
+type TfjsBackend = 'tfjs-node' | 'tfjs-wasm';
 
 export interface LoadedTf {
   readonly tf: Tf;
