@@ -16,14 +16,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOSS_WEIGHTS } from '../../src/engine/losses.js';
-import { createOnnxEngine } from '../../src/engine/onnx/engine.js';
-import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
-import type { EngineSpec, LossTerms, RgbImage } from '../../src/engine/types.js';
-import { generateVggWeights, toNetworkInput } from '../../src/engine/vgg.js';
-import { NstError } from '../../src/errors.js';
-import { loadWeights } from '../../src/weights/store.js';
-import { noiseSpec } from '../helpers/engine-spec.js';
+import { DEFAULT_LOSS_WEIGHTS } from '../../../src/engine/losses.js';
+import { createOnnxEngine } from '../../../src/engine/onnx/engine.js';
+import { createTfjsEngine } from '../../../src/engine/tfjs/engine.js';
+import type { EngineSpec, LossTerms, RgbImage } from '../../../src/engine/types.js';
+import { generateVggWeights, toNetworkInput } from '../../../src/engine/vgg.js';
+import { NstError } from '../../../src/errors.js';
+import { loadWeights } from '../../../src/weights/store.js';
+import { noiseSpec } from '../../helpers/engine-spec.js';
 
 const TERM_TOLERANCE = 1e-3;
 const GRAD_TOLERANCE = 1e-3;
@@ -134,7 +134,7 @@ describe('onnx and tfjs engines reject misuse alike', () => {
   }
 });
 
-const SHARED = path.resolve(import.meta.dirname, '../../../shared');
+const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
 const REAL_WEIGHTS = path.join(SHARED, 'models/vgg19');
 const IMAGES = path.join(SHARED, 'images');
 const haveReal = existsSync(path.join(REAL_WEIGHTS, 'weights.json')) && existsSync(IMAGES);

@@ -3,13 +3,13 @@
  * deterministic, reports progress, stops on abort with a checkpoint and resumes from it.
  */
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine/index.js';
-import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../src/engine/options.js';
-import { type Progress, StylizeAborted, stylize } from '../../src/engine/stylize.js';
-import type { EngineChoice, EngineSpec, StyleEngine } from '../../src/engine/types.js';
-import { generateVggWeights } from '../../src/engine/vgg.js';
-import { transferLuminance } from '../../src/image/colour.js';
-import { photoLike } from '../helpers/images.js';
+import { createEngine } from '../../../src/engine/index.js';
+import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
+import { type Progress, StylizeAborted, stylize } from '../../../src/engine/stylize.js';
+import type { EngineChoice, EngineSpec, StyleEngine } from '../../../src/engine/types.js';
+import { generateVggWeights } from '../../../src/engine/vgg.js';
+import { transferLuminance } from '../../../src/image/colour.js';
+import { photoLike } from '../../helpers/images.js';
 
 const weights = generateVggWeights(5);
 const content = photoLike(40, 32, 1);
