@@ -8,13 +8,13 @@ import { GraphBuilder } from '../src/engine/onnx/graph-builder.js';
 import { createSession } from '../src/engine/onnx/session.js';
 import { seededRandom } from '../src/engine/vgg.js';
 
-export interface SingleConv {
+interface SingleConv {
   run(): Promise<unknown>;
   readonly gflop: number;
   release(): Promise<void>;
 }
 
-export async function singleConv(threads: number, channels = 512, side = 64): Promise<SingleConv> {
+async function singleConv(threads: number, channels = 512, side = 64): Promise<SingleConv> {
   const rand = seededRandom(2);
   const g = new GraphBuilder('conv');
   const w = g.floats(

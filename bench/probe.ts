@@ -5,11 +5,12 @@
  * Each timed iteration is one lossAndGradient plus an L-BFGS step, like the PyTorch peer's iteration.
  * Weights are generated: timing does not depend on their values.
  */
-import os from 'node:os';
 import { Command } from 'commander';
 import { iterationGflop } from '../src/engine/flops.js';
 import { createEngine } from '../src/engine/index.js';
+import { DEFAULT_LOSS_WEIGHTS } from '../src/engine/losses.js';
 import { createOptimiser } from '../src/engine/optim/index.js';
+import { defaultThreads } from '../src/engine/threads.js';
 import type { EngineKind, Pooling, RgbImage } from '../src/engine/types.js';
 import { generateVggWeights, seededRandom, toNetworkInput } from '../src/engine/vgg.js';
 import { measureConvPeak } from './conv-peak.js';
@@ -40,7 +41,7 @@ async function probeEngine(
     width: size,
     height: size,
     pooling,
-    loss: { content: 1, style: 1e3, tv: 1e-3, styleLayers: [1, 0.8, 0.5, 0.3, 0.1] },
+    loss: DEFAULT_LOSS_WEIGHTS,
     content,
     styles: [{ image: noiseImage(size, 2), weight: 1 }],
     threads,
@@ -77,7 +78,7 @@ const flags = new Command()
   .option('--engine <kind>', 'onnx or tfjs', 'onnx')
   .option('--size <px>', 'image side', '256')
   .option('--iters <n>', 'iterations (the first is a warm-up)', '5')
-  .option('--threads <n>', 'threads', String(os.availableParallelism()))
+  .option('--threads <n>', 'threads', String(defaultThreads()))
   .option('--pool <mode>', 'avg or max', 'avg')
   .option('--conv-peak', 'measure one large 3x3 conv instead')
   .parse()

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { availableEngines } from '../src/engine/index.js';
+import { defaultThreads } from '../src/engine/threads.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,7 +38,7 @@ const opts = new Command()
   .option('--sizes <list>', 'image sizes (px, square)', '128,256,512')
   .option('--engines <list>', 'engines: onnx, tfjs, torch', 'onnx,tfjs,torch')
   .option('--iters <n>', 'iterations per measurement (the first is a warm-up)', '5')
-  .option('--threads <n>', 'threads for every engine', String(os.availableParallelism()))
+  .option('--threads <n>', 'threads for every engine', String(defaultThreads()))
   .option('--json', 'one JSON object per line')
   .option('--e2e', 'also time an end-to-end 512 px stylize with the default schedule')
   .parse()

@@ -9,6 +9,7 @@ import type { StylizeOptions } from './engine/options.js';
 import { type StylizeContext, type StylizeResult, stylize } from './engine/stylize.js';
 import type { RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
+import { transferLuminance } from './image/colour.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
 import { encodeImage } from './image/encode.js';
 import type { OutputFormat } from './image/formats.js';
@@ -89,11 +90,13 @@ export async function stylizeDecodedImage(
 ): Promise<StylizedImage> {
   const size = resultSize(decoded.content, options);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
-  const result = await stylize(
+  const stylized = await stylize(
     { content, styles: decoded.styles, initImage: decoded.initImage },
     options,
     context,
   );
+  const image = options.originalColors ? transferLuminance(stylized.image, content) : stylized.image;
+  const result = { ...stylized, image };
   const alpha = decoded.content.alpha
     ? await resizeAlpha(decoded.content, size.width, size.height)
     : undefined;

@@ -6,7 +6,7 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { RUNTIME_PACKAGES } from '../../layers/runtime/build.js';
-import { LAMBDA_WEIGHTS_DIR } from '../../src/engine/weights.js';
+import { LAMBDA_WEIGHTS_DIR } from '../../src/weights/lookup.js';
 import { DEFAULT_CONFIG, type NstConfig } from '../config.js';
 
 /** The built layer folders. */

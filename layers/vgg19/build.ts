@@ -9,13 +9,9 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  LAMBDA_WEIGHTS_DIR,
-  loadWeights,
-  resolveWeightsDir,
-  writeWeights,
-} from '../../src/engine/weights.js';
 import { isNstError, NstError } from '../../src/errors.js';
+import { LAMBDA_WEIGHTS_DIR, resolveWeightsDir } from '../../src/weights/lookup.js';
+import { loadWeights, writeWeights } from '../../src/weights/store.js';
 
 /** The layer's only top-level directory; layers are extracted to /opt. */
 const VGG19_LAYER_SUBDIR = path.basename(LAMBDA_WEIGHTS_DIR);

@@ -6,15 +6,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { resolveWeightsDir, weightsAvailable } from '../engine/weights.js';
-import { fetchWeights } from '../engine/weights-fetch.js';
+import { fetchWeights } from '../weights/fetch.js';
+import { resolveWeightsDir, weightsAvailable } from '../weights/lookup.js';
 import { runStylize } from './stylize.js';
 import { DEFAULT_WEIGHTS_OUT } from './weights.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const EXAMPLE_CONTENT = path.join(REPO_ROOT, 'examples/content.jpg');
 export const EXAMPLE_STYLE = path.join(REPO_ROOT, 'examples/style.jpg');
-/** The development copy of the weights beside the checkout (see DESIGN.md), used when nothing else is set up. */
+/** The development copy of the weights beside the checkout (see docs/ARCHITECTURE.md), used when nothing else is set up. */
 const SHARED_WEIGHTS = path.resolve(REPO_ROOT, '../shared/models/vgg19');
 
 /** A weights directory for the example: the usual lookup, the shared development copy, or a fresh fetch. */

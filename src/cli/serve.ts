@@ -5,7 +5,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Progress } from '../engine/stylize.js';
-import { resolveWeightsDir } from '../engine/weights.js';
 import { isNstError, NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
 import { submitDropIn, waitForJob } from '../jobs/client.js';
@@ -14,6 +13,7 @@ import type { JobManifest } from '../jobs/manifest.js';
 import { cachedWeights } from '../jobs/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../storage/s3-client.js';
+import { resolveWeightsDir } from '../weights/lookup.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
 const DEFAULT_PORT = 4568;

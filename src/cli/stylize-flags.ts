@@ -15,6 +15,8 @@ const FLAG_KINDS: Record<keyof StylizeOptions, FlagKind> = {
   minSize: 'number',
   optimizer: { choices: ['lbfgs', 'adam'] },
   learningRate: 'number',
+  lbfgsHistory: 'number',
+  lineSearch: { choices: ['none', 'strong-wolfe'] },
   contentWeight: 'number',
   styleWeight: 'number',
   tvWeight: 'number',

@@ -4,7 +4,6 @@
  * writes the result atomically only when the run succeeded.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
@@ -12,15 +11,24 @@ import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
-import type { EngineKind, RgbImage } from '../engine/types.js';
-import { loadWeights, resolveWeightsDir } from '../engine/weights.js';
+import { defaultThreads } from '../engine/threads.js';
+import type { EngineKind, RgbImage, VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { readImageMetadata } from '../image/decode.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import { extensionFor, OUTPUT_FORMATS, type OutputFormat } from '../image/formats.js';
-import { decodeInputs, type ImageSource, resultSize, stylizeImage } from '../stylize-image.js';
+import {
+  decodeInputs,
+  type ImageInputs,
+  type ImageSource,
+  type OutputSettings,
+  resultSize,
+  stylizeImage,
+} from '../stylize-image.js';
 import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
+import { resolveWeightsDir } from '../weights/lookup.js';
+import { loadWeights } from '../weights/store.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
 interface StylizeFlags extends Record<string, unknown> {
@@ -79,7 +87,7 @@ export function registerStylizeCommand(program: Command): void {
 }
 
 /** Validated stylize options from flags, or an INVALID_OPTION error listing every problem. */
-export function validateOptions(flags: Record<string, unknown>): StylizeOptions {
+function validateOptions(flags: Record<string, unknown>): StylizeOptions {
   const parsed = stylizeOptionsSchema.safeParse(pickStylizeOptions(flags));
   if (!parsed.success) {
     throw new NstError(
@@ -91,68 +99,101 @@ export function validateOptions(flags: Record<string, unknown>): StylizeOptions 
 }
 
 export async function runStylize(flags: StylizeFlags): Promise<void> {
+  const request = stylizeRequest(flags);
+  if (flags.dryRun) {
+    await decodeInputs(request.input, request.output);
+    printPlan(await plan(flags.content, request.options), Boolean(flags.json));
+    return;
+  }
+  const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
+  const showBar = flags.progress !== false && !flags.json && process.stderr.isTTY;
+  const result = await stylizeToFile(request, weights, showBar ? progressBar() : undefined);
+  report(result, request.outputPath, Boolean(flags.json));
+}
+
+/** Everything a run needs, checked before any image is decoded. */
+interface StylizeRequest {
+  readonly options: StylizeOptions;
+  readonly input: ImageInputs;
+  readonly output: OutputSettings;
+  readonly outputPath: string;
+  readonly frames: FrameFiles;
+}
+
+function stylizeRequest(flags: StylizeFlags): StylizeRequest {
   const options = validateOptions(flags);
   const format = outputFormatFromPath(flags.output);
-  if (
-    flags.quality !== undefined &&
-    !(Number.isInteger(flags.quality) && flags.quality >= 1 && flags.quality <= 100)
-  ) {
-    throw new NstError('INVALID_OPTION', `--quality must be an integer from 1 to 100 (got ${flags.quality})`);
-  }
+  checkQuality(flags.quality);
   const styles = flags.style.map(parseStyleArg);
   if (options.init === 'image' && !flags.initImage)
     throw new NstError('INVALID_OPTION', '--init image needs --init-image <image>');
   const outputPath = path.resolve(flags.output);
   const inputs = [flags.content, ...styles.map((s) => s.path), ...(flags.initImage ? [flags.initImage] : [])];
-  if (inputs.some((p) => path.resolve(p) === outputPath)) {
-    throw new NstError(
-      'INVALID_OPTION',
-      `the output ${flags.output} is one of the inputs; inputs are never overwritten`,
-    );
-  }
   const frames = new FrameFiles(outputPath);
-  const framed = options.saveEvery > 0 ? inputs.find((p) => frames.isFrame(path.resolve(p))) : undefined;
-  if (framed) {
-    throw new NstError(
-      'INVALID_OPTION',
-      `--save-every would write frames over the input ${framed}; choose another -o`,
-    );
-  }
+  checkInputsSafe(inputs, flags.output, options.saveEvery > 0 ? frames : undefined);
   const source = (p: string): ImageSource => ({ data: p, name: p });
   const input = {
     content: source(flags.content),
     styles: styles.map((s) => ({ source: source(s.path), weight: s.weight })),
     initImage: flags.initImage ? source(flags.initImage) : undefined,
   };
-  const outputSettings = { format, quality: flags.quality, keepAlpha: flags.keepAlpha };
+  const output = { format, quality: flags.quality, keepAlpha: flags.keepAlpha };
+  return { options, input, output, outputPath, frames };
+}
 
-  if (flags.dryRun) {
-    await decodeInputs(input, outputSettings);
-    printPlan(await plan(flags.content, options), Boolean(flags.json));
-    return;
+function checkQuality(quality: number | undefined): void {
+  if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
+    throw new NstError('INVALID_OPTION', `--quality must be an integer from 1 to 100 (got ${quality})`);
   }
+}
 
-  const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
-  const bar = flags.progress !== false && !flags.json && process.stderr.isTTY ? progressBar() : undefined;
-  let result: StylizeResult;
+/** Inputs are never overwritten: neither by the output nor by its frames (when frames are written). */
+function checkInputsSafe(inputs: readonly string[], output: string, frames: FrameFiles | undefined): void {
+  const outputPath = path.resolve(output);
+  if (inputs.some((p) => path.resolve(p) === outputPath)) {
+    throw new NstError(
+      'INVALID_OPTION',
+      `the output ${output} is one of the inputs; inputs are never overwritten`,
+    );
+  }
+  const framed = frames && inputs.find((p) => frames.isFrame(path.resolve(p)));
+  if (framed) {
+    throw new NstError(
+      'INVALID_OPTION',
+      `--save-every would write frames over the input ${framed}; choose another -o`,
+    );
+  }
+}
+
+/** Stylises and writes the result (and its frames) atomically; a failed run leaves no frames behind. */
+async function stylizeToFile(
+  request: StylizeRequest,
+  weights: VggWeights,
+  bar: ProgressView | undefined,
+): Promise<StylizeResult> {
+  const { options, input, output, outputPath, frames } = request;
   try {
-    const rendered = await stylizeImage(input, options, outputSettings, {
+    const stylized = await stylizeImage(input, options, output, {
       weights,
       onProgress: (p) => {
         bar?.update(p);
-        if (p.image) frames.write(p.done, p.image, format);
+        if (p.image) frames.write(p.done, p.image, output.format);
       },
     });
     await frames.settled();
     await mkdir(path.dirname(outputPath), { recursive: true });
-    await writeFileAtomic(outputPath, rendered.output);
-    result = rendered.result;
+    await writeFileAtomic(outputPath, stylized.output);
+    return stylized.result;
   } catch (error) {
     await frames.removeAll();
     throw error;
   } finally {
     bar?.stop();
   }
+}
+
+/** The run summary: one JSON object on stdout with --json, else one line on stderr. */
+function report(result: StylizeResult, outputPath: string, json: boolean): void {
   const summary = {
     output: outputPath,
     engine: result.engine,
@@ -170,7 +211,7 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
       seconds: Number(s.seconds.toFixed(2)),
     })),
   };
-  if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stderr.write(
       `wrote ${outputPath} (${summary.width}x${summary.height}, ${summary.iterations} iterations on ${result.backend}, ${summary.seconds} s; ` +
@@ -246,7 +287,7 @@ interface Plan {
 async function plan(content: string, options: StylizeOptions): Promise<Plan> {
   const meta = await readImageMetadata(content);
   const { width, height } = resultSize(meta, options);
-  const threads = options.threads ?? os.availableParallelism();
+  const threads = options.threads ?? defaultThreads();
   const available = await availableEngines();
   const estimates: Plan['estimates'] = {};
   for (const engine of available) {

@@ -1,8 +1,8 @@
 /** `nst weights fetch|convert`: get the VGG-19 weights into the format the engines load. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { convertKerasH5 } from '../engine/keras-h5.js';
-import { fetchWeights } from '../engine/weights-fetch.js';
+import { fetchWeights } from '../weights/fetch.js';
+import { convertKerasH5 } from '../weights/keras-h5.js';
 
 export const DEFAULT_WEIGHTS_OUT = 'models/vgg19';
 

@@ -17,7 +17,7 @@ import type { EngineKind } from './types.js';
  * 15-17 GFLOP/s, single-threaded because tfjs turns WASM threads off under Node. The CUDA figure is
  * an assumption for an A10G/L4-class GPU (about a quarter of its fp32 peak), not yet measured.
  */
-export const THROUGHPUT: Readonly<Record<string, { gflopsPerThread: number; maxThreads: number }>> = {
+const THROUGHPUT: Readonly<Record<string, { gflopsPerThread: number; maxThreads: number }>> = {
   'onnx-cpu': { gflopsPerThread: 90, maxThreads: 256 },
   'tfjs-wasm': { gflopsPerThread: 16, maxThreads: 1 },
   'onnx-cuda': { gflopsPerThread: 8000, maxThreads: 1 },
@@ -46,7 +46,7 @@ export interface CostEstimate {
   readonly scales: readonly { width: number; height: number; iterations: number; seconds: number }[];
 }
 
-export function backendFor(engine: EngineKind, gpu = false): string {
+function backendFor(engine: EngineKind, gpu = false): string {
   if (engine === 'onnx') return gpu ? 'onnx-cuda' : 'onnx-cpu';
   return 'tfjs-wasm';
 }

@@ -1,7 +1,10 @@
-/** Validation of an EngineSpec, shared by every engine so they reject the same things the same way. */
+/**
+ * Validation of an EngineSpec and of each lossAndGradient call, shared by every engine so they reject the
+ * same things the same way, with the same NstError codes.
+ */
 import { NstError } from '../errors.js';
 import { normaliseBlend } from './losses.js';
-import type { EngineSpec, RgbImage } from './types.js';
+import type { EngineSpec, RgbImage, StyleEngine } from './types.js';
 import { expectedWeightShapes, MIN_IMAGE_SIDE, STYLE_LAYERS } from './vgg.js';
 
 const invalid = (message: string) => new NstError('INVALID_OPTION', message);
@@ -59,5 +62,21 @@ export function validateEngineSpec(spec: EngineSpec): void {
     if (!t || t.shape.join() !== shape.join() || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
       throw new NstError('WEIGHTS_INVALID', `VGG-19 weight ${name} is missing or not of shape [${shape}]`);
     }
+  }
+}
+
+/** Throws INTERNAL (a bug in the caller) for a call after dispose() or an x of the wrong length. */
+export function checkEngineCall(
+  engine: Pick<StyleEngine, 'kind' | 'width' | 'height'>,
+  disposed: boolean,
+  x: Float32Array,
+): void {
+  const { kind, width, height } = engine;
+  if (disposed) throw new NstError('INTERNAL', `lossAndGradient called on a disposed ${kind} engine`);
+  if (x.length !== width * height * 3) {
+    throw new NstError(
+      'INTERNAL',
+      `x has ${x.length} values, expected ${width * height * 3} (${width}x${height}x3)`,
+    );
   }
 }

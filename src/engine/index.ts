@@ -11,11 +11,11 @@ const loaders: Record<EngineKind, () => Promise<EngineFactory>> = {
 };
 
 /** Preference order for `auto`. */
-export const ENGINE_PREFERENCE: readonly EngineKind[] = ['onnx', 'tfjs'];
+const ENGINE_PREFERENCE: readonly EngineKind[] = ['onnx', 'tfjs'];
 
 const factories = new Map<EngineKind, Promise<EngineFactory>>();
 
-export function loadEngineFactory(kind: EngineKind): Promise<EngineFactory> {
+function loadEngineFactory(kind: EngineKind): Promise<EngineFactory> {
   let factory = factories.get(kind);
   if (!factory) {
     factory = loaders[kind]().catch((cause: unknown) => {

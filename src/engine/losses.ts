@@ -13,14 +13,13 @@
  */
 import type { LossWeights } from './types.js';
 
-/** The seed author's per-layer style weights for relu1_1 .. relu5_1. */
-export const DEFAULT_STYLE_LAYER_WEIGHTS = [1, 0.8, 0.5, 0.3, 0.1] as const;
-
+/** The default loss weights, the one home of the user options' defaults (options.ts) and the bench's. */
 export const DEFAULT_LOSS_WEIGHTS: LossWeights = {
   content: 1,
   style: 1e3,
   tv: 1e-3,
-  styleLayers: DEFAULT_STYLE_LAYER_WEIGHTS,
+  /** The seed author's per-layer style weights for relu1_1 .. relu5_1. */
+  styleLayers: [1, 0.8, 0.5, 0.3, 0.1],
 };
 
 /** Blend weights normalised to sum to 1. */

@@ -4,7 +4,8 @@
  * the same way and lists every problem at once.
  */
 import { z } from 'zod';
-import { DEFAULT_STYLE_LAYER_WEIGHTS } from './losses.js';
+import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
+import { LBFGS_DEFAULTS } from './optim/lbfgs.js';
 
 export const stylizeOptionsSchema = z
   .object({
@@ -29,13 +30,38 @@ export const stylizeOptionsSchema = z
       .positive()
       .optional()
       .describe('Optimiser step size (default: 1 for L-BFGS, 10 for Adam)'),
-    contentWeight: z.number().min(0).default(1).describe('alpha: weight of the content loss'),
-    styleWeight: z.number().min(0).default(1e3).describe('beta: weight of the style loss'),
-    tvWeight: z.number().min(0).default(1e-3).describe('Weight of the total-variation (smoothness) loss'),
+    lbfgsHistory: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(LBFGS_DEFAULTS.historySize)
+      .describe('L-BFGS: curvature pairs kept (each costs two image-sized vectors of memory)'),
+    lineSearch: z
+      .enum(['none', 'strong-wolfe'])
+      .default(LBFGS_DEFAULTS.lineSearch)
+      .describe(
+        "L-BFGS step: 'none' (a fixed step, one evaluation per iteration) or 'strong-wolfe' (a line search, up to 25 evaluations per iteration)",
+      ),
+    contentWeight: z
+      .number()
+      .min(0)
+      .default(DEFAULT_LOSS_WEIGHTS.content)
+      .describe('alpha: weight of the content loss'),
+    styleWeight: z
+      .number()
+      .min(0)
+      .default(DEFAULT_LOSS_WEIGHTS.style)
+      .describe('beta: weight of the style loss'),
+    tvWeight: z
+      .number()
+      .min(0)
+      .default(DEFAULT_LOSS_WEIGHTS.tv)
+      .describe('Weight of the total-variation (smoothness) loss'),
     styleLayerWeights: z
       .array(z.number().min(0))
       .length(5)
-      .default([...DEFAULT_STYLE_LAYER_WEIGHTS])
+      .default([...DEFAULT_LOSS_WEIGHTS.styleLayers])
       .describe('Style weights of relu1_1..relu5_1'),
     pooling: z.enum(['avg', 'max']).default('avg').describe('Pooling in VGG-19 (Gatys et al. prefer avg)'),
     init: z.enum(['content', 'random', 'image']).default('content').describe('Starting image'),
@@ -71,6 +97,5 @@ export const stylizeOptionsSchema = z
   .strict();
 
 export type StylizeOptions = z.output<typeof stylizeOptionsSchema>;
-export type StylizeOptionsInput = z.input<typeof stylizeOptionsSchema>;
 
 export const DEFAULT_STYLIZE_OPTIONS: StylizeOptions = stylizeOptionsSchema.parse({});

@@ -1,12 +1,11 @@
 /**
  * stylize(): the coarse-to-fine driver. At each scale it builds an engine for that size, starts from the
  * previous scale's result (upsampled) or the chosen initial image, and runs the optimiser. Pure: images in,
- * image out; no file or network I/O.
+ * image out; no file or network I/O. Original colours (a luminance transfer) are the caller's step.
  */
 import { NstError } from '../errors.js';
-import { transferLuminance } from '../image/colour.js';
 import { createEngine as defaultCreateEngine } from './index.js';
-import { createOptimiser } from './optim/index.js';
+import { type AdamOptions, createOptimiser, type LbfgsOptions } from './optim/index.js';
 import type { StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage, sizeForLongestSide } from './resample.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
@@ -69,7 +68,7 @@ export interface StylizeContext {
   readonly createEngine?: (choice: EngineChoice, spec: EngineSpec) => Promise<StyleEngine>;
 }
 
-export interface ScaleReport extends Scale {
+interface ScaleReport extends Scale {
   readonly iterationsRun: number;
   readonly seconds: number;
   readonly final: LossTerms;
@@ -103,7 +102,7 @@ export class StylizeAborted extends NstError {
   }
 }
 
-export function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
+function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
   return planScales({
     width: content.width,
     height: content.height,
@@ -117,122 +116,196 @@ export async function stylize(
   options: StylizeOptions,
   context: StylizeContext,
 ): Promise<StylizeResult> {
+  checkInput(input, options);
+  const scales = scheduleFor(input.content, options);
+  const run: Run = { input, options, context, scales, clock: new RunClock(scales) };
+  const firstScale = context.resume?.scaleIndex ?? 0;
+  for (let s = 0; s < firstScale; s++) run.clock.count(scaleWork(scales[s]), scales[s].iterations);
+  const outcomes: ScaleOutcome[] = [];
+  for (let s = firstScale; s < scales.length; s++) {
+    outcomes.push(await runScale(run, s, outcomes.at(-1)?.x));
+  }
+  return result(run, outcomes);
+}
+
+function checkInput(input: StylizeInput, options: StylizeOptions): void {
   if (input.styles.length === 0) throw new NstError('INVALID_OPTION', 'at least one style image is required');
   if (options.init === 'image' && !input.initImage) {
     throw new NstError('INVALID_OPTION', "init 'image' needs an initial image");
   }
-  const createEngine = context.createEngine ?? defaultCreateEngine;
-  const scales = scheduleFor(input.content, options);
-  const totalWork = scales.reduce((sum, s) => sum + scaleWork(s), 0);
-  const total = scales.reduce((sum, s) => sum + s.iterations, 0);
+}
+
+/** One stylize() call: its inputs and its progress over all scales. */
+interface Run {
+  readonly input: StylizeInput;
+  readonly options: StylizeOptions;
+  readonly context: StylizeContext;
+  readonly scales: readonly Scale[];
+  readonly clock: RunClock;
+}
+
+/** Iterations and work done over all scales, for progress and its ETA. */
+class RunClock {
+  readonly total: number;
+  private readonly totalWork: number;
+  private readonly started = performance.now();
+  done = 0;
+  private workDone = 0;
+
+  constructor(scales: readonly Scale[]) {
+    this.total = scales.reduce((sum, s) => sum + s.iterations, 0);
+    this.totalWork = scales.reduce((sum, s) => sum + scaleWork(s), 0);
+  }
+
+  count(work: number, iterations: number): void {
+    this.workDone += work;
+    this.done += iterations;
+  }
+
+  elapsed(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  eta(): number {
+    return this.workDone > 0 ? (this.elapsed() * (this.totalWork - this.workDone)) / this.workDone : 0;
+  }
+}
+
+interface ScaleOutcome {
+  readonly x: Float32Array;
+  readonly engine: EngineKind;
+  readonly backend: string;
+  readonly report: ScaleReport;
+  /** The final scale's loss terms for the starting image and for the result. */
+  readonly initial?: LossTerms;
+  readonly final?: LossTerms;
+}
+
+/** One scale on its own engine: start from the previous scale's result, optimise, report. */
+async function runScale(run: Run, s: number, previous: Float32Array | undefined): Promise<ScaleOutcome> {
+  const { input, options, context, scales } = run;
+  const scale = scales[s];
   const started = performance.now();
-  const elapsed = () => (performance.now() - started) / 1000;
-  const reports: ScaleReport[] = [];
-  let workDone = 0;
-  let done = 0;
-  let x: Float32Array | undefined;
-  let previous: Scale | undefined;
-  let engineKind: EngineKind = 'tfjs';
-  let backend = '';
-  let initial: LossTerms | undefined;
-  let final: LossTerms | undefined;
-
-  const firstScale = context.resume?.scaleIndex ?? 0;
-  for (let s = 0; s < firstScale; s++) {
-    workDone += scaleWork(scales[s]);
-    done += scales[s].iterations;
+  const isLast = s === scales.length - 1;
+  const createEngine = context.createEngine ?? defaultCreateEngine;
+  const engine = await createEngine(options.engine, engineSpec(input, options, scale, context.weights));
+  try {
+    const start = startingPoint(run, s, previous);
+    const initial = isLast
+      ? (await engine.lossAndGradient(initialImage(input, options, scale))).terms
+      : undefined;
+    const { x, iteration, last } = await optimiseScale(run, s, engine, start);
+    const final = isLast ? (await engine.lossAndGradient(x)).terms : undefined;
+    const report: ScaleReport = {
+      ...scale,
+      iterationsRun: iteration - start.iteration,
+      seconds: (performance.now() - started) / 1000,
+      final: final ?? last ?? (await engine.lossAndGradient(x)).terms,
+    };
+    return { x, engine: engine.kind, backend: engine.backend, report, initial, final };
+  } finally {
+    engine.dispose();
   }
+}
 
-  for (let s = firstScale; s < scales.length; s++) {
-    const scale = scales[s];
-    const scaleStart = performance.now();
-    const isLast = s === scales.length - 1;
-    const engine = await createEngine(options.engine, engineSpec(input, options, scale, context.weights));
-    try {
-      engineKind = engine.kind;
-      backend = engine.backend;
-      let startIteration = 0;
-      if (context.resume && s === firstScale) {
-        startIteration = Math.min(context.resume.iteration, scale.iterations);
-        x = toNetworkInput(resampleImage(context.resume.image, scale.width, scale.height));
-        workDone += (scaleWork(scale) * startIteration) / scale.iterations;
-        done += startIteration;
-      } else if (x && previous) {
-        x = resampleHwc(x, previous.width, previous.height, scale.width, scale.height);
-      } else {
-        x = initialImage(input, options, scale);
-      }
-      if (isLast) {
-        initial = (await engine.lossAndGradient(initialImage(input, options, scale))).terms;
-      }
+/** Where a scale starts: the checkpoint when resuming there, else the previous scale's result upsampled, else init. */
+function startingPoint(
+  run: Run,
+  s: number,
+  previous: Float32Array | undefined,
+): { x: Float32Array; iteration: number } {
+  const { input, options, context, scales } = run;
+  const scale = scales[s];
+  const resume = context.resume;
+  if (resume && s === resume.scaleIndex) {
+    const iteration = Math.min(resume.iteration, scale.iterations);
+    run.clock.count((scaleWork(scale) * iteration) / scale.iterations, iteration);
+    return { x: toNetworkInput(resampleImage(resume.image, scale.width, scale.height)), iteration };
+  }
+  if (previous) {
+    const from = scales[s - 1];
+    return { x: resampleHwc(previous, from.width, from.height, scale.width, scale.height), iteration: 0 };
+  }
+  return { x: initialImage(input, options, scale), iteration: 0 };
+}
 
-      const optimiser = createOptimiser<LossAndGradient>(
-        options.optimizer,
-        x,
-        (v) => engine.lossAndGradient(v),
-        options.learningRate === undefined ? {} : { learningRate: options.learningRate },
+/** Runs the optimiser at one scale until its iterations are done or it converges. */
+async function optimiseScale(
+  run: Run,
+  s: number,
+  engine: StyleEngine,
+  start: { x: Float32Array; iteration: number },
+): Promise<{ x: Float32Array; iteration: number; last?: LossTerms }> {
+  const { options, context, scales, clock } = run;
+  const scale = scales[s];
+  const optimiser = createOptimiser<LossAndGradient>(
+    options.optimizer,
+    start.x,
+    (v) => engine.lossAndGradient(v),
+    optimiserOptions(options),
+  );
+  let iteration = start.iteration;
+  let last: LossTerms | undefined;
+  while (iteration < scale.iterations) {
+    if (context.signal?.aborted) {
+      throw new StylizeAborted(
+        { scaleIndex: s, iteration, image: fromNetworkInput(optimiser.x, scale.width, scale.height) },
+        context.signal.reason,
       );
-      let iteration = startIteration;
-      let last: LossTerms | undefined;
-      while (iteration < scale.iterations) {
-        if (context.signal?.aborted) {
-          throw new StylizeAborted(
-            { scaleIndex: s, iteration, image: fromNetworkInput(optimiser.x, scale.width, scale.height) },
-            context.signal.reason,
-          );
-        }
-        const step = await optimiser.step();
-        iteration++;
-        done++;
-        workDone += scaleWork(scale) / scale.iterations;
-        last = step.evaluation.terms;
-        if (!Number.isFinite(step.evaluation.loss)) {
-          throw new NstError('INTERNAL', `the loss diverged at scale ${s + 1}, iteration ${iteration}`);
-        }
-        context.onProgress?.({
-          scaleIndex: s,
-          scaleCount: scales.length,
-          width: scale.width,
-          height: scale.height,
-          iteration,
-          scaleIterations: scale.iterations,
-          done,
-          total,
-          terms: last,
-          elapsedSeconds: elapsed(),
-          etaSeconds: workDone > 0 ? (elapsed() * (totalWork - workDone)) / workDone : 0,
-          image:
-            options.saveEvery > 0 && done % options.saveEvery === 0
-              ? clampImage(fromNetworkInput(optimiser.x, scale.width, scale.height))
-              : undefined,
-        });
-        if (step.converged) break;
-      }
-      x = optimiser.x.slice();
-      if (isLast) final = (await engine.lossAndGradient(x)).terms;
-      reports.push({
-        ...scale,
-        iterationsRun: iteration - startIteration,
-        seconds: (performance.now() - scaleStart) / 1000,
-        final: isLast && final ? final : (last ?? (await engine.lossAndGradient(x)).terms),
-      });
-      previous = scale;
-    } finally {
-      engine.dispose();
     }
+    const step = await optimiser.step();
+    iteration++;
+    clock.count(scaleWork(scale) / scale.iterations, 1);
+    last = step.evaluation.terms;
+    if (!Number.isFinite(step.evaluation.loss)) {
+      throw new NstError('INTERNAL', `the loss diverged at scale ${s + 1}, iteration ${iteration}`);
+    }
+    context.onProgress?.(progress(run, s, iteration, last, optimiser.x));
+    if (step.converged) break;
   }
+  return { x: optimiser.x.slice(), iteration, last };
+}
 
-  if (!x || !initial || !final) throw new NstError('INTERNAL', 'stylize ran no scale');
-  let image = clampImage(fromNetworkInput(x, input.content.width, input.content.height));
-  if (options.originalColors) image = transferLuminance(image, input.content);
+/** The optimiser's settings among the options (unset ones take the optimiser's defaults). */
+function optimiserOptions(options: StylizeOptions): LbfgsOptions | AdamOptions {
+  const learningRate = options.learningRate === undefined ? {} : { learningRate: options.learningRate };
+  if (options.optimizer === 'adam') return learningRate;
+  return { ...learningRate, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
+}
+
+function progress(run: Run, s: number, iteration: number, terms: LossTerms, x: Float32Array): Progress {
+  const { options, scales, clock } = run;
+  const scale = scales[s];
+  const saveFrame = options.saveEvery > 0 && clock.done % options.saveEvery === 0;
   return {
-    image,
-    engine: engineKind,
-    backend,
+    scaleIndex: s,
+    scaleCount: scales.length,
+    width: scale.width,
+    height: scale.height,
+    iteration,
+    scaleIterations: scale.iterations,
+    done: clock.done,
+    total: clock.total,
+    terms,
+    elapsedSeconds: clock.elapsed(),
+    etaSeconds: clock.eta(),
+    image: saveFrame ? clampImage(fromNetworkInput(x, scale.width, scale.height)) : undefined,
+  };
+}
+
+function result(run: Run, outcomes: readonly ScaleOutcome[]): StylizeResult {
+  const last = outcomes.at(-1);
+  if (!last?.initial || !last.final) throw new NstError('INTERNAL', 'stylize ran no scale');
+  const { width, height } = run.input.content;
+  const reports = outcomes.map((o) => o.report);
+  return {
+    image: clampImage(fromNetworkInput(last.x, width, height)),
+    engine: last.engine,
+    backend: last.backend,
     iterations: reports.reduce((sum, r) => sum + r.iterationsRun, 0),
-    seconds: elapsed(),
-    initial,
-    final,
+    seconds: run.clock.elapsed(),
+    initial: last.initial,
+    final: last.final,
     scales: reports,
   };
 }
@@ -288,7 +361,7 @@ function initialImage(input: StylizeInput, options: StylizeOptions, scale: Scale
   }
 }
 
-export function clampImage(image: RgbImage): RgbImage {
+function clampImage(image: RgbImage): RgbImage {
   const data = new Float32Array(image.data.length);
   for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.max(0, image.data[i]));
   return { width: image.width, height: image.height, data };

@@ -1,5 +1,5 @@
 /**
- * The engine seam (see DESIGN.md). Everything outside src/engine talks to engines through these types.
+ * The engine seam (see docs/ARCHITECTURE.md). Everything outside src/engine talks to engines through these types.
  *
  * Layout convention shared by every engine: the optimised image `x` is a Float32Array of length
  * height * width * 3 in NHWC order (batch 1) in the network's input space (Caffe preprocessing: BGR,

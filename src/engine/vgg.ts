@@ -52,7 +52,7 @@ export const STYLE_LAYERS = [
 export const CONTENT_LAYER = 'block4_conv2';
 
 /** ImageNet channel means in BGR order, as the original Caffe VGG weights were trained with. */
-export const IMAGENET_MEAN_BGR = [103.939, 116.779, 123.68] as const;
+const IMAGENET_MEAN_BGR = [103.939, 116.779, 123.68] as const;
 
 export const kernelName = (layer: string) => `${layer}/kernel`;
 export const biasName = (layer: string) => `${layer}/bias`;

@@ -4,11 +4,11 @@
  * at the deadline, hand the job off from a checkpoint. Nothing but frames and checkpoints is written
  * before the job has succeeded.
  */
-import { availableParallelism } from 'node:os';
 import { estimateCost } from '../engine/cost-model.js';
 import { resolveEngineKind } from '../engine/index.js';
 import type { StylizeOptions } from '../engine/options.js';
 import { type Checkpoint, StylizeAborted } from '../engine/stylize.js';
+import { defaultThreads } from '../engine/threads.js';
 import type { VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { contentTypeFor } from '../image/formats.js';
@@ -109,7 +109,7 @@ async function routeJob(
     ...resultSize(inputs.decoded.content, options),
     options,
     engine: await resolveEngineKind(options.engine),
-    threads: options.threads ?? availableParallelism(),
+    threads: options.threads ?? defaultThreads(),
     gpu: deps.gpu,
   });
   const availableSeconds = inv.deadline

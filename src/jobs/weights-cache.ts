@@ -1,6 +1,6 @@
 /** The VGG-19 weights, loaded once per process: a warm Lambda or a long-lived local server reuses them. */
 import type { VggWeights } from '../engine/types.js';
-import { loadWeights } from '../engine/weights.js';
+import { loadWeights } from '../weights/store.js';
 
 const weightsCache = new Map<string, Promise<VggWeights>>();
 

@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/paths.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
-import { MANIFEST_FILE, writeWeights } from '../../src/engine/weights.js';
+import { MANIFEST_FILE } from '../../src/weights/manifest.js';
+import { writeWeights } from '../../src/weights/store.js';
 import { type Cfn, dirBytes, LAMBDA_UNZIPPED_LIMIT } from './helpers.js';
 
 const REAL_WEIGHTS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'models', 'vgg19');

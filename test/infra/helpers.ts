@@ -15,7 +15,7 @@ import type { LayerDirs } from '../../infra/constructs/layers.js';
 import { REPO_ROOT } from '../../infra/paths.js';
 import { NstStack } from '../../infra/stack.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
-import { writeWeights } from '../../src/engine/weights.js';
+import { writeWeights } from '../../src/weights/store.js';
 
 /** Lambda's limit on a function's code plus its layers, unzipped. */
 export const LAMBDA_UNZIPPED_LIMIT = 262_144_000;

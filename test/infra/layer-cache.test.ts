@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../infra/config.js';
 import { buildLayers } from '../../infra/layer-cache.js';
-import { MANIFEST_FILE } from '../../src/engine/weights.js';
+import { MANIFEST_FILE } from '../../src/weights/manifest.js';
 import { generatedWeights } from './helpers.js';
 
 let tmp: string;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateVggWeights } from '../../src/engine/vgg.js';
-import { writeWeights } from '../../src/engine/weights.js';
+import { writeWeights } from '../../src/weights/store.js';
 import { nst } from '../helpers/cli.js';
 import { photoLike, sharpOf } from '../helpers/images.js';
 
@@ -61,6 +61,8 @@ describe('nst stylize', () => {
       '--size',
       '--iterations',
       '--optimizer',
+      '--lbfgs-history',
+      '--line-search',
       '--weights',
       '--content-weight',
       '--pooling',
@@ -100,6 +102,25 @@ describe('nst stylize', () => {
     const b = await run(out('b.png'), '--init', 'random', '--seed', '7', '--engine', 'onnx');
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(Buffer.compare(await readFile(out('a.png')), await readFile(out('b.png')))).toBe(0);
+  });
+
+  it('passes --line-search and --lbfgs-history to L-BFGS: the line search runs and lowers the loss', async () => {
+    const fixed = await run(out('fixed-step.png'), '--json');
+    const searched = await run(
+      out('line-search.png'),
+      '--json',
+      '--line-search',
+      'strong-wolfe',
+      '--lbfgs-history',
+      '5',
+    );
+    expect([fixed.code, searched.code]).toEqual([0, 0]);
+    const [a, b] = [JSON.parse(fixed.stdout.trim()), JSON.parse(searched.stdout.trim())];
+    expect(b.iterations).toBe(4);
+    expect(b.initial.total).toBe(a.initial.total);
+    expect(b.final.total).toBeLessThan(b.initial.total);
+    // Another optimiser path than the default fixed step, so the flags reached the optimiser.
+    expect(b.final.total).not.toBe(a.final.total);
   });
 
   it('writes a frame every --save-every iterations beside the output', async () => {
@@ -165,6 +186,12 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
       /INVALID_OPTION[\s\S]*--size[\s\S]*--tv-weight/,
     ],
     ['an unknown choice', async () => ['--pooling', 'median'], /pooling/],
+    ['an unknown line search', async () => ['--line-search', 'sideways'], /--line-search.*sideways/],
+    [
+      'an L-BFGS history out of range',
+      async () => ['--lbfgs-history', '0'],
+      /INVALID_OPTION[\s\S]*--lbfgs-history/,
+    ],
     [
       'an unsupported output format',
       async () => ['-o', out('result.bmp')],

@@ -20,9 +20,9 @@ import {
   type StylizeHandler,
 } from '../../functions/stylize/index.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
-import { writeWeights } from '../../src/engine/weights.js';
 import type { LocalS3 } from '../../src/storage/local-s3.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
+import { writeWeights } from '../../src/weights/store.js';
 import { photoLike, sharpOf } from '../helpers/images.js';
 
 /** Options that make a job take a second or two on 2 cores: one 32 px scale, 3 iterations. */

@@ -17,14 +17,15 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_STYLIZE_OPTIONS } from '../../src/engine/options.js';
 import { stylize } from '../../src/engine/stylize.js';
 import type { RgbImage } from '../../src/engine/types.js';
-import { loadWeights } from '../../src/engine/weights.js';
 import { decodeImage } from '../../src/image/decode.js';
 import { fitLongestSide, resizeImage } from '../../src/image/resize.js';
+import { loadWeights } from '../../src/weights/store.js';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const WEIGHTS = path.join(SHARED, 'models/vgg19');
 const present = existsSync(path.join(WEIGHTS, 'weights.json'));
-if (!present) console.log(`real-weights tests skipped: no weights at ${WEIGHTS} (see docs/ARCHITECTURE.md, "Tests")`);
+if (!present)
+  console.log(`real-weights tests skipped: no weights at ${WEIGHTS} (see docs/ARCHITECTURE.md, "Tests")`);
 
 /** Luminance box-blurred over a (2r+1)^2 window. */
 function blur(y: Float64Array, width: number, height: number, r: number): Float64Array {

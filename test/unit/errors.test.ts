@@ -20,7 +20,11 @@ describe('errors: one table from code to kind to handling', () => {
   it('wraps anything else as INTERNAL, an internal error, keeping typed errors as they are', () => {
     const typed = new NstError('IMAGE_CORRUPT', 'bad');
     expect(toNstError(typed)).toBe(typed);
-    expect(toNstError(new TypeError('boom'))).toMatchObject({ code: 'INTERNAL', kind: 'internal', message: 'boom' });
+    expect(toNstError(new TypeError('boom'))).toMatchObject({
+      code: 'INTERNAL',
+      kind: 'internal',
+      message: 'boom',
+    });
     expect(toNstError('text')).toMatchObject({ code: 'INTERNAL', message: 'text' });
   });
 

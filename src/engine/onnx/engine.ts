@@ -3,12 +3,11 @@
  * analytic gradient, see vgg-graph.ts). The targets (content features, blended style Grams) are graph
  * inputs, computed once at creation by a separate features graph.
  */
-import { availableParallelism } from 'node:os';
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
-import { NstError } from '../../errors.js';
-import { validateEngineSpec } from '../engine-spec.js';
+import { checkEngineCall, validateEngineSpec } from '../engine-spec.js';
 import { normaliseBlend } from '../losses.js';
 import { gridOf } from '../shapes.js';
+import { defaultThreads } from '../threads.js';
 import type { EngineFactory, EngineSpec, LossAndGradient, RgbImage, StyleEngine } from '../types.js';
 import { STYLE_LAYERS, toNetworkInput } from '../vgg.js';
 import { type Kernels, prepareKernels } from './kernels.js';
@@ -25,7 +24,7 @@ interface Targets {
 
 export const createOnnxEngine: EngineFactory = async (spec) => {
   validateEngineSpec(spec);
-  const threads = spec.threads ?? availableParallelism();
+  const threads = spec.threads ?? defaultThreads();
   const kernels = prepareKernels(spec.weights);
   const targets = await computeTargets(spec, kernels, threads);
   const { session, backend } = await createSession(buildLossModel({ ...spec, kernels }), { threads });
@@ -68,10 +67,7 @@ class OnnxEngine implements StyleEngine {
   }
 
   async lossAndGradient(x: Float32Array): Promise<LossAndGradient> {
-    if (this.disposed) throw new NstError('INTERNAL', 'the onnx engine was disposed');
-    if (x.length !== this.width * this.height * 3) {
-      throw new NstError('INTERNAL', `x has ${x.length} values, expected ${this.width}x${this.height}x3`);
-    }
+    checkEngineCall(this, this.disposed, x);
     // The Tensor wraps x without copying.
     await this.session.run(
       { ...this.targetFeeds, [IO.image]: new Tensor('float32', x, this.shape) },

@@ -27,7 +27,7 @@ export type Attr = number | readonly number[] | string | FloatAttr;
 export const float = (value: number): FloatAttr => ({ float: value });
 
 /** The ONNX operator set the graphs target (ORT 1.16+ implements it fully). */
-export const OPSET = 17;
+const OPSET = 17;
 const IR_VERSION = 8;
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;

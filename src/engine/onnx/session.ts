@@ -3,7 +3,6 @@
  * execution provider when its provider library is installed (the GPU container's build installs it
  * with ONNXRUNTIME_NODE_INSTALL=cuda12; elsewhere the CPU provider runs).
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { InferenceSession, listSupportedBackends } from 'onnxruntime-node';
@@ -18,14 +17,16 @@ export interface OnnxSession {
 
 export interface SessionOptions {
   readonly threads: number;
-  /** Write an onnxruntime profile (JSON) with this file prefix; see InferenceSession.endProfiling. */
-  readonly profilePrefix?: string;
 }
 
-/** Whether the CUDA provider library sits beside the native binding (trying without it only logs an error). */
+/**
+ * Whether the CUDA provider library sits beside the native binding (trying without it only logs an
+ * error). require.resolve of an absolute path finds a file exactly when it exists.
+ */
 function cudaInstalled(): boolean {
   if (!listSupportedBackends().some((b) => b.name === 'cuda')) return false;
-  const binding = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+  const require = createRequire(import.meta.url);
+  const binding = dirname(require.resolve('onnxruntime-node'));
   const lib = join(
     binding,
     '..',
@@ -35,7 +36,12 @@ function cudaInstalled(): boolean {
     process.arch,
     'libonnxruntime_providers_cuda.so',
   );
-  return existsSync(lib);
+  try {
+    require.resolve(lib);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether CUDA works here: unknown until a session tries it, then remembered for the process. */
@@ -53,7 +59,6 @@ function options(opts: SessionOptions, cuda: boolean): InferenceSession.SessionO
     // for no measurable speed-up.
     enableMemPattern: false,
     logSeverityLevel: 3,
-    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
 }
 

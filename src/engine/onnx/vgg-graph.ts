@@ -16,7 +16,7 @@
 import { convGrids, type Grid, pooled } from '../shapes.js';
 import type { LossWeights, Pooling } from '../types.js';
 import { CONTENT_LAYER, type ConvLayer, STYLE_LAYERS, VGG19_LAYERS } from '../vgg.js';
-import { type Dim, GraphBuilder, type Value } from './graph-builder.js';
+import { GraphBuilder, type Value } from './graph-builder.js';
 import type { Kernels, LayerKernels } from './kernels.js';
 import { contentTerm, styleTerm, tvTerm } from './loss-terms.js';
 
@@ -91,10 +91,10 @@ function forward(g: GraphBuilder, input: Value, kernels: Kernels, pooling: Pooli
 const toNchw = (g: GraphBuilder, x: Value) => g.op('Transpose', [x], { perm: [0, 3, 1, 2] });
 
 /** The features graph: for an image of any size, the raw Grams F F^T at relu1_1..relu5_1 and relu4_2's features. */
-export function buildFeaturesModel(kernels: Kernels, pooling: Pooling, size?: Grid): Uint8Array {
+export function buildFeaturesModel(kernels: Kernels, pooling: Pooling): Uint8Array {
   const g = new GraphBuilder('vgg19-features');
-  const [h, w]: Dim[] = size ? [size.height, size.width] : ['height', 'width'];
-  const { activations } = forward(g, toNchw(g, g.input(IO.image, [1, h, w, 3])), kernels, pooling);
+  const image = g.input(IO.image, [1, 'height', 'width', 3]);
+  const { activations } = forward(g, toNchw(g, image), kernels, pooling);
   STYLE_LAYERS.forEach((name, s) => {
     const i = layerIndex(name);
     const n = VGG19_LAYERS[i].outChannels;

@@ -18,7 +18,7 @@ import {
 } from './types.js';
 
 /** jcjohnson/neural-style's Adam settings: a step of 10 suits pixel space (0..255). */
-export const ADAM_DEFAULTS = { learningRate: 10, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
+const ADAM_DEFAULTS = { learningRate: 10, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
 
 export class Adam<E extends Evaluation> implements Optimiser<E> {
   readonly x: Float32Array;

@@ -7,8 +7,6 @@ import { Adam } from './adam.js';
 import { Lbfgs } from './lbfgs.js';
 import type { AdamOptions, Evaluation, LbfgsOptions, Objective, Optimiser, OptimiserKind } from './types.js';
 
-export { ADAM_DEFAULTS } from './adam.js';
-export { LBFGS_DEFAULTS } from './lbfgs.js';
 export type {
   AdamOptions,
   Evaluation,
@@ -16,7 +14,6 @@ export type {
   Objective,
   Optimiser,
   OptimiserKind,
-  StepResult,
 } from './types.js';
 
 export function createOptimiser<E extends Evaluation>(

@@ -306,79 +306,116 @@ async function strongWolfe<E extends Evaluation>(
   dNorm: number,
   changeTolerance: number,
 ): Promise<{ point: LinePoint<E>; evaluations: number }> {
-  const armijo = (p: LinePoint<E>) => p.f <= start.f + C1 * p.t * start.gtd;
-  const curvature = (p: LinePoint<E>) => Math.abs(p.gtd) <= -C2 * start.gtd;
+  const search: LineSearch<E> = {
+    start,
+    keep,
+    evaluations: 0,
+    async evaluate(step) {
+      this.evaluations++;
+      return evaluateAt(step);
+    },
+    armijo: (p) => p.f <= start.f + C1 * p.t * start.gtd,
+    curvature: (p) => Math.abs(p.gtd) <= -C2 * start.gtd,
+  };
+  const bracketed = await bracket(search, t);
+  const point =
+    'found' in bracketed
+      ? bracketed.found
+      : await zoom(search, bracketed.bracket, bracketed.last, dNorm, changeTolerance);
+  return { point, evaluations: search.evaluations };
+}
 
-  // Bracketing: grow t until the loss stops decreasing or the slope turns.
-  let prev = start;
-  let cur = await evaluateAt(t);
-  let evaluations = 1;
-  let bracket: [LinePoint<E>, LinePoint<E>];
+/** One line search's state: its start, the Wolfe conditions, and the evaluations spent. */
+interface LineSearch<E> {
+  readonly start: LinePoint<E>;
+  readonly keep: (p: LinePoint<E>) => void;
+  evaluations: number;
+  evaluate(t: number): Promise<LinePoint<E>>;
+  /** Sufficient decrease. */
+  readonly armijo: (p: LinePoint<E>) => boolean;
+  /** The strong curvature condition. */
+  readonly curvature: (p: LinePoint<E>) => boolean;
+}
+
+/** Bracketing: grow t until the loss stops decreasing or the slope turns (or a step satisfies both conditions). */
+async function bracket<E>(
+  search: LineSearch<E>,
+  t: number,
+): Promise<{ found: LinePoint<E> } | { bracket: [LinePoint<E>, LinePoint<E>]; last: LinePoint<E> }> {
+  let prev = search.start;
+  let cur = await search.evaluate(t);
   for (;;) {
-    if (!armijo(cur) || cur.f >= prev.f) {
-      bracket = [prev, cur];
-      break;
+    if (!search.armijo(cur) || cur.f >= prev.f) return { bracket: [prev, cur], last: cur };
+    if (search.curvature(cur)) {
+      search.keep(cur);
+      return { found: cur };
     }
-    if (curvature(cur)) {
-      keep(cur);
-      return { point: cur, evaluations };
-    }
-    if (cur.gtd >= 0) {
-      bracket = [prev, cur];
-      break;
-    }
-    if (evaluations >= MAX_LINE_SEARCH_EVALUATIONS) {
+    if (cur.gtd >= 0) return { bracket: [prev, cur], last: cur };
+    if (search.evaluations >= MAX_LINE_SEARCH_EVALUATIONS) {
       // Out of budget while still descending: cur decreased the loss sufficiently, take it.
-      keep(cur);
-      return { point: cur, evaluations };
+      search.keep(cur);
+      return { found: cur };
     }
     const next = cubicMinimum(prev, cur, cur.t + 0.01 * (cur.t - prev.t), cur.t * 10);
-    keep(cur);
+    search.keep(cur);
     prev = cur;
-    cur = await evaluateAt(next);
-    evaluations++;
+    cur = await search.evaluate(next);
   }
+}
 
-  // Zoom: shrink [lo, hi] (lo: the lowest loss so far) around a point that satisfies both conditions.
+/** Zoom: shrink [lo, hi] (lo: the lowest loss so far) around a point that satisfies both conditions. */
+async function zoom<E>(
+  search: LineSearch<E>,
+  bracket: [LinePoint<E>, LinePoint<E>],
+  last: LinePoint<E>,
+  dNorm: number,
+  changeTolerance: number,
+): Promise<LinePoint<E>> {
   let [lo, hi] = bracket[0].f <= bracket[1].f ? bracket : [bracket[1], bracket[0]];
-  if (lo === cur) keep(cur);
+  if (lo === last) search.keep(last);
   let insufficientProgress = false;
-  while (evaluations < MAX_LINE_SEARCH_EVALUATIONS && Math.abs(hi.t - lo.t) * dNorm >= changeTolerance) {
-    const lower = Math.min(lo.t, hi.t);
-    const upper = Math.max(lo.t, hi.t);
-    let next = cubicMinimum(lo, hi, lower, upper);
-    // Keep trial points away from the bracket's ends, or the bracket stops shrinking.
-    const margin = 0.1 * (upper - lower);
-    if (Math.min(upper - next, next - lower) < margin) {
-      if (insufficientProgress || next >= upper || next <= lower) {
-        next = Math.abs(next - upper) < Math.abs(next - lower) ? upper - margin : lower + margin;
-        insufficientProgress = false;
-      } else {
-        insufficientProgress = true;
-      }
-    } else {
-      insufficientProgress = false;
-    }
-
-    const p = await evaluateAt(next);
-    evaluations++;
-    if (!armijo(p) || p.f >= lo.f) {
+  while (
+    search.evaluations < MAX_LINE_SEARCH_EVALUATIONS &&
+    Math.abs(hi.t - lo.t) * dNorm >= changeTolerance
+  ) {
+    const trial = zoomTrial(lo, hi, insufficientProgress);
+    insufficientProgress = trial.insufficientProgress;
+    const p = await search.evaluate(trial.next);
+    if (!search.armijo(p) || p.f >= lo.f) {
       hi = p;
       if (hi.f < lo.f) {
         [lo, hi] = [hi, lo];
-        keep(lo);
+        search.keep(lo);
       }
     } else {
-      if (curvature(p)) {
-        keep(p);
-        return { point: p, evaluations };
+      if (search.curvature(p)) {
+        search.keep(p);
+        return p;
       }
       if (p.gtd * (hi.t - lo.t) >= 0) hi = lo;
       lo = p;
-      keep(lo);
+      search.keep(lo);
     }
   }
-  return { point: lo, evaluations };
+  return lo;
+}
+
+/** The next trial step between lo and hi: the cubic's minimum, kept away from the ends so the bracket shrinks. */
+function zoomTrial(
+  lo: LinePoint<unknown>,
+  hi: LinePoint<unknown>,
+  insufficientProgress: boolean,
+): { next: number; insufficientProgress: boolean } {
+  const lower = Math.min(lo.t, hi.t);
+  const upper = Math.max(lo.t, hi.t);
+  const next = cubicMinimum(lo, hi, lower, upper);
+  const margin = 0.1 * (upper - lower);
+  if (!(Math.min(upper - next, next - lower) < margin)) return { next, insufficientProgress: false };
+  if (insufficientProgress || next >= upper || next <= lower) {
+    const moved = Math.abs(next - upper) < Math.abs(next - lower) ? upper - margin : lower + margin;
+    return { next: moved, insufficientProgress: false };
+  }
+  return { next, insufficientProgress: true };
 }
 
 /**

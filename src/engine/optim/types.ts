@@ -1,6 +1,6 @@
 /**
  * The optimiser contract: optimisers work on plain Float32Arrays, so every engine gets them for free
- * (see DESIGN.md, "The engine seam"). An objective returns the loss and its gradient at x.
+ * (see docs/ARCHITECTURE.md, "The engine seam"). An objective returns the loss and its gradient at x.
  */
 import { NstError } from '../../errors.js';
 
@@ -34,7 +34,7 @@ export interface Optimiser<E extends Evaluation = Evaluation> {
 export type OptimiserKind = 'lbfgs' | 'adam';
 
 export interface LbfgsOptions {
-  /** Curvature pairs kept (m). Default 100, jcjohnson/neural-style's nCorrection. Memory: 2 * m * x.length floats. */
+  /** Curvature pairs kept (m). Default 20 (jcjohnson/neural-style keeps 100, see LBFGS_DEFAULTS). Memory: 2 * m * x.length floats. */
   historySize?: number;
   /** Step length t. Default 1. While the history is empty (the first step) t is also scaled by min(1, 1/|g|_1). */
   learningRate?: number;

@@ -12,14 +12,14 @@
  * where it does apply.
  */
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { NstError } from '../../errors.js';
+import { defaultThreads } from '../threads.js';
 import { registerMissingGradients } from './gradients.js';
 
 export type Tf = typeof TfCore;
-export type TfjsBackend = 'tfjs-node' | 'tfjs-wasm';
+type TfjsBackend = 'tfjs-node' | 'tfjs-wasm';
 
 export interface LoadedTf {
   readonly tf: Tf;
@@ -42,7 +42,7 @@ export function loadTf(opts: { threads?: number } = {}): Promise<LoadedTf> {
   return loading;
 }
 
-async function load(threads = os.availableParallelism()): Promise<LoadedTf> {
+async function load(threads = defaultThreads()): Promise<LoadedTf> {
   const preference = backendPreference();
   if (preference !== 'wasm') {
     const node = await tryTfjsNode();

@@ -5,7 +5,7 @@
  */
 
 import type { Scalar, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { validateEngineSpec } from '../engine-spec.js';
+import { checkEngineCall, validateEngineSpec } from '../engine-spec.js';
 import { normaliseBlend } from '../losses.js';
 import type {
   EngineFactory,
@@ -30,7 +30,6 @@ interface Targets {
 export const createTfjsEngine: EngineFactory = async (spec) => {
   validateEngineSpec(spec);
   const { tf, backend } = await loadTf({ threads: spec.threads });
-  const { width, height } = spec;
   const net = createVggNetwork(tf, spec.weights, spec.pooling);
   const gram = createGram(tf);
   let targets: Targets;
@@ -40,17 +39,45 @@ export const createTfjsEngine: EngineFactory = async (spec) => {
     net.dispose();
     throw e;
   }
+  const terms = weightedTerms(tf, net, gram, targets, spec);
+  const { width, height } = spec;
+  let disposed = false;
+  return {
+    kind: 'tfjs',
+    backend,
+    width,
+    height,
+    async lossAndGradient(x: Float32Array): Promise<LossAndGradient> {
+      checkEngineCall({ kind: 'tfjs', width, height }, disposed, x);
+      return evaluate(tf, terms, x, [1, height, width, 3]);
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      net.dispose();
+      tf.dispose([targets.content, ...targets.grams]);
+    },
+  } satisfies StyleEngine;
+};
 
+/** The weighted loss terms [content, style, tv] of x, as tfjs scalars (their sum is what tfjs differentiates). */
+type WeightedTerms = (x: Tensor4D) => [Scalar, Scalar, Scalar];
+
+function weightedTerms(
+  tf: Tf,
+  net: VggNetwork,
+  gram: (f: Tensor4D) => Tensor2D,
+  targets: Targets,
+  spec: EngineSpec,
+): WeightedTerms {
   const { content: alpha, style: beta, tv: tvWeight, styleLayers } = spec.loss;
   // w_l / (4 N_l^2 M_l^2) at x's size, times beta.
-  const styleCoefficients = styleLayerSizes(width, height).map((size, l) => {
+  const styleCoefficients = styleLayerSizes(spec.width, spec.height).map((size, l) => {
     const n = targets.grams[l].shape[0];
     const m = size.width * size.height;
     return (beta * styleLayers[l]) / (4 * n * n * m * m);
   });
-
-  /** The weighted terms; f returns their sum, which tfjs differentiates. */
-  const weightedTerms = (x: Tensor4D): [Scalar, Scalar, Scalar] => {
+  return (x) => {
     const features = net.features(x);
     const content = tf.mul(
       tf.sum(tf.squaredDifference(features.content, targets.content)),
@@ -65,50 +92,37 @@ export const createTfjsEngine: EngineFactory = async (spec) => {
     const tv = tf.mul(totalVariation(tf, x), tvWeight) as Scalar;
     return [content, style, tv];
   };
+}
 
-  let disposed = false;
-  return {
-    kind: 'tfjs',
-    backend,
-    width,
-    height,
-    async lossAndGradient(x: Float32Array): Promise<LossAndGradient> {
-      if (disposed) throw new Error('lossAndGradient called on a disposed tfjs engine');
-      if (x.length !== width * height * 3) {
-        throw new RangeError(
-          `x has ${x.length} values, expected ${width * height * 3} (${width}x${height}x3)`,
-        );
-      }
-      // The terms are kept out of valueAndGrad's scope to be read; everything is freed in `finally`.
-      let terms: Scalar[] = [];
-      let grad: Tensor | undefined;
-      try {
-        grad = tf.tidy(() =>
-          tf.grad((xt: Tensor) => {
-            terms = weightedTerms(xt as Tensor4D).map((t) => tf.keep(t));
-            return tf.add(tf.add(terms[0], terms[1]), terms[2]);
-          })(tf.tensor4d(x, [1, height, width, 3])),
-        );
-        const [gradData, ...termValues] = await Promise.all([
-          grad.data<'float32'>(),
-          ...terms.map((t) => t.data()),
-        ]);
-        const [content, style, tv] = termValues.map((v) => v[0]);
-        const total = content + style + tv;
-        const reported: LossTerms = { content, style, tv, total };
-        return { loss: total, grad: gradData, terms: reported };
-      } finally {
-        tf.dispose([...terms, ...(grad ? [grad] : [])]);
-      }
-    },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      net.dispose();
-      tf.dispose([targets.content, ...targets.grams]);
-    },
-  } satisfies StyleEngine;
-};
+/** The loss, its gradient and the terms at x (NHWC `shape`). */
+async function evaluate(
+  tf: Tf,
+  weighted: WeightedTerms,
+  x: Float32Array,
+  shape: [number, number, number, number],
+): Promise<LossAndGradient> {
+  // The terms are kept out of valueAndGrad's scope to be read; everything is freed in `finally`.
+  let terms: Scalar[] = [];
+  let grad: Tensor | undefined;
+  try {
+    grad = tf.tidy(() =>
+      tf.grad((xt: Tensor) => {
+        terms = weighted(xt as Tensor4D).map((t) => tf.keep(t));
+        return tf.add(tf.add(terms[0], terms[1]), terms[2]);
+      })(tf.tensor4d(x, shape)),
+    );
+    const [gradData, ...termValues] = await Promise.all([
+      grad.data<'float32'>(),
+      ...terms.map((t) => t.data()),
+    ]);
+    const [content, style, tv] = termValues.map((v) => v[0]);
+    const total = content + style + tv;
+    const reported: LossTerms = { content, style, tv, total };
+    return { loss: total, grad: gradData, terms: reported };
+  } finally {
+    tf.dispose([...terms, ...(grad ? [grad] : [])]);
+  }
+}
 
 /** sum (x[i+1,j] - x[i,j])^2 + sum (x[i,j+1] - x[i,j])^2 over all channels. */
 function totalVariation(tf: Tf, x: Tensor4D): Scalar {

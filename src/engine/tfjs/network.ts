@@ -10,9 +10,7 @@ import { biasName, CONTENT_LAYER, kernelName, STYLE_LAYERS, VGG19_LAYERS } from 
 import type { Tf } from './backend.js';
 import { type Conv3x3, createConv3x3 } from './conv.js';
 
-export { MIN_IMAGE_SIDE } from '../vgg.js';
-
-export interface VggFeatures {
+interface VggFeatures {
   /** relu1_1 .. relu5_1, NHWC. */
   readonly style: readonly Tensor4D[];
   /** relu4_2, NHWC. */

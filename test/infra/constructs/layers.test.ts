@@ -3,7 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lambdaArchitecture, PipelineLayers } from '../../../infra/constructs/layers.js';
 import { RUNTIME_PACKAGES } from '../../../layers/runtime/build.js';
-import { LAMBDA_WEIGHTS_DIR } from '../../../src/engine/weights.js';
+import { LAMBDA_WEIGHTS_DIR } from '../../../src/weights/lookup.js';
 import { bareStack, resourcesOfType } from '../helpers.js';
 
 describe('PipelineLayers', () => {

@@ -2,8 +2,9 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVgg19Layer } from '../../../layers/vgg19/build.js';
-import { loadWeights, MANIFEST_FILE } from '../../../src/engine/weights.js';
 import { NstError } from '../../../src/errors.js';
+import { MANIFEST_FILE } from '../../../src/weights/manifest.js';
+import { loadWeights } from '../../../src/weights/store.js';
 import { generatedWeights, listFiles } from '../../infra/helpers.js';
 
 let tmp: string;

@@ -5,10 +5,10 @@
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTf, type Tf } from '../../src/engine/tfjs/backend.js';
-import { createConv3x3, flipKernel } from '../../src/engine/tfjs/conv.js';
-import type { Tensor32 } from '../../src/engine/types.js';
-import { seededRandom } from '../../src/engine/vgg.js';
+import { loadTf, type Tf } from '../../../../src/engine/tfjs/backend.js';
+import { createConv3x3, flipKernel } from '../../../../src/engine/tfjs/conv.js';
+import type { Tensor32 } from '../../../../src/engine/types.js';
+import { seededRandom } from '../../../../src/engine/vgg.js';
 
 let tf: Tf;
 beforeAll(async () => {

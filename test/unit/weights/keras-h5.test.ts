@@ -3,10 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertKerasH5 } from '../../src/engine/keras-h5.js';
-import { generateVggWeights, VGG19_LAYERS } from '../../src/engine/vgg.js';
-import { loadWeights, MANIFEST_FILE } from '../../src/engine/weights.js';
-import { type KerasH5Options, writeKerasH5 } from '../helpers/weights-keras-h5.js';
+import { generateVggWeights, VGG19_LAYERS } from '../../../src/engine/vgg.js';
+import { convertKerasH5 } from '../../../src/weights/keras-h5.js';
+import { MANIFEST_FILE } from '../../../src/weights/manifest.js';
+import { loadWeights } from '../../../src/weights/store.js';
+import { type KerasH5Options, writeKerasH5 } from '../../helpers/weights-keras-h5.js';
 
 const PARAMETERS = 12_944_960;
 const weights = generateVggWeights(3);

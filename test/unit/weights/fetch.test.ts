@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateVggWeights } from '../../src/engine/vgg.js';
-import { loadWeights } from '../../src/engine/weights.js';
-import { fetchWeights, KERAS_VGG19_NOTOP_MD5 } from '../../src/engine/weights-fetch.js';
-import { writeKerasH5 } from '../helpers/weights-keras-h5.js';
+import { generateVggWeights } from '../../../src/engine/vgg.js';
+import { fetchWeights, KERAS_VGG19_NOTOP_MD5 } from '../../../src/weights/fetch.js';
+import { loadWeights } from '../../../src/weights/store.js';
+import { writeKerasH5 } from '../../helpers/weights-keras-h5.js';
 
 const weights = generateVggWeights(5);
 let tmp: string;

@@ -4,21 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VggWeights } from '../../src/engine/types.js';
-import { expectedWeightShapes, generateVggWeights, VGG19_LAYERS } from '../../src/engine/vgg.js';
-import {
-  float16ToFloat32,
-  float32ToFloat16,
-  LAMBDA_WEIGHTS_DIR,
-  loadWeights,
-  MANIFEST_FILE,
-  resolveWeightsDir,
-  weightsAvailable,
-  writeWeights,
-} from '../../src/engine/weights.js';
-import { NstError } from '../../src/errors.js';
+import type { VggWeights } from '../../../src/engine/types.js';
+import { expectedWeightShapes, generateVggWeights, VGG19_LAYERS } from '../../../src/engine/vgg.js';
+import { NstError } from '../../../src/errors.js';
+import { MANIFEST_FILE } from '../../../src/weights/manifest.js';
+import { loadWeights, writeWeights } from '../../../src/weights/store.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const REAL_WEIGHTS_DIR = path.resolve(repoRoot, '..', 'shared', 'models', 'vgg19');
 const hasRealWeights = existsSync(path.join(REAL_WEIGHTS_DIR, MANIFEST_FILE));
 if (!hasRealWeights) console.warn(`skipping the real-weights test: no weights at ${REAL_WEIGHTS_DIR}`);
@@ -77,42 +69,6 @@ function expectEqual(actual: VggWeights, expected: VggWeights, complete = true) 
     );
   }
 }
-
-describe('float16 codec', () => {
-  it('decodes known half values', () => {
-    const bits = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x0400, 0x3555, 0x8000, 0x7c00, 0xfc00]);
-    expect([...float16ToFloat32(bits)]).toEqual([
-      1,
-      -2,
-      65504,
-      2 ** -24,
-      2 ** -14,
-      0.333251953125,
-      -0,
-      Number.POSITIVE_INFINITY,
-      Number.NEGATIVE_INFINITY,
-    ]);
-    expect(float16ToFloat32(new Uint16Array([0x7e00]))[0]).toBeNaN();
-  });
-
-  it('round-trips every half value and rounds midpoints to even', () => {
-    const all = Uint16Array.from({ length: 0x10000 }, (_, i) => i);
-    const values = float16ToFloat32(all);
-    const back = float32ToFloat16(values);
-    for (let h = 0; h < 0x10000; h++) {
-      if (Number.isNaN(values[h]))
-        expect(Number.isNaN(float16ToFloat32(back.subarray(h, h + 1))[0])).toBe(true);
-      else if (back[h] !== h) expect.fail(`half 0x${h.toString(16)} came back as 0x${back[h].toString(16)}`);
-    }
-    // 1 + 2^-11 is halfway between 1 (even mantissa) and 1 + 2^-10: ties go to even; just above rounds up.
-    expect([
-      ...float32ToFloat16(new Float32Array([1 + 2 ** -11, 1 + 3 * 2 ** -11, 1 + 2 ** -11 + 2 ** -20])),
-    ]).toEqual([0x3c00, 0x3c02, 0x3c01]);
-    expect([...float32ToFloat16(new Float32Array([65520, 1e9, 2 ** -26, -(2 ** -25) * 3]))]).toEqual([
-      0x7c00, 0x7c00, 0x0000, 0x8002,
-    ]);
-  });
-});
 
 describe('writeWeights / loadWeights', () => {
   it('round-trips float32 exactly, in ~4 MB shards, only the 26 expected tensors in layer order', async () => {
@@ -315,71 +271,5 @@ describe('loadWeights errors', () => {
     expect(error.code).toBe('WEIGHTS_NOT_FOUND');
     expect(error.message).toContain(`no weights directory at ${dir}`);
     expect(error.message).toContain('--weights DIR');
-  });
-});
-
-describe('resolveWeightsDir', () => {
-  let root: string;
-  let env: string;
-  let lambda: string;
-  let cwd: string;
-
-  beforeAll(async () => {
-    root = path.join(tmp, 'lookup');
-    [env, lambda, cwd] = ['env', 'opt/vgg19', 'project'].map((p) => path.join(root, p));
-    for (const dir of [env, lambda, path.join(cwd, 'models', 'vgg19')]) {
-      await mkdir(dir, { recursive: true });
-      await writeFile(path.join(dir, MANIFEST_FILE), '{}');
-    }
-  });
-
-  const resolve = (opts: { flag?: string; envDir?: string; lambdaDir?: string }) =>
-    resolveWeightsDir({
-      flag: opts.flag,
-      env: opts.envDir ? { NST_WEIGHTS_DIR: opts.envDir } : {},
-      cwd,
-      lambdaDir: opts.lambdaDir ?? lambda,
-    });
-
-  it('takes --weights first, as given, even when it does not exist', () => {
-    expect(resolve({ flag: '/no/such/dir', envDir: env })).toBe('/no/such/dir');
-    expect(resolve({ flag: 'relative/w', envDir: env })).toBe(path.join(cwd, 'relative/w'));
-  });
-
-  it('then NST_WEIGHTS_DIR (as given, like the flag), then the Lambda layer, then ./models/vgg19', () => {
-    expect(resolve({ envDir: env })).toBe(env);
-    expect(resolve({})).toBe(lambda);
-    // A set NST_WEIGHTS_DIR without weights is used as given, so loading names it instead of silently
-    // falling back to other weights.
-    expect(resolve({ envDir: path.join(root, 'empty') })).toBe(path.join(root, 'empty'));
-    expect(resolve({ lambdaDir: path.join(root, 'no-layer') })).toBe(path.join(cwd, 'models', 'vgg19'));
-    expect(LAMBDA_WEIGHTS_DIR).toBe('/opt/vgg19');
-  });
-
-  it('lists every place it looked when none has weights', () => {
-    const nowhere = {
-      env: {},
-      cwd: root,
-      lambdaDir: path.join(root, 'no-layer'),
-    };
-    let error: unknown;
-    try {
-      resolveWeightsDir(nowhere);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toMatchObject({ code: 'WEIGHTS_NOT_FOUND' });
-    const message = (error as Error).message;
-    for (const place of [
-      'NST_WEIGHTS_DIR',
-      path.join(root, 'no-layer'),
-      path.join(root, 'models', 'vgg19'),
-    ]) {
-      expect(message).toContain(place);
-    }
-    expect(message).toContain('npx nst weights fetch');
-    expect(weightsAvailable(nowhere)).toBe(false);
-    expect(weightsAvailable({ env: {}, cwd, lambdaDir: path.join(root, 'no-layer') })).toBe(true);
-    expect(weightsAvailable({ flag: '/no/such/dir', cwd })).toBe(false);
   });
 });

@@ -16,13 +16,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOSS_WEIGHTS } from '../../src/engine/losses.js';
-import { createOnnxEngine } from '../../src/engine/onnx/engine.js';
-import { createTfjsEngine } from '../../src/engine/tfjs/engine.js';
-import type { EngineSpec, LossTerms, RgbImage } from '../../src/engine/types.js';
-import { generateVggWeights, toNetworkInput } from '../../src/engine/vgg.js';
-import { loadWeights } from '../../src/engine/weights.js';
-import { noiseSpec } from '../helpers/engine-spec.js';
+import { DEFAULT_LOSS_WEIGHTS } from '../../../src/engine/losses.js';
+import { createOnnxEngine } from '../../../src/engine/onnx/engine.js';
+import { createTfjsEngine } from '../../../src/engine/tfjs/engine.js';
+import type { EngineSpec, LossTerms, RgbImage } from '../../../src/engine/types.js';
+import { generateVggWeights, toNetworkInput } from '../../../src/engine/vgg.js';
+import { NstError } from '../../../src/errors.js';
+import { loadWeights } from '../../../src/weights/store.js';
+import { noiseSpec } from '../../helpers/engine-spec.js';
 
 const TERM_TOLERANCE = 1e-3;
 const GRAD_TOLERANCE = 1e-3;
@@ -97,7 +98,43 @@ describe('onnx and tfjs engines agree (generated weights)', () => {
   });
 });
 
-const SHARED = path.resolve(import.meta.dirname, '../../../shared');
+describe('onnx and tfjs engines reject misuse alike', () => {
+  const engines = { onnx: createOnnxEngine, tfjs: createTfjsEngine };
+  for (const [kind, create] of Object.entries(engines)) {
+    it(`${kind}: INVALID_OPTION for a bad spec, INTERNAL for a wrong-sized x and for use after dispose`, async () => {
+      const spec = noiseSpec(GENERATED, 16, 16, 'avg', 1e-3, [{ w: 16, h: 16, weight: 1 }]);
+      const rejected = (p: Promise<unknown>) =>
+        p.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      for (const bad of [
+        { ...spec, width: 17 },
+        { ...spec, styles: [] },
+      ]) {
+        const error = await rejected(create(bad));
+        expect(error).toBeInstanceOf(NstError);
+        expect(error).toMatchObject({ code: 'INVALID_OPTION', kind: 'input' });
+      }
+      const engine = await create(spec);
+      const wrongSize = await rejected(engine.lossAndGradient(new Float32Array(16 * 16 * 3 - 3)));
+      expect(wrongSize).toBeInstanceOf(NstError);
+      expect(wrongSize).toMatchObject({
+        code: 'INTERNAL',
+        message: 'x has 765 values, expected 768 (16x16x3)',
+      });
+      engine.dispose();
+      const disposed = await rejected(engine.lossAndGradient(startingPoint(spec.content)));
+      expect(disposed).toBeInstanceOf(NstError);
+      expect(disposed).toMatchObject({
+        code: 'INTERNAL',
+        message: `lossAndGradient called on a disposed ${kind} engine`,
+      });
+    });
+  }
+});
+
+const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
 const REAL_WEIGHTS = path.join(SHARED, 'models/vgg19');
 const IMAGES = path.join(SHARED, 'images');
 const haveReal = existsSync(path.join(REAL_WEIGHTS, 'weights.json')) && existsSync(IMAGES);

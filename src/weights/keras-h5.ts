@@ -1,6 +1,6 @@
 /**
  * Converts Keras' `vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5` into the weights format of
- * weights.ts, keeping block1_conv1 .. block5_conv1 and dropping the rest.
+ * manifest.ts, keeping block1_conv1 .. block5_conv1 and dropping the rest.
  *
  * Keras' HDF5 layout: one group per layer (the root attribute `layer_names` lists them), whose attribute
  * `weight_names` lists the layer's datasets relative to the group, kernel (HWIO) first, then bias. Keras
@@ -9,10 +9,10 @@
  */
 import { open, stat } from 'node:fs/promises';
 import h5wasm, { type Group, type File as H5File } from 'h5wasm/node';
+import type { Tensor32, VggWeights } from '../engine/types.js';
+import { biasName, kernelName, VGG19_LAYERS } from '../engine/vgg.js';
 import { NstError } from '../errors.js';
-import type { Tensor32, VggWeights } from './types.js';
-import { biasName, kernelName, VGG19_LAYERS } from './vgg.js';
-import { type WeightsSummary, type WriteWeightsOptions, writeWeights } from './weights.js';
+import { type WeightsSummary, type WriteWeightsOptions, writeWeights } from './store.js';
 
 export const KERAS_VGG19_NOTOP_FILE = 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5';
 
@@ -83,7 +83,7 @@ function readTensor(root: Group, h5Path: string, datasetPath: string, shape: num
 }
 
 /** Reads block1_conv1 .. block5_conv1 from a Keras VGG-19 .h5 (weights-only or full-model save). */
-export async function readKerasH5(h5Path: string): Promise<VggWeights> {
+async function readKerasH5(h5Path: string): Promise<VggWeights> {
   const file = await openH5(h5Path);
   try {
     // A full-model save (model.save) nests the layer groups under /model_weights.

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateCost } from '../../src/engine/cost-model.js';
-import { iterationGflop } from '../../src/engine/flops.js';
-import { planScales } from '../../src/engine/schedule.js';
+import { planScales } from '../../../src/engine/schedule.js';
 
 describe('planScales', () => {
   it('grows by about sqrt(2) from the minimum size to exactly the target', () => {
@@ -31,40 +29,6 @@ describe('planScales', () => {
   it('takes iterations per scale, repeating the last entry', () => {
     const scales = planScales({ width: 256, height: 256, minSize: 128, iterations: [50, 20] });
     expect(scales.map((s) => s.iterations)).toEqual([50, 20, 20]);
-  });
-});
-
-describe('cost model', () => {
-  it('counts about 94 GFLOP of convolutions per iteration at 256 px', () => {
-    // Forward convs at 256 px: 47 GFLOP; forward + backward about 94.7.
-    expect(iterationGflop(256, 256)).toBeCloseTo(94.7, 1);
-    // Work grows with pixels.
-    expect(iterationGflop(512, 512) / iterationGflop(256, 256)).toBeCloseTo(4, 1);
-  });
-
-  it('estimates more time for more pixels, iterations and slower engines, less for more threads', () => {
-    const base = {
-      width: 512,
-      height: 512,
-      options: { iterations: 100, minSize: 128 },
-      engine: 'onnx' as const,
-      threads: 2,
-    };
-    const t = estimateCost(base).seconds;
-    expect(estimateCost({ ...base, width: 1024, height: 1024 }).seconds).toBeGreaterThan(3 * t);
-    expect(estimateCost({ ...base, options: { iterations: 200, minSize: 128 } }).seconds).toBeGreaterThan(
-      1.8 * t,
-    );
-    expect(estimateCost({ ...base, engine: 'tfjs' }).seconds).toBeGreaterThan(5 * t);
-    // The WASM backend runs one thread under Node: more cores do not help it.
-    expect(estimateCost({ ...base, engine: 'tfjs', threads: 8 }).seconds).toBe(
-      estimateCost({ ...base, engine: 'tfjs' }).seconds,
-    );
-    expect(estimateCost({ ...base, threads: 6 }).seconds).toBeLessThan(t / 2);
-    expect(estimateCost({ ...base, gpu: true }).seconds).toBeLessThan(t / 10);
-    const est = estimateCost(base);
-    expect(est.scales).toHaveLength(5);
-    expect(est.scales.reduce((s, x) => s + x.seconds, 0)).toBeCloseTo(est.seconds, 6);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resampleHwc, sizeForLongestSide } from '../../src/engine/resample.js';
+import { resampleHwc, sizeForLongestSide } from '../../../src/engine/resample.js';
 
 describe('resampleHwc', () => {
   it('keeps a constant image constant at any size', () => {

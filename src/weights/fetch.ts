@@ -12,9 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { NstError } from '../errors.js';
 import { convertKerasH5, KERAS_VGG19_NOTOP_FILE } from './keras-h5.js';
-import type { WeightsSummary } from './weights.js';
+import type { WeightsSummary } from './store.js';
 
-export const KERAS_VGG19_NOTOP_URL = `https://storage.googleapis.com/tensorflow/keras-applications/vgg19/${KERAS_VGG19_NOTOP_FILE}`;
+const KERAS_VGG19_NOTOP_URL = `https://storage.googleapis.com/tensorflow/keras-applications/vgg19/${KERAS_VGG19_NOTOP_FILE}`;
 
 /**
  * Keras publishes only an MD5 for this file: keras/src/applications/vgg19.py pins
