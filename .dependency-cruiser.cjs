@@ -56,7 +56,7 @@ module.exports = {
       comment: 'cycles make layers meaningless (a type-only import back is fine: it leaves no runtime edge)',
       severity: 'error',
       from: { path: '^(src|functions|infra)/' },
-      to: { circular: true, dependencyTypesNot: ['type-only'] },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
   ],
   options: {
