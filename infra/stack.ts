@@ -1,5 +1,5 @@
 /**
- * The whole pipeline in one stack (docs/ARCHITECTURE.md, "The data flow of one job"):
+ * The whole pipeline in one stack (docs/ARCHITECTURE.md, "One job, end to end"):
  *
  *   S3 inputs/, jobs/ --ObjectCreated--> stylize Lambda (runtime + weights layers)
  *     --> outputs/<jobId>/..., SNS notification

@@ -1,5 +1,5 @@
 /**
- * The pipeline's one bucket (docs/ARCHITECTURE.md, "S3 contract") and the bucket that receives its access
+ * The pipeline's one bucket (docs/ARCHITECTURE.md, "The S3 contract") and the bucket that receives its access
  * logs.
  *
  * Encryption is SSE-S3 (S3-managed keys): it costs nothing per request, needs no key policy for Lambda,

@@ -13,7 +13,7 @@ import type { JobManifest } from '../jobs/manifest.js';
 import { cachedWeights } from '../jobs/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { createS3Client, LOCAL_CREDENTIALS } from '../storage/s3-client.js';
-import { resolveWeightsDir } from '../weights/lookup.js';
+import { resolveWeightsDir, WEIGHTS_FLAG_HELP } from '../weights/lookup.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
 const DEFAULT_PORT = 4568;
@@ -31,10 +31,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--port <n>', 'port on 127.0.0.1', String(DEFAULT_PORT))
     .option('--data <dir>', "the S3 server's data folder", DEFAULT_DATA_DIR)
     .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
-    .option(
-      '--weights <dir>',
-      'VGG-19 weights directory (default: $NST_WEIGHTS_DIR, /opt/vgg19, ./models/vgg19)',
-    )
+    .option('--weights <dir>', WEIGHTS_FLAG_HELP)
     .option('--webhook <url>', 'POST each job notification (JSON) to this URL (default: $NST_WEBHOOK_URL)')
     .option('--concurrency <n>', 'jobs run at once (each uses every core)', '1')
     .action(async (flags: ServeFlags) => {

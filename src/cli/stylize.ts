@@ -27,7 +27,7 @@ import {
 } from '../stylize-image.js';
 import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
-import { resolveWeightsDir } from '../weights/lookup.js';
+import { resolveWeightsDir, WEIGHTS_FLAG_HELP } from '../weights/lookup.js';
 import { loadWeights } from '../weights/store.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
@@ -70,10 +70,7 @@ export function registerStylizeCommand(program: Command): void {
       '-o, --output <file>',
       `result image; the format follows the extension (${OUTPUT_FORMATS.map((f) => `.${extensionFor(f)}`).join(' ')})`,
     )
-    .option(
-      '--weights <dir>',
-      'VGG-19 weights directory (default: $NST_WEIGHTS_DIR, /opt/vgg19, ./models/vgg19)',
-    )
+    .option('--weights <dir>', WEIGHTS_FLAG_HELP)
     .option('--init-image <image>', 'starting image for --init image')
     .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
     .option('--keep-alpha', "carry the content's transparency into the result (png, webp, avif, tiff)")

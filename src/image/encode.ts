@@ -12,7 +12,7 @@ export const outputFormatForName = (name: string): OutputFormat | undefined =>
   outputFormatForExtension(extname(name));
 
 /** Quality for the lossy formats (JPEG, WebP, AVIF): high, as results are artwork. */
-export const DEFAULT_QUALITY = 92;
+const DEFAULT_QUALITY = 92;
 
 export interface EncodeOptions {
   readonly format: OutputFormat;

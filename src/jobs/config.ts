@@ -6,10 +6,11 @@
 import { z } from 'zod';
 import { NstError } from '../errors.js';
 import { describeIssues } from '../validation.js';
+import { WEIGHTS_DIR_ENV } from '../weights/lookup.js';
 
 /** Variable names of the contract. */
 export const PIPELINE_ENV = {
-  weightsDir: 'NST_WEIGHTS_DIR',
+  weightsDir: WEIGHTS_DIR_ENV,
   topicArn: 'NST_TOPIC_ARN',
   batchJobQueue: 'NST_BATCH_JOB_QUEUE',
   batchJobDefinition: 'NST_BATCH_JOB_DEFINITION',

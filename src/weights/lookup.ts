@@ -4,10 +4,15 @@ import path from 'node:path';
 import { NstError } from '../errors.js';
 import { HOW_TO_GET_WEIGHTS, MANIFEST_FILE } from './manifest.js';
 
+/** The environment variable that names the weights directory (the pipeline's contract includes it). */
+export const WEIGHTS_DIR_ENV = 'NST_WEIGHTS_DIR';
 /** Where the Lambda weights layer mounts. */
 export const LAMBDA_WEIGHTS_DIR = '/opt/vgg19';
 /** The project-local default, relative to the working directory. */
 const DEFAULT_WEIGHTS_DIR = path.join('models', 'vgg19');
+
+/** How `--weights` is described wherever a command takes it. */
+export const WEIGHTS_FLAG_HELP = `VGG-19 weights directory (default: $${WEIGHTS_DIR_ENV}, ${LAMBDA_WEIGHTS_DIR}, ./${DEFAULT_WEIGHTS_DIR})`;
 
 export interface ResolveWeightsOptions {
   /** `--weights DIR`: used as given, even if missing, so the load error names it. */
@@ -26,12 +31,12 @@ const hasManifest = (dir: string) => existsSync(path.join(dir, MANIFEST_FILE));
  */
 export function resolveWeightsDir(opts: ResolveWeightsOptions = {}): string {
   const cwd = opts.cwd ?? process.cwd();
-  const explicit = opts.flag ?? ((opts.env ?? process.env).NST_WEIGHTS_DIR || undefined);
+  const explicit = opts.flag ?? ((opts.env ?? process.env)[WEIGHTS_DIR_ENV] || undefined);
   if (explicit !== undefined) return path.resolve(cwd, explicit);
   const candidates = [opts.lambdaDir ?? LAMBDA_WEIGHTS_DIR, path.resolve(cwd, DEFAULT_WEIGHTS_DIR)];
   const found = candidates.find(hasManifest);
   if (found) return found;
-  const looked = ['--weights (not given)', 'NST_WEIGHTS_DIR (not set)', ...candidates].join(', ');
+  const looked = ['--weights (not given)', `${WEIGHTS_DIR_ENV} (not set)`, ...candidates].join(', ');
   throw new NstError(
     'WEIGHTS_NOT_FOUND',
     `VGG-19 weights not found. Looked in: ${looked}. ${HOW_TO_GET_WEIGHTS}`,

@@ -124,7 +124,7 @@ export function testHandler(weightsDir: string, deps: StylizeFunctionOptions = {
 }
 
 /** Metrics that keep each published EMF document instead of printing it. */
-export class RecordingMetrics extends Metrics {
+class RecordingMetrics extends Metrics {
   readonly published: ReturnType<Metrics['serializeMetrics']>[] = [];
 
   override publishStoredMetrics(): this {

@@ -20,8 +20,8 @@ import type { RgbImage } from '../../src/engine/types.js';
 import { decodeImage } from '../../src/image/decode.js';
 import { fitLongestSide, resizeImage } from '../../src/image/resize.js';
 import { loadWeights } from '../../src/weights/store.js';
+import { SHARED } from '../helpers/shared.js';
 
-const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const WEIGHTS = path.join(SHARED, 'models/vgg19');
 const present = existsSync(path.join(WEIGHTS, 'weights.json'));
 if (!present)

@@ -41,103 +41,94 @@ function binaryBroadcastGrad(
   };
 }
 
-function gradConfigs(tf: Tf): GradConfig[] {
-  return [
-    binaryBroadcastGrad(
-      tf,
-      'Add',
-      (_a, _b, dy) => dy,
-      (_a, _b, dy) => dy,
-    ),
-    binaryBroadcastGrad(
-      tf,
-      'Multiply',
-      (_a, b, dy) => tf.mul(dy, b),
-      (a, _b, dy) => tf.mul(dy, a),
-    ),
-    binaryBroadcastGrad(
-      tf,
-      'SquaredDifference',
-      (a, b, dy) => tf.mul(dy, tf.mul(2, tf.sub(a, b))),
-      (a, b, dy) => tf.mul(dy, tf.mul(2, tf.sub(b, a))),
-    ),
-    {
-      kernelName: 'Sum',
-      inputsToSave: ['x'],
-      gradFunc: (dy, [x], attrs) => {
-        const keptShape = x.shape.slice();
-        for (const axis of tf.util.parseAxisParam((attrs as NamedAttrMap).axis as number | number[], x.shape))
-          keptShape[axis] = 1;
-        return { x: () => tf.mul(tf.reshape(dy as Tensor, keptShape), tf.ones(x.shape)) };
-      },
+/** Element-wise arithmetic with broadcasting. */
+const arithmeticGradients = (tf: Tf): GradConfig[] => [
+  binaryBroadcastGrad(
+    tf,
+    'Add',
+    (_a, _b, dy) => dy,
+    (_a, _b, dy) => dy,
+  ),
+  binaryBroadcastGrad(
+    tf,
+    'Multiply',
+    (_a, b, dy) => tf.mul(dy, b),
+    (a, _b, dy) => tf.mul(dy, a),
+  ),
+  binaryBroadcastGrad(
+    tf,
+    'SquaredDifference',
+    (a, b, dy) => tf.mul(dy, tf.mul(2, tf.sub(a, b))),
+    (a, b, dy) => tf.mul(dy, tf.mul(2, tf.sub(b, a))),
+  ),
+];
+
+/** Reductions and reshaping: the gradient puts dy back in the input's shape. */
+const shapeGradients = (tf: Tf): GradConfig[] => [
+  {
+    kernelName: 'Sum',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => {
+      const keptShape = x.shape.slice();
+      for (const axis of tf.util.parseAxisParam((attrs as NamedAttrMap).axis as number | number[], x.shape))
+        keptShape[axis] = 1;
+      return { x: () => tf.mul(tf.reshape(dy as Tensor, keptShape), tf.ones(x.shape)) };
     },
-    {
-      // avgPool casts its result to the input's dtype: float32 to float32 here.
-      kernelName: 'Cast',
-      gradFunc: (dy) => ({ x: () => tf.clone(dy as Tensor) }),
+  },
+  {
+    // avgPool casts its result to the input's dtype: float32 to float32 here.
+    kernelName: 'Cast',
+    gradFunc: (dy) => ({ x: () => tf.clone(dy as Tensor) }),
+  },
+  {
+    kernelName: 'Reshape',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({ x: () => tf.reshape(dy as Tensor, x.shape) }),
+  },
+  {
+    kernelName: 'Slice',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => {
+      const { begin, size } = attrs as unknown as { begin: number[]; size: number[] };
+      const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
+      const padding = x.shape.map((n, i) => [b[i], n - b[i] - s[i]] as [number, number]);
+      return { x: () => tf.pad(dy as Tensor, padding) };
     },
-    {
-      kernelName: 'Reshape',
-      inputsToSave: ['x'],
-      gradFunc: (dy, [x]) => ({ x: () => tf.reshape(dy as Tensor, x.shape) }),
+  },
+];
+
+/** A pooling kernel's gradient: tfjs's own backward kernel, given the saved tensors it needs. */
+function poolGrad(tf: Tf, kernelName: 'AvgPool' | 'MaxPool', saveOutput: boolean): GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x'],
+    ...(saveOutput ? { outputsToSave: [true] } : {}),
+    gradFunc: (dy, [x, y], attrs) => {
+      const { filterSize, strides, pad } = attrs as unknown as PoolAttrs;
+      const inputs = { dy: dy as Tensor, input: x, ...(saveOutput ? { output: y } : {}) };
+      return {
+        x: () => tf.engine().runKernel(`${kernelName}Grad`, inputs, { filterSize, strides, pad }) as Tensor,
+      };
     },
-    {
-      kernelName: 'Slice',
-      inputsToSave: ['x'],
-      gradFunc: (dy, [x], attrs) => {
-        const { begin, size } = attrs as unknown as { begin: number[]; size: number[] };
-        const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
-        return {
-          x: () =>
-            tf.pad(
-              dy as Tensor,
-              x.shape.map((n, i) => [b[i], n - b[i] - s[i]] as [number, number]),
-            ),
-        };
-      },
-    },
-    {
-      kernelName: 'Relu',
-      inputsToSave: ['x'],
-      gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy as Tensor, tf.step(x)) }),
-    },
-    {
-      kernelName: 'AvgPool',
-      inputsToSave: ['x'],
-      gradFunc: (dy, [x], attrs) => {
-        const { filterSize, strides, pad } = attrs as unknown as PoolAttrs;
-        return {
-          x: () =>
-            tf
-              .engine()
-              .runKernel(
-                'AvgPoolGrad',
-                { dy: dy as Tensor, input: x },
-                { filterSize, strides, pad },
-              ) as Tensor,
-        };
-      },
-    },
-    {
-      kernelName: 'MaxPool',
-      inputsToSave: ['x'],
-      outputsToSave: [true],
-      gradFunc: (dy, [x, y], attrs) => {
-        const { filterSize, strides, pad } = attrs as unknown as PoolAttrs;
-        return {
-          x: () =>
-            tf
-              .engine()
-              .runKernel(
-                'MaxPoolGrad',
-                { dy: dy as Tensor, input: x, output: y },
-                { filterSize, strides, pad },
-              ) as Tensor,
-        };
-      },
-    },
-  ];
+  };
 }
+
+/** The network's non-linearities: ReLU and the two poolings. */
+const networkGradients = (tf: Tf): GradConfig[] => [
+  {
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy as Tensor, tf.step(x)) }),
+  },
+  poolGrad(tf, 'AvgPool', false),
+  poolGrad(tf, 'MaxPool', true),
+];
+
+const gradConfigs = (tf: Tf): GradConfig[] => [
+  ...arithmeticGradients(tf),
+  ...shapeGradients(tf),
+  ...networkGradients(tf),
+];
 
 /** Registers the gradients above that tfjs does not already have. Idempotent. */
 export function registerMissingGradients(tf: Tf): void {

@@ -24,6 +24,7 @@ import { generateVggWeights, toNetworkInput } from '../../../src/engine/vgg.js';
 import { NstError } from '../../../src/errors.js';
 import { loadWeights } from '../../../src/weights/store.js';
 import { noiseSpec } from '../../helpers/engine-spec.js';
+import { SHARED_IMAGES, SHARED_WEIGHTS } from '../../helpers/shared.js';
 
 const TERM_TOLERANCE = 1e-3;
 const GRAD_TOLERANCE = 1e-3;
@@ -134,9 +135,8 @@ describe('onnx and tfjs engines reject misuse alike', () => {
   }
 });
 
-const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
-const REAL_WEIGHTS = path.join(SHARED, 'models/vgg19');
-const IMAGES = path.join(SHARED, 'images');
+const REAL_WEIGHTS = SHARED_WEIGHTS;
+const IMAGES = SHARED_IMAGES;
 const haveReal = existsSync(path.join(REAL_WEIGHTS, 'weights.json')) && existsSync(IMAGES);
 
 /** An image file as RGB floats, its longest side resized to `side` px. */

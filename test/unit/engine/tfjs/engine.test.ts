@@ -17,6 +17,7 @@ import type {
 import { generateVggWeights, seededRandom, toNetworkInput } from '../../../../src/engine/vgg.js';
 import { loadWeights } from '../../../../src/weights/store.js';
 import { createReferenceLoss } from '../../../helpers/reference-loss.js';
+import { SHARED_IMAGES, SHARED_WEIGHTS } from '../../../helpers/shared.js';
 
 // 22x18 makes the 'valid' 2x2 poolings floor odd sizes: widths 22 -> 11 -> 5 -> 2 -> 1, heights 18 -> 9 -> 4 -> 2 -> 1.
 const W = 22;
@@ -278,8 +279,8 @@ describe('tfjs engine resources', () => {
   });
 });
 
-const REAL_WEIGHTS = '/work/shared/models/vgg19';
-const IMAGES = '/work/shared/images';
+const REAL_WEIGHTS = SHARED_WEIGHTS;
+const IMAGES = SHARED_IMAGES;
 const haveRealWeights = existsSync(path.join(REAL_WEIGHTS, 'weights.json'));
 if (!haveRealWeights)
   console.log(`[tfjs engine] skipping the real-weights test: no VGG-19 weights at ${REAL_WEIGHTS}`);
