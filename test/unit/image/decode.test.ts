@@ -3,10 +3,10 @@ import path, { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../../src/engine/types.js';
-import type { ErrorCode } from '../../../src/errors.js';
 import { DEFAULT_MAX_PIXELS, decodeImage, readImageMetadata } from '../../../src/image/decode.js';
 import { meanAbsDiff, photoLike, pixelAt, sharpOf, solid, tempDir } from '../../helpers/images.js';
 import { SHARED_IMAGES } from '../../helpers/shared.js';
+import { expectCode } from '../../helpers/thrown.js';
 
 const SEATED_NUDE = path.join(SHARED_IMAGES, 'style/seated-nude.jpg');
 
@@ -16,16 +16,6 @@ beforeAll(async () => {
   ({ dir, cleanup } = await tempDir('nst-image'));
 });
 afterAll(() => cleanup());
-
-/** Expects the promise to reject with an NstError of `code` whose message contains `mentions`. */
-async function expectCode(promise: Promise<unknown>, code: ErrorCode, mentions: string): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toMatchObject({ name: 'NstError', code });
-  expect((error as Error).message).toContain(mentions);
-}
 
 /** The mean colour of an image. */
 function meanRgb(image: RgbImage): [number, number, number] {

@@ -2,10 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../../src/errors.js';
 import { decodeImage } from '../../../src/image/decode.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../../../src/image/encode.js';
 import { meanAbsDiff, photoLike, tempDir } from '../../helpers/images.js';
+import { expectCode } from '../../helpers/thrown.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -13,16 +13,6 @@ beforeAll(async () => {
   ({ dir, cleanup } = await tempDir('nst-image'));
 });
 afterAll(() => cleanup());
-
-/** Expects the promise to reject with an NstError of `code` whose message contains `mentions`. */
-async function expectCode(promise: Promise<unknown>, code: ErrorCode, mentions: string): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toMatchObject({ name: 'NstError', code });
-  expect((error as Error).message).toContain(mentions);
-}
 
 describe('encode', () => {
   const source = photoLike(40, 30, 7);
