@@ -21,6 +21,9 @@ export const PIPELINE_ENV = {
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
   webhookUrl: 'NST_WEBHOOK_URL',
+  memoryMb: 'NST_MEMORY_MB',
+  batchTimeoutSeconds: 'NST_BATCH_TIMEOUT_SECONDS',
+  batchGpuMemoryMb: 'NST_BATCH_GPU_MEMORY_MB',
 } as const;
 
 /** The variables that name one Batch job's work (SubmitJob sets them; the worker reads them). */
@@ -38,6 +41,10 @@ export const PIPELINE_DEFAULTS = {
   deadlineMarginSeconds: 60,
   leaseSeconds: 45,
   maxContinuations: 4,
+  /** The stack's defaults: a 10240 MB function, a 240-minute Batch job on a 24 GB GPU (nvidia-smi: A10G 23028 MiB, L4 23034). */
+  memoryMb: 10240,
+  batchTimeoutSeconds: 240 * 60,
+  batchGpuMemoryMb: 23028,
 } as const;
 
 const positiveInt = z.coerce.number().int().positive();
@@ -57,6 +64,9 @@ const envSchema = z.object({
   [PIPELINE_ENV.leaseSeconds]: z.coerce.number().positive().default(PIPELINE_DEFAULTS.leaseSeconds),
   [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
   [PIPELINE_ENV.webhookUrl]: z.url().optional(),
+  [PIPELINE_ENV.memoryMb]: positiveInt.default(PIPELINE_DEFAULTS.memoryMb),
+  [PIPELINE_ENV.batchTimeoutSeconds]: positiveInt.default(PIPELINE_DEFAULTS.batchTimeoutSeconds),
+  [PIPELINE_ENV.batchGpuMemoryMb]: positiveInt.default(PIPELINE_DEFAULTS.batchGpuMemoryMb),
 });
 
 export interface PipelineConfig {
@@ -76,6 +86,11 @@ export interface PipelineConfig {
   /** Lambda invocations a job may chain at deadlines before it fails (without Batch). */
   readonly maxContinuations: number;
   readonly webhookUrl?: string;
+  /** The function's memory (MB): a Lambda job must fit it (routing.ts). */
+  readonly memoryMb: number;
+  /** The Batch job definition's timeout, and its GPU's memory (MB): a Batch job must fit both. */
+  readonly batchTimeoutSeconds: number;
+  readonly batchGpuMemoryMb: number;
 }
 
 export function readPipelineConfig(env: Record<string, string | undefined> = process.env): PipelineConfig {
@@ -103,5 +118,8 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
     leaseSeconds: e[PIPELINE_ENV.leaseSeconds],
     maxContinuations: e[PIPELINE_ENV.maxContinuations],
     webhookUrl: e[PIPELINE_ENV.webhookUrl],
+    memoryMb: e[PIPELINE_ENV.memoryMb],
+    batchTimeoutSeconds: e[PIPELINE_ENV.batchTimeoutSeconds],
+    batchGpuMemoryMb: e[PIPELINE_ENV.batchGpuMemoryMb],
   };
 }

@@ -6,6 +6,7 @@
  */
 import { estimateCost } from '../engine/cost-model.js';
 import { resolveEngineKind } from '../engine/index.js';
+import { estimateMemory } from '../engine/memory-model.js';
 import type { StylizeOptions } from '../engine/options.js';
 import { type Checkpoint, StylizeAborted } from '../engine/stylize.js';
 import { defaultThreads } from '../engine/threads.js';
@@ -45,11 +46,7 @@ export async function stylizeJob(
     return handOffToBatch(job, `estimated ${Math.round(route.seconds)} s, ${available} s available here`);
   }
   if (route.target === 'too-large') {
-    throw new NstError(
-      'JOB_TOO_LARGE',
-      `the job needs about ${Math.round(route.seconds)} s, but the function has ${Math.round(route.availableSeconds)} s: ` +
-        'lower size or iterations, or configure the AWS Batch queue for large jobs',
-    );
+    throw new NstError('JOB_TOO_LARGE', route.reason);
   }
   const { resume } = inputs;
   const from = resume ? ` from scale ${resume.scaleIndex + 1}, iteration ${resume.iteration}` : '';
@@ -98,29 +95,50 @@ function effectiveOptions(options: StylizeOptions, config: PipelineConfig): Styl
   };
 }
 
-/** The route for the work left, from the cost model and the time this invocation has. */
+/**
+ * The route for the work left: the cost and memory models for this worker (the function's memory limits a
+ * Lambda worker only) and for the Batch GPU path when it is configured.
+ */
 async function routeJob(
   job: JobRun,
   inputs: JobInputs,
 ): Promise<Route & { availableSeconds?: number; record: JobManifest['route'] }> {
   const { deps, inv } = job;
-  const { options } = inputs;
-  const estimate = estimateCost({
-    ...resultSize(inputs.decoded.content, options),
+  const { config } = deps;
+  const { options, decoded } = inputs;
+  const size = resultSize(decoded.content, options);
+  const engine = await resolveEngineKind(options.engine);
+  const threads = options.threads ?? defaultThreads();
+  const images = [
+    decoded.content,
+    ...decoded.styles.map((s) => s.image),
+    ...(decoded.initImage ? [decoded.initImage] : []),
+  ];
+  const memoryInput = {
+    ...size,
+    styles: decoded.styles.map((s) => s.image),
+    inputPixels: images.reduce((sum, image) => sum + image.width * image.height, 0),
     options,
-    engine: await resolveEngineKind(options.engine),
-    threads: options.threads ?? defaultThreads(),
-    gpu: deps.gpu,
-  });
+  };
   const availableSeconds = inv.deadline
-    ? inv.deadline.getRemainingTimeInMillis() / 1000 - deps.config.marginSeconds
+    ? inv.deadline.getRemainingTimeInMillis() / 1000 - config.marginSeconds
     : undefined;
-  const route = chooseRoute({
-    estimate,
-    resume: inputs.resume,
+  const here = {
+    estimate: estimateCost({ ...size, options, engine, threads, gpu: deps.gpu }),
+    peakMb: estimateMemory({ ...memoryInput, engine, gpu: deps.gpu }).peakMb,
     availableSeconds,
-    batchConfigured: Boolean(deps.dispatch.batch),
-  });
+    memoryMb: deps.worker === 'lambda' ? config.memoryMb : undefined,
+  };
+  // The Batch worker runs the onnx engine on its GPU (infra: BATCH_ENGINE), one job per GPU.
+  const batch = deps.dispatch.batch
+    ? {
+        estimate: estimateCost({ ...size, options, engine: 'onnx', threads: 1, gpu: true }),
+        peakMb: estimateMemory({ ...memoryInput, engine: 'onnx', gpu: true }).gpuMb ?? 0,
+        availableSeconds: config.batchTimeoutSeconds,
+        memoryMb: config.batchGpuMemoryMb,
+      }
+    : undefined;
+  const route = chooseRoute({ here, batch, resume: inputs.resume });
   const record = {
     worker: deps.worker,
     estimatedSeconds: round(route.seconds),

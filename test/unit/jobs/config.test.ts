@@ -15,6 +15,9 @@ describe('configuration', () => {
       leaseSeconds: 45,
       maxContinuations: 4,
       webhookUrl: undefined,
+      memoryMb: 10240,
+      batchTimeoutSeconds: 14400,
+      batchGpuMemoryMb: 23028,
     });
   });
 
