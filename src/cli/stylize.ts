@@ -9,15 +9,17 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
+import { estimateMemory } from '../engine/memory-model.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import type { Progress, StylizeResult } from '../engine/stylize.js';
 import { defaultThreads } from '../engine/threads.js';
 import type { EngineKind, RgbImage, VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
-import { readImageMetadata } from '../image/decode.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import { extensionFor, OUTPUT_FORMATS, type OutputFormat } from '../image/formats.js';
+import { deployedRoute, type Fit, jobShape, remainingSeconds } from '../jobs/routing.js';
 import {
+  type DecodedInputs,
   decodeInputs,
   type ImageInputs,
   type ImageSource,
@@ -98,8 +100,8 @@ function validateOptions(flags: Record<string, unknown>): StylizeOptions {
 export async function runStylize(flags: StylizeFlags): Promise<void> {
   const request = stylizeRequest(flags);
   if (flags.dryRun) {
-    await decodeInputs(request.input, request.output);
-    printPlan(await plan(flags.content, request.options), Boolean(flags.json));
+    const decoded = await decodeInputs(request.input, request.output);
+    printPlan(await plan(decoded, request.options), Boolean(flags.json));
     return;
   }
   const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
@@ -279,11 +281,21 @@ interface Plan {
     string,
     { seconds: number; scales: { width: number; height: number; iterations: number; seconds: number }[] }
   >;
+  /** The memory model's peak RSS of this run (the engine above), MB. */
+  peakMemoryMb: number;
+  /** The route the deployed pipeline would take with the stack's defaults. */
+  awsRoute: 'lambda' | 'batch' | 'too-large';
+  aws: {
+    lambda: { seconds: number; peakMemoryMb: number; availableSeconds: number; memoryMb: number };
+    batch: { seconds: number; gpuMemoryMb: number; timeoutSeconds: number; gpuMemoryLimitMb: number };
+    reason?: string;
+  };
 }
 
-async function plan(content: string, options: StylizeOptions): Promise<Plan> {
-  const meta = await readImageMetadata(content);
-  const { width, height } = resultSize(meta, options);
+const AWS_ROUTES = { here: 'lambda', batch: 'batch', 'too-large': 'too-large' } as const;
+
+async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Plan> {
+  const { width, height } = resultSize(decoded.content, options);
   const threads = options.threads ?? defaultThreads();
   const available = await availableEngines();
   const estimates: Plan['estimates'] = {};
@@ -294,7 +306,35 @@ async function plan(content: string, options: StylizeOptions): Promise<Plan> {
       scales: scales.map((s) => ({ ...s, seconds: Number(s.seconds.toFixed(1)) })),
     };
   }
-  return { width, height, engine: await resolveEngineKind(options.engine), available, threads, estimates };
+  const shape = jobShape(decoded, options);
+  const engine = await resolveEngineKind(options.engine);
+  const deployed = deployedRoute(shape);
+  const seconds = (fit: Fit) => Math.round(remainingSeconds(fit.estimate));
+  return {
+    width,
+    height,
+    engine,
+    available,
+    threads,
+    estimates,
+    peakMemoryMb: estimateMemory({ ...shape, engine }).peakMb,
+    awsRoute: AWS_ROUTES[deployed.route.target],
+    aws: {
+      lambda: {
+        seconds: seconds(deployed.lambda),
+        peakMemoryMb: deployed.lambda.peakMb,
+        availableSeconds: deployed.lambda.availableSeconds!,
+        memoryMb: deployed.lambda.memoryMb!,
+      },
+      batch: {
+        seconds: seconds(deployed.batch),
+        gpuMemoryMb: deployed.batch.peakMb,
+        timeoutSeconds: deployed.batch.availableSeconds!,
+        gpuMemoryLimitMb: deployed.batch.memoryMb!,
+      },
+      ...(deployed.route.target === 'too-large' ? { reason: deployed.route.reason } : {}),
+    },
+  };
 }
 
 function printPlan(p: Plan, json: boolean): void {
@@ -302,12 +342,21 @@ function printPlan(p: Plan, json: boolean): void {
     process.stdout.write(`${JSON.stringify({ dryRun: true, ...p })}\n`);
     return;
   }
-  const lines = [`plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads`];
+  const lines = [
+    `plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads, peak memory about ${p.peakMemoryMb} MB`,
+  ];
   for (const [engine, e] of Object.entries(p.estimates)) {
     lines.push(`  ${engine}: about ${e.seconds} s`);
     for (const s of e.scales)
       lines.push(`    ${s.width}x${s.height} x ${s.iterations} iterations: ${s.seconds} s`);
   }
+  const { lambda, batch } = p.aws;
+  lines.push(
+    `deployed pipeline (default stack): ${p.awsRoute}`,
+    `  Lambda: about ${lambda.seconds} s of ${lambda.availableSeconds} s, ${lambda.peakMemoryMb} MB of ${lambda.memoryMb} MB`,
+    `  AWS Batch GPU: about ${batch.seconds} s of ${batch.timeoutSeconds} s, ${batch.gpuMemoryMb} MB of ${batch.gpuMemoryLimitMb} MB GPU memory`,
+    ...(p.aws.reason ? [`  refused: ${p.aws.reason}`] : []),
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -3,7 +3,12 @@
  * left (time) and the memory model's estimate of the peak (memory), against what this worker and the Batch
  * job definition have.
  */
-import type { CostEstimate } from '../engine/cost-model.js';
+import { type CostEstimate, estimateCost } from '../engine/cost-model.js';
+import { estimateMemory, type MemoryInput } from '../engine/memory-model.js';
+import type { StylizeOptions } from '../engine/options.js';
+import type { EngineKind } from '../engine/types.js';
+import { type DecodedInputs, resultSize } from '../stylize-image.js';
+import { PIPELINE_DEFAULTS, type PipelineConfig } from './config.js';
 
 /** Estimates are calibrated means; leave room for a slower run than the estimate. */
 export const ESTIMATE_SAFETY_FACTOR = 1.25;
@@ -12,8 +17,6 @@ export const ESTIMATE_SAFETY_FACTOR = 1.25;
  * runs (memory-model.ts), and an OOM kill loses the whole attempt.
  */
 export const MEMORY_MARGIN = 0.8;
-
-export type RouteTarget = 'here' | 'batch' | 'too-large';
 
 export type Route =
   | { readonly target: 'here'; readonly seconds: number }
@@ -88,13 +91,13 @@ function tooLargeReason(seconds: number, here: Fit, batch?: Fit, batchSeconds?: 
       ? []
       : [`${mb(here.memoryMb * MEMORY_MARGIN)} of its ${mb(here.memoryMb)}`]),
   ];
-  if (limits.length > 0) parts[0] += ` (it fits in ${limits.join(' and ')})`;
+  if (limits.length > 0) parts[0] += ` (a job here may use ${limits.join(' and ')})`;
   if (batch && batchSeconds !== undefined) {
     const batchLimits = [
       ...(batch.availableSeconds === undefined
         ? []
         : [
-            `${s(batch.availableSeconds / ESTIMATE_SAFETY_FACTOR)} of the job timeout of ${s(batch.availableSeconds)}`,
+            `${s(batch.availableSeconds / ESTIMATE_SAFETY_FACTOR)} of its ${s(batch.availableSeconds)} timeout`,
           ]),
       ...(batch.memoryMb === undefined
         ? []
@@ -102,10 +105,87 @@ function tooLargeReason(seconds: number, here: Fit, batch?: Fit, batchSeconds?: 
     ];
     parts.push(
       `on AWS Batch about ${s(batchSeconds)} and ${mb(batch.peakMb)} of GPU memory` +
-        (batchLimits.length > 0 ? ` (it fits in ${batchLimits.join(' and ')})` : ''),
+        (batchLimits.length > 0 ? ` (a Batch job may use ${batchLimits.join(' and ')})` : ''),
     );
   } else {
     parts.push('AWS Batch is not configured for large jobs');
   }
   return `${parts.join('; ')}: lower size, iterations or the number of styles`;
+}
+
+/** A job as the models see it: the result's size, the styles and inputs as decoded, the options. */
+export type JobShape = Omit<MemoryInput, 'engine' | 'gpu' | 'options'> & {
+  readonly options: MemoryInput['options'] & Pick<StylizeOptions, 'minSize'>;
+};
+
+/** The shape of a job whose inputs are decoded (every decoded image counts, at its own size). */
+export function jobShape(decoded: DecodedInputs, options: StylizeOptions): JobShape {
+  const styles = decoded.styles.map((s) => s.image);
+  const images = [decoded.content, ...styles, ...(decoded.initImage ? [decoded.initImage] : [])];
+  return {
+    ...resultSize(decoded.content, options),
+    styles,
+    inputPixels: images.reduce((sum, image) => sum + image.width * image.height, 0),
+    options,
+  };
+}
+
+/** A kind of worker: its engine and cores, and what it has for a job. */
+interface Worker {
+  readonly engine: EngineKind;
+  readonly threads: number;
+  readonly gpu?: boolean;
+  readonly availableSeconds?: number;
+  readonly memoryMb?: number;
+}
+
+/** The time and memory a job needs on a worker (device memory on a GPU), against what it has. */
+export function fitOn(job: JobShape, worker: Worker): Fit {
+  const { engine, threads, gpu } = worker;
+  const memory = estimateMemory({ ...job, engine, gpu });
+  return {
+    estimate: estimateCost({
+      width: job.width,
+      height: job.height,
+      options: job.options,
+      engine,
+      threads,
+      gpu,
+    }),
+    peakMb: gpu ? (memory.gpuMb ?? memory.peakMb) : memory.peakMb,
+    availableSeconds: worker.availableSeconds,
+    memoryMb: worker.memoryMb,
+  };
+}
+
+/** The Batch GPU worker: the onnx engine on CUDA (infra: BATCH_ENGINE), one job per GPU. */
+export function batchFit(
+  job: JobShape,
+  config: Pick<PipelineConfig, 'batchTimeoutSeconds' | 'batchGpuMemoryMb'>,
+): Fit {
+  return fitOn(job, {
+    engine: 'onnx',
+    threads: 1,
+    gpu: true,
+    availableSeconds: config.batchTimeoutSeconds,
+    memoryMb: config.batchGpuMemoryMb,
+  });
+}
+
+/**
+ * The stack's defaults, for `nst stylize --dry-run` (infra/config.ts DEFAULT_CONFIG: memory 10240, timeout
+ * 900, batch on): a 10240 MB function has 6 vCPUs and runs the onnx engine.
+ */
+const DEPLOYED_LAMBDA = { memoryMb: PIPELINE_DEFAULTS.memoryMb, timeoutSeconds: 900, vcpus: 6 } as const;
+
+/** The route the deployed pipeline (default stack settings) would take for a new job. */
+export function deployedRoute(job: JobShape): { route: Route; lambda: Fit; batch: Fit } {
+  const lambda = fitOn(job, {
+    engine: 'onnx',
+    threads: DEPLOYED_LAMBDA.vcpus,
+    availableSeconds: DEPLOYED_LAMBDA.timeoutSeconds - PIPELINE_DEFAULTS.deadlineMarginSeconds,
+    memoryMb: DEPLOYED_LAMBDA.memoryMb,
+  });
+  const batch = batchFit(job, PIPELINE_DEFAULTS);
+  return { route: chooseRoute({ here: lambda, batch }), lambda, batch };
 }

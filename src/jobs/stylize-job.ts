@@ -1,12 +1,10 @@
 /**
- * One run of a locked job: read and decode its inputs (once), route with the cost model (here, Batch, or
- * refuse), stylize until the deadline, then write the result, then job.json, then the notification; or,
- * at the deadline, hand the job off from a checkpoint. Nothing but frames and checkpoints is written
- * before the job has succeeded.
+ * One run of a locked job: read and decode its inputs (once), route with the cost and memory models (here,
+ * Batch, or refuse), stylize until the deadline, then write the result, then job.json, then the
+ * notification; or, at the deadline, hand the job off from a checkpoint. Nothing but frames and checkpoints
+ * is written before the job has succeeded.
  */
-import { estimateCost } from '../engine/cost-model.js';
 import { resolveEngineKind } from '../engine/index.js';
-import { estimateMemory } from '../engine/memory-model.js';
 import type { StylizeOptions } from '../engine/options.js';
 import { type Checkpoint, StylizeAborted } from '../engine/stylize.js';
 import { defaultThreads } from '../engine/threads.js';
@@ -18,7 +16,6 @@ import {
   type DecodedInputs,
   decodeInputs,
   type OutputSettings,
-  resultSize,
   type StylizedImage,
   stylizeDecodedImage,
 } from '../stylize-image.js';
@@ -30,7 +27,7 @@ import { handOffAtDeadline, handOffToBatch } from './hand-off.js';
 import { fetchInputs, outputFormatFor } from './inputs.js';
 import type { JobOutcome, JobRun } from './locked-job.js';
 import { addPhase, type JobManifest, round } from './manifest.js';
-import { chooseRoute, type Route } from './routing.js';
+import { batchFit, chooseRoute, fitOn, jobShape, type Route } from './routing.js';
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
@@ -105,39 +102,19 @@ async function routeJob(
 ): Promise<Route & { availableSeconds?: number; record: JobManifest['route'] }> {
   const { deps, inv } = job;
   const { config } = deps;
-  const { options, decoded } = inputs;
-  const size = resultSize(decoded.content, options);
-  const engine = await resolveEngineKind(options.engine);
-  const threads = options.threads ?? defaultThreads();
-  const images = [
-    decoded.content,
-    ...decoded.styles.map((s) => s.image),
-    ...(decoded.initImage ? [decoded.initImage] : []),
-  ];
-  const memoryInput = {
-    ...size,
-    styles: decoded.styles.map((s) => s.image),
-    inputPixels: images.reduce((sum, image) => sum + image.width * image.height, 0),
-    options,
-  };
+  const { options } = inputs;
+  const shape = jobShape(inputs.decoded, options);
   const availableSeconds = inv.deadline
     ? inv.deadline.getRemainingTimeInMillis() / 1000 - config.marginSeconds
     : undefined;
-  const here = {
-    estimate: estimateCost({ ...size, options, engine, threads, gpu: deps.gpu }),
-    peakMb: estimateMemory({ ...memoryInput, engine, gpu: deps.gpu }).peakMb,
+  const here = fitOn(shape, {
+    engine: await resolveEngineKind(options.engine),
+    threads: options.threads ?? defaultThreads(),
+    gpu: deps.gpu,
     availableSeconds,
     memoryMb: deps.worker === 'lambda' ? config.memoryMb : undefined,
-  };
-  // The Batch worker runs the onnx engine on its GPU (infra: BATCH_ENGINE), one job per GPU.
-  const batch = deps.dispatch.batch
-    ? {
-        estimate: estimateCost({ ...size, options, engine: 'onnx', threads: 1, gpu: true }),
-        peakMb: estimateMemory({ ...memoryInput, engine: 'onnx', gpu: true }).gpuMb ?? 0,
-        availableSeconds: config.batchTimeoutSeconds,
-        memoryMb: config.batchGpuMemoryMb,
-      }
-    : undefined;
+  });
+  const batch = deps.dispatch.batch ? batchFit(shape, config) : undefined;
   const route = chooseRoute({ here, batch, resume: inputs.resume });
   const record = {
     worker: deps.worker,

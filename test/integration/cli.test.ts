@@ -136,7 +136,70 @@ describe('nst stylize', () => {
     const plan = JSON.parse(stdout.trim());
     expect(plan).toMatchObject({ dryRun: true, width: 32, height: 27 });
     expect(Object.keys(plan.estimates).length).toBeGreaterThan(0);
+    expect(plan.peakMemoryMb).toBeGreaterThan(0);
     expect(existsSync(out('dry.png'))).toBe(false);
+  });
+
+  // The route the deployed pipeline would take (default stack: 10240 MB, 900 s less the 60 s margin, Batch on).
+  const dryRun = async (...flags: string[]) => {
+    const { code, stdout, stderr } = await nst([
+      'stylize',
+      '--content',
+      content,
+      '--style',
+      style,
+      '-o',
+      out('route.png'),
+      '--dry-run',
+      ...flags,
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    return stdout;
+  };
+
+  it.each([
+    { job: 'the default 512 px job', flags: [], route: 'lambda' },
+    {
+      job: "2048x2048 at 10 iterations (the issue's OOM case)",
+      flags: ['--size', '2048', '--iterations', '10'],
+      route: 'batch',
+    },
+    {
+      job: '4096 px at 10000 iterations',
+      flags: ['--size', '4096', '--iterations', '10000'],
+      route: 'too-large',
+    },
+  ])('plans $job on --dry-run --json: awsRoute $route', async ({ flags, route }) => {
+    const square = out('square.png');
+    if (!existsSync(square))
+      await sharpOf(photoLike(40, 40, 2))
+        .png()
+        .toFile(square);
+    const { code, stdout } = await nst([
+      'stylize',
+      '--content',
+      flags.length > 0 ? square : content,
+      '--style',
+      style,
+      '-o',
+      out('route.png'),
+      '--dry-run',
+      '--json',
+      ...flags,
+    ]);
+    expect(code).toBe(0);
+    const plan = JSON.parse(stdout.trim());
+    expect(plan.awsRoute).toBe(route);
+    expect(plan.peakMemoryMb).toBeGreaterThan(900);
+    if (route === 'too-large') expect(plan.aws.reason).toMatch(/MB of memory here.*GPU memory/);
+  });
+
+  it('prints the peak memory and the deployed route on --dry-run', async () => {
+    const stdout = await dryRun('--size', '2048', '--iterations', '10');
+    expect(stdout).toMatch(/peak memory about \d+ MB/);
+    expect(stdout).toMatch(/deployed pipeline \(default stack\): batch/);
+    expect(stdout).toMatch(/Lambda: about \d+ s of 840 s, \d+ MB of 10240 MB/);
   });
 });
 

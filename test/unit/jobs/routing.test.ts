@@ -76,7 +76,7 @@ describe('routing', () => {
       batch: batch({ availableSeconds: 4 * ESTIMATE_SAFETY_FACTOR - 1 }),
     });
     expect(tooLong).toMatchObject({ target: 'too-large', seconds: 40 });
-    expect((tooLong as { reason: string }).reason).toMatch(/job timeout of 4 s/);
+    expect((tooLong as { reason: string }).reason).toMatch(/of its 4 s timeout/);
     // No Batch: too slow here is refused at once, and says Batch is not configured.
     const noBatch = chooseRoute({ here: here({ availableSeconds: 10 }) });
     expect(noBatch).toMatchObject({ target: 'too-large', seconds: 40 });
