@@ -4,6 +4,10 @@
  *
  *   npm run bench -- [--sizes 128,256,512] [--engines onnx,tfjs,torch] [--iters 5] [--threads N] [--json] [--e2e]
  *
+ * Each engine row shows the memory model's peak (src/engine/memory-model.ts) beside the measured peak RSS.
+ * The model is of the pipeline's and the CLI's process (sharp, real weights, decoded inputs); a probe loads
+ * neither, so it sits about 250 MB under the model's base (128 px: 672 MB measured, 948 modelled): compare
+ * how both grow with size.
  * Every measurement runs in its own process. --json prints one JSON object per line. --e2e adds an
  * end-to-end 512 px `nst stylize` with the default schedule and the real weights and images.
  */
@@ -16,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { availableEngines } from '../src/engine/index.js';
+import { estimateMemory } from '../src/engine/memory-model.js';
 import { defaultThreads } from '../src/engine/threads.js';
 
 const run = promisify(execFile);
@@ -31,6 +36,7 @@ interface Row {
   secPerIter?: number;
   gflops?: number;
   peakRssMb?: number;
+  modelPeakMb?: number;
   [key: string]: unknown;
 }
 
@@ -52,6 +58,24 @@ const emit = (row: Row) => {
   else process.stderr.write(`  ${JSON.stringify(row)}\n`);
 };
 const rows: Row[] = [];
+
+/** The memory model for a probe: a size x size noise content and style, L-BFGS, no decoded inputs. */
+function modelPeakMb(engine: 'onnx' | 'tfjs', size: number, gpu: boolean): number {
+  const options = {
+    optimizer: 'lbfgs' as const,
+    lbfgsHistory: 20,
+    styleScale: 1,
+    iterations: Number(opts.iters),
+  };
+  return estimateMemory({
+    width: size,
+    height: size,
+    styles: [{ width: size, height: size }],
+    options,
+    engine,
+    gpu,
+  }).peakMb;
+}
 
 async function probe(args: string[]): Promise<Row> {
   const { stdout } = await run(TSX, [path.join(ROOT, 'bench/probe.ts'), ...args], { maxBuffer: 1 << 20 });
@@ -123,18 +147,17 @@ const engines = (await availableEngines()).filter((e) => wanted.includes(e));
 if (engines.includes('onnx')) emit(await probe(['--conv-peak', '--threads', opts.threads]));
 for (const size of sizes) {
   for (const engine of engines) {
-    emit(
-      await probe([
-        '--engine',
-        engine,
-        '--size',
-        String(size),
-        '--iters',
-        opts.iters,
-        '--threads',
-        opts.threads,
-      ]),
-    );
+    const row = await probe([
+      '--engine',
+      engine,
+      '--size',
+      String(size),
+      '--iters',
+      opts.iters,
+      '--threads',
+      opts.threads,
+    ]);
+    emit({ ...row, modelPeakMb: modelPeakMb(engine, size, row.backend === 'onnx-cuda') });
   }
   if (wanted.includes('torch')) {
     const row = await torch(size);
@@ -152,13 +175,13 @@ if (!opts.json) printTable();
 
 function printTable(): void {
   const peak = rows.find((r) => r.engine === 'conv-peak')?.gflops;
-  const lines = ['', 'engine  size  s/iter   vs torch  GFLOP/s  % conv peak  peak RSS MB'];
+  const lines = ['', 'engine  size  s/iter   vs torch  GFLOP/s  % conv peak  peak RSS MB  model MB'];
   for (const r of rows.filter((x) => x.size !== undefined && x.secPerIter !== undefined)) {
     const torchRow = rows.find((x) => x.engine === 'torch' && x.size === r.size);
     const ratio = torchRow?.secPerIter ? `${(r.secPerIter! / torchRow.secPerIter).toFixed(2)}x` : '-';
     const ofPeak = peak && r.gflops ? `${Math.round((100 * r.gflops) / peak)}%` : '-';
     lines.push(
-      `${r.engine.padEnd(7)} ${String(r.size).padStart(4)}  ${r.secPerIter!.toFixed(3).padStart(7)}  ${ratio.padStart(8)}  ${String(r.gflops).padStart(7)}  ${ofPeak.padStart(11)}  ${String(r.peakRssMb).padStart(11)}`,
+      `${r.engine.padEnd(7)} ${String(r.size).padStart(4)}  ${r.secPerIter!.toFixed(3).padStart(7)}  ${ratio.padStart(8)}  ${String(r.gflops).padStart(7)}  ${ofPeak.padStart(11)}  ${String(r.peakRssMb).padStart(11)}  ${String(r.modelPeakMb ?? '-').padStart(8)}`,
     );
   }
   if (peak) lines.push(`conv-peak: ${peak} GFLOP/s (one large 3x3 conv in onnxruntime)`);
