@@ -142,7 +142,7 @@ describe('routing with the cost model', () => {
     const [outcome] = await handlerWith()(event, almostOutOfTime());
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'JOB_TOO_LARGE' } });
     expect(outcome.error!.message).toMatch(
-      /needs about \d+ s, but the function has 1 s: lower size or iterations/,
+      /needs about \d+ s and \d+ MB of memory here \(a job here may use \d+ s of its 1 s.*AWS Batch is not configured.*: lower size, iterations/,
     );
     expect(batch.calls).toEqual([]);
     expect(JSON.parse(String(sns.calls[0].input.Message))).toMatchObject({
