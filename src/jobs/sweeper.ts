@@ -17,7 +17,7 @@ import { type Invocation, type JobOutcome, withLockedJob } from './locked-job.js
 import { isFinished, type JobManifest } from './manifest.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 
-export const SWEEP_LIMITS = {
+const SWEEP_LIMITS = {
   /** job.json files read per sweep (the newest candidates first). */
   maxReads: 500,
   /** Jobs resumed or failed per sweep; the next sweep takes the rest. */
