@@ -134,7 +134,7 @@ export function sweepCandidates(
 export interface SweepOptions {
   /** Whether a lock's owner is a live worker of this process (local mode). */
   readonly isLive?: (owner: string) => boolean;
-  readonly limits?: Partial<typeof SWEEP_LIMITS>;
+  readonly limits?: Partial<Record<keyof typeof SWEEP_LIMITS, number>>;
 }
 
 /** One sweep of a bucket; returns what it did to each job it acted on. */

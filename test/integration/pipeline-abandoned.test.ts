@@ -6,11 +6,24 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StylizeFunctionOptions, StylizeHandler } from '../../functions/stylize/index.js';
+import { readPipelineConfig } from '../../src/jobs/config.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import { acquireLock, type LockRecord } from '../../src/jobs/lock.js';
 import { type JobManifest, newManifest, transition } from '../../src/jobs/manifest.js';
+import type { JobNotification } from '../../src/jobs/notifier.js';
+import { buildPipelineDeps } from '../../src/jobs/pipeline-deps.js';
+import { sweepJobs } from '../../src/jobs/sweeper.js';
 import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
-import { captured, jpeg, lambdaContext, png, TINY_METADATA, testHandler, weightsDir } from './harness.js';
+import {
+  captured,
+  jpeg,
+  lambdaContext,
+  png,
+  quietLogger,
+  TINY_METADATA,
+  testHandler,
+  weightsDir,
+} from './harness.js';
 
 const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
 const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
@@ -289,6 +302,27 @@ describe('the sweeper', () => {
       iterations: 6,
     });
     expect(notified()).toEqual([expect.objectContaining({ jobId, status: 'succeeded' })]);
+  });
+});
+
+describe('the sweeper, bounded', () => {
+  it('acts on at most maxJobs jobs a sweep; the next sweep takes the rest', async () => {
+    for (const name of ['a', 'b', 'c']) await leftRunning(`job-${name}`, `inputs/starry/${name}.jpg`);
+    const notices: JobNotification[] = [];
+    const deps = buildPipelineDeps({
+      config: readPipelineConfig({}),
+      worker: 'lambda',
+      s3: h.s3.client,
+      logger: quietLogger(),
+      notifier: { notify: async (n) => void notices.push(n) },
+      now: LATER,
+    });
+    const first = await sweepJobs(deps, { owner: 'sweep-1' }, BUCKET, { limits: { maxJobs: 2 } });
+    expect(first.map((o) => o.status)).toEqual(['failed', 'failed']);
+    const second = await sweepJobs(deps, { owner: 'sweep-2' }, BUCKET, { limits: { maxJobs: 2 } });
+    expect(second.map((o) => o.status)).toEqual(['failed']);
+    expect(await sweepJobs(deps, { owner: 'sweep-3' }, BUCKET)).toEqual([]);
+    expect(notices.map((n) => n.jobId).sort()).toEqual(['job-a', 'job-b', 'job-c']);
   });
 });
 
