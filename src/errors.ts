@@ -53,6 +53,10 @@ export const ERROR_KINDS = {
   // the pipeline
   INPUT_CHANGED: 'input',
   BATCH_JOB_FAILED: 'internal',
+  /** The Batch job was cancelled after waiting RUNNABLE too long: no GPU capacity or quota. */
+  BATCH_NO_CAPACITY: 'internal',
+  /** The job's worker died or its retries ran out (the dead-letter consumer, the sweeper). */
+  JOB_ABANDONED: 'internal',
   /** A job that finished (job.json written) but whose last bookkeeping failed: retried to finish it. */
   JOB_NOT_CLOSED: 'transient',
   /** `nst submit --wait` gave up waiting; the job may still finish. */

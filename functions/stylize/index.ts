@@ -1,8 +1,9 @@
 /**
- * The stylize Lambda: S3 events (inputs/, jobs/), its own continuations and AWS Batch failure events, all
- * through the shared handler (src/jobs/handler.ts). Clients, configuration and the VGG-19 weights live at
- * module level, so a warm container reuses them. Logs are Powertools JSON with the job id on every job
- * line; metrics are EMF, flushed at the end of each invocation.
+ * The stylize Lambda: S3 events (inputs/, jobs/), its own continuations, AWS Batch failure events, its
+ * dead-letter queue's messages and the scheduled sweep, all through the shared handler
+ * (src/jobs/handler.ts). Clients, configuration and the VGG-19 weights live at module level, so a warm
+ * container reuses them. Logs are Powertools JSON with the job id on every job line; metrics are EMF,
+ * flushed at the end of each invocation.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -28,6 +29,8 @@ export interface StylizeFunctionOptions {
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly createEngine?: PipelineDeps['createEngine'];
+  /** The clock (tests: a job that looks hours old). */
+  readonly now?: () => Date;
 }
 
 export type StylizeHandler = (event: unknown, context: Context) => Promise<JobOutcome[]>;
@@ -51,6 +54,7 @@ export function createStylizeHandler(opts: StylizeFunctionOptions = {}): Stylize
       batch: config.batch ? batchDispatch(opts.batch ?? new BatchClient({}), config.batch) : undefined,
     },
     createEngine: opts.createEngine,
+    now: opts.now,
   });
   const lambda = opts.lambda ?? new LambdaClient({});
 

@@ -133,6 +133,7 @@ export function serveInstructions(endpoint: string, bucket: string, dataDir: str
     '',
     `  Results: s3://${bucket}/outputs/<jobId>/result.<ext> and job.json (the status).`,
     `    ${aws} s3 ls --recursive s3://${bucket}/outputs/`,
+    '  Jobs a stopped server left unfinished resume from their checkpoint or fail (at start-up, then every minute).',
     '',
     '  Ctrl-C stops the server.',
   ].join('\n');

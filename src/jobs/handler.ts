@@ -1,8 +1,11 @@
 /**
- * The pipeline's event handler, shared by the Lambda function and the local mode. It accepts:
- * - S3 events (several records each; keys form-URL-encoded as S3 sends them): a job per ObjectCreated record;
- * - continuations `{ "nstContinuation": { "bucket", "jobId" } }` (the function invoking itself at a deadline);
- * - AWS Batch job state changes (EventBridge): a FAILED `nst-<jobId>` Batch job marks its job failed.
+ * The pipeline's event handler, shared by the Lambda function and the local mode. It accepts (events.ts):
+ * - S3 events (several records each): a job per ObjectCreated record;
+ * - continuations `{ "nstContinuation": { "bucket", "jobId" } }` (a deadline, or the sweeper resuming a job);
+ * - AWS Batch job state changes (EventBridge): a FAILED `nst-<jobId>` Batch job marks its job failed;
+ * - dead letters (SQS records of the function's dead-letter queue): each job the original event named ends
+ *   `failed` with JOB_ABANDONED, unless it finished;
+ * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule): sweeper.ts.
  *
  * Records are processed in order. A transient failure of one record does not stop the others; it is
  * rethrown at the end so the platform retries the event, and the records that finished are then skipped
@@ -10,37 +13,24 @@
  */
 import type { S3Event } from 'aws-lambda';
 import { isNstError } from '../errors.js';
-import { decodeEventKey } from '../storage/event-keys.js';
-import { BATCH_JOB_ENV } from './config.js';
-import { BATCH_JOB_PREFIX, type ContinuationEvent } from './dispatch.js';
+import {
+  type BatchJobStateChangeEvent,
+  type DeadLetterEvent,
+  failedBatchJob,
+  isBatchStateChange,
+  isContinuation,
+  isDeadLetterEvent,
+  isS3Event,
+  isSweep,
+  jobsNamedBy,
+  readDeadLetter,
+  uploadsIn,
+} from './events.js';
 import { checkJobId } from './job-id.js';
 import type { Invocation, JobOutcome } from './locked-job.js';
 import type { PipelineDeps } from './pipeline-deps.js';
-import { continueJob, failBatchJob, runUploadedJob } from './runner.js';
-
-interface BatchJobStateChangeEvent {
-  readonly source: 'aws.batch';
-  readonly 'detail-type': 'Batch Job State Change';
-  readonly detail: {
-    readonly jobName: string;
-    readonly jobId: string;
-    readonly status: string;
-    readonly statusReason?: string;
-    readonly parameters?: Readonly<Record<string, string>>;
-    readonly container?: {
-      readonly environment?: readonly { name: string; value: string }[];
-      readonly reason?: string;
-    };
-  };
-}
-
-const isS3Event = (e: unknown): e is S3Event =>
-  Array.isArray((e as S3Event)?.Records) && (e as S3Event).Records.every((r) => r.eventSource === 'aws:s3');
-const isContinuation = (e: unknown): e is ContinuationEvent =>
-  typeof (e as ContinuationEvent)?.nstContinuation === 'object';
-const isBatchStateChange = (e: unknown): e is BatchJobStateChangeEvent =>
-  (e as BatchJobStateChangeEvent)?.source === 'aws.batch' &&
-  (e as BatchJobStateChangeEvent)['detail-type'] === 'Batch Job State Change';
+import { abandonJob, continueJob, failBatchJob, runUploadedJob } from './runner.js';
+import { sweepJobs } from './sweeper.js';
 
 export async function handleEvent(
   deps: PipelineDeps,
@@ -53,26 +43,27 @@ export async function handleEvent(
     return [await continueJob(deps, inv, { bucket, jobId: checkJobId(jobId) }, 'continuation')];
   }
   if (isBatchStateChange(event)) return handleBatchStateChange(deps, inv, event);
-  deps.logger.warn('event ignored: not an S3, continuation or Batch event', { event });
+  if (isDeadLetterEvent(event)) return handleDeadLetters(deps, inv, event);
+  if (isSweep(event)) return sweepJobs(deps, inv, event.nstSweep.bucket);
+  deps.logger.warn('event ignored: not an S3, continuation, Batch, dead-letter or sweep event', { event });
   return [];
 }
 
-async function handleS3Event(deps: PipelineDeps, inv: Invocation, event: S3Event): Promise<JobOutcome[]> {
+/** Runs each item; a failure is logged and the first one rethrown after all have run (for a retry). */
+async function eachRecord<T>(
+  deps: PipelineDeps,
+  items: readonly T[],
+  describe: (item: T) => Record<string, unknown>,
+  run: (item: T) => Promise<JobOutcome>,
+): Promise<JobOutcome[]> {
   const outcomes: JobOutcome[] = [];
   let transient: unknown;
-  for (const record of event.Records) {
-    if (!record.eventName.startsWith('ObjectCreated:')) continue;
-    const upload = {
-      bucket: record.s3.bucket.name,
-      key: decodeEventKey(record.s3.object.key),
-      etag: record.s3.object.eTag,
-      ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
-    };
+  for (const item of items) {
     try {
-      outcomes.push(await runUploadedJob(deps, inv, upload));
+      outcomes.push(await run(item));
     } catch (e) {
       deps.logger.error('record failed: the event will be retried', {
-        key: upload.key,
+        ...describe(item),
         error: (e as Error).message,
         code: isNstError(e) ? e.code : undefined,
       });
@@ -83,21 +74,55 @@ async function handleS3Event(deps: PipelineDeps, inv: Invocation, event: S3Event
   return outcomes;
 }
 
+function handleS3Event(deps: PipelineDeps, inv: Invocation, event: S3Event): Promise<JobOutcome[]> {
+  return eachRecord(
+    deps,
+    uploadsIn(event),
+    (upload) => ({ key: upload.key }),
+    (upload) => runUploadedJob(deps, inv, upload),
+  );
+}
+
 async function handleBatchStateChange(
   deps: PipelineDeps,
   inv: Invocation,
   event: BatchJobStateChangeEvent,
 ): Promise<JobOutcome[]> {
-  const { detail } = event;
-  if (detail.status !== 'FAILED' || !detail.jobName.startsWith(BATCH_JOB_PREFIX)) return [];
-  const env = Object.fromEntries((detail.container?.environment ?? []).map((v) => [v.name, v.value]));
-  const named = (name: string): string | undefined => detail.parameters?.[name] ?? env[name];
-  const bucket = named(BATCH_JOB_ENV.bucket);
-  const jobId = checkJobId(named(BATCH_JOB_ENV.jobId) ?? detail.jobName.slice(BATCH_JOB_PREFIX.length));
+  const failed = failedBatchJob(event);
+  if (!failed) return [];
+  const { bucket, ...rest } = failed;
   if (!bucket) {
-    deps.logger.error(`Batch event without ${BATCH_JOB_ENV.bucket}: cannot mark the job failed`, { jobId });
+    deps.logger.error('Batch event without its bucket: cannot mark the job failed', { jobId: failed.jobId });
     return [];
   }
-  const reason = detail.statusReason ?? detail.container?.reason ?? 'no reason given';
-  return [await failBatchJob(deps, inv, { bucket, jobId, batchJobId: detail.jobId, reason })];
+  return [await failBatchJob(deps, inv, { bucket, ...rest })];
+}
+
+/**
+ * Each dead letter names the jobs of its original event; each is abandoned under its lock. A message that
+ * names no job (not JSON, a sweep, a bad job id) is logged and dropped: retrying it cannot help.
+ */
+function handleDeadLetters(
+  deps: PipelineDeps,
+  inv: Invocation,
+  event: DeadLetterEvent,
+): Promise<JobOutcome[]> {
+  const jobs = event.Records.flatMap((record) => {
+    const dead = readDeadLetter(record);
+    let named: ReturnType<typeof jobsNamedBy> = [];
+    try {
+      named = dead ? jobsNamedBy(dead.event) : [];
+    } catch (e) {
+      deps.logger.error('dead letter names a bad job', { error: (e as Error).message });
+    }
+    if (named.length === 0)
+      deps.logger.warn('dead letter names no job: dropped', { messageId: record.messageId });
+    return named.map((job) => ({ job, dead: dead! }));
+  });
+  return eachRecord(
+    deps,
+    jobs,
+    ({ job }) => ({ jobId: job.jobId }),
+    ({ job, dead }) => abandonJob(deps, inv, job, dead),
+  );
 }

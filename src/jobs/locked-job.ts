@@ -42,6 +42,8 @@ export async function withLockedJob(
   target: { readonly bucket: string; readonly jobId: string },
   claimant: Claimant,
   body: JobBody,
+  /** How long to wait for a held lock's lease (default: none for events, a lease for hand-offs). */
+  waitSeconds?: number,
 ): Promise<JobOutcome> {
   const { jobId } = target;
   const store = deps.storeFor(target.bucket);
@@ -53,7 +55,7 @@ export async function withLockedJob(
     claimant,
     leaseSeconds: deps.config.leaseSeconds,
     // A continuation may start before its predecessor handed over; a dead holder's lease ends by then.
-    waitSeconds: claimant === 'event' ? 0 : deps.config.leaseSeconds + 5,
+    waitSeconds: waitSeconds ?? (claimant === 'event' ? 0 : deps.config.leaseSeconds + 5),
     now: deps.now,
   });
   if (!acquired.acquired) {

@@ -2,14 +2,16 @@
  * The job runner shared by the Lambda handler, the Batch worker and the local mode: its entry points, one
  * per way a job reaches a worker. Each runs the job under its lock (locked-job.ts: duplicates stop there,
  * and every failure ends by the error policy), then resolves the spec and runs it (stylize-job.ts), which
- * may hand it off to Batch or a continuation (hand-off.ts).
+ * may hand it off to Batch or a continuation (hand-off.ts). Two more end jobs whose workers cannot: a failed
+ * Batch job, and a dead-lettered event (abandonJob).
  */
 import { NstError } from '../errors.js';
+import type { NamedJob } from './events.js';
 import { resolveJob } from './inputs.js';
 import { jobIdFor, type UploadVersion } from './job-id.js';
 import { classifyKey } from './keys.js';
 import { type Invocation, type JobOutcome, withLockedJob } from './locked-job.js';
-import { newManifest } from './manifest.js';
+import { type JobManifest, newManifest } from './manifest.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import { stylizeJob } from './stylize-job.js';
 
@@ -23,18 +25,24 @@ export async function runUploadedJob(
   if (trigger.kind === 'ignored') return { key: upload.key, status: 'skipped', detail: 'not a job' };
   const jobId = jobIdFor(upload);
   return withLockedJob(deps, inv, { bucket: upload.bucket, jobId }, 'event', async (job, existing) => {
-    const source = {
-      key: upload.key,
-      kind: trigger.kind,
-      etag: upload.etag,
-      ...(upload.versionId ? { versionId: upload.versionId } : {}),
-    };
-    job.manifest = existing ?? newManifest(jobId, upload.bucket, source, job.now());
+    job.manifest = existing ?? newManifest(jobId, upload.bucket, sourceOf(upload)!, job.now());
     if (job.manifest.spec) return stylizeJob(job);
     const resolved = await resolveJob(job.store, trigger, upload);
     job.manifest = { ...job.manifest, spec: resolved.spec };
     return stylizeJob(job, resolved.fetched);
   });
+}
+
+/** What job.json records of the upload that started a job (undefined: the key is not a job). */
+function sourceOf(upload: UploadVersion): JobManifest['source'] | undefined {
+  const { kind } = classifyKey(upload.key);
+  if (kind === 'ignored') return undefined;
+  return {
+    key: upload.key,
+    kind,
+    etag: upload.etag,
+    ...(upload.versionId ? { versionId: upload.versionId } : {}),
+  };
 }
 
 /** Continues a job from its job.json (and checkpoint): a continuation invocation or the Batch worker. */
@@ -51,6 +59,12 @@ export async function continueJob(
   });
 }
 
+/**
+ * Reasons the job queue's RUNNABLE time limit cancels a job with (jobStateTimeLimitActions): no instance
+ * could be placed, for want of capacity or quota.
+ */
+const NO_CAPACITY_REASONS = ['CAPACITY:', 'MISCONFIGURATION:'] as const;
+
 /** Marks a job failed after its Batch job failed (Batch's job state-change event). */
 export async function failBatchJob(
   deps: PipelineDeps,
@@ -60,6 +74,49 @@ export async function failBatchJob(
   return withLockedJob(deps, inv, target, 'batch', async (job, existing) => {
     if (!existing) return job.skip(`no job.json for ${target.jobId}`);
     job.manifest = existing;
-    throw new NstError('BATCH_JOB_FAILED', `AWS Batch job ${target.batchJobId} failed: ${target.reason}`);
+    const { batchJobId, reason } = target;
+    if (NO_CAPACITY_REASONS.some((prefix) => reason.trim().startsWith(prefix))) {
+      throw new NstError(
+        'BATCH_NO_CAPACITY',
+        `AWS Batch job ${batchJobId} was cancelled: no GPU capacity or quota was available within the ` +
+          `queue's time limit for waiting (${reason}); try again later, or raise the GPU instance quota`,
+      );
+    }
+    throw new NstError('BATCH_JOB_FAILED', `AWS Batch job ${batchJobId} failed: ${reason}`);
   });
+}
+
+/**
+ * Ends a job whose event was dead-lettered (its retries ran out): job.json `failed` with JOB_ABANDONED
+ * and one notification, unless it finished. A job.json is made from the upload when there is none (the
+ * worker died before writing one). It takes the lock like any worker, waiting up to a lease for a dead
+ * holder's to run out; a holder that keeps renewing is alive, and is left to finish the job itself (or,
+ * if it dies too, to the sweeper).
+ */
+export async function abandonJob(
+  deps: PipelineDeps,
+  inv: Invocation,
+  target: NamedJob,
+  dead: { attempts: number; lastError: string },
+): Promise<JobOutcome> {
+  const outcome = await withLockedJob(
+    deps,
+    inv,
+    target,
+    target.claimant,
+    async (job, existing) => {
+      const source = target.upload && sourceOf(target.upload);
+      if (!existing && !source)
+        return job.skip(`no job.json for ${target.jobId} and no upload to make one from`);
+      job.manifest = existing ?? newManifest(target.jobId, target.bucket, source!, job.now());
+      throw new NstError(
+        'JOB_ABANDONED',
+        `the job's worker failed or died after ${dead.attempts} attempts; the last error: ${dead.lastError}`,
+      );
+    },
+    deps.config.leaseSeconds + 5,
+  );
+  if (outcome.status === 'skipped' && outcome.detail === 'running')
+    deps.logger.warn('dead letter for a job whose worker is alive: left to it', { jobId: target.jobId });
+  return outcome;
 }

@@ -132,20 +132,26 @@ export class ObjectStore {
 
   /** Every key under `prefix`, in S3's (lexicographic) order. */
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+    return (await this.listObjects(prefix)).map((o) => o.key);
+  }
+
+  /** Every object under `prefix` with its last write time, in S3's (lexicographic) order. */
+  async listObjects(prefix: string): Promise<{ key: string; lastModified: Date }[]> {
+    const objects: { key: string; lastModified: Date }[] = [];
     let token: string | undefined;
     try {
       do {
         const out = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
         );
-        for (const object of out.Contents ?? []) if (object.Key) keys.push(object.Key);
+        for (const o of out.Contents ?? [])
+          if (o.Key) objects.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0) });
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {
       throw this.unavailable('list', `${prefix}*`, e);
     }
-    return keys;
+    return objects;
   }
 
   private unavailable(op: string, key: string, cause: unknown): NstError {

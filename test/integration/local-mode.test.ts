@@ -2,7 +2,8 @@
  * The local embedded mode end to end: the local pipeline turns uploads into jobs through the same handler,
  * with S3's prefix filters; notifications are printed and POSTed to a webhook (a local HTTP server here);
  * `nst serve` prints how to drop files in and `nst submit --wait` drops one and fetches the result; the
- * `npm start` demo writes the result, job.json and a contact sheet.
+ * `npm start` demo writes the result, job.json and a contact sheet; a restarted server ends (resumes or
+ * fails) the jobs a killed one left `running`, and an event whose retries run out ends its job.
  */
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -16,14 +17,28 @@ import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runPipelineDemo } from '../../src/cli/demo.js';
 import { registerPipelineCommands, serve, serveInstructions } from '../../src/cli/serve.js';
+import { NstError } from '../../src/errors.js';
 import { submitDropIn } from '../../src/jobs/client.js';
 import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local-pipeline.js';
+import type { LockRecord } from '../../src/jobs/lock.js';
 import type { JobOutcome } from '../../src/jobs/locked-job.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
+import { newManifest, transition } from '../../src/jobs/manifest.js';
 import type { JobNotification } from '../../src/jobs/notifier.js';
 import { cachedWeights } from '../../src/jobs/weights-cache.js';
+import { startLocalS3 } from '../../src/storage/local-s3.js';
+import { ObjectStore } from '../../src/storage/object-store.js';
 import { readJson } from '../helpers/local-s3.js';
-import { jpeg, png, TINY, TINY_METADATA, weightsDir } from './harness.js';
+import {
+  captured,
+  jpeg,
+  lambdaContext,
+  png,
+  TINY,
+  TINY_METADATA,
+  testHandler,
+  weightsDir,
+} from './harness.js';
 
 let weights: Awaited<ReturnType<typeof weightsDir>>;
 let temp: string;
@@ -172,6 +187,176 @@ describe('the local pipeline', () => {
     await pipeline.idle();
     expect(settled[0][0].status).toBe('succeeded');
     expect(lines.some((l) => l.startsWith(`nst: webhook ${hook.url} failed`))).toBe(true);
+  });
+});
+
+describe('jobs a killed server left behind, and events whose retries run out', () => {
+  const lines: string[] = [];
+  const dataDir = () => join(temp, 's3');
+  const start = (more: Partial<Parameters<typeof startLocalPipeline>[0]> = {}) =>
+    startLocalPipeline({
+      dataDir: dataDir(),
+      bucket: 'local',
+      loadWeights: () => cachedWeights(weights.dir),
+      write: (line) => lines.push(line),
+      logLevel: 'SILENT',
+      ...more,
+    });
+  /** Writes into the data folder what a killed server left there. */
+  async function leaveBehind(
+    write: (store: ObjectStore, s3: Awaited<ReturnType<typeof startLocalS3>>) => Promise<void>,
+  ) {
+    const s3 = await startLocalS3({
+      dataDir: dataDir(),
+      bucket: 'local',
+      eventPrefixes: ['inputs/', 'jobs/'],
+    });
+    try {
+      await write(new ObjectStore(s3.client, 'local'), s3);
+    } finally {
+      await s3.close();
+    }
+  }
+  const heldLock = (jobId: string, leaseEnds: Date): LockRecord => ({
+    jobId,
+    state: 'held',
+    owner: `local-${process.pid}-dead`,
+    leaseExpiresAt: leaseEnds.toISOString(),
+    updatedAt: new Date(leaseEnds.getTime() - 45_000).toISOString(),
+  });
+  async function leftRunning(store: ObjectStore, jobId: string, leaseEnds: Date) {
+    const at = new Date(Date.now() - 60_000);
+    const source = { key: `inputs/starry/${jobId}.jpg`, kind: 'drop-in' as const, etag: '"e"' };
+    const running = transition(newManifest(jobId, 'local', source, at), 'running', at, 'local run 1', {
+      runs: 1,
+    });
+    await store.putJson(`outputs/${jobId}/job.json`, running);
+    await store.putJson(`outputs/${jobId}/lock.json`, heldLock(jobId, leaseEnds));
+  }
+  const failures = () => lines.filter((l) => / failed: JOB_ABANDONED: /.test(l));
+
+  beforeEach(() => {
+    lines.length = 0;
+  });
+
+  it('a job left running without a checkpoint ends failed at start-up (or, while its lease lasts, at the next sweep)', async () => {
+    await leaveBehind(async (store) => {
+      await leftRunning(store, 'stale-1', new Date(Date.now() - 1000));
+      await leftRunning(store, 'stale-2', new Date(Date.now() + 1500));
+    });
+    const pipeline = await start({ sweepIntervalMs: 300 });
+    try {
+      await pipeline.idle();
+      expect(await readJson<JobManifest>(pipeline.store, 'outputs/stale-1/job.json')).toMatchObject({
+        status: 'failed',
+        error: { code: 'JOB_ABANDONED', message: expect.stringContaining('(status running, locally)') },
+      });
+      // The killed server's lease still ran at start-up: the timer's sweep ends the job once it lapses.
+      expect((await readJson<JobManifest>(pipeline.store, 'outputs/stale-2/job.json')).status).toBe(
+        'running',
+      );
+      await vi.waitFor(
+        async () =>
+          expect((await readJson<JobManifest>(pipeline.store, 'outputs/stale-2/job.json')).status).toBe(
+            'failed',
+          ),
+        { timeout: 10_000, interval: 200 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 700)); // more sweeps: still one notice each
+    } finally {
+      await pipeline.close();
+    }
+    expect(failures()).toEqual([
+      expect.stringMatching(/^nst: job stale-1 failed: JOB_ABANDONED: its worker stopped/),
+      expect.stringMatching(/^nst: job stale-2 failed: JOB_ABANDONED: its worker stopped/),
+    ]);
+    // A second restart finds nothing to do.
+    lines.length = 0;
+    const again = await start();
+    await again.idle();
+    await again.close();
+    expect(lines).toEqual([]);
+  });
+
+  it('a job left with a checkpoint resumes from it after a restart and succeeds, notified once', async () => {
+    let jobId = '';
+    await leaveBehind(async (store, s3) => {
+      await store.put('styles/starry.png', await png(48, 48, 5));
+      const events: unknown[] = [];
+      s3.onObjectCreated((e) => events.push(e));
+      await store.put('inputs/starry/long.jpg', await jpeg(), {
+        metadata: { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '3' },
+      });
+      // A run that stopped at a deadline and checkpointed, as a local worker killed then would leave it.
+      let calls = 0;
+      const handler = testHandler(weights.dir, {
+        s3: s3.client,
+        sns: captured.sns().client,
+        lambda: captured.lambda().client,
+      });
+      const [outcome] = await handler(
+        events[0],
+        lambdaContext(() => (++calls <= 2 ? 900_000 : 30_000)),
+      );
+      expect(outcome).toMatchObject({ status: 'queued' });
+      jobId = outcome.jobId!;
+      await store.putJson(`outputs/${jobId}/lock.json`, heldLock(jobId, new Date(Date.now() - 1000)));
+    });
+    const settled: JobOutcome[][] = [];
+    const pipeline = await start({
+      sweepIntervalMs: 0,
+      onSettled: ({ outcomes }) => settled.push(outcomes ?? []),
+    });
+    try {
+      await pipeline.idle();
+      expect(settled).toEqual([[{ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` }]]);
+      const done = await readJson<JobManifest>(pipeline.store, `outputs/${jobId}/job.json`);
+      expect(done).toMatchObject({ status: 'succeeded', runs: 2, iterations: 6 });
+      expect(done.history.map((t) => t.status)).toEqual([
+        'queued',
+        'running',
+        'queued',
+        'queued',
+        'running',
+        'succeeded',
+      ]);
+    } finally {
+      await pipeline.close();
+    }
+    expect(lines).toEqual([
+      `nst: job ${jobId}: its worker stopped; resumes from its checkpoint`,
+      `nst: job ${jobId} succeeded: s3://local/outputs/${jobId}/result.jpg (status s3://local/outputs/${jobId}/job.json)`,
+    ]);
+  });
+
+  it('an event whose retries run out is dead-lettered, and its job ends failed with JOB_ABANDONED', async () => {
+    const pipeline = await start({
+      createEngine: async () => {
+        throw new NstError('STORAGE_UNAVAILABLE', 'cannot write s3://local/x: connection reset');
+      },
+    });
+    try {
+      await pipeline.store.put('styles/starry.png', await png(48, 48, 5));
+      await pipeline.store.put('inputs/starry/photo.jpg', await jpeg(), { metadata: TINY_METADATA });
+      await pipeline.idle();
+      const [jobDir] = await pipeline.store.list('outputs/');
+      const jobId = jobDir.split('/')[1];
+      expect(await readJson<JobManifest>(pipeline.store, `outputs/${jobId}/job.json`)).toMatchObject({
+        status: 'failed',
+        error: {
+          code: 'JOB_ABANDONED',
+          message:
+            "the job's worker failed or died after 3 attempts; the last error: cannot write s3://local/x: " +
+            'connection reset (error code STORAGE_UNAVAILABLE)',
+        },
+      });
+      expect(lines).toEqual([
+        'nst: event for inputs/starry/photo.jpg dead-lettered: cannot write s3://local/x: connection reset',
+        expect.stringMatching(new RegExp(`^nst: job ${jobId} failed: JOB_ABANDONED: `)),
+      ]);
+    } finally {
+      await pipeline.close();
+    }
   });
 });
 
