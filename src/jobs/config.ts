@@ -21,6 +21,10 @@ export const PIPELINE_ENV = {
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
   webhookUrl: 'NST_WEBHOOK_URL',
+  /** Set by the stack: the function's memory (MB), the Batch job timeout, the GPU memory of its instances. */
+  memoryMb: 'NST_MEMORY_MB',
+  batchTimeoutSeconds: 'NST_BATCH_TIMEOUT_SECONDS',
+  batchGpuMemoryMb: 'NST_BATCH_GPU_MEMORY_MB',
 } as const;
 
 /** The variables that name one Batch job's work (SubmitJob sets them; the worker reads them). */
