@@ -157,7 +157,7 @@ export class BatchGpu extends Construct {
     });
     const container = this.createContainer(this.createJobRole(props), props);
     this.jobDefinitionName = `${prefix}-stylize-gpu`;
-    this.jobDefinition = this.createJobDefinition(container, props);
+    this.jobDefinition = this.createJobDefinition(container);
   }
 
   private createComputeEnvironment(props: BatchGpuProps): batch.ManagedEc2EcsComputeEnvironment {
@@ -271,10 +271,7 @@ export class BatchGpu extends Construct {
    * failure; the next attempt resumes from the checkpoint). Any other exit (0 done, 2 misconfigured) ends
    * the job; a final FAILED state reaches the function through the stack's BatchJobFailed rule.
    */
-  private createJobDefinition(
-    container: batch.EcsEc2ContainerDefinition,
-    props: BatchGpuProps,
-  ): batch.EcsJobDefinition {
+  private createJobDefinition(container: batch.EcsEc2ContainerDefinition): batch.EcsJobDefinition {
     return new batch.EcsJobDefinition(this, 'JobDefinition', {
       jobDefinitionName: this.jobDefinitionName,
       container,
