@@ -225,14 +225,21 @@ const principalServices = (statement: Cfn): string[] =>
     : asList(statement.Principal?.Service ?? []);
 
 /**
- * Why CloudWatch could not publish each alarm's actions: every action of every alarm in the template
+ * Why CloudWatch could not publish each alarm's actions (alarms of `env`, the stack's literal account and
+ * region, or the pseudo parameters' PSEUDO values): every action of every alarm in the template
  * must be a topic of this template, without a KMS key (CloudWatch cannot use the AWS-managed one), whose
  * topic policy allows cloudwatch.amazonaws.com to publish for that alarm (source account and alarm ARN as
  * CloudWatch sends them, over TLS) and denies it nothing; a topic without a policy of its own has SNS's
  * default one, which lets this account's alarms publish. An alarm without actions is reported too.
  * Empty: every alarm reaches its topics.
  */
-export function unreachableAlarms(template: Template): string[] {
+export function unreachableAlarms(
+  template: Template,
+  env: { account: string; region: string } = {
+    account: PSEUDO['AWS::AccountId'],
+    region: PSEUDO['AWS::Region'],
+  },
+): string[] {
   const json = template.toJSON().Resources as Resources;
   const policies = Object.values(resourcesOfType(template, 'AWS::SNS::TopicPolicy'));
   const problems: string[] = [];
@@ -241,8 +248,8 @@ export function unreachableAlarms(template: Template): string[] {
     const actions = ['AlarmActions', 'OKActions', 'InsufficientDataActions'].flatMap((k) => props[k] ?? []);
     if (actions.length === 0) problems.push(`${alarmId}: no actions`);
     const request = {
-      'aws:SourceAccount': PSEUDO['AWS::AccountId'],
-      'aws:SourceArn': `arn:aws:cloudwatch:${PSEUDO['AWS::Region']}:${PSEUDO['AWS::AccountId']}:alarm:${props.AlarmName ?? alarmId}`,
+      'aws:SourceAccount': env.account,
+      'aws:SourceArn': `arn:aws:cloudwatch:${env.region}:${env.account}:alarm:${props.AlarmName ?? alarmId}`,
       'aws:SecureTransport': 'true',
     };
     for (const action of actions) {
