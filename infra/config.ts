@@ -50,13 +50,17 @@ const configSchema = z.object({
     (v) => {
       const value = unset(v);
       if (value === undefined) return DEFAULT_RESERVED_CONCURRENCY;
-      if (value === 'false' || value === 'none') return false;
-      return num(value);
+      return value === 'false' || value === 'none' ? false : num(value);
     },
-    z.union([
-      z.literal(false),
-      z.number().int().min(1, '0 would throttle every invocation; use false for no reservation').max(1000),
-    ]),
+    z.custom<number | false>(
+      (v) => v === false || (Number.isInteger(v) && Number(v) >= 1 && Number(v) <= 1000),
+      {
+        error: (issue) =>
+          issue.input === 0
+            ? '0 would throttle every invocation; use false for no reservation'
+            : 'a whole number 1..1000, or false for no reservation',
+      },
+    ),
   ),
   /** The AWS Batch GPU path for jobs too big for Lambda. */
   batch: flag,
