@@ -65,7 +65,7 @@ export function gpuMemoryMb(instanceTypes: readonly string[]): number {
  * quota), or no configured instance that fits the job. Both end the job FAILED with this reason as its
  * statusReason, which the stack's BatchJobFailed rule delivers to the function (BATCH_NO_CAPACITY).
  */
-export const RUNNABLE_CANCEL_REASONS = [
+const RUNNABLE_CANCEL_REASONS = [
   batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
   batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
 ] as const;

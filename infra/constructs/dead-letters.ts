@@ -1,6 +1,6 @@
 /**
  * Where the stylize function's failed asynchronous events end, and how their jobs still reach a terminal
- * state (docs/ARCHITECTURE.md, "Dead letters"):
+ * state (README, "Jobs whose worker died"):
  *
  *   async event (S3, continuation, Batch FAILED, sweep) --3 attempts fail--> dead-letter queue
  *     (Lambda's DeadLetterConfig: the body is the original event; attributes RequestID, ErrorCode,

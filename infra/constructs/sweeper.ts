@@ -12,7 +12,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
 /** How often the sweep runs. */
-export const SWEEP_INTERVAL = Duration.minutes(5);
+const SWEEP_INTERVAL = Duration.minutes(5);
 
 /** The event the function receives (the contract of src/jobs/handler.ts). */
 export const sweepEvent = (bucketName: string) => ({ nstSweep: { bucket: bucketName } });
