@@ -24,6 +24,9 @@ const list = (v: unknown) =>
         .filter(Boolean)
     : v;
 
+/** The reservation when the key is unset. */
+const DEFAULT_RESERVED_CONCURRENCY = 10;
+
 const int = (min: number, max: number) => z.preprocess(num, z.number().int().min(min).max(max));
 const flag = z.preprocess(bool, z.boolean());
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema.optional());
@@ -37,7 +40,28 @@ const configSchema = z.object({
   /** Lambda timeout (seconds); longer jobs checkpoint and continue in a new invocation. */
   timeout: int(30, 900),
   architecture: z.enum(['x86_64', 'arm64']),
-  reservedConcurrency: optional(int(1, 1000)),
+  /**
+   * Concurrent executions reserved for the function, which is also its ceiling: a storm of uploads queues
+   * (Lambda keeps async events up to 6 hours) instead of taking the account's whole concurrency.
+   * A number 1..1000; `false` (or `none`): no reservation, the account's unreserved pool; unset (null or
+   * empty): the default, 10. `0` is refused: Lambda would throttle every invocation.
+   */
+  reservedConcurrency: z.preprocess(
+    (v) => {
+      const value = unset(v);
+      if (value === undefined) return DEFAULT_RESERVED_CONCURRENCY;
+      return value === 'false' || value === 'none' ? false : num(value);
+    },
+    z.custom<number | false>(
+      (v) => v === false || (Number.isInteger(v) && Number(v) >= 1 && Number(v) <= 1000),
+      {
+        error: (issue) =>
+          issue.input === 0
+            ? '0 would throttle every invocation; use false for no reservation'
+            : 'a whole number 1..1000, or false for no reservation',
+      },
+    ),
+  ),
   /** The AWS Batch GPU path for jobs too big for Lambda. */
   batch: flag,
   /** EC2 instance families or types for the GPU compute environment. */
@@ -49,6 +73,11 @@ const configSchema = z.object({
   maxvCpus: int(4, 10000),
   /** Minutes before Batch stops a job (it is then marked failed). */
   batchTimeoutMinutes: int(5, 1440),
+  /**
+   * Seconds a job may wait RUNNABLE (no GPU capacity or quota) before the job queue cancels it; the job
+   * then ends failed with BATCH_NO_CAPACITY. Batch allows 10 minutes to 24 hours.
+   */
+  batchRunnableTimeoutSeconds: int(600, 86400),
   notificationEmail: optional(z.email()),
   logRetentionDays: z.preprocess(
     num,
@@ -78,12 +107,13 @@ export const DEFAULT_CONFIG: NstConfig = {
   memory: 10240,
   timeout: 900,
   architecture: 'x86_64',
-  reservedConcurrency: undefined,
+  reservedConcurrency: DEFAULT_RESERVED_CONCURRENCY,
   batch: true,
   instanceTypes: ['g5', 'g6'],
   spot: false,
   maxvCpus: 16,
   batchTimeoutMinutes: 240,
+  batchRunnableTimeoutSeconds: 3600,
   notificationEmail: undefined,
   logRetentionDays: 30,
   temporaryExpiryDays: 7,

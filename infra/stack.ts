@@ -3,8 +3,11 @@
  *
  *   S3 inputs/, jobs/ --ObjectCreated--> stylize Lambda (runtime + weights layers)
  *     --> outputs/<jobId>/..., SNS notification
- *     --> too big for Lambda: Batch GPU job; a FAILED Batch job comes back to the Lambda via EventBridge
- *   failed async events --> SQS dead-letter queue --> alarm --> SNS
+ *     --> too big for Lambda: Batch GPU job; a FAILED Batch job (cancelled after waiting RUNNABLE too
+ *         long included) comes back to the Lambda via EventBridge
+ *   failed async events --> SQS dead-letter queue --> the same Lambda (marks the job failed) --> SNS;
+ *     dead letters it cannot process --> poison queue --> alarm --> SNS
+ *   every 5 minutes: EventBridge --> the Lambda sweeps for jobs whose worker died
  *
  * The stack reads the settings (infra/config.ts) and hands each construct the few it uses.
  */
@@ -21,6 +24,7 @@ import { type LayerDirs, lambdaArchitecture, PipelineLayers } from './constructs
 import { Alarms, NotificationTopic } from './constructs/operations.js';
 import { Storage } from './constructs/storage.js';
 import { StylizeFunction } from './constructs/stylize-function.js';
+import { SweepSchedule } from './constructs/sweeper.js';
 
 export interface NstStackProps extends StackProps {
   readonly config: NstConfig;
@@ -70,10 +74,12 @@ export class NstStack extends Stack {
     keepDeployedLogicalIds(layers);
     this.stylize = this.addStylizeFunction(topic, layers, props);
     if (this.batch) this.routeFailedGpuJobs(this.batch);
+    new SweepSchedule(this, 'Sweep', { function: this.stylize.function, bucket: this.storage.bucket });
     new Alarms(this, 'Alarms', {
       topic,
       function: this.stylize.function,
       deadLetterQueue: this.stylize.deadLetterQueue,
+      poisonQueue: this.stylize.poisonQueue,
     });
     this.addOutputs(topic);
   }
@@ -89,6 +95,7 @@ export class NstStack extends Stack {
       maxvCpus: config.maxvCpus,
       spot: config.spot,
       jobTimeout: Duration.minutes(config.batchTimeoutMinutes),
+      runnableTimeout: Duration.seconds(config.batchRunnableTimeoutSeconds),
       logRetention: config.logRetentionDays as logs.RetentionDays,
       image: code?.batchImage,
     });
@@ -107,6 +114,8 @@ export class NstStack extends Stack {
         jobQueueArn: this.batch.jobQueue.jobQueueArn,
         jobDefinitionArn: this.batch.jobDefinition.jobDefinitionArn,
         jobDefinitionName: this.batch.jobDefinitionName,
+        jobTimeout: this.batch.jobTimeout,
+        gpuMemoryMb: this.batch.gpuMemoryMb,
       },
       prefix: config.prefix,
       memorySize: config.memory,
@@ -146,6 +155,7 @@ export class NstStack extends Stack {
     });
     new CfnOutput(this, 'NotificationTopicArn', { value: topic.topicArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.stylize.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'PoisonQueueUrl', { value: this.stylize.poisonQueue.queueUrl });
     new CfnOutput(this, 'FunctionName', { value: this.stylize.function.functionName });
     if (this.batch) new CfnOutput(this, 'JobQueueArn', { value: this.batch.jobQueue.jobQueueArn });
   }

@@ -17,6 +17,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { NstError } from '../../src/errors.js';
 import { PIPELINE_ENV, type PipelineConfig } from '../../src/jobs/config.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { BATCH_IMAGE } from '../paths.js';
@@ -26,6 +27,48 @@ import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 /** One job per g5.xlarge / g6.xlarge (4 vCPUs, 16 GiB, one GPU), leaving the ECS agent its memory. */
 const JOB_VCPUS = 4;
 const JOB_MEMORY = Size.gibibytes(14);
+
+/**
+ * Memory (MB) of one GPU of each instance family the compute environment may use; a job gets one GPU, so
+ * a multi-GPU size has the same per-job memory. The function routes by the smallest of the configured
+ * families (a job may land on any of them).
+ */
+const GPU_MEMORY_MB: Readonly<Record<string, number>> = {
+  g4dn: 16_384, // NVIDIA T4
+  g5: 24_576, // A10G
+  g6: 24_576, // L4
+  gr6: 24_576, // L4
+  g6e: 49_152, // L40S
+  p3: 16_384, // V100 16 GB
+  p4d: 40_960, // A100 40 GB
+  p5: 81_920, // H100
+};
+
+/** The GPU memory a job can count on with these instance families or types ("g5", "g6.2xlarge"). */
+export function gpuMemoryMb(instanceTypes: readonly string[]): number {
+  const sizes = instanceTypes.map((type) => {
+    const family = type.split('.')[0];
+    const mb = GPU_MEMORY_MB[family];
+    if (mb === undefined) {
+      throw new NstError(
+        'INVALID_OPTION',
+        `instanceTypes: no GPU memory known for "${type}" (families known: ${Object.keys(GPU_MEMORY_MB).join(', ')})`,
+      );
+    }
+    return mb;
+  });
+  return Math.min(...sizes);
+}
+
+/**
+ * The job queue's reasons for cancelling a job that waits RUNNABLE too long: no instance capacity (or
+ * quota), or no configured instance that fits the job. Both end the job FAILED with this reason as its
+ * statusReason, which the stack's BatchJobFailed rule delivers to the function (BATCH_NO_CAPACITY).
+ */
+const RUNNABLE_CANCEL_REASONS = [
+  batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+  batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+] as const;
 
 /** The GPU worker always runs the onnx engine (its CUDA execution provider); the image sets the same. */
 export const BATCH_ENGINE: PipelineConfig['engine'] = 'onnx';
@@ -69,6 +112,12 @@ export interface BatchGpuProps {
    */
   readonly jobTimeout?: Duration;
   /**
+   * How long a job may wait RUNNABLE (at the head of the queue, for capacity) before the queue cancels it.
+   * Batch allows 10 minutes to 24 hours.
+   * @default 3600 seconds (DEFAULT_CONFIG.batchRunnableTimeoutSeconds)
+   */
+  readonly runnableTimeout?: Duration;
+  /**
    * How long the jobs' logs are kept.
    * @default 30 days (DEFAULT_CONFIG.logRetentionDays)
    */
@@ -84,18 +133,31 @@ export class BatchGpu extends Construct {
   readonly jobQueue: batch.JobQueue;
   readonly jobDefinition: batch.EcsJobDefinition;
   readonly jobDefinitionName: string;
+  /** How long one attempt of a job may run. */
+  readonly jobTimeout: Duration;
+  /** The GPU memory (MB) one job can count on (the smallest of the configured instance families). */
+  readonly gpuMemoryMb: number;
 
   constructor(scope: Construct, id: string, props: BatchGpuProps) {
     super(scope, id);
     const prefix = props.prefix ?? DEFAULT_CONFIG.prefix;
+    this.jobTimeout = props.jobTimeout ?? Duration.minutes(DEFAULT_CONFIG.batchTimeoutMinutes);
+    this.gpuMemoryMb = gpuMemoryMb(props.instanceTypes ?? DEFAULT_CONFIG.instanceTypes);
     const computeEnvironment = this.createComputeEnvironment(props);
+    const maxTime = props.runnableTimeout ?? Duration.seconds(DEFAULT_CONFIG.batchRunnableTimeoutSeconds);
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
       jobQueueName: `${prefix}-gpu`,
       computeEnvironments: [{ computeEnvironment, order: 1 }],
+      jobStateTimeLimitActions: RUNNABLE_CANCEL_REASONS.map((reason) => ({
+        action: batch.JobStateTimeLimitActionsAction.CANCEL,
+        state: batch.JobStateTimeLimitActionsState.RUNNABLE,
+        maxTime,
+        reason,
+      })),
     });
     const container = this.createContainer(this.createJobRole(props), props);
     this.jobDefinitionName = `${prefix}-stylize-gpu`;
-    this.jobDefinition = this.createJobDefinition(container, props);
+    this.jobDefinition = this.createJobDefinition(container);
   }
 
   private createComputeEnvironment(props: BatchGpuProps): batch.ManagedEc2EcsComputeEnvironment {
@@ -209,14 +271,11 @@ export class BatchGpu extends Construct {
    * failure; the next attempt resumes from the checkpoint). Any other exit (0 done, 2 misconfigured) ends
    * the job; a final FAILED state reaches the function through the stack's BatchJobFailed rule.
    */
-  private createJobDefinition(
-    container: batch.EcsEc2ContainerDefinition,
-    props: BatchGpuProps,
-  ): batch.EcsJobDefinition {
+  private createJobDefinition(container: batch.EcsEc2ContainerDefinition): batch.EcsJobDefinition {
     return new batch.EcsJobDefinition(this, 'JobDefinition', {
       jobDefinitionName: this.jobDefinitionName,
       container,
-      timeout: props.jobTimeout ?? Duration.minutes(DEFAULT_CONFIG.batchTimeoutMinutes),
+      timeout: this.jobTimeout,
       retryAttempts: 3,
       retryStrategies: [
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),

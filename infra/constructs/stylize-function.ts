@@ -1,23 +1,24 @@
 /**
  * The stylize function: functions/stylize bundled by the local esbuild (no Docker), with the native
  * runtime and the VGG-19 weights as layers, S3 events from inputs/ and jobs/, asynchronous retries ending
- * in an SQS dead-letter queue, and an IAM role that can do exactly what the pipeline contract lists.
+ * in an SQS dead-letter queue that the function itself consumes (infra/constructs/dead-letters.ts), a
+ * reserved concurrency, and an IAM role that can do exactly what the pipeline contract lists.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PIPELINE_DEFAULTS, PIPELINE_ENV } from '../../src/jobs/config.js';
 import { TRIGGER_PREFIXES } from '../../src/jobs/keys.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { LOCK_FILE, REPO_ROOT, STYLIZE_ENTRY } from '../paths.js';
+import { consumeDeadLetters, createDeadLetterQueues } from './dead-letters.js';
 import type { PipelineLayers } from './layers.js';
 import { acknowledgePrefixWildcards, acknowledgeWildcard, pipelineS3Statements } from './policies.js';
 import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
@@ -39,6 +40,10 @@ export interface BatchTarget {
   readonly jobDefinitionArn: string;
   /** Job definition name: SubmitJob is allowed on every revision of it. */
   readonly jobDefinitionName: string;
+  /** How long one attempt of a GPU job may run: the function refuses jobs estimated to take longer. */
+  readonly jobTimeout: Duration;
+  /** The GPU memory (MB) one job can count on: the function routes by it. */
+  readonly gpuMemoryMb: number;
 }
 
 export interface StylizeFunctionProps {
@@ -69,10 +74,12 @@ export interface StylizeFunctionProps {
    */
   readonly timeout?: Duration;
   /**
-   * Concurrent executions reserved for (and limiting) the function.
-   * @default - none: the account's unreserved concurrency
+   * Concurrent executions reserved for (and limiting) the function: a storm of uploads waits in Lambda's
+   * asynchronous queue (up to 6 hours, then the dead-letter queue) instead of taking the account's
+   * concurrency. `false`: no reservation (the account's unreserved pool).
+   * @default 10 (DEFAULT_CONFIG.reservedConcurrency)
    */
-  readonly reservedConcurrency?: number;
+  readonly reservedConcurrency?: number | false;
   /**
    * How long the function's logs are kept.
    * @default 30 days (DEFAULT_CONFIG.logRetentionDays)
@@ -88,36 +95,29 @@ export interface StylizeFunctionProps {
 export class StylizeFunction extends Construct {
   readonly function: NodejsFunction;
   readonly deadLetterQueue: sqs.Queue;
+  /** Dead letters the function failed to process; an alarm watches it. */
+  readonly poisonQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: StylizeFunctionProps) {
     super(scope, id);
     // A fixed name lets the role allow the function to invoke itself (continuations) by an ARN built
     // from the name, instead of a role -> function -> role reference cycle.
     const functionName = `${props.prefix ?? DEFAULT_CONFIG.prefix}-stylize`;
-    this.deadLetterQueue = this.createDeadLetterQueue();
+    const timeout = props.timeout ?? Duration.seconds(DEFAULT_CONFIG.timeout);
+    const queues = createDeadLetterQueues(this, timeout);
+    this.deadLetterQueue = queues.queue;
+    this.poisonQueue = queues.poisonQueue;
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? (DEFAULT_CONFIG.logRetentionDays as logs.RetentionDays),
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const role = this.createRole(logGroup, props, functionName);
-    this.function = this.createFunction(functionName, role, logGroup, props);
+    this.function = this.createFunction(functionName, role, logGroup, { ...props, timeout });
+    consumeDeadLetters(this.function, this.deadLetterQueue);
     for (const prefix of TRIGGER_PREFIXES) {
       props.bucket.addObjectCreatedNotification(new s3n.LambdaDestination(this.function), { prefix });
     }
     acknowledgeNotificationsHandler(Stack.of(this));
-  }
-
-  private createDeadLetterQueue(): sqs.Queue {
-    const queue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(queue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue, of the function and of the Batch failure rule.',
-    });
-    return queue;
   }
 
   /** A role of our own: log writes scoped to this log group instead of AWSLambdaBasicExecutionRole. */
@@ -143,15 +143,17 @@ export class StylizeFunction extends Construct {
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: props.layers.architecture,
-      memorySize: props.memorySize ?? DEFAULT_CONFIG.memory,
-      timeout: props.timeout ?? Duration.seconds(DEFAULT_CONFIG.timeout),
-      reservedConcurrentExecutions: props.reservedConcurrency,
+      memorySize: memorySize(props),
+      timeout: props.timeout,
+      reservedConcurrentExecutions: reservedConcurrency(props),
       role,
       logGroup,
       layers: props.layers.layers,
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
-      onFailure: new SqsDestination(this.deadLetterQueue),
+      // A dead-letter queue, not an on-failure destination: it keeps the original event as the message
+      // body (with ErrorCode and ErrorMessage attributes), which is what the consumer reads.
+      deadLetterQueue: this.deadLetterQueue,
       environment: environment(props),
       depsLockFilePath: LOCK_FILE,
       projectRoot: REPO_ROOT,
@@ -224,6 +226,13 @@ export class StylizeFunction extends Construct {
   }
 }
 
+const memorySize = (props: StylizeFunctionProps) => props.memorySize ?? DEFAULT_CONFIG.memory;
+
+function reservedConcurrency(props: StylizeFunctionProps): number | undefined {
+  const reserved = props.reservedConcurrency ?? DEFAULT_CONFIG.reservedConcurrency;
+  return reserved === false ? undefined : reserved;
+}
+
 /** The variables of the pipeline contract (src/jobs/config.ts). */
 function environment(props: StylizeFunctionProps): Record<string, string> {
   return {
@@ -231,9 +240,12 @@ function environment(props: StylizeFunctionProps): Record<string, string> {
     [PIPELINE_ENV.topicArn]: props.topic.topicArn,
     [PIPELINE_ENV.engine]: PIPELINE_DEFAULTS.engine,
     [PIPELINE_ENV.deadlineMarginSeconds]: String(PIPELINE_DEFAULTS.deadlineMarginSeconds),
+    [PIPELINE_ENV.memoryMb]: String(memorySize(props)),
     ...(props.batch && {
       [PIPELINE_ENV.batchJobQueue]: props.batch.jobQueueArn,
       [PIPELINE_ENV.batchJobDefinition]: props.batch.jobDefinitionArn,
+      [PIPELINE_ENV.batchTimeoutSeconds]: String(props.batch.jobTimeout.toSeconds()),
+      [PIPELINE_ENV.batchGpuMemoryMb]: String(props.batch.gpuMemoryMb),
     }),
     ...POWERTOOLS_ENVIRONMENT,
     NODE_OPTIONS: '--enable-source-maps',

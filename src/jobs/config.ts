@@ -21,6 +21,7 @@ export const PIPELINE_ENV = {
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
   webhookUrl: 'NST_WEBHOOK_URL',
+  /** Set by the stack: the function's memory (MB), the Batch job timeout, the GPU memory of its instances. */
   memoryMb: 'NST_MEMORY_MB',
   batchTimeoutSeconds: 'NST_BATCH_TIMEOUT_SECONDS',
   batchGpuMemoryMb: 'NST_BATCH_GPU_MEMORY_MB',

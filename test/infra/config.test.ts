@@ -41,6 +41,33 @@ describe('stack settings (CDK context)', () => {
     expect(config.vpcId).toBeUndefined();
   });
 
+  it('reserves 10 concurrent executions unless told otherwise; false means no reservation', () => {
+    for (const unset of [undefined, null, '']) {
+      expect(parseConfig({ reservedConcurrency: unset }).reservedConcurrency, String(unset)).toBe(10);
+    }
+    for (const none of [false, 'false', 'none']) {
+      expect(parseConfig({ reservedConcurrency: none }).reservedConcurrency, String(none)).toBe(false);
+    }
+    expect(parseConfig({ reservedConcurrency: 25 }).reservedConcurrency).toBe(25);
+  });
+
+  it('cancels RUNNABLE jobs after an hour by default, within what Batch allows', () => {
+    expect(DEFAULT_CONFIG.batchRunnableTimeoutSeconds).toBe(3600);
+    expect(parseConfig({ batchRunnableTimeoutSeconds: '7200' }).batchRunnableTimeoutSeconds).toBe(7200);
+  });
+
+  it.each([
+    [{ reservedConcurrency: '0' }, 'reservedConcurrency', 'use false for no reservation'],
+    [{ reservedConcurrency: 'true' }, 'reservedConcurrency', '1..1000, or false for no reservation'],
+    [{ reservedConcurrency: '1001' }, 'reservedConcurrency', '1..1000, or false for no reservation'],
+    [{ reservedConcurrency: '2.5' }, 'reservedConcurrency', '1..1000, or false for no reservation'],
+    [{ batchRunnableTimeoutSeconds: '300' }, 'batchRunnableTimeoutSeconds', '>=600'],
+    [{ batchRunnableTimeoutSeconds: '90000' }, 'batchRunnableTimeoutSeconds', '<=86400'],
+  ])('rejects %j naming the key and the problem', (raw, key, hint) => {
+    expect(() => parseConfig(raw)).toThrow(`${key}:`);
+    expect(() => parseConfig(raw)).toThrow(hint);
+  });
+
   it.each([
     [{ memory: '20000' }, 'memory'],
     [{ architecture: 'sparc' }, 'architecture'],

@@ -171,3 +171,114 @@ export async function generatedWeights(prefix: string): Promise<{ tmp: string; w
   await writeWeights(weightsDir, generateVggWeights(3));
   return { tmp, weightsDir };
 }
+
+/** Values of the pseudo parameters when a template's expressions are rendered to text. */
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'eu-west-1',
+  'AWS::AccountId': '123456789012',
+};
+
+/**
+ * A template expression as text: strings as they are, `Fn::Join` joined, pseudo parameters by PSEUDO,
+ * any other reference as `<ref:Id>` / `<att:Id.Attr>`.
+ */
+export function render(value: Cfn): string {
+  if (typeof value === 'string') return value;
+  if (value?.Ref) return PSEUDO[value.Ref] ?? `<ref:${value.Ref}>`;
+  if (value?.['Fn::GetAtt']) return `<att:${value['Fn::GetAtt'].join('.')}>`;
+  if (value?.['Fn::Join']) {
+    const [separator, parts] = value['Fn::Join'] as [string, Cfn[]];
+    return parts.map(render).join(separator);
+  }
+  throw new Error(`cannot render ${JSON.stringify(value)}`);
+}
+
+/** IAM's ArnLike / StringLike: `*` any run of characters, `?` one. */
+const globMatches = (pattern: string, text: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(text);
+
+/** Whether a statement's conditions hold for a request with these context keys (the operators used here). */
+function conditionsHold(conditions: Cfn, context: Record<string, string>): boolean {
+  return Object.entries((conditions ?? {}) as Record<string, Record<string, Cfn>>).every(([operator, keys]) =>
+    Object.entries(keys).every(([key, expected]) => {
+      const actual = context[key];
+      const values = asList(expected).map(render);
+      if (actual === undefined) return false;
+      if (operator === 'StringEquals' || operator === 'ArnEquals') return values.includes(actual);
+      if (operator === 'StringLike' || operator === 'ArnLike')
+        return values.some((v) => globMatches(v, actual));
+      if (operator === 'Bool') return values.includes(actual);
+      throw new Error(`condition operator ${operator} is not modelled`);
+    }),
+  );
+}
+
+const principalServices = (statement: Cfn): string[] =>
+  statement.Principal === '*' || statement.Principal?.AWS === '*'
+    ? ['*']
+    : asList(statement.Principal?.Service ?? []);
+
+/**
+ * Why CloudWatch could not publish each alarm's actions (alarms of `env`, the stack's literal account and
+ * region, or the pseudo parameters' PSEUDO values): every action of every alarm in the template
+ * must be a topic of this template, without a KMS key (CloudWatch cannot use the AWS-managed one), whose
+ * topic policy allows cloudwatch.amazonaws.com to publish for that alarm (source account and alarm ARN as
+ * CloudWatch sends them, over TLS) and denies it nothing; a topic without a policy of its own has SNS's
+ * default one, which lets this account's alarms publish. An alarm without actions is reported too.
+ * Empty: every alarm reaches its topics.
+ */
+export function unreachableAlarms(
+  template: Template,
+  env: { account: string; region: string } = {
+    account: PSEUDO['AWS::AccountId'],
+    region: PSEUDO['AWS::Region'],
+  },
+): string[] {
+  const json = template.toJSON().Resources as Resources;
+  const policies = Object.values(resourcesOfType(template, 'AWS::SNS::TopicPolicy'));
+  const problems: string[] = [];
+  for (const [alarmId, alarm] of Object.entries(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))) {
+    const props = alarm.Properties ?? {};
+    const actions = ['AlarmActions', 'OKActions', 'InsufficientDataActions'].flatMap((k) => props[k] ?? []);
+    if (actions.length === 0) problems.push(`${alarmId}: no actions`);
+    const request = {
+      'aws:SourceAccount': env.account,
+      'aws:SourceArn': `arn:aws:cloudwatch:${env.region}:${env.account}:alarm:${props.AlarmName ?? alarmId}`,
+      'aws:SecureTransport': 'true',
+    };
+    for (const action of actions) {
+      const topicId = action?.Ref;
+      if (!topicId || json[topicId]?.Type !== 'AWS::SNS::Topic') {
+        problems.push(`${alarmId}: action ${JSON.stringify(action)} is not a topic of this stack`);
+        continue;
+      }
+      if (json[topicId].Properties?.KmsMasterKeyId) {
+        problems.push(`${alarmId}: topic ${topicId} is KMS-encrypted`);
+      }
+      const statements = policies
+        .filter((p) => JSON.stringify(p.Properties?.Topics).includes(`"${topicId}"`))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+      // No topic policy: SNS's default one, which lets this account's alarms publish.
+      if (statements.length === 0) continue;
+      const applies = (s: Statement) =>
+        asList(s.Action).some((a) => /^sns:(Publish|\*)$/i.test(a)) &&
+        asList(s.Resource).some((r) => r === '*' || JSON.stringify(r) === JSON.stringify({ Ref: topicId })) &&
+        principalServices(s).some((p) => p === '*' || p === 'cloudwatch.amazonaws.com') &&
+        conditionsHold(s.Condition, request);
+      const allowed = statements.some((s) => s.Effect === 'Allow' && applies(s));
+      const denied = statements.some((s) => s.Effect === 'Deny' && applies(s));
+      if (!allowed || denied) {
+        problems.push(
+          `${alarmId}: topic ${topicId} ${denied ? 'denies' : 'does not allow'} cloudwatch.amazonaws.com sns:Publish`,
+        );
+      }
+    }
+  }
+  return problems;
+}

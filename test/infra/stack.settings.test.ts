@@ -10,8 +10,15 @@ import {
   nagFindings,
   only,
   resourcesOfType,
+  type Synthesised,
   synthesise,
+  unreachableAlarms,
 } from './helpers.js';
+
+const stylizeFunction = (template: Synthesised['template'], name: string) =>
+  Object.values(resourcesOfType(template, 'AWS::Lambda::Function')).find(
+    (f) => f.Properties?.FunctionName === name,
+  )?.Properties as Cfn;
 
 describe('Batch off, Lambda settings changed', () => {
   const synth = synthesise({
@@ -28,23 +35,31 @@ describe('Batch off, Lambda settings changed', () => {
   const { template } = synth;
   afterAll(synth.dispose);
 
-  it('has no Batch, VPC or EventBridge resources, and no Batch settings on the function', () => {
+  it('has no Batch, VPC or Batch EventBridge resources, and no Batch settings on the function', () => {
     for (const type of [
       'AWS::Batch::ComputeEnvironment',
       'AWS::Batch::JobQueue',
       'AWS::Batch::JobDefinition',
       'AWS::EC2::VPC',
-      'AWS::Events::Rule',
     ]) {
       template.resourceCountIs(type, 0);
     }
-    const fn = Object.values(resourcesOfType(template, 'AWS::Lambda::Function')).find(
-      (f) => f.Properties?.FunctionName === 'art-stylize',
-    );
-    const variables = Object.keys((fn?.Properties as Cfn)?.Environment.Variables);
-    expect(variables).toContain('NST_TOPIC_ARN');
-    expect(variables).not.toContain('NST_BATCH_JOB_QUEUE');
-    expect(variables).not.toContain('NST_BATCH_JOB_DEFINITION');
+    // The sweep schedule only: no rule for Batch job state changes.
+    expect(
+      Object.values(resourcesOfType(template, 'AWS::Events::Rule')).map(
+        (r) => r.Properties?.ScheduleExpression,
+      ),
+    ).toEqual(['rate(5 minutes)']);
+    const variables = stylizeFunction(template, 'art-stylize').Environment.Variables;
+    expect(variables).toMatchObject({ NST_TOPIC_ARN: expect.anything(), NST_MEMORY_MB: '3008' });
+    for (const name of [
+      'NST_BATCH_JOB_QUEUE',
+      'NST_BATCH_JOB_DEFINITION',
+      'NST_BATCH_TIMEOUT_SECONDS',
+      'NST_BATCH_GPU_MEMORY_MB',
+    ]) {
+      expect(Object.keys(variables)).not.toContain(name);
+    }
     expect(allStatements(template).flatMap((s) => asList(s.Action))).not.toContain('batch:SubmitJob');
     expect(Object.keys(template.toJSON().Outputs)).not.toContain('JobQueueArn');
   });
@@ -74,6 +89,11 @@ describe('Batch off, Lambda settings changed', () => {
       Protocol: 'email',
       Endpoint: 'ops@example.com',
     });
+  });
+
+  it('still consumes the dead-letter queue, and every alarm reaches the topic', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    expect(unreachableAlarms(template)).toEqual([]);
   });
 
   it('passes cdk-nag', () => {
@@ -131,6 +151,8 @@ describe('Spot GPU instances in a given VPC', () => {
       instanceTypes: 'g6.2xlarge,g5',
       maxvCpus: '32',
       batchTimeoutMinutes: '60',
+      batchRunnableTimeoutSeconds: '900',
+      reservedConcurrency: 'false',
     },
     { env: { account: '123456789012', region: 'eu-west-1' }, lookups: vpcLookup },
   );
@@ -149,6 +171,27 @@ describe('Spot GPU instances in a given VPC', () => {
     template.hasResourceProperties('AWS::Batch::JobDefinition', {
       Timeout: { AttemptDurationSeconds: 3600 },
     });
+  });
+
+  it('cancels jobs RUNNABLE for 15 minutes and tells the function the job timeout and GPU memory', () => {
+    const actions = (only(template, 'AWS::Batch::JobQueue').properties as Cfn).JobStateTimeLimitActions;
+    expect(actions.map((a: Cfn) => [a.MaxTimeSeconds, a.Reason])).toEqual([
+      [900, 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY'],
+      [900, 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT'],
+    ]);
+    expect(stylizeFunction(template, 'nst-stylize').Environment.Variables).toMatchObject({
+      NST_BATCH_TIMEOUT_SECONDS: '3600',
+      NST_BATCH_GPU_MEMORY_MB: '24576',
+    });
+  });
+
+  it('reserves no concurrency with reservedConcurrency=false', () => {
+    expect(stylizeFunction(template, 'nst-stylize').ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('lets alarms publish with a literal account and region too', () => {
+    expect(unreachableAlarms(template, { account: '123456789012', region: 'eu-west-1' })).toEqual([]);
+    expect(unreachableAlarms(template, { account: '210987654321', region: 'eu-west-1' })).not.toEqual([]);
   });
 
   it('runs in the private subnets of that VPC and creates none of its own', () => {

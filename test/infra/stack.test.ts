@@ -14,10 +14,12 @@ import {
   listFiles,
   nagFindings,
   only,
+  render,
   resourcesOfType,
   roleStatements,
   type Statement,
   synthesise,
+  unreachableAlarms,
 } from './helpers.js';
 
 const synth = synthesise();
@@ -39,7 +41,18 @@ const fn = Object.entries(resourcesOfType(template, 'AWS::Lambda::Function')).fi
 )!;
 const fnId = fn[0];
 const fnProps = fn[1].Properties as Record<string, Cfn>;
-const dlq = only(template, 'AWS::SQS::Queue');
+const queues = Object.entries(resourcesOfType(template, 'AWS::SQS::Queue')).map(([id, r]) => ({
+  id,
+  properties: (r.Properties ?? {}) as Record<string, Cfn>,
+}));
+const dlq = queues.find((q) => q.properties.RedrivePolicy)!;
+const poison = queues.find((q) => q !== dlq)!;
+const rules = Object.entries(resourcesOfType(template, 'AWS::Events::Rule')).map(([id, r]) => ({
+  id,
+  properties: (r.Properties ?? {}) as Record<string, Cfn>,
+}));
+const batchRule = rules.find((r) => r.properties.EventPattern)!;
+const sweepRule = rules.find((r) => r.properties.ScheduleExpression)!;
 const topic = only(template, 'AWS::SNS::Topic');
 const queue = only(template, 'AWS::Batch::JobQueue');
 const jobDefinition = only(template, 'AWS::Batch::JobDefinition');
@@ -123,7 +136,7 @@ describe('stylize function', () => {
       MemorySize: 10240,
       Timeout: 900,
     });
-    expect(fnProps.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fnProps.ReservedConcurrentExecutions).toBe(10);
     const layers = resourcesOfType(template, 'AWS::Lambda::LayerVersion');
     expect(fnProps.Layers).toEqual(Object.keys(layers).map(ref));
     expect(Object.values(layers).map((l) => l.Properties?.Description)).toEqual([
@@ -143,8 +156,11 @@ describe('stylize function', () => {
       NST_TOPIC_ARN: ref(topic.id),
       NST_ENGINE: 'auto',
       NST_DEADLINE_MARGIN_SECONDS: '60',
+      NST_MEMORY_MB: String(fnProps.MemorySize),
       NST_BATCH_JOB_QUEUE: queueArn,
       NST_BATCH_JOB_DEFINITION: ref(jobDefinition.id),
+      NST_BATCH_TIMEOUT_SECONDS: String(jobDefinition.properties.Timeout.AttemptDurationSeconds),
+      NST_BATCH_GPU_MEMORY_MB: '24576', // g5 (A10G) and g6 (L4): 24 GiB
       POWERTOOLS_SERVICE_NAME: 'serverless-style-transfer',
       POWERTOOLS_METRICS_NAMESPACE: 'ServerlessStyleTransfer',
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -152,23 +168,26 @@ describe('stylize function', () => {
     });
   });
 
-  it('retries async events twice for up to 6 hours, then sends them to the SQS dead-letter queue', () => {
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+  it('retries async events twice for up to 6 hours, then sends them as they are to the SQS dead-letter queue', () => {
+    expect(only(template, 'AWS::Lambda::EventInvokeConfig').properties).toEqual({
       FunctionName: ref(fnId),
       Qualifier: '$LATEST',
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 21600,
-      DestinationConfig: { OnFailure: { Destination: arn(dlq.id) } },
     });
-    expect(dlq.properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [ref(dlq.id)],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
+    // A dead-letter queue (the original event as the body), not an on-failure destination (a record).
+    expect(fnProps.DeadLetterConfig).toEqual({ TargetArn: arn(dlq.id) });
+    for (const q of [dlq, poison]) {
+      expect(q.properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [ref(q.id)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
   });
 
   it('is bundled as one ES module by esbuild, leaving the layer packages out', () => {
@@ -181,6 +200,63 @@ describe('stylize function', () => {
       expect(code).toMatch(new RegExp(`from\\s*"${external}"|import\\("${external}"\\)`));
     }
     expect(code).not.toContain('libvips'); // sharp's own sources are not inlined
+  });
+});
+
+describe('dead letters', () => {
+  it('are consumed by the function, one message per invocation, at most 2 at a time', () => {
+    expect(only(template, 'AWS::Lambda::EventSourceMapping').properties).toEqual({
+      EventSourceArn: arn(dlq.id),
+      FunctionName: ref(fnId),
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+  });
+
+  it('that fail 5 receives move to a poison queue that nothing consumes; no loop', () => {
+    expect(dlq.properties.RedrivePolicy).toEqual({ deadLetterTargetArn: arn(poison.id), maxReceiveCount: 5 });
+    // Throttled receives are retried within the visibility timeout: six function timeouts, as AWS advises.
+    expect(dlq.properties.VisibilityTimeout).toBe(6 * fnProps.Timeout);
+    expect(poison.properties.RedrivePolicy).toBeUndefined();
+    expect(JSON.stringify(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'))).not.toContain(
+      poison.id,
+    );
+    expect(JSON.stringify(fnProps.DeadLetterConfig)).not.toContain(poison.id);
+  });
+
+  it('lets the function receive and delete from its dead-letter queue and touch no other queue', () => {
+    const sqsStatements = fnStatements.filter((s) => asList(s.Action).some((a) => a.startsWith('sqs:')));
+    expect(sqsStatements.map((s) => s.Resource)).toEqual(sqsStatements.map(() => arn(dlq.id)));
+    expect(new Set(sqsStatements.flatMap((s) => asList(s.Action)))).toEqual(
+      new Set([
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage', // Lambda sends the function's failed events with the function's role
+      ]),
+    );
+    expect(JSON.stringify(allStatements(template))).not.toContain(poison.id);
+  });
+});
+
+describe('sweep schedule', () => {
+  it('invokes the function every 5 minutes with { nstSweep: { bucket } }', () => {
+    expect(sweepRule.properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(sweepRule.properties.Targets).toHaveLength(1);
+    const [target] = sweepRule.properties.Targets;
+    expect(target).toMatchObject({
+      Arn: arn(fnId),
+      RetryPolicy: { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 2 },
+    });
+    expect(JSON.parse(render(target.Input))).toEqual({ nstSweep: { bucket: `<ref:${bucketId}>` } });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: arn(fnId),
+      SourceArn: arn(sweepRule.id),
+    });
   });
 });
 
@@ -323,8 +399,16 @@ describe('Batch GPU path', () => {
     expect(unwanted).toEqual([]);
   });
 
+  it('cancels jobs RUNNABLE for an hour without capacity or a fitting instance', () => {
+    expect(queue.properties.JobStateTimeLimitActions).toEqual(
+      ['CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY', 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT'].map(
+        (reason) => ({ Action: 'CANCEL', State: 'RUNNABLE', MaxTimeSeconds: 3600, Reason: reason }),
+      ),
+    );
+  });
+
   it('sends FAILED jobs of its queue back to the function, with the DLQ for undeliverable events', () => {
-    const rule = only(template, 'AWS::Events::Rule').properties as Record<string, Cfn>;
+    const rule = batchRule.properties;
     expect(rule.EventPattern).toEqual({
       source: ['aws.batch'],
       'detail-type': ['Batch Job State Change'],
@@ -337,7 +421,7 @@ describe('Batch GPU path', () => {
       Principal: 'events.amazonaws.com',
       FunctionName: arn(fnId),
     });
-    const ruleId = only(template, 'AWS::Events::Rule').id;
+    const ruleId = batchRule.id;
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -369,19 +453,42 @@ describe('Batch GPU path', () => {
 });
 
 describe('notifications and operations', () => {
-  it('has a TLS-only topic without subscriptions by default', () => {
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      Topics: [ref(topic.id)],
-      PolicyDocument: {
-        Statement: [
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ],
+  it("has a TLS-only topic that this account's alarms may publish to, without subscriptions by default", () => {
+    const policy = only(template, 'AWS::SNS::TopicPolicy').properties as Cfn;
+    expect(policy.Topics).toEqual([ref(topic.id)]);
+    expect(policy.PolicyDocument.Statement).toEqual([
+      {
+        Sid: 'AllowPublishThroughSSLOnly',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sns:Publish',
+        Resource: ref(topic.id),
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       },
-    });
+      {
+        Sid: 'AllowThisAccountsAlarms',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: ref(topic.id),
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+          ArnLike: { 'aws:SourceArn': expect.anything() },
+        },
+      },
+    ]);
+    const sourceArn = policy.PolicyDocument.Statement[1].Condition.ArnLike['aws:SourceArn'];
+    expect(render(sourceArn)).toBe('arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*');
+    expect(JSON.stringify(sourceArn)).toContain('"AWS::Partition"'); // not a literal "aws"
     template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
 
-  it('alarms to the topic on dead letters and on function errors', () => {
+  it('every alarm action reaches a topic that lets cloudwatch.amazonaws.com publish', () => {
+    expect(Object.keys(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))).toHaveLength(3);
+    expect(unreachableAlarms(template)).toEqual([]);
+  });
+
+  it('alarms to the topic on dead letters, on poison letters and on function errors', () => {
     const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties,
     );
@@ -389,8 +496,17 @@ describe('notifications and operations', () => {
       expect.arrayContaining([
         expect.objectContaining({
           Namespace: 'AWS/SQS',
-          MetricName: 'ApproximateNumberOfMessagesVisible',
+          MetricName: 'NumberOfMessagesSent',
+          Statistic: 'Sum',
           Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq.id, 'QueueName'] } }],
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 0,
+          AlarmActions: [ref(topic.id)],
+        }),
+        expect.objectContaining({
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [poison.id, 'QueueName'] } }],
           ComparisonOperator: 'GreaterThanThreshold',
           Threshold: 0,
           AlarmActions: [ref(topic.id)],
@@ -405,15 +521,16 @@ describe('notifications and operations', () => {
         }),
       ]),
     );
-    expect(alarms).toHaveLength(2);
+    expect(alarms).toHaveLength(3);
   });
 
-  it('outputs the bucket, topic ARN, dead-letter queue URL, function and job queue', () => {
+  it('outputs the bucket, topic ARN, dead-letter and poison queue URLs, function and job queue', () => {
     const outputs = template.toJSON().Outputs;
     expect(outputs).toEqual({
       BucketName: expect.objectContaining({ Value: ref(bucketId) }),
       NotificationTopicArn: { Value: ref(topic.id) },
       DeadLetterQueueUrl: { Value: ref(dlq.id) },
+      PoisonQueueUrl: { Value: ref(poison.id) },
       FunctionName: { Value: ref(fnId) },
       JobQueueArn: { Value: queueArn },
     });

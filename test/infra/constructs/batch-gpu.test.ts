@@ -4,19 +4,20 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { IgnoreStrategy } from 'aws-cdk-lib';
+import { Duration, IgnoreStrategy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BATCH_ENGINE, BatchGpu } from '../../../infra/constructs/batch-gpu.js';
+import { BATCH_ENGINE, BatchGpu, gpuMemoryMb } from '../../../infra/constructs/batch-gpu.js';
 import { BATCH_IMAGE, REPO_ROOT } from '../../../infra/paths.js';
+import { NstError } from '../../../src/errors.js';
 import { PIPELINE_ENV } from '../../../src/jobs/config.js';
 import { bareStack, type Cfn, only } from '../helpers.js';
 
 describe('BatchGpu defaults', () => {
   const { stack, dispose } = bareStack();
-  new BatchGpu(stack, 'Gpu', {
+  const gpu = new BatchGpu(stack, 'Gpu', {
     bucket: new s3.Bucket(stack, 'Bucket'),
     topic: new sns.Topic(stack, 'Topic'),
     flowLogsBucket: new s3.Bucket(stack, 'FlowLogs'),
@@ -26,6 +27,8 @@ describe('BatchGpu defaults', () => {
 
   it('are the ones documented: nst names, g5/g6 on demand up to 16 vCPUs, 4 hours, 30 days of logs, a VPC', () => {
     template.hasResourceProperties('AWS::Batch::JobQueue', { JobQueueName: 'nst-gpu' });
+    expect(gpu.jobTimeout.toSeconds()).toBe(240 * 60);
+    expect(gpu.gpuMemoryMb).toBe(24_576);
     template.hasResourceProperties('AWS::Batch::JobDefinition', {
       JobDefinitionName: 'nst-stylize-gpu',
       Timeout: { AttemptDurationSeconds: 240 * 60 },
@@ -45,6 +48,60 @@ describe('BatchGpu defaults', () => {
         Environment: Match.arrayWith([{ Name: PIPELINE_ENV.engine, Value: BATCH_ENGINE }]),
       }),
     });
+  });
+
+  it('cancel jobs RUNNABLE for an hour without capacity or a fitting instance', () => {
+    const queue = only(template, 'AWS::Batch::JobQueue').properties as Cfn;
+    expect(queue.JobStateTimeLimitActions).toEqual([
+      {
+        Action: 'CANCEL',
+        State: 'RUNNABLE',
+        MaxTimeSeconds: 3600,
+        Reason: 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY',
+      },
+      {
+        Action: 'CANCEL',
+        State: 'RUNNABLE',
+        MaxTimeSeconds: 3600,
+        Reason: 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
+      },
+    ]);
+  });
+});
+
+describe('BatchGpu settings', () => {
+  const { stack, dispose } = bareStack();
+  const gpu = new BatchGpu(stack, 'Gpu', {
+    bucket: new s3.Bucket(stack, 'Bucket'),
+    topic: new sns.Topic(stack, 'Topic'),
+    flowLogsBucket: new s3.Bucket(stack, 'FlowLogs'),
+    instanceTypes: ['g6e', 'g4dn.xlarge'],
+    jobTimeout: Duration.minutes(30),
+    runnableTimeout: Duration.minutes(10),
+  });
+  const template = Template.fromStack(stack);
+  afterAll(dispose);
+
+  it('set the RUNNABLE limit, the job timeout, and the GPU memory of the smallest family', () => {
+    const queue = only(template, 'AWS::Batch::JobQueue').properties as Cfn;
+    expect(queue.JobStateTimeLimitActions.map((a: Cfn) => a.MaxTimeSeconds)).toEqual([600, 600]);
+    expect(gpu.jobTimeout.toSeconds()).toBe(1800);
+    expect(gpu.gpuMemoryMb).toBe(16_384); // g4dn's T4, not g6e's L40S
+  });
+});
+
+describe('gpuMemoryMb', () => {
+  it('is the per-GPU memory of the families, the least of them, for families and sizes alike', () => {
+    expect(gpuMemoryMb(['g5'])).toBe(24_576);
+    expect(gpuMemoryMb(['g6.2xlarge', 'g5.12xlarge'])).toBe(24_576);
+    expect(gpuMemoryMb(['p4d', 'g6e'])).toBe(40_960);
+  });
+
+  it('refuses a family it does not know, naming it and the known ones', () => {
+    expect(() => gpuMemoryMb(['g5', 'x2idn.large'])).toThrow(NstError);
+    expect(() => gpuMemoryMb(['g5', 'x2idn.large'])).toThrow(
+      /instanceTypes: no GPU memory known for "x2idn\.large" \(families known: g4dn, g5, g6/,
+    );
   });
 });
 
