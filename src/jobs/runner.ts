@@ -31,7 +31,7 @@ export async function runUploadedJob(
     };
     job.manifest = existing ?? newManifest(jobId, upload.bucket, source, job.now());
     if (job.manifest.spec) return stylizeJob(job);
-    const resolved = await resolveJob(job.store, trigger, upload);
+    const resolved = await resolveJob(job.store, trigger, upload, job.deps.config);
     job.manifest = { ...job.manifest, spec: resolved.spec };
     return stylizeJob(job, resolved.fetched);
   });
