@@ -33,7 +33,8 @@ export interface ReadLimits {
   readonly maxInputBytes: number;
 }
 
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const MIB = 1024 * 1024;
+const bytesText = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB (${n} bytes)` : `${n} bytes`);
 
 /**
  * An input object, or the input error that says why there is none: missing and forbidden objects are the
@@ -64,8 +65,8 @@ async function readInput(
     case 'too-large':
       throw new NstError(
         'INPUT_TOO_LARGE',
-        `${opts.what} ${store.uri(key)} is ${mib(read.bytes)} (${read.bytes} bytes), over the limit of ` +
-          `${mib(opts.maxBytes!)} ${opts.limit}`,
+        `${opts.what} ${store.uri(key)} is ${bytesText(read.bytes)}, over the limit of ` +
+          `${bytesText(opts.maxBytes!)} ${opts.limit}`,
       );
   }
 }
