@@ -29,6 +29,8 @@ export const ERROR_KINDS = {
   IMAGE_UNSUPPORTED: 'input',
   IMAGE_CORRUPT: 'input',
   IMAGE_TOO_LARGE: 'input',
+  /** An object's bytes exceed the limit (NST_MAX_INPUT_BYTES); found before it is downloaded. */
+  INPUT_TOO_LARGE: 'input',
   OUTPUT_FORMAT_UNSUPPORTED: 'input',
   // options and specs
   INVALID_OPTION: 'input',

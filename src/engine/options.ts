@@ -7,9 +7,18 @@ import { z } from 'zod';
 import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
 import { LBFGS_DEFAULTS } from './optim/lbfgs.js';
 
+/** The largest result, longest side in pixels. */
+export const MAX_SIZE = 4096;
+
 export const stylizeOptionsSchema = z
   .object({
-    size: z.number().int().min(16).max(4096).default(512).describe('Longest side of the result in pixels'),
+    size: z
+      .number()
+      .int()
+      .min(16)
+      .max(MAX_SIZE)
+      .default(512)
+      .describe('Longest side of the result in pixels'),
     iterations: z
       .number()
       .int()
@@ -21,7 +30,7 @@ export const stylizeOptionsSchema = z
       .number()
       .int()
       .min(16)
-      .max(4096)
+      .max(MAX_SIZE)
       .default(128)
       .describe('Longest side of the first (coarsest) scale; sizes grow by sqrt(2) up to size'),
     optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs').describe('Optimiser'),
@@ -87,7 +96,9 @@ export const stylizeOptionsSchema = z
       .int()
       .min(0)
       .default(0)
-      .describe('Emit an intermediate image every N iterations (0: off)'),
+      .describe(
+        'Emit an intermediate image every N iterations (0: off; pipeline jobs: at least 10, at most 100 frames a job)',
+      ),
     engine: z
       .enum(['auto', 'onnx', 'tfjs'])
       .default('auto')

@@ -6,7 +6,7 @@
 import { NstError } from '../errors.js';
 import { createEngine as defaultCreateEngine } from './index.js';
 import { type AdamOptions, createOptimiser, type LbfgsOptions } from './optim/index.js';
-import type { StylizeOptions } from './options.js';
+import { MAX_SIZE, type StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage, sizeForLongestSide } from './resample.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
 import type {
@@ -21,6 +21,32 @@ import type {
   VggWeights,
 } from './types.js';
 import { fromNetworkInput, MIN_IMAGE_SIDE, seededRandom, toNetworkInput } from './vgg.js';
+
+/**
+ * The most elongated image accepted, long side : short side (checked from the header when decoding, and
+ * again here for callers that pass pixels). A style is resampled so its short side is never under
+ * MIN_IMAGE_SIDE, so its long side grows with its aspect ratio: a 637-byte 20000x2 PNG became 160000x16
+ * pixels through VGG-19 at every scale (3.4 GB instead of 1.3 GB for a 64 px job). At 32:1 that floor costs
+ * at most 512x16 pixels; panoramas are rarely past 10:1.
+ */
+export const MAX_ASPECT_RATIO = 32;
+
+/**
+ * The most pixels a style is resampled to: those of the largest result (MAX_SIZE squared), so styleScale
+ * above 1 cannot make a style bigger than any job may be.
+ */
+export const MAX_STYLE_PIXELS = MAX_SIZE * MAX_SIZE;
+
+/** Refuses an image more elongated than MAX_ASPECT_RATIO; `what` names it. */
+export function checkAspectRatio(what: string, { width, height }: { width: number; height: number }): void {
+  const ratio = Math.max(width, height) / Math.max(1, Math.min(width, height));
+  if (ratio <= MAX_ASPECT_RATIO) return;
+  throw new NstError(
+    'IMAGE_TOO_LARGE',
+    `${what} is ${width}x${height}, an aspect ratio of ${Math.round(ratio * 10) / 10}:1, over the limit of ` +
+      `${MAX_ASPECT_RATIO}:1: crop it first`,
+  );
+}
 
 export interface StylizeInput {
   /** The content image at the target size (the caller resizes it with a high-quality filter). */
@@ -116,8 +142,8 @@ export async function stylize(
   options: StylizeOptions,
   context: StylizeContext,
 ): Promise<StylizeResult> {
-  checkInput(input, options);
   const scales = scheduleFor(input.content, options);
+  checkInput(input, options, scales);
   const run: Run = { input, options, context, scales, clock: new RunClock(scales) };
   const firstScale = context.resume?.scaleIndex ?? 0;
   for (let s = 0; s < firstScale; s++) run.clock.count(scaleWork(scales[s]), scales[s].iterations);
@@ -128,11 +154,44 @@ export async function stylize(
   return result(run, outcomes);
 }
 
-function checkInput(input: StylizeInput, options: StylizeOptions): void {
+/** Checks the inputs before any engine is built; styles at the largest scale, where they are biggest. */
+function checkInput(input: StylizeInput, options: StylizeOptions, scales: readonly Scale[]): void {
   if (input.styles.length === 0) throw new NstError('INVALID_OPTION', 'at least one style image is required');
   if (options.init === 'image' && !input.initImage) {
     throw new NstError('INVALID_OPTION', "init 'image' needs an initial image");
   }
+  const last = scales.at(-1);
+  input.styles.forEach(({ image }, i) => {
+    const what = `style image ${i + 1}`;
+    checkAspectRatio(what, image);
+    if (!last) return;
+    const { width, height } = styleSize(image, last, options);
+    if (width * height <= MAX_STYLE_PIXELS) return;
+    const mp = (n: number) => `${(n / 1e6).toFixed(1)} megapixels`;
+    throw new NstError(
+      'INVALID_OPTION',
+      `${what} (${image.width}x${image.height}) would be resampled to ${width}x${height} (${mp(width * height)}) ` +
+        `at styleScale ${options.styleScale}, over the limit of ${mp(MAX_STYLE_PIXELS)}: lower styleScale or size`,
+    );
+  });
+}
+
+/**
+ * The size a style is resampled to at a scale: its longest side styleScale x the scale's, its shorter side
+ * never under MIN_IMAGE_SIDE (bounded by MAX_ASPECT_RATIO, checked first).
+ */
+function styleSize(
+  image: { width: number; height: number },
+  scale: Scale,
+  options: StylizeOptions,
+): { width: number; height: number } {
+  const styleSide = Math.round(options.styleScale * Math.max(scale.width, scale.height));
+  const shorter = Math.min(image.width, image.height) / Math.max(image.width, image.height);
+  return sizeForLongestSide(
+    image.width,
+    image.height,
+    Math.max(styleSide, Math.ceil(MIN_IMAGE_SIDE / shorter)),
+  );
 }
 
 /** One stylize() call: its inputs and its progress over all scales. */
@@ -317,7 +376,6 @@ function engineSpec(
   scale: Scale,
   weights: VggWeights,
 ): EngineSpec {
-  const styleSide = Math.round(options.styleScale * Math.max(scale.width, scale.height));
   return {
     weights,
     width: scale.width,
@@ -331,13 +389,7 @@ function engineSpec(
     },
     content: resampleImage(input.content, scale.width, scale.height),
     styles: input.styles.map(({ image, weight }) => {
-      // The style's longest side follows the result's; its shorter side never drops under the minimum.
-      const shorter = Math.min(image.width, image.height) / Math.max(image.width, image.height);
-      const size = sizeForLongestSide(
-        image.width,
-        image.height,
-        Math.max(styleSide, Math.ceil(MIN_IMAGE_SIDE / shorter)),
-      );
+      const size = styleSize(image, scale, options);
       return { image: resampleImage(image, size.width, size.height), weight };
     }),
     threads: options.threads,

@@ -3,11 +3,13 @@
  *
  * Every input goes through the same checks, in this order, so a bad file fails fast and says why:
  * read the bytes (missing / empty), read the header only (not an image / unsupported format / pixel
- * limit), then decode the pixels (truncated or damaged data). The pixel limit is checked from the
- * header before any pixel is decoded: a small PNG can claim gigapixels (decompression bomb).
+ * limit, aspect ratio), then decode the pixels (truncated or damaged data). The pixel limit and the aspect
+ * ratio are checked from the header before any pixel is decoded: a small PNG can claim gigapixels
+ * (decompression bomb), or a shape (20000x2) that the engine's resampling would blow up.
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { checkAspectRatio } from '../engine/stylize.js';
 import type { RgbImage } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { INPUT_FORMAT_NAMES, INPUT_FORMATS_TEXT } from './formats.js';
@@ -136,6 +138,7 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   const header = await readHeader(source);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   checkPixelLimit(source.label, header, maxPixels);
+  checkAspectRatio(source.label, header);
 
   let pipeline = sharp(source.bytes, {
     failOn: FAIL_ON,

@@ -18,6 +18,7 @@ export const PIPELINE_ENV = {
   threads: 'NST_THREADS',
   deadlineMarginSeconds: 'NST_DEADLINE_MARGIN_SECONDS',
   maxPixels: 'NST_MAX_PIXELS',
+  maxInputBytes: 'NST_MAX_INPUT_BYTES',
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
   webhookUrl: 'NST_WEBHOOK_URL',
@@ -46,6 +47,11 @@ export const PIPELINE_DEFAULTS = {
   memoryMb: 10240,
   batchTimeoutSeconds: 240 * 60,
   batchGpuMemoryMb: 23028,
+  /**
+   * The largest object a job reads, checked before it is downloaded. 200 MiB holds a 40-megapixel image
+   * (DEFAULT_MAX_PIXELS) in any format read: 120 MB as uncompressed 8-bit TIFF, far less compressed.
+   */
+  maxInputBytes: 200 * 1024 * 1024,
 } as const;
 
 const positiveInt = z.coerce.number().int().positive();
@@ -62,6 +68,7 @@ const envSchema = z.object({
     .min(0)
     .default(PIPELINE_DEFAULTS.deadlineMarginSeconds),
   [PIPELINE_ENV.maxPixels]: positiveInt.optional(),
+  [PIPELINE_ENV.maxInputBytes]: positiveInt.default(PIPELINE_DEFAULTS.maxInputBytes),
   [PIPELINE_ENV.leaseSeconds]: z.coerce.number().positive().default(PIPELINE_DEFAULTS.leaseSeconds),
   [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
   [PIPELINE_ENV.webhookUrl]: z.url().optional(),
@@ -79,6 +86,8 @@ export interface PipelineConfig {
   /** Stop and checkpoint this long before the Lambda's deadline. */
   readonly marginSeconds: number;
   readonly maxPixels?: number;
+  /** The largest input object read, in bytes (checked before downloading it). */
+  readonly maxInputBytes: number;
   /**
    * How long a job lock lasts without renewal. Under a minute, so when a worker dies, Lambda's first retry
    * of the event (a minute later) can take the job over.
@@ -116,6 +125,7 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
     threads: e[PIPELINE_ENV.threads],
     marginSeconds: e[PIPELINE_ENV.deadlineMarginSeconds],
     maxPixels: e[PIPELINE_ENV.maxPixels],
+    maxInputBytes: e[PIPELINE_ENV.maxInputBytes],
     leaseSeconds: e[PIPELINE_ENV.leaseSeconds],
     maxContinuations: e[PIPELINE_ENV.maxContinuations],
     webhookUrl: e[PIPELINE_ENV.webhookUrl],

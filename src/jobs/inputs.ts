@@ -1,16 +1,20 @@
 /**
  * From an upload to a job: the spec (a drop-in's key and metadata, or a jobs/*.json file) and the input
- * images' bytes. Inputs are only ever read. Missing or unusable inputs are input errors that name the key.
+ * images' bytes. Inputs are only ever read. Missing, forbidden, too large or unusable inputs are input
+ * errors that name the key and why.
  */
 import { NstError } from '../errors.js';
 import { outputFormatForName } from '../image/encode.js';
 import { IMAGE_EXTENSIONS, type OutputFormat } from '../image/formats.js';
-import type { ObjectStore, StoredObject } from '../storage/object-store.js';
+import type { ObjectStore, ReadOptions, StoredObject } from '../storage/object-store.js';
 import { PreconditionFailed } from '../storage/object-store.js';
 import type { ImageInputs, ImageSource } from '../stylize-image.js';
-import { STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
+import { PIPELINE_ENV } from './config.js';
+import { KEY_PREFIXES, STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
 import { specFromMetadata } from './metadata.js';
-import { type JobSpec, parseJobSpec } from './spec.js';
+import { type JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './spec.js';
+
+const MAX_INPUT_BYTES_ENV = PIPELINE_ENV.maxInputBytes;
 
 export interface Upload {
   readonly etag: string;
@@ -23,23 +27,74 @@ export interface ResolvedJob {
   readonly fetched: ReadonlyMap<string, StoredObject>;
 }
 
+/** Limits on what a job reads. */
+export interface ReadLimits {
+  /** The largest input object, in bytes (NST_MAX_INPUT_BYTES). */
+  readonly maxInputBytes: number;
+}
+
+const MIB = 1024 * 1024;
+const bytesText = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB (${n} bytes)` : `${n} bytes`);
+
+/**
+ * An input object, or the input error that says why there is none: missing and forbidden objects are the
+ * user's problem (a key the pipeline may not read, a deleted upload), never a transient failure.
+ */
+async function readInput(
+  store: ObjectStore,
+  key: string,
+  opts: ReadOptions & {
+    readonly code: 'IMAGE_NOT_FOUND' | 'STYLE_NOT_FOUND';
+    readonly what: string;
+    readonly missing: string;
+    readonly limit: string;
+  },
+): Promise<StoredObject> {
+  const read = await store.read(key, opts);
+  switch (read.status) {
+    case 'found':
+      return read.object;
+    case 'missing':
+      throw new NstError(opts.code, `${opts.what} ${store.uri(key)} ${opts.missing}`);
+    case 'denied':
+      throw new NstError(
+        opts.code,
+        `${opts.what} ${store.uri(key)} cannot be read: access denied (${read.reason}); the pipeline reads ` +
+          `photos under ${KEY_PREFIXES.inputs} and paintings under ${KEY_PREFIXES.styles} only`,
+      );
+    case 'too-large':
+      throw new NstError(
+        'INPUT_TOO_LARGE',
+        `${opts.what} ${store.uri(key)} is ${bytesText(read.bytes)}, over the limit of ` +
+          `${bytesText(opts.maxBytes!)} ${opts.limit}`,
+      );
+  }
+}
+
 /** Reads exactly the uploaded version: a later upload of the same key is its own job. */
-async function readUpload(store: ObjectStore, key: string, upload: Upload): Promise<StoredObject> {
-  let object: StoredObject | undefined;
+async function readUpload(
+  store: ObjectStore,
+  trigger: { kind: 'spec' | 'drop-in'; key: string },
+  upload: Upload,
+  limits: ReadLimits,
+): Promise<StoredObject> {
+  const spec = trigger.kind === 'spec';
   try {
-    object = await store.get(
-      key,
-      upload.versionId ? { versionId: upload.versionId } : { ifMatch: upload.etag },
-    );
+    return await readInput(store, trigger.key, {
+      ...(upload.versionId ? { versionId: upload.versionId } : { ifMatch: upload.etag }),
+      code: 'IMAGE_NOT_FOUND',
+      what: spec ? 'job spec' : 'photo',
+      missing: 'was deleted before the job ran',
+      maxBytes: spec ? MAX_SPEC_BYTES : limits.maxInputBytes,
+      limit: spec ? 'for a job spec' : `(${MAX_INPUT_BYTES_ENV})`,
+    });
   } catch (e) {
     if (!(e instanceof PreconditionFailed)) throw e;
     throw new NstError(
       'INPUT_CHANGED',
-      `${key} was replaced after this upload; the newer upload runs as its own job`,
+      `${trigger.key} was replaced after this upload; the newer upload runs as its own job`,
     );
   }
-  if (!object) throw new NstError('IMAGE_NOT_FOUND', `${store.uri(key)} was deleted before the job ran`);
-  return object;
 }
 
 /** The spec's output format, else the content's when it can be written, else JPEG. */
@@ -47,14 +102,19 @@ export function outputFormatFor(spec: JobSpec): OutputFormat {
   return spec.output.format ?? outputFormatForName(spec.content) ?? 'jpeg';
 }
 
-export async function resolveJob(store: ObjectStore, trigger: Trigger, upload: Upload): Promise<ResolvedJob> {
+export async function resolveJob(
+  store: ObjectStore,
+  trigger: Trigger,
+  upload: Upload,
+  limits: ReadLimits,
+): Promise<ResolvedJob> {
   switch (trigger.kind) {
     case 'spec': {
-      const object = await readUpload(store, trigger.key, upload);
+      const object = await readUpload(store, trigger, upload, limits);
       return { spec: parseJobSpec(object.body.toString('utf8'), trigger.key), fetched: new Map() };
     }
     case 'drop-in': {
-      const object = await readUpload(store, trigger.key, upload);
+      const object = await readUpload(store, trigger, upload, limits);
       const styleKey = await findStyle(store, trigger.style);
       const spec = specFromMetadata(object.metadata, {
         content: trigger.key,
@@ -81,20 +141,23 @@ async function findStyle(store: ObjectStore, style: string): Promise<string> {
   );
 }
 
-/** The spec's images as stylizeImage() takes them, read from the bucket. */
+/** The spec's images as stylizeImage() takes them, read from the bucket (each under the byte limit). */
 export async function fetchInputs(
   store: ObjectStore,
   spec: JobSpec,
-  fetched: ReadonlyMap<string, StoredObject> = new Map(),
+  opts: { readonly fetched?: ReadonlyMap<string, StoredObject>; readonly limits: ReadLimits },
 ): Promise<ImageInputs> {
-  const read = async (key: string, missing: 'IMAGE_NOT_FOUND' | 'STYLE_NOT_FOUND'): Promise<ImageSource> => {
-    const object = fetched.get(key) ?? (await store.get(key));
-    if (!object) {
-      throw new NstError(
-        missing,
-        `${store.uri(key)} does not exist${missing === 'STYLE_NOT_FOUND' ? ' (style painting)' : ''}`,
-      );
-    }
+  const maxBytes = opts.limits.maxInputBytes;
+  const read = async (key: string, code: 'IMAGE_NOT_FOUND' | 'STYLE_NOT_FOUND'): Promise<ImageSource> => {
+    const object =
+      opts.fetched?.get(key) ??
+      (await readInput(store, key, {
+        code,
+        what: code === 'STYLE_NOT_FOUND' ? 'style painting' : 'image',
+        missing: 'does not exist',
+        maxBytes,
+        limit: `(${MAX_INPUT_BYTES_ENV})`,
+      }));
     return { data: object.body, name: key };
   };
   const content = await read(spec.content, 'IMAGE_NOT_FOUND');

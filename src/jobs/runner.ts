@@ -27,7 +27,7 @@ export async function runUploadedJob(
   return withLockedJob(deps, inv, { bucket: upload.bucket, jobId }, 'event', async (job, existing) => {
     job.manifest = existing ?? newManifest(jobId, upload.bucket, sourceOf(upload)!, job.now());
     if (job.manifest.spec) return stylizeJob(job);
-    const resolved = await resolveJob(job.store, trigger, upload);
+    const resolved = await resolveJob(job.store, trigger, upload, job.deps.config);
     job.manifest = { ...job.manifest, spec: resolved.spec };
     return stylizeJob(job, resolved.fetched);
   });

@@ -8,12 +8,30 @@ import { stylizeOptionsSchema } from '../engine/options.js';
 import { NstError } from '../errors.js';
 import { OUTPUT_FORMATS } from '../image/formats.js';
 import { describeIssues } from '../validation.js';
+import { KEY_PREFIXES } from './keys.js';
 
-const keySchema = z
-  .string()
-  .min(1)
-  .max(1024)
-  .refine((key) => !/^(s3:\/\/|\/)/.test(key), 'must be an object key in this bucket, like inputs/photo.jpg');
+/** Limits of pipeline jobs (the CLI has its own machine and may go further). */
+export const PIPELINE_LIMITS = {
+  /** saveEvery is 0 (no frames) or at least this: a frame per iteration is an upload per iteration. */
+  minSaveEvery: 10,
+  /** Progress frames per job: more are spread out (saveEvery raised) so at most this many are written. */
+  maxFrames: 100,
+} as const;
+
+/** A job spec file is a few hundred bytes; anything over this is not one. */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+
+/**
+ * A key in this bucket under `prefix`: the function may read only inputs/ and styles/ (its IAM role), so
+ * any other key would be denied at run time; refusing it here names the field.
+ */
+const keyUnder = (prefix: string, example: string) =>
+  z
+    .string()
+    .min(1)
+    .max(1024)
+    // A regex rather than startsWith(), whose JSON Schema carries a nonstandard format strict validators refuse.
+    .regex(new RegExp(`^${prefix}`), `must be an object key in this bucket under ${prefix}, like ${example}`);
 
 export const outputSettingsSchema = z
   .object({
@@ -29,12 +47,16 @@ export const outputSettingsSchema = z
 export const jobSpecSchema = z
   .object({
     $schema: z.string().optional().describe('The JSON Schema of this file, for editors'),
-    content: keySchema.describe('Key of the content photo in this bucket'),
+    content: keyUnder(KEY_PREFIXES.inputs, `${KEY_PREFIXES.inputs}photo.jpg`).describe(
+      `Key of the content photo in this bucket, under ${KEY_PREFIXES.inputs}`,
+    ),
     styles: z
       .array(
         z
           .object({
-            key: keySchema.describe('Key of a style painting in this bucket'),
+            key: keyUnder(KEY_PREFIXES.styles, `${KEY_PREFIXES.styles}starry.jpg`).describe(
+              `Key of a style painting in this bucket, under ${KEY_PREFIXES.styles}`,
+            ),
             weight: z.number().positive().default(1).describe('Blend weight (weights are normalised)'),
           })
           .strict(),
@@ -42,7 +64,9 @@ export const jobSpecSchema = z
       .min(1)
       .max(8)
       .describe('Style paintings with blend weights'),
-    initImage: keySchema.optional().describe('Key of the starting image for options.init "image"'),
+    initImage: keyUnder(KEY_PREFIXES.inputs, `${KEY_PREFIXES.inputs}start.jpg`)
+      .optional()
+      .describe(`Key of the starting image for options.init "image", under ${KEY_PREFIXES.inputs}`),
     options: stylizeOptionsSchema.prefault({}).describe('Stylize options: the CLI long flags in camelCase'),
     output: outputSettingsSchema.prefault({}).describe('Output format'),
   })
@@ -50,6 +74,14 @@ export const jobSpecSchema = z
   .superRefine((spec, ctx) => {
     if (spec.options.init === 'image' && !spec.initImage) {
       ctx.addIssue({ code: 'custom', path: ['initImage'], message: 'options.init "image" needs initImage' });
+    }
+    const { saveEvery } = spec.options;
+    if (saveEvery > 0 && saveEvery < PIPELINE_LIMITS.minSaveEvery) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['options', 'saveEvery'],
+        message: `must be 0 (no frames) or at least ${PIPELINE_LIMITS.minSaveEvery} in pipeline jobs`,
+      });
     }
   });
 

@@ -6,6 +6,7 @@
  */
 import { resolveEngineKind } from '../engine/index.js';
 import type { StylizeOptions } from '../engine/options.js';
+import { planScales } from '../engine/schedule.js';
 import { type Checkpoint, StylizeAborted } from '../engine/stylize.js';
 import { defaultThreads } from '../engine/threads.js';
 import type { VggWeights } from '../engine/types.js';
@@ -16,6 +17,7 @@ import {
   type DecodedInputs,
   decodeInputs,
   type OutputSettings,
+  resultSize,
   type StylizedImage,
   stylizeDecodedImage,
 } from '../stylize-image.js';
@@ -28,6 +30,7 @@ import { fetchInputs, outputFormatFor } from './inputs.js';
 import type { JobOutcome, JobRun } from './locked-job.js';
 import { addPhase, type JobManifest, round } from './manifest.js';
 import { batchFit, chooseRoute, fitOn, jobShape, type Route } from './routing.js';
+import { PIPELINE_LIMITS } from './spec.js';
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
@@ -70,7 +73,7 @@ async function readJobInputs(job: JobRun, fetched?: ReadonlyMap<string, StoredOb
   const spec = job.manifest!.spec!;
   const started = performance.now();
   const resume = job.manifest!.checkpoint ? await loadCheckpoint(store, job.jobId) : undefined;
-  const input = await fetchInputs(store, spec, fetched);
+  const input = await fetchInputs(store, spec, { fetched, limits: deps.config });
   const output: OutputSettings = {
     format: outputFormatFor(spec),
     quality: spec.output.quality,
@@ -80,15 +83,32 @@ async function readJobInputs(job: JobRun, fetched?: ReadonlyMap<string, StoredOb
   const decoded = await decodeInputs(input, output);
   const weights = await deps.loadWeights();
   job.manifest = addPhase(job.manifest!, 'fetch', seconds(started));
-  return { decoded, output, options: effectiveOptions(spec.options, deps.config), weights, resume };
+  const options = effectiveOptions(spec.options, deps.config, resultSize(decoded.content, spec.options));
+  return { decoded, output, options, weights, resume };
 }
 
-/** The spec's options with the deployment's defaults for the engine and threads. */
-function effectiveOptions(options: StylizeOptions, config: PipelineConfig): StylizeOptions {
+/**
+ * The spec's options as this worker runs them: the deployment's engine and threads by default; threads
+ * never more than this worker's cores (more only oversubscribes them, and would fool the estimate); and
+ * saveEvery raised where it would write more than PIPELINE_LIMITS.maxFrames frames, so the frames that are
+ * written still span the whole run.
+ */
+function effectiveOptions(
+  options: StylizeOptions,
+  config: PipelineConfig,
+  size: { width: number; height: number },
+): StylizeOptions {
+  const cores = defaultThreads();
+  const total = planScales({ ...size, minSize: options.minSize, iterations: options.iterations }).reduce(
+    (sum, scale) => sum + scale.iterations,
+    0,
+  );
   return {
     ...options,
     engine: options.engine === 'auto' ? config.engine : options.engine,
-    threads: options.threads ?? config.threads,
+    threads: Math.min(options.threads ?? config.threads ?? cores, cores),
+    saveEvery:
+      options.saveEvery > 0 ? Math.max(options.saveEvery, Math.ceil(total / PIPELINE_LIMITS.maxFrames)) : 0,
   };
 }
 

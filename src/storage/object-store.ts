@@ -1,11 +1,16 @@
 /**
- * One bucket as the pipeline sees it: get, put (optionally conditional), list. Every S3 failure comes out
- * classified, because the pipeline's retry policy depends on it: a missing object is `undefined`, a failed
- * precondition is a `PreconditionFailed`, and anything else (network, throttling, 5xx, access) is a
+ * One bucket as the pipeline sees it: get, read, put (optionally conditional), list. Every S3 failure comes
+ * out classified, because the pipeline's retry policy depends on it: a missing object is `undefined`, a
+ * failed precondition is a `PreconditionFailed`, and anything else (network, throttling, 5xx, access) is a
  * transient NstError so the platform retries the invocation.
+ *
+ * read() is for a job's inputs, whose problems are the user's: it answers a missing, forbidden or too large
+ * object as a typed result (ReadResult) for the caller to name, instead of a transient error. The pipeline's
+ * own objects (lock, job.json) use get(), where an access error is the deployment's and stays transient.
  */
 import {
   GetObjectCommand,
+  type GetObjectCommandOutput,
   ListObjectsV2Command,
   PutObjectCommand,
   type PutObjectCommandInput,
@@ -23,6 +28,20 @@ export interface StoredObject {
   readonly etag: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly contentType?: string;
+}
+
+/** What read() found. */
+export type ReadResult =
+  | { readonly status: 'found'; readonly object: StoredObject }
+  | { readonly status: 'missing' }
+  /** S3 answered AccessDenied (IAM, bucket policy or KMS); `reason` is S3's message. */
+  | { readonly status: 'denied'; readonly reason: string }
+  /** Over `maxBytes`: `bytes` is the object's size (or, with no Content-Length, the bytes seen so far). */
+  | { readonly status: 'too-large'; readonly bytes: number };
+
+export interface ReadOptions extends GetOptions {
+  /** Refuse objects larger than this, before their body is read (Content-Length) and while it streams. */
+  readonly maxBytes?: number;
 }
 
 export interface GetOptions {
@@ -57,6 +76,9 @@ interface SdkError {
 }
 
 const status = (e: unknown) => (e as SdkError).$metadata?.httpStatusCode;
+const name = (e: unknown) => (e as SdkError).name ?? '';
+// Only AccessDenied: other 403s (expired or skewed credentials, a bad signature) are the deployment's.
+const isDenied = (e: unknown) => name(e) === 'AccessDenied';
 const isMissing = (e: unknown) =>
   status(e) === 404 || ['NoSuchKey', 'NotFound'].includes((e as SdkError).name ?? '');
 // S3 answers 409 ConditionalRequestConflict when two conditional writes race.
@@ -76,10 +98,23 @@ export class ObjectStore {
     return `s3://${this.bucket}/${key}`;
   }
 
-  /** The object, or undefined when there is none. */
+  /** The object, or undefined when there is none; access errors are transient (the pipeline's own objects). */
   async get(key: string, opts: GetOptions = {}): Promise<StoredObject | undefined> {
+    const read = await this.read(key, opts);
+    if (read.status === 'found') return read.object;
+    if (read.status === 'denied')
+      throw this.unavailable('read', key, new Error(`access denied: ${read.reason}`));
+    return undefined;
+  }
+
+  /**
+   * A job's input: the object, or why there is none (missing, denied, over `maxBytes`). A too large object
+   * is refused from its Content-Length before any of its body is read; the body is never copied.
+   */
+  async read(key: string, opts: ReadOptions = {}): Promise<ReadResult> {
+    let out: GetObjectCommandOutput;
     try {
-      const out = await this.client.send(
+      out = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
           Key: key,
@@ -87,13 +122,29 @@ export class ObjectStore {
           IfMatch: opts.ifMatch ? quoteEtag(opts.ifMatch) : undefined,
         }),
       );
-      const body = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
-      return { body, etag: out.ETag ?? '', metadata: out.Metadata ?? {}, contentType: out.ContentType };
     } catch (e) {
-      if (isMissing(e)) return undefined;
+      if (isMissing(e)) return { status: 'missing' };
       if (isPrecondition(e)) throw new PreconditionFailed(key);
+      if (isDenied(e)) return { status: 'denied', reason: why(e) };
       throw this.unavailable('read', key, e);
     }
+    const max = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    const stream = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    if ((out.ContentLength ?? 0) > max) {
+      stream?.destroy?.();
+      return { status: 'too-large', bytes: out.ContentLength! };
+    }
+    let body: Buffer | { tooLarge: number };
+    try {
+      body = await readBody(stream, max);
+    } catch (e) {
+      throw this.unavailable('read', key, e);
+    }
+    if (!Buffer.isBuffer(body)) return { status: 'too-large', bytes: body.tooLarge };
+    return {
+      status: 'found',
+      object: { body, etag: out.ETag ?? '', metadata: out.Metadata ?? {}, contentType: out.ContentType },
+    };
   }
 
   async getJson<T>(key: string): Promise<{ value: T; etag: string } | undefined> {
@@ -155,7 +206,30 @@ export class ObjectStore {
   }
 
   private unavailable(op: string, key: string, cause: unknown): NstError {
-    const why = (cause as SdkError).message || (cause as SdkError).name || String(cause);
-    return new NstError('STORAGE_UNAVAILABLE', `cannot ${op} ${this.uri(key)}: ${why}`, { cause });
+    return new NstError('STORAGE_UNAVAILABLE', `cannot ${op} ${this.uri(key)}: ${why(cause)}`, { cause });
   }
+}
+
+const why = (e: unknown): string => (e as SdkError).message || (e as SdkError).name || String(e);
+
+/**
+ * The body's chunks as one Buffer: a single chunk as it is, several joined once. Stops (and destroys the
+ * stream) as soon as it holds more than `max` bytes, answering how many it saw.
+ */
+async function readBody(
+  stream: (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined,
+  max: number,
+): Promise<Buffer | { tooLarge: number }> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += chunk.length;
+    if (total > max) {
+      stream.destroy?.();
+      return { tooLarge: total };
+    }
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
 }

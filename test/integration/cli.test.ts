@@ -244,6 +244,16 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
       /IMAGE_TOO_LARGE.*huge\.png/,
     ],
     [
+      'a style more elongated than 32:1 (the style-image bomb)',
+      async () => {
+        await sharp({ create: { width: 20_000, height: 2, channels: 3, background: '#808080' } })
+          .png()
+          .toFile(out('bomb.png'));
+        return ['--style', out('bomb.png'), '--size', '64'];
+      },
+      /IMAGE_TOO_LARGE.*bomb\.png is 20000x2, an aspect ratio of 10000:1, over the limit of 32:1/,
+    ],
+    [
       'a bad option value',
       async () => ['--size', '-3', '--pooling', 'max', '--tv-weight', 'lots'],
       /INVALID_OPTION[\s\S]*--size[\s\S]*--tv-weight/,

@@ -147,11 +147,14 @@ describe('the local pipeline', () => {
   });
 
   it('runs explicit jobs, and only inputs/ and jobs/ trigger (outputs never re-trigger)', async () => {
-    await pipeline.store.put('photos/a.jpg', await jpeg());
+    // A spec's content must be under inputs/, where an upload is also a drop-in (here, a misplaced one).
+    await pipeline.store.put('inputs/a.jpg', await jpeg());
+    await pipeline.idle();
+    settled.length = 0;
     await pipeline.store.put('outputs/manual/result.jpg', await jpeg());
     await pipeline.store.put(
       'jobs/a.json',
-      JSON.stringify({ content: 'photos/a.jpg', styles: [{ key: 'styles/starry.png' }], options: TINY }),
+      JSON.stringify({ content: 'inputs/a.jpg', styles: [{ key: 'styles/starry.png' }], options: TINY }),
     );
     await pipeline.idle();
     expect(settled).toEqual([

@@ -3,15 +3,19 @@
  * failed job.json with an actionable code, a failure notification and a successful invocation (no retry);
  * transient errors (S3 or SNS unavailable) throw, leave no partial output, and a retry finishes the job.
  */
+import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { createStylizeHandler, StylizeHandler } from '../../functions/stylize/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import type { StyleEngine } from '../../src/engine/types.js';
 import { NstError } from '../../src/errors.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
+import { PIPELINE_LIMITS } from '../../src/jobs/spec.js';
 import { startLocalS3 } from '../../src/storage/local-s3.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
+import { failReads } from '../helpers/s3-faults.js';
 import {
   captured,
   jpeg,
@@ -59,9 +63,11 @@ async function expectFailed(
   body: Buffer | string,
   code: string,
   metadata: Record<string, string> = TINY_METADATA,
+  opts: { env?: Record<string, string>; createEngine?: EngineFactory } = {},
 ): Promise<string> {
   const event = await h.upload(key, body, metadata);
-  const outcomes = await handlerWith({ env: { NST_MAX_PIXELS: '2000' } })(event, lambdaContext());
+  const handler = handlerWith({ ...opts, env: { NST_MAX_PIXELS: '2000', ...opts.env } });
+  const outcomes = await handler(event, lambdaContext());
   expect(outcomes).toHaveLength(1);
   const [outcome] = outcomes;
   expect(outcome).toMatchObject({ status: 'failed', error: { code } });
@@ -187,6 +193,156 @@ describe('permanent input errors: a failed job, a notification, no retry', () =>
       { key: 'jobs/README.txt', status: 'skipped', detail: 'not a job' },
     ]);
     expect(await h.store.list('outputs/')).toEqual([]);
+  });
+});
+
+describe('limits: each a failed job with its code, a notification, no retry', () => {
+  /** An engine factory that counts the engines built, and builds none. */
+  const countingEngines = () => {
+    const built: string[] = [];
+    const factory: EngineFactory = async (_choice, spec) => {
+      built.push(`${spec.width}x${spec.height}`);
+      throw new Error('no engine should be built');
+    };
+    return { built, factory };
+  };
+  const spec = (content: string, style = 'styles/starry.png', options: object = TINY) =>
+    JSON.stringify({ content, styles: [{ key: style }], options });
+
+  it('a job spec naming keys outside inputs/ and styles/ is refused before anything is read', async () => {
+    const message = await expectFailed(
+      'jobs/outside.json',
+      JSON.stringify({ content: 'photo.jpg', styles: [{ key: 'inputs/starry.png' }], options: TINY }),
+      'INVALID_JOB_SPEC',
+    );
+    expect(message).toContain('content: must be an object key in this bucket under inputs/');
+    expect(message).toContain('styles.0.key: must be an object key in this bucket under styles/');
+  });
+
+  it('AccessDenied on a content photo or a style painting is an input error naming the key', async () => {
+    await h.store.put('inputs/private/photo.jpg', await jpeg());
+    await h.store.put('styles/private.png', await png(48, 48, 5));
+    failReads(h.s3.client, (key) => key.includes('private'));
+    const photo = await expectFailed('jobs/denied.json', spec('inputs/private/photo.jpg'), 'IMAGE_NOT_FOUND');
+    expect(photo).toContain(`s3://${BUCKET}/inputs/private/photo.jpg cannot be read: access denied`);
+    sns.calls.length = 0;
+    await h.store.put('inputs/here.jpg', await jpeg());
+    const style = await expectFailed(
+      'jobs/denied-style.json',
+      spec('inputs/here.jpg', 'styles/private.png'),
+      'STYLE_NOT_FOUND',
+    );
+    expect(style).toContain(`style painting s3://${BUCKET}/styles/private.png cannot be read: access denied`);
+  });
+
+  it('an upload the function may not read (AccessDenied on the drop-in itself) fails, not retried', async () => {
+    failReads(h.s3.client, (key) => key === 'inputs/starry/locked.jpg');
+    const message = await expectFailed('inputs/starry/locked.jpg', await jpeg(), 'IMAGE_NOT_FOUND');
+    expect(message).toMatch(
+      /photo s3:\/\/.*inputs\/starry\/locked\.jpg cannot be read: access denied \(Access Denied\)/,
+    );
+  });
+
+  it('an object over NST_MAX_INPUT_BYTES is refused before download: photo, style, job spec', async () => {
+    const env = { NST_MAX_INPUT_BYTES: '400' };
+    const big = await jpeg(40, 32);
+    expect(big.length).toBeGreaterThan(400);
+    const photo = await expectFailed('inputs/starry/big.jpg', big, 'INPUT_TOO_LARGE', TINY_METADATA, { env });
+    expect(photo).toContain(
+      `photo s3://${BUCKET}/inputs/starry/big.jpg is ${big.length} bytes, over the limit of 400 bytes (NST_MAX_INPUT_BYTES)`,
+    );
+    expect(photo).toContain('NST_MAX_INPUT_BYTES');
+    sns.calls.length = 0;
+    const painting = await png(48, 48, 5);
+    expect(painting.length).toBeGreaterThan(400);
+    await h.store.put(
+      'inputs/small.png',
+      await sharp({ create: { width: 20, height: 16, channels: 3, background: '#777' } })
+        .png()
+        .toBuffer(),
+    );
+    const style = await expectFailed(
+      'jobs/big-style.json',
+      spec('inputs/small.png'),
+      'INPUT_TOO_LARGE',
+      {},
+      { env },
+    );
+    expect(style).toContain(`style painting s3://${BUCKET}/styles/starry.png is`);
+    sns.calls.length = 0;
+    const huge = JSON.stringify({
+      content: 'inputs/small.png',
+      styles: [{ key: 'styles/starry.png' }],
+      pad: 'x'.repeat(1024 * 1024),
+    });
+    expect(await expectFailed('jobs/huge.json', huge, 'INPUT_TOO_LARGE')).toContain(
+      'over the limit of 1.0 MiB (1048576 bytes) for a job spec',
+    );
+  });
+
+  it('the style-image bomb (a tiny 20000x2 PNG) is refused from its header, before any engine is built', async () => {
+    const bomb = await sharp({ create: { width: 20_000, height: 2, channels: 3, background: '#888' } })
+      .png()
+      .toBuffer();
+    expect(bomb.length).toBeLessThan(2000);
+    await h.store.put('styles/bomb.png', bomb);
+    const { built, factory } = countingEngines();
+    const started = performance.now();
+    const message = await expectFailed(
+      'inputs/bomb/photo.jpg',
+      await jpeg(),
+      'IMAGE_TOO_LARGE',
+      {
+        'nst-size': '64',
+      },
+      // The bomb has 40,000 pixels, far under the pixel limit: only its shape gives it away.
+      { createEngine: factory, env: { NST_MAX_PIXELS: '40000000' } },
+    );
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(message).toBe(
+      'styles/bomb.png is 20000x2, an aspect ratio of 10000:1, over the limit of 32:1: crop it first',
+    );
+    expect(built).toEqual([]);
+  });
+
+  it('saveEvery under the minimum in metadata', async () => {
+    const message = await expectFailed('inputs/starry/frames.jpg', await jpeg(), 'INVALID_OPTION', {
+      ...TINY_METADATA,
+      'nst-save-every': '1',
+    });
+    expect(message).toContain('x-amz-meta-nst-save-every: must be 0 (no frames) or at least 10');
+  });
+});
+
+describe('limits that shape a run', () => {
+  it(`threads are clamped to the worker's cores; frames are spread to at most ${PIPELINE_LIMITS.maxFrames}`, async () => {
+    // A fake engine, so 1100 Adam iterations take moments: saveEvery 10 would write 110 frames.
+    const threads: (number | undefined)[] = [];
+    const fake: EngineFactory = async (_choice, s) => {
+      threads.push(s.threads);
+      const terms = { content: 1, style: 1, tv: 0, total: 2 };
+      return {
+        kind: 'onnx',
+        backend: 'fake',
+        width: s.width,
+        height: s.height,
+        dispose: () => {},
+        lossAndGradient: async (x) => ({ loss: 2, grad: new Float32Array(x.length).fill(1e-3), terms }),
+      };
+    };
+    const options = { ...TINY, iterations: 1100, optimizer: 'adam', saveEvery: 10, threads: 256 };
+    await h.store.put('inputs/shape.jpg', await jpeg());
+    const event = await h.upload(
+      'jobs/shape.json',
+      JSON.stringify({ content: 'inputs/shape.jpg', styles: [{ key: 'styles/starry.png' }], options }),
+    );
+    const [outcome] = await handlerWith({ createEngine: fake })(event, lambdaContext());
+    expect(outcome.status).toBe('succeeded');
+    expect(threads).toEqual([availableParallelism()]);
+    const frames = (await h.outputs(outcome.jobId!)).filter((k) => k.includes('/frames/'));
+    expect(frames).toHaveLength(100);
+    expect(frames[0]).toMatch(/frames\/00011\.jpg$/);
+    expect(frames.at(-1)).toMatch(/frames\/01100\.jpg$/);
   });
 });
 

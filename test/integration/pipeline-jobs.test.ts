@@ -148,13 +148,14 @@ describe('drop-in jobs', () => {
   it('writes progress frames every saveEvery iterations, tagged temporary', async () => {
     const event = await h.upload('inputs/starry/frames.jpg', await jpeg(), {
       ...TINY_METADATA,
-      'nst-save-every': '1',
+      'nst-iterations': '20',
+      'nst-save-every': '10', // the pipeline's minimum
     });
     const puts = recordPuts(h.s3.client);
     const [outcome] = await handler(event, lambdaContext());
     const dir = `outputs/${outcome.jobId}/`;
     const tagged = puts.filter((p) => p.tagging === 'nst-temporary=true').map((p) => p.key.slice(dir.length));
-    expect(tagged.sort()).toEqual(['frames/00001.jpg', 'frames/00002.jpg', 'frames/00003.jpg']);
+    expect(tagged.sort()).toEqual(['frames/00010.jpg', 'frames/00020.jpg']);
     expect(puts.find((p) => p.key === `${dir}result.jpg`)).toEqual({
       key: `${dir}result.jpg`,
       contentType: 'image/jpeg',
@@ -162,9 +163,8 @@ describe('drop-in jobs', () => {
     // job.json is the last object the job writes (the lock is marked done after the notification).
     expect(puts.filter((p) => !p.key.endsWith('lock.json')).at(-1)!.key).toBe(`${dir}job.json`);
     expect(await h.outputs(outcome.jobId!)).toEqual([
-      `outputs/${outcome.jobId}/frames/00001.jpg`,
-      `outputs/${outcome.jobId}/frames/00002.jpg`,
-      `outputs/${outcome.jobId}/frames/00003.jpg`,
+      `outputs/${outcome.jobId}/frames/00010.jpg`,
+      `outputs/${outcome.jobId}/frames/00020.jpg`,
       `outputs/${outcome.jobId}/job.json`,
       `outputs/${outcome.jobId}/lock.json`,
       `outputs/${outcome.jobId}/result.jpg`,

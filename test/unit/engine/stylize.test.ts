@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../src/engine/index.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
-import { type Progress, StylizeAborted, stylize } from '../../../src/engine/stylize.js';
+import {
+  MAX_ASPECT_RATIO,
+  MAX_STYLE_PIXELS,
+  type Progress,
+  StylizeAborted,
+  stylize,
+} from '../../../src/engine/stylize.js';
 import type { EngineChoice, EngineSpec, StyleEngine } from '../../../src/engine/types.js';
 import { generateVggWeights } from '../../../src/engine/vgg.js';
 import { transferLuminance } from '../../../src/image/colour.js';
@@ -144,6 +150,65 @@ describe('stylize', () => {
       stylize({ content, styles: [style] }, options({ init: 'image' }), { weights }),
     ).rejects.toMatchObject({
       code: 'INVALID_OPTION',
+    });
+  });
+
+  describe('style bounds: checked before any engine is built', () => {
+    const neverBuilt = () => {
+      const built: EngineSpec[] = [];
+      const createEngine = async (_choice: EngineChoice, spec: EngineSpec): Promise<StyleEngine> => {
+        built.push(spec);
+        throw new Error('no engine should be built');
+      };
+      return { built, createEngine };
+    };
+
+    it(`refuses a style more elongated than ${MAX_ASPECT_RATIO}:1 (20000x2 would be resampled to 160000x16)`, async () => {
+      const bomb = { image: { width: 20_000, height: 2, data: new Float32Array(20_000 * 2 * 3) }, weight: 1 };
+      const { built, createEngine } = neverBuilt();
+      await expect(
+        stylize({ content, styles: [style, bomb] }, options({ size: 64, minSize: 64 }), {
+          weights,
+          createEngine,
+        }),
+      ).rejects.toMatchObject({
+        code: 'IMAGE_TOO_LARGE',
+        message:
+          'style image 2 is 20000x2, an aspect ratio of 10000:1, over the limit of 32:1: crop it first',
+      });
+      expect(built).toEqual([]);
+    });
+
+    it('takes a style at the aspect limit, its short side raised to 16 px (512x16 at most)', async () => {
+      const long = { image: photoLike(64, 2, 3), weight: 1 };
+      const specs: EngineSpec[] = [];
+      await stylize({ content, styles: [long] }, options({ iterations: 1, minSize: 40 }), {
+        weights,
+        createEngine: async (choice, spec) => {
+          specs.push(spec);
+          return createEngine(choice, spec);
+        },
+      });
+      expect(specs.map((s) => [s.styles[0].image.width, s.styles[0].image.height])).toEqual([[512, 16]]);
+    });
+
+    it('refuses a styleScale that would resample a style past the largest result', async () => {
+      // A 1100x16 result at styleScale 4: the square style would become 4400x4400 (19.4 megapixels).
+      const wide = { width: 1100, height: 16, data: new Float32Array(1100 * 16 * 3) };
+      const { built, createEngine } = neverBuilt();
+      await expect(
+        stylize({ content: wide, styles: [style] }, options({ size: 1100, minSize: 1100, styleScale: 4 }), {
+          weights,
+          createEngine,
+        }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        message: expect.stringMatching(
+          /^style image 1 \(36x36\) would be resampled to 4400x4400 \(19\.4 megapixels\) at styleScale 4, over the limit of 16\.8 megapixels/,
+        ),
+      });
+      expect(built).toEqual([]);
+      expect(MAX_STYLE_PIXELS).toBe(4096 * 4096);
     });
   });
 });

@@ -204,6 +204,25 @@ describe('decodeImage: limits and bad input', () => {
     );
   });
 
+  it('rejects an image more elongated than 32:1 from the header, and takes 32:1', async () => {
+    // The style-image bomb: 637 bytes that the engine's resampling would make 160000x16.
+    const bomb = await sharp({ create: { width: 20_000, height: 2, channels: 3, background: '#888' } })
+      .png()
+      .toBuffer();
+    expect(bomb.length).toBeLessThan(2000);
+    await expectCode(
+      decodeImage(bomb, { name: 'styles/bomb.png' }),
+      'IMAGE_TOO_LARGE',
+      'styles/bomb.png is 20000x2, an aspect ratio of 10000:1, over the limit of 32:1',
+    );
+    // Checked before any pixel is decoded: the header alone gives the same answer.
+    await expectCode(decodeImage(bomb.subarray(0, 100)), 'IMAGE_TOO_LARGE', '20000x2');
+    const tall = await sharpOf(photoLike(2, 65)).png().toBuffer();
+    await expectCode(decodeImage(tall), 'IMAGE_TOO_LARGE', '2x65, an aspect ratio of 32.5:1');
+    const limit = await sharpOf(photoLike(64, 2)).png().toBuffer();
+    expect((await decodeImage(limit)).image).toMatchObject({ width: 64, height: 2 });
+  });
+
   it('rejects a 100-megapixel PNG at the default limit without decoding it', async () => {
     const path = join(dir, 'huge.png');
     await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: '#336699' } })

@@ -12,6 +12,7 @@ describe('configuration', () => {
       threads: undefined,
       marginSeconds: 60,
       maxPixels: undefined,
+      maxInputBytes: 200 * 1024 * 1024,
       leaseSeconds: 45,
       maxContinuations: 4,
       webhookUrl: undefined,
@@ -31,6 +32,7 @@ describe('configuration', () => {
       NST_THREADS: '6',
       NST_DEADLINE_MARGIN_SECONDS: '90',
       NST_MAX_PIXELS: '1000000',
+      NST_MAX_INPUT_BYTES: '1048576',
       NST_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
     });
     expect(config).toMatchObject({
@@ -41,6 +43,7 @@ describe('configuration', () => {
       threads: 6,
       marginSeconds: 90,
       maxPixels: 1_000_000,
+      maxInputBytes: 1_048_576,
       webhookUrl: 'http://127.0.0.1:9/hook',
     });
     // Batch needs both the queue and the definition.
@@ -51,5 +54,6 @@ describe('configuration', () => {
     expect(() => readPipelineConfig({ NST_ENGINE: 'gpu', NST_THREADS: 'many' })).toThrow(
       /NST_ENGINE[\s\S]*NST_THREADS/,
     );
+    expect(() => readPipelineConfig({ NST_MAX_INPUT_BYTES: '0' })).toThrow(/NST_MAX_INPUT_BYTES/);
   });
 });

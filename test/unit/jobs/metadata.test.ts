@@ -61,4 +61,14 @@ describe('drop-in metadata', () => {
     expect(error.message).toMatch(/x-amz-meta-nst-original-colors: .* \(got "maybe"\)/);
     expect(error.message).toMatch(/x-amz-meta-nst-style-layer-weights: .* \(got "1,2"\)/);
   });
+
+  it('refuses nst-save-every under the pipeline minimum, naming the header and its value', () => {
+    const base = { content: 'inputs/s/a.jpg', styles: [{ key: 'styles/s.png', weight: 1 }] };
+    expect(specFromMetadata({ 'nst-save-every': '25' }, base).options.saveEvery).toBe(25);
+    const error = thrown(() => specFromMetadata({ 'nst-save-every': '1' }, base));
+    expect(error.code).toBe('INVALID_OPTION');
+    expect(error.message).toContain(
+      'x-amz-meta-nst-save-every: must be 0 (no frames) or at least 10 in pipeline jobs (got "1")',
+    );
+  });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SCHEMA_FILE, schemaText } from '../../../schema/generate.js';
 import { DEFAULT_STYLIZE_OPTIONS, stylizeOptionsSchema } from '../../../src/engine/options.js';
 import { NstError } from '../../../src/errors.js';
-import { jobSpecJsonSchema, parseJobSpec, validateJobSpec } from '../../../src/jobs/spec.js';
+import { jobSpecJsonSchema, PIPELINE_LIMITS, parseJobSpec, validateJobSpec } from '../../../src/jobs/spec.js';
 import { thrown } from '../../helpers/thrown.js';
 
 describe('job spec', () => {
@@ -55,7 +55,7 @@ describe('job spec', () => {
       .map((l) => l.trim());
     expect(error.message).toMatch(/^jobs\/bad\.json is not a valid job spec:/);
     expect(lines).toEqual([
-      'content: must be an object key in this bucket, like inputs/photo.jpg',
+      'content: must be an object key in this bucket under inputs/, like inputs/photo.jpg',
       'styles: Too small: expected array to have >=1 items',
       'options.size: Too small: expected number to be >=16',
       'options.optimizer: Invalid option: expected one of "lbfgs"|"adam"',
@@ -68,11 +68,57 @@ describe('job spec', () => {
   it('needs initImage for init "image"', () => {
     const error = thrown(() =>
       validateJobSpec(
-        { content: 'a.jpg', styles: [{ key: 's.jpg' }], options: { init: 'image' } },
+        { content: 'inputs/a.jpg', styles: [{ key: 'styles/s.jpg' }], options: { init: 'image' } },
         'jobs/i.json',
       ),
     );
     expect(error.message).toContain('initImage: options.init "image" needs initImage');
+  });
+
+  it('reads content and init images only under inputs/, styles only under styles/, naming each field', () => {
+    const error = thrown(() =>
+      validateJobSpec(
+        {
+          content: 'photo.jpg',
+          styles: [{ key: 'styles/ok.jpg' }, { key: 'inputs/painting.jpg' }, { key: '/styles/x.jpg' }],
+          initImage: 'outputs/other/result.jpg',
+          options: { init: 'image' },
+        },
+        'jobs/keys.json',
+      ),
+    );
+    expect(error.code).toBe('INVALID_JOB_SPEC');
+    expect(
+      error.message
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim()),
+    ).toEqual([
+      'content: must be an object key in this bucket under inputs/, like inputs/photo.jpg',
+      'styles.1.key: must be an object key in this bucket under styles/, like styles/starry.jpg',
+      'styles.2.key: must be an object key in this bucket under styles/, like styles/starry.jpg',
+      'initImage: must be an object key in this bucket under inputs/, like inputs/start.jpg',
+    ]);
+    // The published schema says so too.
+    const schema = jobSpecJsonSchema() as { properties: Record<string, { pattern?: string }> };
+    expect(schema.properties.content.pattern).toBe('^inputs\\/');
+    expect(schema.properties.initImage.pattern).toBe('^inputs\\/');
+  });
+
+  it(`refuses saveEvery under ${PIPELINE_LIMITS.minSaveEvery} (0 is no frames), with the other problems`, () => {
+    const spec = (saveEvery: number) => ({
+      content: 'inputs/a.jpg',
+      styles: [{ key: 'styles/b.jpg' }],
+      options: { saveEvery },
+    });
+    expect(validateJobSpec(spec(0), 'jobs/a.json').options.saveEvery).toBe(0);
+    expect(validateJobSpec(spec(10), 'jobs/a.json').options.saveEvery).toBe(10);
+    const error = thrown(() => validateJobSpec({ ...spec(1), content: 'a.jpg' }, 'jobs/a.json'));
+    expect(error.code).toBe('INVALID_JOB_SPEC');
+    expect(error.message).toContain('content: must be an object key in this bucket under inputs/');
+    expect(error.message).toContain(
+      'options.saveEvery: must be 0 (no frames) or at least 10 in pipeline jobs',
+    );
   });
 
   it('rejects text that is not JSON', () => {
