@@ -7,6 +7,7 @@
 import { estimateCost } from '../engine/cost-model.js';
 import { resolveEngineKind } from '../engine/index.js';
 import type { StylizeOptions } from '../engine/options.js';
+import { planScales } from '../engine/schedule.js';
 import { type Checkpoint, StylizeAborted } from '../engine/stylize.js';
 import { defaultThreads } from '../engine/threads.js';
 import type { VggWeights } from '../engine/types.js';
@@ -75,7 +76,6 @@ async function readJobInputs(job: JobRun, fetched?: ReadonlyMap<string, StoredOb
   const { deps, store } = job;
   const spec = job.manifest!.spec!;
   const started = performance.now();
-  const resume = job.manifest!.checkpoint ? await loadCheckpoint(store, job.jobId) : undefined;
   const input = await fetchInputs(store, spec, fetched);
   const output: OutputSettings = {
     format: outputFormatFor(spec),
@@ -85,8 +85,25 @@ async function readJobInputs(job: JobRun, fetched?: ReadonlyMap<string, StoredOb
   };
   const decoded = await decodeInputs(input, output);
   const weights = await deps.loadWeights();
+  const options = effectiveOptions(spec.options, deps.config);
+  const resume = job.manifest!.checkpoint ? await resumeFrom(job, decoded, options) : undefined;
   job.manifest = addPhase(job.manifest!, 'fetch', seconds(started));
-  return { decoded, output, options: effectiveOptions(spec.options, deps.config), weights, resume };
+  return { decoded, output, options, weights, resume };
+}
+
+/** The job's checkpoint if it matches the job's scale plan (checkpoint.ts); else the job starts over. */
+async function resumeFrom(
+  job: JobRun,
+  decoded: DecodedInputs,
+  options: StylizeOptions,
+): Promise<Checkpoint | undefined> {
+  const plan = planScales({ ...resultSize(decoded.content, options), ...options });
+  const loaded = await loadCheckpoint(job.store, job.jobId, plan);
+  if (loaded.checkpoint) return loaded.checkpoint;
+  job.log.warn('checkpoint not used: the job starts over from its first scale', {
+    problem: loaded.problem ?? 'no checkpoint.json',
+  });
+  return undefined;
 }
 
 /** The spec's options with the deployment's defaults for the engine and threads. */
@@ -140,8 +157,12 @@ type Run =
 async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run> {
   const { deps } = job;
   const started = performance.now();
-  const deadline = stopBeforeDeadline(job.inv.deadline, deps.config.marginSeconds);
-  const frames = new FrameUploads(job.store, job.keys, inputs.output.format);
+  const deadline = stopBeforeDeadline(job.inv.deadline, deps.config.marginSeconds, {
+    engine: await resolveEngineKind(inputs.options.engine),
+    threads: inputs.options.threads ?? defaultThreads(),
+    gpu: deps.gpu,
+  });
+  const frames = new FrameUploads(job.store, job.keys, inputs.output.format, () => job.lock.fence());
   let iterations = 0;
   const finish = async () => {
     await frames.flush();
@@ -152,6 +173,7 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
       weights: inputs.weights,
       signal: AbortSignal.any([deadline.signal, job.lost.signal]),
       resume: inputs.resume,
+      beforeScale: (scale) => deadline.beforeScale(scale),
       createEngine: deps.createEngine,
       onProgress: (progress) => {
         iterations++;
@@ -177,6 +199,7 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
 async function succeed(job: JobRun, output: OutputSettings, stylized: StylizedImage): Promise<JobOutcome> {
   const started = performance.now();
   const key = job.keys.result(output.format);
+  await job.lock.fence(); // a worker that lost its lease writes no result (lock.ts)
   await job.store.put(key, stylized.output, { contentType: contentTypeFor(output.format) });
   const { result } = stylized;
   job.manifest = addPhase(job.manifest!, 'store', seconds(started));

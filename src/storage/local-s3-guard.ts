@@ -151,7 +151,11 @@ function parseAmzDate(value: string): Date | undefined {
 const denied = (why: string) => refuse(403, 'AccessDenied', `request refused: ${why}`);
 
 async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
-  if (Object.keys(ctx.query).some((q) => /^x-amz-(signature|credential|algorithm)$/i.test(q) || q === 'Signature'))
+  if (
+    Object.keys(ctx.query).some(
+      (q) => /^x-amz-(signature|credential|algorithm)$/i.test(q) || q === 'Signature',
+    )
+  )
     return denied('presigned URLs are not accepted; sign the Authorization header (SigV4)');
   const header = ctx.get('authorization');
   if (!header) return denied('the request is not signed (SigV4 with the local credentials is required)');

@@ -93,7 +93,10 @@ describe('the local S3 server serves only signed requests', () => {
       wrongSecret.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'inputs/starry/x.jpg', Body: 'x' })),
     ).rejects.toSatisfy((e) => status(e) === 403);
     expect(await h.store.get('inputs/starry/x.jpg')).toBeUndefined();
-    const wrongKey = client({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey });
+    const wrongKey = client({
+      accessKeyId: 'AKIDEXAMPLE',
+      secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+    });
     await expect(get(wrongKey)).rejects.toSatisfy((e) => status(e) === 403);
     const skewed = client(LOCAL_CREDENTIALS, { systemClockOffset: -3600_000 });
     await expect(get(skewed)).rejects.toSatisfy((e) => status(e) === 403);
