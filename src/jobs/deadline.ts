@@ -26,13 +26,13 @@ export interface DeadlineStop {
 }
 
 /** Evaluations a scale must have time for, after its set-up, before it is started. */
-export const EVALUATIONS_BEFORE_SCALE = 3;
+const EVALUATIONS_BEFORE_SCALE = 3;
 
 /** How the cost model prices a scale here: the engine, threads and device the run uses. */
 export type ScaleCosting = Pick<CostInput, 'engine' | 'threads' | 'gpu'>;
 
 /** Estimated seconds to build a scale's engine and run `EVALUATIONS_BEFORE_SCALE` evaluations at it. */
-export function scaleStartSeconds(scale: { width: number; height: number }, costing: ScaleCosting): number {
+function scaleStartSeconds(scale: { width: number; height: number }, costing: ScaleCosting): number {
   // One scale at exactly this size (minSize = its longest side); the model counts iterations + 1 evaluations.
   const estimate = estimateCost({
     width: scale.width,

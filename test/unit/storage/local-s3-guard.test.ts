@@ -125,13 +125,13 @@ describe('form POSTs and keys outside the data folder', () => {
   });
 
   it('refuses ../ keys by form POST and by signed PUT; no file appears outside the data folder', async () => {
-    const name = `nst-escape-${process.pid}-${Date.now()}`;
-    const escape = `../../../../../../../../..${tmpdir()}/${name}`;
+    const name = `nst-escaping-${process.pid}-${Date.now()}`;
+    const escaping = `../../../../../../../../..${tmpdir()}/${name}`;
     const outside = join(tmpdir(), name);
-    expect((await formPost(escape)).status).toBe(405);
+    expect((await formPost(escaping)).status).toBe(405);
     // The SDK sends the key's `..` segments as they are; a raw request tries the encoded spellings too.
     const put = (Key: string) => h.s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' }));
-    for (const key of [escape, 'inputs/../../x', 'inputs/./x', '..', 'a/../../b']) {
+    for (const key of [escaping, 'inputs/../../x', 'inputs/./x', '..', 'a/../../b']) {
       await expect(put(key)).rejects.toSatisfy((e) => status(e) === 400);
     }
     for (const path of [
