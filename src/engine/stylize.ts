@@ -90,8 +90,19 @@ export interface StylizeContext {
   readonly onProgress?: (progress: Progress) => void;
   /** Continue a run that stopped at this checkpoint. */
   readonly resume?: Checkpoint;
+  /**
+   * Asked before each scale's engine is built (an evaluation cannot be interrupted, so a deadline is best
+   * checked here); `true` stops the run with a StylizeAborted checkpoint at that scale's starting image.
+   */
+  readonly beforeScale?: (scale: ScaleStart) => boolean | undefined;
   /** Engine construction (tests inject counting or failing engines). */
   readonly createEngine?: (choice: EngineChoice, spec: EngineSpec) => Promise<StyleEngine>;
+}
+
+/** A scale about to start: its index, size and iterations, and where in it the run starts. */
+export interface ScaleStart extends Scale {
+  readonly scaleIndex: number;
+  readonly iteration: number;
 }
 
 interface ScaleReport extends Scale {
@@ -247,9 +258,13 @@ async function runScale(run: Run, s: number, previous: Float32Array | undefined)
   const started = performance.now();
   const isLast = s === scales.length - 1;
   const createEngine = context.createEngine ?? defaultCreateEngine;
+  const start = startingPoint(run, s, previous);
+  if (context.beforeScale?.({ ...scale, scaleIndex: s, iteration: start.iteration })) {
+    const image = fromNetworkInput(start.x, scale.width, scale.height);
+    throw new StylizeAborted({ scaleIndex: s, iteration: start.iteration, image }, context.signal?.reason);
+  }
   const engine = await createEngine(options.engine, engineSpec(input, options, scale, context.weights));
   try {
-    const start = startingPoint(run, s, previous);
     const initial = isLast
       ? (await engine.lossAndGradient(initialImage(input, options, scale))).terms
       : undefined;

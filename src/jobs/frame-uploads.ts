@@ -13,14 +13,17 @@ export class FrameUploads {
     private readonly store: ObjectStore,
     private readonly keys: ReturnType<typeof outputKeys>,
     private readonly format: OutputFormat,
+    /** Called before each upload (the lock's fence: a worker that lost its lease writes no frame). */
+    private readonly beforeUpload: () => Promise<void> = async () => {},
   ) {}
 
   add(progress: Progress): void {
     if (!progress.image) return;
     const key = this.keys.frame(progress.done, this.format);
-    const upload = encodeImage(progress.image, { format: this.format }).then((bytes) =>
-      this.store.put(key, bytes, { contentType: contentTypeFor(this.format), temporary: true }),
-    );
+    const upload = encodeImage(progress.image, { format: this.format }).then(async (bytes) => {
+      await this.beforeUpload();
+      return this.store.put(key, bytes, { contentType: contentTypeFor(this.format), temporary: true });
+    });
     upload.catch(() => {}); // reported by flush()
     this.pending.push(upload);
   }

@@ -47,6 +47,7 @@ export async function handOffAtDeadline(job: JobRun, checkpoint: Checkpoint): Pr
 /** Saves the checkpoint to S3 and notes it in the manifest (written with the next status). */
 async function checkpointAtDeadline(job: JobRun, checkpoint: Checkpoint): Promise<void> {
   const savedAt = job.now();
+  await job.lock.fence(); // a worker that lost its lease writes no checkpoint (lock.ts)
   await saveCheckpoint(job.store, job.jobId, checkpoint, savedAt);
   job.manifest = {
     ...job.manifest!,

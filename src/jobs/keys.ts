@@ -66,6 +66,8 @@ export function outputKeys(jobId: string) {
     frame: (iteration: number, format: OutputFormat) =>
       `${dir}frames/${String(iteration).padStart(5, '0')}.${extensionFor(format)}`,
     checkpoint: `${dir}checkpoint.json`,
-    checkpointImage: `${dir}checkpoint.png`,
+    /** Versioned by scale and iteration: a record written after its image never points at another one. */
+    checkpointImage: (scaleIndex: number, iteration: number) =>
+      `${dir}checkpoints/${scaleIndex}-${iteration}.png`,
   };
 }

@@ -13,6 +13,12 @@
  *   continuation invocation, to Batch, or to anyone when `to` is absent). Only that claimant may take it,
  *   until the hand-off lease runs out.
  * - done: the job finished (succeeded or failed); every later event is a duplicate.
+ *
+ * Fencing: a worker whose lease lapsed (its event loop blocked in a long evaluation, say) may find the job
+ * taken over. Before each write only the holder may make (result, job.json, checkpoints, frames) it calls
+ * fence(), which renews the lease by compare-and-swap on the lock's ETag: if that fails the lock is someone
+ * else's and the worker stops with ABORTED, having written nothing. A successful renewal gives the writer
+ * a full lease in which nobody may take the job over.
  */
 import { NstError } from '../errors.js';
 import { type ObjectStore, PreconditionFailed } from '../storage/object-store.js';
@@ -55,6 +61,9 @@ function claimable(record: LockRecord, claimant: Claimant, now: Date): boolean {
   if (record.state === 'held') return expired(record, now);
   return record.to === undefined || record.to === claimant || expired(record, now);
 }
+
+const takenOver = () =>
+  new NstError('ABORTED', 'the job lock was taken over by another worker: this worker writes nothing');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -104,6 +113,7 @@ export class JobLock {
   private chain: Promise<unknown> = Promise.resolve();
   private heartbeat?: NodeJS.Timeout;
   private ended = false;
+  private onLost?: (reason: NstError) => void;
 
   constructor(
     private readonly store: ObjectStore,
@@ -121,12 +131,13 @@ export class JobLock {
    * lock was taken over (someone else runs the job now) or could not be renewed before the lease ran out.
    */
   keepAlive(onLost: (reason: NstError) => void): void {
+    this.onLost = onLost;
     const period = (this.opts.leaseSeconds * 1000) / 3;
     this.heartbeat = setInterval(() => {
       this.write('held').catch((e: unknown) => {
         if (this.ended) return;
         if (e instanceof PreconditionFailed) {
-          onLost(new NstError('ABORTED', 'the job lock was taken over by another worker'));
+          onLost(takenOver());
         } else if (expired(this.record, this.now())) {
           onLost(
             new NstError(
@@ -139,6 +150,22 @@ export class JobLock {
       });
     }, period);
     this.heartbeat.unref();
+  }
+
+  /**
+   * Renews the lease now, by compare-and-swap on the lock's ETag; throws ABORTED (and tells `onLost`) when
+   * the lock is no longer this worker's. Call immediately before every write only the holder may make.
+   */
+  async fence(): Promise<void> {
+    if (this.ended) throw new NstError('ABORTED', 'the job lock was already given up: nothing written');
+    try {
+      await this.write('held');
+    } catch (e) {
+      if (!(e instanceof PreconditionFailed)) throw e;
+      const lost = takenOver();
+      this.onLost?.(lost);
+      throw lost;
+    }
   }
 
   /** Passes the job on; `to` undefined lets anyone take it over at once (after a transient failure). */

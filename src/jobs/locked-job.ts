@@ -108,7 +108,9 @@ export class JobRun {
     return this.deps.now?.() ?? new Date();
   }
 
+  /** Writes job.json, fenced by the lock (lock.ts): a worker that lost the lock writes nothing. */
   async save(): Promise<void> {
+    await this.lock.fence();
     await this.store.putJson(this.keys.manifest, forStorage(this.manifest!));
   }
 
@@ -141,14 +143,23 @@ export class JobRun {
   /** Ends the job after an error, by the error policy (see the file comment). */
   async failed(e: unknown): Promise<JobOutcome> {
     const error = toNstError(e);
-    if (this.lost.signal.aborted && (this.lost.signal.reason as NstError).kind === 'aborted') {
-      this.log.warn('job lock taken over by another worker: stopped', { error: error.message });
-      return { jobId: this.jobId, status: 'skipped', detail: 'lock lost' };
-    }
+    if (this.takenOver()) return this.stopLockLost(error);
     if (this.manifest && isFinished(this.manifest.status)) return this.releaseFinished(error, e);
     // Without a job.json there is nothing to mark failed: let the platform try again.
     if (ERROR_POLICY[error.kind].retry || !this.manifest) return this.releaseForRetry(error);
     return this.recordFailure(error);
+  }
+
+  /** The lock was taken over by another worker (the heartbeat or a fence found out). */
+  private takenOver(): boolean {
+    return this.lost.signal.aborted && (this.lost.signal.reason as NstError).kind === 'aborted';
+  }
+
+  private stopLockLost(error: NstError): JobOutcome {
+    this.log.warn('job lock taken over by another worker: stopped, nothing written', {
+      error: error.message,
+    });
+    return { jobId: this.jobId, status: 'skipped', detail: 'lock lost' };
   }
 
   /**
@@ -183,6 +194,7 @@ export class JobRun {
       await this.record('failed', error.code, { error: failure });
       return await this.announce({ jobId: this.jobId, status: 'failed', error: failure });
     } catch (writeError) {
+      if (this.takenOver()) return this.stopLockLost(toNstError(writeError));
       await this.release();
       throw toNstError(writeError);
     }

@@ -72,7 +72,6 @@ async function readJobInputs(job: JobRun, fetched?: ReadonlyMap<string, StoredOb
   const { deps, store } = job;
   const spec = job.manifest!.spec!;
   const started = performance.now();
-  const resume = job.manifest!.checkpoint ? await loadCheckpoint(store, job.jobId) : undefined;
   const input = await fetchInputs(store, spec, { fetched, limits: deps.config });
   const output: OutputSettings = {
     format: outputFormatFor(spec),
@@ -82,9 +81,25 @@ async function readJobInputs(job: JobRun, fetched?: ReadonlyMap<string, StoredOb
   };
   const decoded = await decodeInputs(input, output);
   const weights = await deps.loadWeights();
-  job.manifest = addPhase(job.manifest!, 'fetch', seconds(started));
   const options = effectiveOptions(spec.options, deps.config, resultSize(decoded.content, spec.options));
+  const resume = job.manifest!.checkpoint ? await resumeFrom(job, decoded, options) : undefined;
+  job.manifest = addPhase(job.manifest!, 'fetch', seconds(started));
   return { decoded, output, options, weights, resume };
+}
+
+/** The job's checkpoint if it matches the job's scale plan (checkpoint.ts); else the job starts over. */
+async function resumeFrom(
+  job: JobRun,
+  decoded: DecodedInputs,
+  options: StylizeOptions,
+): Promise<Checkpoint | undefined> {
+  const plan = planScales({ ...resultSize(decoded.content, options), ...options });
+  const loaded = await loadCheckpoint(job.store, job.jobId, plan);
+  if (loaded.checkpoint) return loaded.checkpoint;
+  job.log.warn('checkpoint not used: the job starts over from its first scale', {
+    problem: loaded.problem ?? 'no checkpoint.json',
+  });
+  return undefined;
 }
 
 /**
@@ -155,8 +170,12 @@ type Run =
 async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run> {
   const { deps } = job;
   const started = performance.now();
-  const deadline = stopBeforeDeadline(job.inv.deadline, deps.config.marginSeconds);
-  const frames = new FrameUploads(job.store, job.keys, inputs.output.format);
+  const deadline = stopBeforeDeadline(job.inv.deadline, deps.config.marginSeconds, {
+    engine: await resolveEngineKind(inputs.options.engine),
+    threads: inputs.options.threads ?? defaultThreads(),
+    gpu: deps.gpu,
+  });
+  const frames = new FrameUploads(job.store, job.keys, inputs.output.format, () => job.lock.fence());
   let iterations = 0;
   const finish = async () => {
     await frames.flush();
@@ -167,6 +186,7 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
       weights: inputs.weights,
       signal: AbortSignal.any([deadline.signal, job.lost.signal]),
       resume: inputs.resume,
+      beforeScale: (scale) => deadline.beforeScale(scale),
       createEngine: deps.createEngine,
       onProgress: (progress) => {
         iterations++;
@@ -192,6 +212,7 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
 async function succeed(job: JobRun, output: OutputSettings, stylized: StylizedImage): Promise<JobOutcome> {
   const started = performance.now();
   const key = job.keys.result(output.format);
+  await job.lock.fence(); // a worker that lost its lease writes no result (lock.ts)
   await job.store.put(key, stylized.output, { contentType: contentTypeFor(output.format) });
   const { result } = stylized;
   job.manifest = addPhase(job.manifest!, 'store', seconds(started));

@@ -1,6 +1,7 @@
 /**
- * The embedded S3 server of the local mode: s3rver on 127.0.0.1 with a data folder, plus the two things
- * the pipeline relies on that s3rver lacks:
+ * The embedded S3 server of the local mode: s3rver on 127.0.0.1 (loopback only) with a data folder,
+ * behind a gate (local-s3-guard.ts: SigV4 signatures with the local credentials, no form POSTs, no keys
+ * that leave the data folder), plus the two things the pipeline relies on that s3rver lacks:
  *
  * - S3's consistency and conditional writes. s3rver ignores If-None-Match / If-Match on PutObject (and
  *   If-Match on GetObject), reads can overlap writes of the same key, and a broken-off upload leaves a torn
@@ -16,7 +17,9 @@ import { stat } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import S3rver, { type KoaContext } from 's3rver';
+import { NstError } from '../errors.js';
 import { encodeEventKey } from './event-keys.js';
+import { checkRequest } from './local-s3-guard.js';
 import { createS3Client, LOCAL_REGION } from './s3-client.js';
 
 export interface LocalS3Options {
@@ -24,6 +27,7 @@ export interface LocalS3Options {
   readonly bucket: string;
   /** 0 (default): any free port. */
   readonly port?: number;
+  /** A loopback address (default 127.0.0.1); the server never listens on other interfaces. */
   readonly host?: string;
   /** Only keys under these prefixes produce events (like a bucket notification's filters); default all. */
   readonly eventPrefixes?: readonly string[];
@@ -59,6 +63,9 @@ interface S3rverEvent {
 
 export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host)) {
+    throw new NstError('INVALID_OPTION', `the local S3 server listens on loopback only, not on ${host}`);
+  }
   const server = new S3rver({
     address: host,
     port: opts.port ?? 0,
@@ -68,6 +75,7 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
     configureBuckets: [{ name: opts.bucket }],
   });
   server.middleware.unshift(consistentRequests(server));
+  server.middleware.unshift(guard(opts));
   bufferUploads(server);
   const { port } = await server.run();
   const endpoint = `http://${host}:${port}`;
@@ -80,6 +88,17 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
     client,
     onObjectCreated: (listener) => subscribe(server, listener, opts.eventPrefixes),
     close: () => closeServer(server, client),
+  };
+}
+
+const isLoopback = (host: string) => /^127(\.\d{1,3}){3}$/.test(host) || ['::1', 'localhost'].includes(host);
+
+/** Refuses what checkRequest() refuses before s3rver sees the request (nothing is read or written). */
+function guard(opts: LocalS3Options) {
+  return async (ctx: KoaContext, next: () => Promise<void>): Promise<void> => {
+    const refusal = await checkRequest(ctx, opts);
+    if (refusal) return fail(ctx, refusal.status, refusal.code, refusal.message);
+    return next();
   };
 }
 
@@ -161,7 +180,8 @@ function fail(ctx: KoaContext, status: number, code: string, message: string): v
   ctx.req.resume(); // drain an unread request body
   ctx.status = status;
   ctx.type = 'application/xml';
-  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+  const text = message.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${text}</Message></Error>`;
 }
 
 function consistentRequests(server: S3rver) {

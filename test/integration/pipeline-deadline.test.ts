@@ -7,9 +7,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runBatchWorker } from '../../functions/batch/main.js';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
+import { createEngine } from '../../src/engine/index.js';
+import type { StyleEngine } from '../../src/engine/types.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { LockRecord } from '../../src/jobs/lock.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
+import type { PipelineDeps } from '../../src/jobs/pipeline-deps.js';
 import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
 import {
   captured,
@@ -50,9 +53,13 @@ beforeEach(async () => {
 });
 afterEach(async () => h.close());
 
-function handlerWith(env: Record<string, string> = {}): StylizeHandler {
+function handlerWith(
+  env: Record<string, string> = {},
+  engines?: PipelineDeps['createEngine'],
+): StylizeHandler {
   return testHandler(weights.dir, {
     env,
+    createEngine: engines,
     s3: h.s3.client,
     sns: sns.client,
     batch: batch.client,
@@ -79,6 +86,34 @@ const worker = (jobId: string) =>
 function contextNearingDeadline(requestId = 'req-1') {
   let calls = 0;
   return lambdaContext(() => (++calls <= 2 ? 900_000 : 30_000), requestId);
+}
+
+/**
+ * The real engines, watched: the size of each engine built, and a hook run on every evaluation and when
+ * an engine is disposed (a scale ended).
+ */
+function watchedEngines(hooks: { onEvaluation?: () => Promise<void>; onDispose?: () => void } = {}) {
+  const built: string[] = [];
+  const create: PipelineDeps['createEngine'] = async (choice, spec) => {
+    const engine = await createEngine(choice, spec);
+    built.push(`${spec.width}x${spec.height}`);
+    const watched: StyleEngine = {
+      kind: engine.kind,
+      backend: engine.backend,
+      width: engine.width,
+      height: engine.height,
+      async lossAndGradient(x) {
+        await hooks.onEvaluation?.();
+        return engine.lossAndGradient(x);
+      },
+      dispose() {
+        engine.dispose();
+        hooks.onDispose?.();
+      },
+    };
+    return watched;
+  };
+  return { built, create };
 }
 
 /** 60.5 s left: half a second after the 60 s margin, less than any job needs. */
@@ -183,13 +218,14 @@ describe('the Lambda deadline', () => {
       width: 32,
       height: 26,
     });
-    expect(await imageSize(h.store, `outputs/${jobId}/checkpoint.png`)).toEqual({
+    expect(await imageSize(h.store, `outputs/${jobId}/checkpoints/0-1.png`)).toEqual({
       width: 32,
       height: 26,
       format: 'png',
     });
+    // The image first, under its own key, then the record naming it.
     const tagged = puts.filter((p) => p.tagging === 'nst-temporary=true').map((p) => p.key);
-    expect(tagged.sort()).toEqual([`outputs/${jobId}/checkpoint.json`, `outputs/${jobId}/checkpoint.png`]);
+    expect(tagged).toEqual([`outputs/${jobId}/checkpoints/0-1.png`, `outputs/${jobId}/checkpoint.json`]);
     expect(await h.outputs(jobId)).not.toContain(`outputs/${jobId}/result.jpg`);
     expect(await readJson<LockRecord>(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
       state: 'handoff',
@@ -217,6 +253,54 @@ describe('the Lambda deadline', () => {
       iterations: 6,
       output: { width: 45, height: 36 },
     });
+    expect(sns.calls).toHaveLength(1);
+  });
+
+  it('stops before a scale whose set-up and first evaluations would overrun the margin', async () => {
+    const event = await h.upload('inputs/starry/scales.jpg', await jpeg(), TWO_SCALES);
+    // Plenty of time for the first scale; once it is done, 1 s past the 60 s margin: enough for another
+    // iteration by the per-iteration check, not for building the 45 px engine and a few evaluations.
+    let firstScaleDone = false;
+    const engines = watchedEngines({ onDispose: () => (firstScaleDone = true) });
+    const context = lambdaContext(() => (firstScaleDone ? 61_000 : 900_000));
+    const [outcome] = await handlerWith({}, engines.create)(event, context);
+    const jobId = outcome.jobId!;
+    expect(outcome).toEqual({ jobId, status: 'queued', detail: 'continuation from scale 2, iteration 0' });
+    expect(engines.built).toEqual(['32x26']); // the second scale's engine was never built
+    expect(await readJson(h.store, `outputs/${jobId}/checkpoint.json`)).toMatchObject({
+      scaleIndex: 1,
+      iteration: 0,
+      width: 45,
+      height: 36,
+      image: `outputs/${jobId}/checkpoints/1-0.png`,
+    });
+    expect(await imageSize(h.store, `outputs/${jobId}/checkpoints/1-0.png`)).toMatchObject({
+      width: 45,
+      height: 36,
+    });
+    const payload = JSON.parse(Buffer.from(lambda.calls[0].input.Payload as Uint8Array).toString('utf8'));
+    const [done] = await handlerWith()(payload, lambdaContext(undefined, 'req-2'));
+    expect(done).toEqual({ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` });
+    const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(manifest.history[3].detail).toBe('lambda run 2 from scale 2, iteration 0');
+    expect(manifest).toMatchObject({ iterations: 6, output: { width: 45, height: 36 } });
+    expect(sns.calls).toHaveLength(1);
+  });
+
+  it('a checkpoint that does not match the job is not used: the job starts over and finishes', async () => {
+    const event = await h.upload('inputs/starry/bad-checkpoint.jpg', await jpeg(), TWO_SCALES);
+    const [outcome] = await handlerWith()(event, contextNearingDeadline());
+    const jobId = outcome.jobId!;
+    expect(outcome.status).toBe('queued');
+    // The record now names the second scale's size while its image is the first scale's.
+    const record = await readJson(h.store, `outputs/${jobId}/checkpoint.json`);
+    await h.store.putJson(`outputs/${jobId}/checkpoint.json`, { ...record, width: 45, height: 36 });
+    const payload = JSON.parse(Buffer.from(lambda.calls[0].input.Payload as Uint8Array).toString('utf8'));
+    const [done] = await handlerWith()(payload, lambdaContext(undefined, 'req-2'));
+    expect(done).toEqual({ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` });
+    const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    expect(manifest.history[3].detail).toBe('lambda run 2');
+    expect(manifest.output).toMatchObject({ width: 45, height: 36 });
     expect(sns.calls).toHaveLength(1);
   });
 
@@ -320,6 +404,42 @@ describe('Batch failures and stale locks', () => {
       state: 'done',
       owner: 'req-retry',
     });
+  });
+
+  it('a worker whose lock is taken over mid-run writes no result and no job.json', async () => {
+    const event = await h.upload('inputs/starry/fenced.jpg', await jpeg(), TINY_METADATA);
+    const jobId = jobIdFor({
+      bucket: BUCKET,
+      key: 'inputs/starry/fenced.jpg',
+      etag: event.Records[0].s3.object.eTag,
+    });
+    const lockKey = `outputs/${jobId}/lock.json`;
+    let running: string | undefined;
+    let evaluations = 0;
+    const engines = watchedEngines({
+      // At the second evaluation, another worker takes the job over (its lease lapsed, say).
+      onEvaluation: async () => {
+        if (++evaluations !== 2) return;
+        running = (await h.store.get(`outputs/${jobId}/job.json`))!.body.toString();
+        const lock = await readJson<LockRecord>(h.store, lockKey);
+        await h.store.putJson(lockKey, {
+          ...lock,
+          owner: 'other-worker',
+          leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+        });
+      },
+    });
+    const [outcome] = await handlerWith({}, engines.create)(event, lambdaContext());
+    expect(outcome).toEqual({ jobId, status: 'skipped', detail: 'lock lost' });
+    expect(running).toContain('"status": "running"');
+    // job.json is as the takeover found it, no result, the lock is the other worker's, no notification.
+    expect((await h.store.get(`outputs/${jobId}/job.json`))!.body.toString()).toBe(running);
+    expect((await h.outputs(jobId)).filter((k) => k.includes('result.'))).toEqual([]);
+    expect(await readJson<LockRecord>(h.store, lockKey)).toMatchObject({
+      owner: 'other-worker',
+      state: 'held',
+    });
+    expect(sns.calls).toEqual([]);
   });
 
   it('the Batch worker refuses to start without its job', async () => {

@@ -50,7 +50,7 @@ describe('key conventions', () => {
       keys.result('tiff'),
       keys.frame(50, 'webp'),
       keys.checkpoint,
-      keys.checkpointImage,
+      keys.checkpointImage(2, 40),
     ]).toEqual([
       'outputs/job-1/lock.json',
       'outputs/job-1/job.json',
@@ -58,7 +58,7 @@ describe('key conventions', () => {
       'outputs/job-1/result.tif',
       'outputs/job-1/frames/00050.webp',
       'outputs/job-1/checkpoint.json',
-      'outputs/job-1/checkpoint.png',
+      'outputs/job-1/checkpoints/2-40.png',
     ]);
   });
 });

@@ -108,4 +108,26 @@ describe('job lock', () => {
     a.lock.stop();
     expect(lost[0]).toBe('ABORTED');
   });
+
+  it('fence() renews the lease while the lock is ours, and stops with ABORTED once it is not', async () => {
+    const a = await acquireLock(h.store, options('a', 'event', 0.2));
+    if (!a.acquired) throw new Error('not acquired');
+    const lost: string[] = [];
+    a.lock.keepAlive((reason) => lost.push(reason.code));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Lapsed, but nobody took it: the fence renews it, and nobody may take it for a full lease.
+    await a.lock.fence();
+    expect(Date.parse((await readJson<LockRecord>(h.store, KEY)).leaseExpiresAt)).toBeGreaterThan(Date.now());
+    // Another worker overwrites the lock (a takeover after the lease lapsed).
+    await h.store.putJson(KEY, {
+      ...a.lock.state,
+      owner: 'b',
+      leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await expect(a.lock.fence()).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(lost).toContain('ABORTED');
+    expect(await readJson<LockRecord>(h.store, KEY)).toMatchObject({ owner: 'b' });
+    a.lock.stop();
+    await expect(a.lock.fence()).rejects.toMatchObject({ code: 'ABORTED' });
+  });
 });

@@ -1,0 +1,198 @@
+/**
+ * The gate in front of the local S3 server (local-s3.ts). s3rver serves any unsigned request, accepts
+ * browser form POST uploads (no CORS preflight is needed for those, so any web page open while `nst serve`
+ * runs could start jobs), does not verify SigV4 signatures at all, and writes a key such as
+ * `../../../../tmp/x` outside its data folder. Before s3rver sees a request, this gate:
+ *
+ * - refuses form POST uploads (multipart/form-data or url-encoded POSTs to the bucket);
+ * - refuses object keys with `.` or `..` segments, NUL bytes, or that resolve outside the data folder, and
+ *   every bucket but the configured one;
+ * - serves only requests whose Authorization header is a valid SigV4 signature with the local credentials
+ *   (verified by recomputing it with the SDK's own signer over the same signed headers), dated within 15
+ *   minutes. Presigned URLs and signature V2 are refused: nothing in the pipeline or the CLI uses them, and a
+ *   browser can send a presigned URL without a preflight.
+ *
+ * A browser cannot add an Authorization header to a cross-origin request without a CORS preflight, and the
+ * server allows no CORS, so a web page cannot drive the server even though the local secret is well known.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { KoaContext } from 's3rver';
+import { LOCAL_CREDENTIALS } from './s3-client.js';
+
+/** S3's allowed clock skew for a signed request. */
+const MAX_SKEW_MS = 15 * 60 * 1000;
+
+type Bytes = string | ArrayBuffer | ArrayBufferView;
+const bytes = (data: Bytes): string | Uint8Array =>
+  typeof data === 'string'
+    ? data
+    : ArrayBuffer.isView(data)
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(data);
+
+/** SHA-256 (and its HMAC) as the signer wants it. */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: Bytes) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: Bytes): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+const signer = new SignatureV4({
+  credentials: LOCAL_CREDENTIALS,
+  region: 'us-east-1',
+  service: 's3',
+  sha256: Sha256,
+  // S3 signs the path as sent: no normalisation, no double encoding (as the SDK's S3 client does).
+  uriEscapePath: false,
+  applyChecksum: false,
+});
+
+export interface Refusal {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+const refuse = (status: number, code: string, message: string): Refusal => ({ status, code, message });
+
+/** Checks a request; undefined when it may pass to s3rver. */
+export async function checkRequest(
+  ctx: KoaContext,
+  opts: { readonly dataDir: string; readonly bucket: string },
+): Promise<Refusal | undefined> {
+  return checkForm(ctx) ?? checkPath(ctx, opts) ?? (await checkSignature(ctx));
+}
+
+function checkForm(ctx: KoaContext): Refusal | undefined {
+  const type = ctx.get('content-type').toLowerCase();
+  if (
+    ctx.method === 'POST' &&
+    (type.startsWith('multipart/form-data') || type.startsWith('application/x-www-form-urlencoded'))
+  ) {
+    return refuse(405, 'MethodNotAllowed', 'form POST uploads are not accepted by the local S3 server');
+  }
+  return undefined;
+}
+
+/** The raw (still URL-encoded) path of the request. */
+const rawPath = (ctx: KoaContext) => (ctx.req.url ?? '/').split('?')[0];
+
+function checkPath(ctx: KoaContext, opts: { dataDir: string; bucket: string }): Refusal | undefined {
+  const copySource = ctx.get('x-amz-copy-source');
+  for (const target of [rawPath(ctx), ...(copySource ? [`/${copySource.replace(/^\//, '')}`] : [])]) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(target.split('?')[0]);
+    } catch {
+      return refuse(400, 'InvalidURI', 'the request path is not valid URL encoding');
+    }
+    const [, bucket = '', ...rest] = decoded.split('/');
+    if (bucket === '' && rest.length === 0) continue; // the service (ListBuckets)
+    if (bucket !== opts.bucket)
+      return refuse(404, 'NoSuchBucket', `the local S3 server serves only the bucket ${opts.bucket}`);
+    const key = rest.join('/');
+    if (key === '') continue;
+    const unsafe =
+      key.includes('\0') ||
+      key.split('/').some((segment) => segment === '.' || segment === '..') ||
+      !isInside(path.join(opts.dataDir, bucket), path.resolve(opts.dataDir, bucket, key));
+    if (unsafe) {
+      return refuse(
+        400,
+        'InvalidObjectName',
+        `the key ${JSON.stringify(key)} has a "." or ".." segment or leaves the data folder`,
+      );
+    }
+  }
+  return undefined;
+}
+
+const isInside = (dir: string, file: string) => {
+  const relative = path.relative(path.resolve(dir), file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+};
+
+interface ParsedAuthorization {
+  readonly accessKeyId: string;
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly signedHeaders: readonly string[];
+  readonly signature: string;
+}
+
+function parseAuthorization(header: string): ParsedAuthorization | undefined {
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/.exec(
+      header.trim(),
+    );
+  if (!match) return undefined;
+  const [, accessKeyId, date, region, service, signedHeaders, signature] = match;
+  return { accessKeyId, date, region, service, signedHeaders: signedHeaders.split(';'), signature };
+}
+
+/** `20240102T030405Z` as a Date. */
+function parseAmzDate(value: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+}
+
+const denied = (why: string) => refuse(403, 'AccessDenied', `request refused: ${why}`);
+
+async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
+  if (
+    Object.keys(ctx.query).some(
+      (q) => /^x-amz-(signature|credential|algorithm)$/i.test(q) || q === 'Signature',
+    )
+  )
+    return denied('presigned URLs are not accepted; sign the Authorization header (SigV4)');
+  const header = ctx.get('authorization');
+  if (!header) return denied('the request is not signed (SigV4 with the local credentials is required)');
+  const auth = parseAuthorization(header);
+  if (!auth) return denied('the Authorization header is not a SigV4 (AWS4-HMAC-SHA256) signature');
+  if (auth.accessKeyId !== LOCAL_CREDENTIALS.accessKeyId)
+    return denied(`unknown access key ${auth.accessKeyId}`);
+  if (auth.service !== 's3') return denied(`the signature is for the service ${auth.service}, not s3`);
+  for (const required of ['host', 'x-amz-date', 'x-amz-content-sha256'])
+    if (!auth.signedHeaders.includes(required)) return denied(`the signature does not cover ${required}`);
+  const signingDate = parseAmzDate(ctx.get('x-amz-date'));
+  if (!signingDate || !ctx.get('x-amz-date').startsWith(auth.date))
+    return denied('x-amz-date is missing or does not match the credential scope');
+  if (Math.abs(Date.now() - signingDate.getTime()) > MAX_SKEW_MS)
+    return denied('the request time is more than 15 minutes from the server time');
+
+  const headers: Record<string, string> = {};
+  for (const name of auth.signedHeaders) {
+    const value = ctx.req.headers[name];
+    if (value === undefined) return denied(`the signed header ${name} is missing`);
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const signed = await signer.sign(
+    {
+      method: ctx.method,
+      protocol: 'http:',
+      hostname: 'localhost',
+      path: rawPath(ctx),
+      query: ctx.query,
+      headers,
+    },
+    { signingDate, signingRegion: auth.region, signableHeaders: new Set(auth.signedHeaders) },
+  );
+  const expected = parseAuthorization(String(signed.headers.authorization));
+  const ok =
+    expected !== undefined &&
+    expected.signedHeaders.join(';') === auth.signedHeaders.join(';') &&
+    timingSafeEqual(Buffer.from(expected.signature), Buffer.from(auth.signature));
+  return ok ? undefined : denied('the signature does not match (sign with the local credentials)');
+}
