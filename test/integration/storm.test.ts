@@ -18,10 +18,13 @@ import { jpeg, png, weightsDir } from './harness.js';
 
 const BUCKET = 'nst-storm';
 const GOOD = 32;
-/** Copies of each bad kind: 12 kinds x 6 = 72 bad uploads, more than a quarter of all of them. */
+/** Copies of each bad kind: 16 kinds x 6 = 96 bad uploads, more than a quarter of all of them. */
 const PER_BAD_KIND = 6;
 /** One 20 px scale, 1 iteration: the least real work a job can do. */
 const FAST = { 'nst-size': '20', 'nst-min-size': '20', 'nst-iterations': '1' };
+
+/** Small enough that an upload 1 MB over it is refused before it is downloaded; every other input is smaller. */
+const MAX_INPUT_BYTES = 5_000_000;
 
 let weights: Awaited<ReturnType<typeof weightsDir>>;
 let dataDir: string;
@@ -35,7 +38,7 @@ beforeAll(async () => {
     dataDir,
     bucket: BUCKET,
     loadWeights: () => cachedWeights(weights.dir),
-    config: { threads: 1, maxPixels: 1_000_000, leaseSeconds: 2 },
+    config: { threads: 1, maxPixels: 1_000_000, maxInputBytes: MAX_INPUT_BYTES, leaseSeconds: 2 },
     concurrency: 4,
     logLevel: 'SILENT',
     notifier: { notify: async (n) => void notifications.push(n) },
@@ -118,6 +121,25 @@ async function uploads(): Promise<Upload[]> {
       body: spec('inputs/starry/photo-for-specs.jpg', 'styles/broken.png'),
       code: 'IMAGE_CORRUPT',
     },
+    // The limits: keys outside the readable prefixes, a style-image bomb, too many bytes, frames too often.
+    { kind: 'spec outside inputs', body: spec('photo.jpg', 'styles/starry.png'), code: 'INVALID_JOB_SPEC' },
+    {
+      kind: 'spec style bomb',
+      body: spec('inputs/starry/photo-for-specs.jpg', 'styles/bomb.png'),
+      code: 'IMAGE_TOO_LARGE',
+    },
+    {
+      kind: 'too many bytes',
+      body: Buffer.alloc(MAX_INPUT_BYTES + 1_000_000),
+      metadata: FAST,
+      code: 'INPUT_TOO_LARGE',
+    },
+    {
+      kind: 'frames too often',
+      body: photo,
+      metadata: { ...FAST, 'nst-save-every': '1' },
+      code: 'INVALID_OPTION',
+    },
   ];
   for (const b of bad) {
     for (let i = 0; i < PER_BAD_KIND; i++) {
@@ -144,6 +166,7 @@ it('every upload of a storm ends in a terminal job.json with exactly one notific
   await store.put('styles/starry.png', style);
   const broken = style.subarray(0, 40);
   await store.put('styles/broken.png', broken);
+  await store.put('styles/bomb.png', await png(20_000, 2, 6)); // a few KB that claim a 10000:1 shape
   const specPhoto = await jpeg(24, 20, 4);
   await store.put('inputs/starry/photo-for-specs.jpg', specPhoto, { metadata: FAST });
   await pipeline.idle();
