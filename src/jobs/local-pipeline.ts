@@ -8,6 +8,7 @@
  * The sweeper (sweeper.ts) runs at start-up and on a timer, so a job left `queued` or `running` by a server
  * that was killed ends (resumed from its checkpoint as a continuation on the queue, or failed) after a
  * restart. Jobs this server's own workers hold are never swept: each event's lock owner is known here.
+ * Uploads whose events a killed server never ran are replayed once at start-up (replay.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -25,6 +26,7 @@ import { TRIGGER_PREFIXES } from './keys.js';
 import type { JobOutcome } from './locked-job.js';
 import { LocalNotifier, type Notifier } from './notifier.js';
 import { buildPipelineDeps, type PipelineDeps } from './pipeline-deps.js';
+import { unhandledUploads } from './replay.js';
 import { sweepJobs } from './sweeper.js';
 
 export interface LocalPipelineOptions {
@@ -84,6 +86,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   const sweeper = new LocalSweeper(deps, opts.bucket, live, write);
   await sweeper.sweep();
   const unsubscribe = s3.onObjectCreated((event) => queue.push(event));
+  await replayUnhandledUploads(deps.storeFor(opts.bucket), queue, write);
   sweeper.every(opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
   return {
     s3,
@@ -102,6 +105,14 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       await s3.close();
     },
   };
+}
+
+/** Queues the uploads a previous server never ran (replay.ts), after this server listens for new ones. */
+async function replayUnhandledUploads(store: ObjectStore, queue: EventQueue, write: (line: string) => void) {
+  const events = await unhandledUploads(store);
+  if (events.length > 0)
+    write(`nst: ${events.length} upload(s) without a job from an earlier run: running them`);
+  for (const event of events) queue.push(event);
 }
 
 /** The sweep at start-up and every `intervalMs`, one at a time. */

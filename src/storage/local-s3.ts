@@ -135,25 +135,46 @@ async function closeServer(server: S3rver, client: S3Client): Promise<void> {
 }
 
 function toS3Record(r: S3rverEvent['Records'][number]): S3EventRecord {
-  const bucket = r.s3.bucket.name;
+  return objectCreatedRecord(r.s3.bucket.name, {
+    key: r.s3.object.key,
+    size: r.s3.object.size ?? 0,
+    eTag: r.s3.object.eTag ?? '',
+    sequencer: r.s3.object.sequencer,
+    eventName: r.eventName,
+    eventTime: r.eventTime,
+  });
+}
+
+/** A real S3 ObjectCreated record (URL-encoded key) for an object of the local bucket. */
+export function objectCreatedRecord(
+  bucket: string,
+  object: {
+    readonly key: string;
+    readonly size: number;
+    readonly eTag: string;
+    readonly sequencer: string;
+    readonly eventName?: string;
+    readonly eventTime?: string;
+  },
+): S3EventRecord {
   return {
     eventVersion: '2.1',
     eventSource: 'aws:s3',
     awsRegion: LOCAL_REGION,
-    eventTime: r.eventTime,
-    eventName: r.eventName,
+    eventTime: object.eventTime ?? new Date().toISOString(),
+    eventName: object.eventName ?? 'ObjectCreated:Put',
     userIdentity: { principalId: 'local' },
     requestParameters: { sourceIPAddress: '127.0.0.1' },
-    responseElements: { 'x-amz-request-id': r.s3.object.sequencer, 'x-amz-id-2': 'local' },
+    responseElements: { 'x-amz-request-id': object.sequencer, 'x-amz-id-2': 'local' },
     s3: {
       s3SchemaVersion: '1.0',
       configurationId: 'nst-local',
       bucket: { name: bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${bucket}` },
       object: {
-        key: encodeEventKey(r.s3.object.key),
-        size: r.s3.object.size ?? 0,
-        eTag: r.s3.object.eTag ?? '',
-        sequencer: r.s3.object.sequencer,
+        key: encodeEventKey(object.key),
+        size: object.size,
+        eTag: object.eTag,
+        sequencer: object.sequencer,
       },
     },
   };

@@ -22,6 +22,14 @@ import { NstError } from '../errors.js';
 export const TEMPORARY_TAG = { key: 'nst-temporary', value: 'true' } as const;
 const TEMPORARY_TAGGING = `${TEMPORARY_TAG.key}=${TEMPORARY_TAG.value}`;
 
+export interface ListedObject {
+  readonly key: string;
+  readonly lastModified: Date;
+  /** As S3 lists it, with quotes. */
+  readonly etag: string;
+  readonly size: number;
+}
+
 export interface StoredObject {
   readonly body: Buffer;
   /** As S3 returns it, with quotes. */
@@ -186,9 +194,9 @@ export class ObjectStore {
     return (await this.listObjects(prefix)).map((o) => o.key);
   }
 
-  /** Every object under `prefix` with its last write time, in S3's (lexicographic) order. */
-  async listObjects(prefix: string): Promise<{ key: string; lastModified: Date }[]> {
-    const objects: { key: string; lastModified: Date }[] = [];
+  /** Every object under `prefix` with its last write time, ETag and size, in S3's (lexicographic) order. */
+  async listObjects(prefix: string): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
     let token: string | undefined;
     try {
       do {
@@ -196,7 +204,13 @@ export class ObjectStore {
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
         );
         for (const o of out.Contents ?? [])
-          if (o.Key) objects.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0) });
+          if (o.Key)
+            objects.push({
+              key: o.Key,
+              lastModified: o.LastModified ?? new Date(0),
+              etag: o.ETag ?? '',
+              size: o.Size ?? 0,
+            });
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {

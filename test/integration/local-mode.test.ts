@@ -332,6 +332,38 @@ describe('jobs a killed server left behind, and events whose retries run out', (
     ]);
   });
 
+  it('uploads whose events a killed server never ran are run once after a restart', async () => {
+    await leaveBehind(async (store) => {
+      // The server stopped before handling these events (none is subscribed here): no job.json exists.
+      await store.put('styles/starry.png', await png(48, 48, 5));
+      await store.put('inputs/starry/queued.jpg', await jpeg(), { metadata: TINY_METADATA });
+      await store.put('inputs/starry/queued-bad.jpg', Buffer.from('not an image'), {
+        metadata: TINY_METADATA,
+      });
+      await store.put('jobs/readme.txt', Buffer.from('not a job')); // ignored, as its event would be
+    });
+    const pipeline = await start({ sweepIntervalMs: 0 });
+    try {
+      await pipeline.idle();
+      const manifests = (await pipeline.store.list('outputs/')).filter((k) => k.endsWith('/job.json'));
+      const statuses = await Promise.all(
+        manifests.map(async (k) => (await readJson<JobManifest>(pipeline.store, k)).status),
+      );
+      expect(statuses.sort()).toEqual(['failed', 'succeeded']);
+    } finally {
+      await pipeline.close();
+    }
+    expect(lines[0]).toBe('nst: 2 upload(s) without a job from an earlier run: running them');
+    expect(lines.filter((l) => / succeeded: /.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => / failed: IMAGE_UNSUPPORTED: /.test(l))).toHaveLength(1);
+    // Every upload has its job now: a second restart replays nothing.
+    lines.length = 0;
+    const again = await start({ sweepIntervalMs: 0 });
+    await again.idle();
+    await again.close();
+    expect(lines).toEqual([]);
+  });
+
   it('an event whose retries run out is dead-lettered, and its job ends failed with JOB_ABANDONED', async () => {
     const pipeline = await start({
       createEngine: async () => {
