@@ -1,6 +1,6 @@
 /**
  * The S3 permissions of the pipeline (the Lambda function and the Batch worker share them): read the
- * requests under inputs/, styles/ and jobs/; read, write and tag everything under outputs/.
+ * requests under inputs/, styles/ and jobs/; read, write, tag and delete everything under outputs/.
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -21,8 +21,9 @@ export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] 
     }),
     new iam.PolicyStatement({
       sid: 'WriteOutputs',
-      // PutObjectTagging: temporary objects are written with the nst-temporary tag.
-      actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
+      // PutObjectTagging: temporary objects are written with the nst-temporary tag. DeleteObject: a failed
+      // job's leftover result (a worker that died between the result and job.json) is removed.
+      actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:DeleteObject'],
       resources: [bucket.arnForObjects(`${KEY_PREFIXES.outputs}*`)],
     }),
     // The pipeline lists styles/<name>.* to find a style's extension, and tells a missing object (404)

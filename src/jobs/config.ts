@@ -43,10 +43,10 @@ export const PIPELINE_DEFAULTS = {
   deadlineMarginSeconds: 60,
   leaseSeconds: 45,
   maxContinuations: 4,
-  /** The stack's defaults: a 10240 MB function, a 240-minute Batch job on a 24 GB GPU (nvidia-smi: A10G 23028 MiB, L4 23034). */
+  /** The stack's defaults: a 10240 MB function, a 240-minute Batch job on a g5/g6 GPU (24 GiB, as infra/constructs/batch-gpu.ts lists it; about 22.5 GiB usable, inside routing's 20% margin). */
   memoryMb: 10240,
   batchTimeoutSeconds: 240 * 60,
-  batchGpuMemoryMb: 23028,
+  batchGpuMemoryMb: 24_576,
   /**
    * The largest object a job reads, checked before it is downloaded. 200 MiB holds a 40-megapixel image
    * (DEFAULT_MAX_PIXELS) in any format read: 120 MB as uncompressed 8-bit TIFF, far less compressed.

@@ -191,6 +191,7 @@ export class JobRun {
     const failure = { code: error.code, message: error.message };
     try {
       this.deps.metrics?.failed(error.code);
+      await this.removeResults();
       await this.record('failed', error.code, { error: failure });
       return await this.announce({ jobId: this.jobId, status: 'failed', error: failure });
     } catch (writeError) {
@@ -198,6 +199,17 @@ export class JobRun {
       await this.release();
       throw toNstError(writeError);
     }
+  }
+
+  /**
+   * A failed job has no result object: one a worker wrote before it died (job.json never written, so the
+   * sweep or the dead-letter consumer fails the job) goes first. Fenced like every write.
+   */
+  private async removeResults(): Promise<void> {
+    const results = await this.store.list(`${this.keys.dir}result.`);
+    if (results.length === 0) return;
+    await this.lock.fence();
+    for (const key of results) await this.store.delete(key);
   }
 
   /** Gives the lock up at once (best effort: its lease runs out anyway). */

@@ -61,9 +61,10 @@ export async function continueJob(
 
 /**
  * Reasons the job queue's RUNNABLE time limit cancels a job with (jobStateTimeLimitActions): no instance
- * could be placed, for want of capacity or quota.
+ * could be placed, for want of capacity or quota. Batch reports them inside a longer status reason
+ * ("Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY").
  */
-const NO_CAPACITY_REASONS = ['CAPACITY:', 'MISCONFIGURATION:'] as const;
+const NO_CAPACITY_REASON = /\b(CAPACITY|MISCONFIGURATION):/;
 
 /** Marks a job failed after its Batch job failed (Batch's job state-change event). */
 export async function failBatchJob(
@@ -75,7 +76,7 @@ export async function failBatchJob(
     if (!existing) return job.skip(`no job.json for ${target.jobId}`);
     job.manifest = existing;
     const { batchJobId, reason } = target;
-    if (NO_CAPACITY_REASONS.some((prefix) => reason.trim().startsWith(prefix))) {
+    if (NO_CAPACITY_REASON.test(reason)) {
       throw new NstError(
         'BATCH_NO_CAPACITY',
         `AWS Batch job ${batchJobId} was cancelled: no GPU capacity or quota was available within the ` +

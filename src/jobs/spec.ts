@@ -31,7 +31,10 @@ const keyUnder = (prefix: string, example: string) =>
     .min(1)
     .max(1024)
     // A regex rather than startsWith(), whose JSON Schema carries a nonstandard format strict validators refuse.
-    .regex(new RegExp(`^${prefix}`), `must be an object key in this bucket under ${prefix}, like ${example}`);
+    .regex(new RegExp(`^${prefix}`), `must be an object key in this bucket under ${prefix}, like ${example}`)
+    // S3 keeps `.` and `..` segments as they are, but nothing the pipeline reads is named so (and the local
+    // server refuses them): a clear input error here rather than a retried request there.
+    .refine((key) => !key.split('/').some((s) => s === '.' || s === '..'), 'must not have . or .. segments');
 
 export const outputSettingsSchema = z
   .object({

@@ -69,7 +69,32 @@ export async function checkRequest(
   ctx: KoaContext,
   opts: { readonly dataDir: string; readonly bucket: string },
 ): Promise<Refusal | undefined> {
-  return checkForm(ctx) ?? checkPath(ctx, opts) ?? (await checkSignature(ctx));
+  return (
+    checkHost(ctx) ??
+    checkForm(ctx) ??
+    checkBulkDelete(ctx) ??
+    checkPath(ctx, opts) ??
+    (await checkSignature(ctx))
+  );
+}
+
+/** Loopback names only: a rebound DNS name (a web page's origin) or an S3 virtual host never passes. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+function checkHost(ctx: KoaContext): Refusal | undefined {
+  if (LOOPBACK_HOSTS.has(ctx.hostname)) return undefined;
+  return refuse(
+    400,
+    'InvalidHost',
+    `the local S3 server answers loopback hosts only, not ${ctx.hostname || 'none'}`,
+  );
+}
+
+/** DeleteObjects names its keys in the body, where the path checks cannot see them; the pipeline never uses it. */
+function checkBulkDelete(ctx: KoaContext): Refusal | undefined {
+  if (ctx.method === 'POST' && 'delete' in ctx.query)
+    return refuse(405, 'MethodNotAllowed', 'DeleteObjects is not accepted by the local S3 server');
+  return undefined;
 }
 
 function checkForm(ctx: KoaContext): Refusal | undefined {

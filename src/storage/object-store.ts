@@ -9,6 +9,7 @@
  * own objects (lock, job.json) use get(), where an access error is the deployment's and stays transient.
  */
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   ListObjectsV2Command,
@@ -192,6 +193,15 @@ export class ObjectStore {
   /** Every key under `prefix`, in S3's (lexicographic) order. */
   async list(prefix: string): Promise<string[]> {
     return (await this.listObjects(prefix)).map((o) => o.key);
+  }
+
+  /** Deletes the object (nothing when it does not exist, as S3 does). */
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (e) {
+      throw this.unavailable('delete', key, e);
+    }
   }
 
   /** Every object under `prefix` with its last write time, ETag and size, in S3's (lexicographic) order. */

@@ -26,6 +26,8 @@ declare module 's3rver' {
   export interface KoaContext {
     method: string;
     path: string;
+    /** The Host header's name, without the port (Koa). */
+    hostname: string;
     query: Record<string, string | string[]>;
     status: number;
     type: string;

@@ -270,7 +270,7 @@ describe('IAM', () => {
     ]);
     expect(statementFor(fnStatements, 's3:PutObject')).toEqual([
       expect.objectContaining({
-        Action: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
+        Action: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:DeleteObject'],
         Resource: objectsUnder(bucketId, 'outputs/'),
       }),
     ]);
@@ -284,6 +284,7 @@ describe('IAM', () => {
         's3:GetObjectVersion',
         's3:PutObject',
         's3:PutObjectTagging',
+        's3:DeleteObject',
         's3:ListBucket',
       ]),
     );
@@ -445,6 +446,7 @@ describe('Batch GPU path', () => {
         's3:GetObjectVersion',
         's3:PutObject',
         's3:PutObjectTagging',
+        's3:DeleteObject',
         's3:ListBucket',
         'sns:Publish',
       ]),

@@ -144,6 +144,15 @@ describe('the dead-letter consumer', () => {
     expect(sns.calls).toHaveLength(1);
   });
 
+  it('removes the result a worker wrote before it died without job.json: a failed job has no result', async () => {
+    const key = 'inputs/starry/half.jpg';
+    const { event, jobId } = await uploaded(key);
+    await leftRunning(jobId, key);
+    await h.store.put(`outputs/${jobId}/result.jpg`, await jpeg());
+    await handlerWith()(deadLetter(event), lambdaContext(undefined, 'dlq-half'));
+    await expectAbandoned(jobId, /after 3 attempts/);
+  });
+
   it('makes the failed job.json from the upload when the worker died before writing one', async () => {
     const key = 'inputs/starry/early.jpg';
     const { event, jobId } = await uploaded(key);
@@ -330,8 +339,9 @@ describe('AWS Batch without GPU capacity', () => {
   it('a job cancelled after waiting RUNNABLE too long ends failed with BATCH_NO_CAPACITY', async () => {
     const reasons = {
       'inputs/starry/capacity.jpg':
-        'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested',
-      'inputs/starry/quota.jpg': 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
+        'Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY',
+      'inputs/starry/quota.jpg':
+        'Canceled by JobStateTimeLimit action due to reason: MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
     };
     for (const [key, statusReason] of Object.entries(reasons)) {
       sns.calls.length = 0;

@@ -18,7 +18,7 @@ describe('configuration', () => {
       webhookUrl: undefined,
       memoryMb: 10240,
       batchTimeoutSeconds: 14400,
-      batchGpuMemoryMb: 23028,
+      batchGpuMemoryMb: 24_576,
     });
   });
 

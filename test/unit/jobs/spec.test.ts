@@ -121,6 +121,15 @@ describe('job spec', () => {
     );
   });
 
+  it('refuses keys with . or .. segments, which would only fail as requests later', () => {
+    const error = thrown(() =>
+      validateJobSpec({ content: 'inputs/../x.jpg', styles: [{ key: 'styles/./b.jpg' }] }, 'jobs/a.json'),
+    );
+    expect(error.code).toBe('INVALID_JOB_SPEC');
+    expect(error.message).toContain('content: must not have . or .. segments');
+    expect(error.message).toContain('styles.0.key: must not have . or .. segments');
+  });
+
   it('rejects text that is not JSON', () => {
     expect(thrown(() => parseJobSpec('content: a.jpg', 'jobs/yaml.json')).message).toMatch(
       /jobs\/yaml\.json .*not valid JSON/s,

@@ -145,6 +145,23 @@ describe('form POSTs and keys outside the data folder', () => {
     expect(await storedFiles()).toEqual([]);
   });
 
+  it('answers loopback host names only (no DNS rebinding, no S3 virtual hosts) and refuses DeleteObjects', async () => {
+    for (const host of ['evil.example:4568', `${BUCKET}.s3.amazonaws.com`, '10.0.0.1']) {
+      const res = await raw('PUT', `/${BUCKET}/escaped.txt`, { host }, 'x');
+      expect(res.status, host).toBe(400);
+      expect(res.body).toContain('loopback hosts only');
+    }
+    const bulk = await raw(
+      'POST',
+      `/${BUCKET}?delete`,
+      {},
+      '<Delete><Object><Key>../x</Key></Object></Delete>',
+    );
+    expect(bulk.status).toBe(405);
+    expect(await storedFiles()).toEqual([]);
+    expect(existsSync(join(h.dataDir, '..', BUCKET))).toBe(false);
+  });
+
   it('serves only its bucket, and only on loopback', async () => {
     await expect(
       h.s3.client.send(new PutObjectCommand({ Bucket: 'other', Key: 'k', Body: 'x' })),
