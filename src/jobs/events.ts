@@ -16,6 +16,9 @@ import { checkJobId, jobIdFor, type UploadVersion } from './job-id.js';
 import { classifyKey } from './keys.js';
 import type { Claimant } from './lock.js';
 
+/** How often the deployed sweep runs (the stack's EventBridge schedule); the sweeper turns its window each time. */
+export const SWEEP_PERIOD_MINUTES = 5;
+
 export interface BatchJobStateChangeEvent {
   readonly source: 'aws.batch';
   readonly 'detail-type': 'Batch Job State Change';

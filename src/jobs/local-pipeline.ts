@@ -119,6 +119,8 @@ async function replayUnhandledUploads(store: ObjectStore, queue: EventQueue, wri
 class LocalSweeper {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  /** One owner for this process's sweeps: a job it resumed is its own, and never swept again here. */
+  private readonly owner = `local-sweep-${randomUUID()}`;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -147,8 +149,8 @@ class LocalSweeper {
 
   private async run(): Promise<void> {
     try {
-      const outcomes = await sweepJobs(this.deps, { owner: `local-sweep-${randomUUID()}` }, this.bucket, {
-        isLive: (owner) => this.live.has(owner),
+      const outcomes = await sweepJobs(this.deps, { owner: this.owner }, this.bucket, {
+        isLive: (owner) => owner === this.owner || this.live.has(owner),
       });
       for (const o of outcomes)
         if (o.status === 'queued')

@@ -11,11 +11,14 @@
  * sweep is bounded (SWEEP_LIMITS).
  */
 import { NstError } from '../errors.js';
+import { SWEEP_PERIOD_MINUTES } from './events.js';
 import { KEY_PREFIXES, outputKeys } from './keys.js';
 import type { LockRecord } from './lock.js';
 import { type Invocation, type JobOutcome, withLockedJob } from './locked-job.js';
 import { isFinished, type JobManifest } from './manifest.js';
 import type { PipelineDeps } from './pipeline-deps.js';
+
+const SWEEP_PERIOD_MS = SWEEP_PERIOD_MINUTES * 60_000;
 
 const SWEEP_LIMITS = {
   /** job.json files read per sweep (the newest candidates first). */
@@ -105,14 +108,16 @@ export function decideSweep(facts: SweepFacts): SweepDecision {
 }
 
 /**
- * The jobs worth reading, newest first: a job.json last written before `cutoff` (a newer one cannot be
- * stale yet), in a folder without a result written before it (a result then job.json is a job that
- * succeeded). Newest first, so a job that just became stale is read even when old failed jobs abound.
+ * The jobs worth reading: a job.json last written before `cutoff` (a newer one cannot be stale yet), in a
+ * folder without a result written before it (a result then job.json is a job that succeeded). Half of
+ * `max` are the newest, so a job that just became stale is read even when old failed jobs abound; the other
+ * half walk the older ones a window per `turn` (one turn a sweep), so no stuck job is starved for ever.
  */
 export function sweepCandidates(
   objects: readonly { key: string; lastModified: Date }[],
   cutoff: Date,
   max: number,
+  turn = 0,
 ): string[] {
   const dirs = new Map<string, { manifest?: number; result?: number }>();
   for (const { key, lastModified } of objects) {
@@ -123,12 +128,17 @@ export function sweepCandidates(
     else dir.result = Math.max(dir.result ?? 0, lastModified.getTime());
     dirs.set(match[1], dir);
   }
-  return [...dirs]
+  const stale = [...dirs]
     .filter(([, d]) => d.manifest !== undefined && d.manifest <= cutoff.getTime())
     .filter(([, d]) => d.result === undefined || d.result > d.manifest!)
     .sort(([, a], [, b]) => b.manifest! - a.manifest!)
-    .slice(0, max)
     .map(([jobId]) => jobId);
+  if (stale.length <= max) return stale;
+  const newest = stale.slice(0, Math.ceil(max / 2));
+  const older = stale.slice(newest.length);
+  const size = max - newest.length;
+  const start = (turn * size) % older.length;
+  return [...newest, ...[...older, ...older].slice(start, start + size)];
 }
 
 export interface SweepOptions {
@@ -150,7 +160,13 @@ export async function sweepJobs(
   const where = deps.worker === 'local' ? 'local' : 'aws';
   const minBudget = where === 'local' ? SWEEP_BUDGET_SECONDS.local : SWEEP_BUDGET_SECONDS.lambda;
   const cutoff = new Date(now.getTime() - minBudget * 1000);
-  const jobIds = sweepCandidates(await store.listObjects(KEY_PREFIXES.outputs), cutoff, limits.maxReads);
+  const turn = Math.floor(now.getTime() / SWEEP_PERIOD_MS);
+  const jobIds = sweepCandidates(
+    await store.listObjects(KEY_PREFIXES.outputs),
+    cutoff,
+    limits.maxReads,
+    turn,
+  );
   const jobs = await mapLimited(jobIds, limits.readConcurrency, async (jobId) => {
     const keys = outputKeys(jobId);
     try {

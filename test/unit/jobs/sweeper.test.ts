@@ -164,4 +164,17 @@ describe('sweepCandidates', () => {
     expect(sweepCandidates(objects, at(50), 2)).toEqual(['new', 'half']);
     expect(sweepCandidates(objects, at(100), 10)).toEqual(['recent', 'new', 'half', 'old']);
   });
+
+  it('reads the newest half every sweep and walks the older ones a window per turn, so none is starved', () => {
+    const objects = Array.from({ length: 10 }, (_, i) => object(`outputs/j${i}/job.json`, 100 - i));
+    const windows = [0, 1, 2, 3].map((turn) => sweepCandidates(objects, at(200), 4, turn));
+    for (const w of windows) expect(w.slice(0, 2)).toEqual(['j0', 'j1']);
+    expect(windows.map((w) => w.slice(2))).toEqual([
+      ['j2', 'j3'],
+      ['j4', 'j5'],
+      ['j6', 'j7'],
+      ['j8', 'j9'],
+    ]);
+    expect(sweepCandidates(objects, at(200), 4, 4).slice(2)).toEqual(['j2', 'j3']);
+  });
 });
