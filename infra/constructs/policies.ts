@@ -23,7 +23,7 @@ export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] 
       sid: 'WriteOutputs',
       // PutObjectTagging: temporary objects are written with the nst-temporary tag. DeleteObject: a failed
       // job's leftover result (a worker that died between the result and job.json) is removed.
-      actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:DeleteObject'],
+      actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
       resources: [bucket.arnForObjects(`${KEY_PREFIXES.outputs}*`)],
     }),
     // The pipeline lists styles/<name>.* to find a style's extension, and tells a missing object (404)

@@ -261,7 +261,7 @@ describe('sweep schedule', () => {
 });
 
 describe('IAM', () => {
-  it('lets the function read inputs/, styles/ and jobs/ and write and tag outputs/ only', () => {
+  it('lets the function read inputs/, styles/ and jobs/ and write, tag and delete under outputs/ only', () => {
     expect(statementFor(fnStatements, 's3:GetObjectVersion')).toEqual([
       expect.objectContaining({
         Action: ['s3:GetObject', 's3:GetObjectVersion'],
@@ -270,7 +270,7 @@ describe('IAM', () => {
     ]);
     expect(statementFor(fnStatements, 's3:PutObject')).toEqual([
       expect.objectContaining({
-        Action: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:DeleteObject'],
+        Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
         Resource: objectsUnder(bucketId, 'outputs/'),
       }),
     ]);
