@@ -13,9 +13,8 @@
  *   inputs     every decoded input image at its own size (float32 RGB, kept for the whole run).
  */
 import type { StylizeOptions } from './options.js';
-import { sizeForLongestSide } from './resample.js';
+import { resampledStyleSize } from './resample.js';
 import type { EngineKind } from './types.js';
-import { MIN_IMAGE_SIDE } from './vgg.js';
 
 const MIB = 1024 * 1024;
 /** One float32 RGB image-sized vector, bytes per pixel. */
@@ -101,20 +100,6 @@ export interface MemoryEstimate {
 function backendFor(engine: EngineKind, gpu = false): string {
   if (engine === 'onnx') return gpu ? 'onnx-cuda' : 'onnx-cpu';
   return 'tfjs-wasm';
-}
-
-/**
- * A style's size at a scale whose longest side is `longest`: styleScale x that, its shorter side never
- * under the minimum. The same rule as the engine spec in stylize.ts (engineSpec).
- */
-export function resampledStyleSize(
-  style: { readonly width: number; readonly height: number },
-  longest: number,
-  styleScale: number,
-): { width: number; height: number } {
-  const shorter = Math.min(style.width, style.height) / Math.max(style.width, style.height);
-  const side = Math.max(Math.round(styleScale * longest), Math.ceil(MIN_IMAGE_SIDE / shorter));
-  return sizeForLongestSide(style.width, style.height, side);
 }
 
 /** Bytes per result pixel the optimiser keeps. */

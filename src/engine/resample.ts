@@ -6,6 +6,7 @@
  * sees them; this only moves between nearby scales, where a tent filter is plenty.
  */
 import type { RgbImage } from './types.js';
+import { MIN_IMAGE_SIDE } from './vgg.js';
 
 interface Tap {
   readonly start: number;
@@ -89,4 +90,18 @@ export function sizeForLongestSide(
 ): { width: number; height: number } {
   const scale = longest / Math.max(width, height);
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/**
+ * A style's size at a scale whose longest side is `longest`: its longest side styleScale x that, its shorter
+ * side never under MIN_IMAGE_SIDE. The engine resamples styles to it; the memory model counts it.
+ */
+export function resampledStyleSize(
+  style: { readonly width: number; readonly height: number },
+  longest: number,
+  styleScale: number,
+): { width: number; height: number } {
+  const shorter = Math.min(style.width, style.height) / Math.max(style.width, style.height);
+  const side = Math.max(Math.round(styleScale * longest), Math.ceil(MIN_IMAGE_SIDE / shorter));
+  return sizeForLongestSide(style.width, style.height, side);
 }

@@ -7,7 +7,7 @@ import { NstError } from '../errors.js';
 import { createEngine as defaultCreateEngine } from './index.js';
 import { type AdamOptions, createOptimiser, type LbfgsOptions } from './optim/index.js';
 import { MAX_SIZE, type StylizeOptions } from './options.js';
-import { resampleHwc, resampleImage, sizeForLongestSide } from './resample.js';
+import { resampledStyleSize, resampleHwc, resampleImage } from './resample.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
 import type {
   EngineChoice,
@@ -20,7 +20,7 @@ import type {
   StyleImage,
   VggWeights,
 } from './types.js';
-import { fromNetworkInput, MIN_IMAGE_SIDE, seededRandom, toNetworkInput } from './vgg.js';
+import { fromNetworkInput, seededRandom, toNetworkInput } from './vgg.js';
 
 /**
  * The most elongated image accepted, long side : short side (checked from the header when decoding, and
@@ -196,13 +196,7 @@ function styleSize(
   scale: Scale,
   options: StylizeOptions,
 ): { width: number; height: number } {
-  const styleSide = Math.round(options.styleScale * Math.max(scale.width, scale.height));
-  const shorter = Math.min(image.width, image.height) / Math.max(image.width, image.height);
-  return sizeForLongestSide(
-    image.width,
-    image.height,
-    Math.max(styleSide, Math.ceil(MIN_IMAGE_SIDE / shorter)),
-  );
+  return resampledStyleSize(image, Math.max(scale.width, scale.height), options.styleScale);
 }
 
 /** One stylize() call: its inputs and its progress over all scales. */

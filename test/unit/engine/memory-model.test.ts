@@ -1,6 +1,7 @@
 /** The memory model: monotone in what it counts, and within ~10% of the measured peaks it is calibrated on. */
 import { describe, expect, it } from 'vitest';
-import { estimateMemory, type MemoryInput, resampledStyleSize } from '../../../src/engine/memory-model.js';
+import { estimateMemory, type MemoryInput } from '../../../src/engine/memory-model.js';
+import { resampledStyleSize } from '../../../src/engine/resample.js';
 
 const STARRY_NIGHT = { width: 1024, height: 640 };
 const TUBINGEN = { width: 1024, height: 768 };
