@@ -11,13 +11,14 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { isNstError } from '../../src/errors.js';
 import { BATCH_JOB_ENV, type PipelineConfig, readPipelineConfig } from '../../src/jobs/config.js';
 import { JOB_ID_PATTERN } from '../../src/jobs/job-id.js';
 import { buildPipelineDeps, type PipelineDeps, serviceNameFrom } from '../../src/jobs/pipeline-deps.js';
 import { continueJob } from '../../src/jobs/runner.js';
+import { createSdkS3Client } from '../../src/storage/s3-client.js';
 
 /** The worker's exit codes (see the file comment). */
 const EXIT = { ended: 0, transient: 1, badEnvironment: 2 } as const;
@@ -53,7 +54,7 @@ export async function runBatchWorker(opts: BatchWorkerOptions = {}): Promise<num
     config,
     worker: 'batch',
     gpu: true,
-    s3: opts.s3 ?? new S3Client({}),
+    s3: opts.s3 ?? createSdkS3Client(env),
     sns: opts.sns,
     logger,
     createEngine: opts.createEngine,

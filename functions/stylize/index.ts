@@ -9,7 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchClient } from '@aws-sdk/client-batch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { POWERTOOLS_ENV, readPipelineConfig } from '../../src/jobs/config.js';
@@ -19,6 +19,7 @@ import type { JobOutcome } from '../../src/jobs/locked-job.js';
 import { powertoolsMetrics } from '../../src/jobs/metrics.js';
 import { buildPipelineDeps, type PipelineDeps, serviceNameFrom } from '../../src/jobs/pipeline-deps.js';
 import { METRICS_NAMESPACE } from '../../src/product.js';
+import { createSdkS3Client } from '../../src/storage/s3-client.js';
 
 export interface StylizeFunctionOptions {
   readonly env?: Record<string, string | undefined>;
@@ -46,7 +47,7 @@ export function createStylizeHandler(opts: StylizeFunctionOptions = {}): Stylize
   const deps = buildPipelineDeps({
     config,
     worker: 'lambda',
-    s3: opts.s3 ?? new S3Client({}),
+    s3: opts.s3 ?? createSdkS3Client(env),
     sns: opts.sns,
     logger,
     metrics: powertoolsMetrics(metrics),

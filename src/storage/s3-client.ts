@@ -1,13 +1,43 @@
-/** S3 clients: the default chain in AWS, or the embedded local server (s3rver) with the settings it needs. */
+/**
+ * S3 clients: the SDK's own configuration (AWS, or any S3-compatible server named by the SDK's standard
+ * endpoint variables), or the embedded local server (s3rver) with the settings it needs.
+ */
 import { S3Client } from '@aws-sdk/client-s3';
 
 /** s3rver accepts any request signed with this key pair. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
-/** A client for `endpoint` (a local S3 server), or for AWS when no endpoint is given. */
+/**
+ * The SDK's standard endpoint variables for S3, the service-specific one first (what the SDK itself
+ * reads), and the switch that makes the SDK ignore them.
+ */
+export const ENDPOINT_ENV = {
+  s3: 'AWS_ENDPOINT_URL_S3',
+  all: 'AWS_ENDPOINT_URL',
+  ignore: 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The S3 endpoint the SDK will use from the environment, if one is configured there. */
+export function configuredEndpoint(env: Env = process.env): string | undefined {
+  if (env[ENDPOINT_ENV.ignore] === 'true') return undefined;
+  return env[ENDPOINT_ENV.s3] || env[ENDPOINT_ENV.all] || undefined;
+}
+
+/**
+ * A client from the SDK's configuration (credential chain, region, endpoint variables). Where an endpoint
+ * variable points at an S3-compatible server (LocalStack, MinIO, `nst serve`), addressing is path-style:
+ * virtual-host style would need a DNS name per bucket, which such servers rarely have.
+ */
+export function createSdkS3Client(env: Env = process.env): S3Client {
+  return new S3Client(configuredEndpoint(env) ? { forcePathStyle: true } : {});
+}
+
+/** A client for `endpoint` (a local S3 server), or from the SDK's configuration when none is given. */
 export function createS3Client(opts: { endpoint?: string; region?: string } = {}): S3Client {
-  if (!opts.endpoint) return new S3Client(opts.region ? { region: opts.region } : {});
+  if (!opts.endpoint) return opts.region ? new S3Client({ region: opts.region }) : createSdkS3Client();
   return new S3Client({
     endpoint: opts.endpoint,
     region: opts.region ?? LOCAL_REGION,
