@@ -27,12 +27,13 @@ export function configuredEndpoint(env: Env = process.env): string | undefined {
 }
 
 /**
- * A client from the SDK's configuration (credential chain, region, endpoint variables). Where an endpoint
- * variable points at an S3-compatible server (LocalStack, MinIO, `nst serve`), addressing is path-style:
+ * A client from the SDK's configuration (credential chain, region), with the endpoint variables read from
+ * `env` (the handlers' environment; the SDK itself would read process.env). Where an endpoint variable points at an S3-compatible server (LocalStack, MinIO, `nst serve`), addressing is path-style:
  * virtual-host style would need a DNS name per bucket, which such servers rarely have.
  */
 export function createSdkS3Client(env: Env = process.env): S3Client {
-  return new S3Client(configuredEndpoint(env) ? { forcePathStyle: true } : {});
+  const endpoint = configuredEndpoint(env);
+  return new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
 }
 
 /** A client for `endpoint` (a local S3 server), or from the SDK's configuration when none is given. */
