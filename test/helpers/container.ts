@@ -56,6 +56,11 @@ exec chroot "$R" /bin/sh -c 'cd "$1" && U=$2 G=$3 && shift 3 && exec setpriv --r
 `;
 
 export function runContainer(spec: ContainerSpec): Promise<ContainerRun> {
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'running a process as its container does needs root here (unshare -m, mount, chroot, setpriv)',
+    );
+  }
   mkdirSync(spec.rootfs, { recursive: true });
   for (const name of Object.keys(spec.env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a variable name: ${name}`);
