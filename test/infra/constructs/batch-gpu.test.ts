@@ -1,18 +1,18 @@
 /**
  * The GPU path on its own: the construct's documented defaults, and the Dockerfile bound to what infra
- * knows (it cannot import it): what it copies is in the build context, what it sets is the contract.
+ * knows (it cannot import it): what it copies or runs is in the build context, what it sets is the contract.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Duration, IgnoreStrategy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BATCH_ENGINE, BatchGpu, gpuMemoryMb } from '../../../infra/constructs/batch-gpu.js';
-import { BATCH_IMAGE, REPO_ROOT } from '../../../infra/paths.js';
+import { REPO_ROOT } from '../../../infra/paths.js';
 import { NstError } from '../../../src/errors.js';
 import { PIPELINE_ENV } from '../../../src/jobs/config.js';
+import { contextPathOf, filesUnder, inBuildContext, readDockerfile } from '../../helpers/dockerfile.js';
 import { bareStack, type Cfn, only } from '../helpers.js';
 
 describe('BatchGpu defaults', () => {
@@ -105,67 +105,42 @@ describe('gpuMemoryMb', () => {
   });
 });
 
-/** The Dockerfile's instructions, continuation lines joined, comments dropped. */
-function dockerfileInstructions(): { op: string; args: string }[] {
-  const text = readFileSync(path.join(BATCH_IMAGE.directory, BATCH_IMAGE.file), 'utf8');
-  return text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => {
-      const [op, ...rest] = line.split(/\s+/);
-      return { op: op.toUpperCase(), args: rest.join(' ') };
-    });
-}
-
-const filesUnder = (dir: string): string[] =>
-  statSync(dir).isDirectory()
-    ? readdirSync(dir).flatMap((entry) => filesUnder(path.join(dir, entry)))
-    : [dir];
-
 describe('functions/batch/Dockerfile', () => {
-  const instructions = dockerfileInstructions();
-  const of = (op: string) => instructions.filter((i) => i.op === op).map((i) => i.args);
-  const ignore = IgnoreStrategy.docker(BATCH_IMAGE.directory, [...BATCH_IMAGE.exclude]);
+  const dockerfile = readDockerfile();
+  const { copies, scripts } = dockerfile;
   /** Repository paths the COPY instructions take from the build context. */
-  const copied = of('COPY').flatMap((args) => args.split(/\s+/).slice(0, -1));
+  const copied = copies.flatMap((c) => c.sources);
 
   it('copies only what exists and is in the build context', () => {
     expect(copied).toEqual(expect.arrayContaining(['package.json', 'bin', 'src', 'functions/batch']));
-    expect(ignore.ignores(path.join(REPO_ROOT, 'README.md'))).toBe(true); // the check can fail
+    expect(inBuildContext(path.join(REPO_ROOT, 'README.md'))).toBe(false); // the check can fail
     for (const source of copied) {
-      for (const file of filesUnder(path.join(BATCH_IMAGE.directory, source))) {
-        expect(ignore.ignores(file), path.relative(REPO_ROOT, file)).toBe(false);
+      for (const file of filesUnder(source)) {
+        expect(inBuildContext(file), path.relative(REPO_ROOT, file)).toBe(true);
       }
     }
   });
 
-  it('runs scripts and an entry point that it copied', () => {
-    const scripts = [...of('RUN'), ...of('ENTRYPOINT')].flatMap(
-      (args) => args.match(/[\w.-]+(\/[\w.-]+)+\.(js|ts)\b/g) ?? [],
-    );
-    expect(scripts).toEqual(['bin/nst.js', 'functions/batch/main.ts']);
+  it('runs scripts and an entry point that a COPY put in the image from the build context', () => {
+    expect(scripts).toEqual([
+      path.posix.join(dockerfile.workdir, 'bin/nst.js'),
+      path.posix.join(dockerfile.workdir, 'functions/batch/main.ts'),
+    ]);
+    expect(contextPathOf(dockerfile, '/app/README.md')).toBeUndefined(); // the check can fail
     for (const script of scripts) {
-      expect(
-        copied.some((source) => script === source || script.startsWith(`${source}/`)),
-        script,
-      ).toBe(true);
+      const source = contextPathOf(dockerfile, script);
+      expect(source, `${script}: no COPY puts it in the image`).toBeDefined();
+      expect(inBuildContext(source!), `${script}: ${path.relative(REPO_ROOT, source!)}`).toBe(true);
     }
   });
 
   it('sets contract variables by their contract names: the weights it fetched, the engine the job runs', () => {
-    const env = Object.fromEntries(
-      of('ENV').flatMap((args) => args.split(/\s+/).map((pair) => pair.split('=') as [string, string])),
-    );
     const contractNames = Object.values(PIPELINE_ENV) as string[];
-    for (const name of Object.keys(env).filter((n) => n.startsWith('NST_'))) {
+    for (const name of Object.keys(dockerfile.env).filter((n) => n.startsWith('NST_'))) {
       expect(contractNames, name).toContain(name);
     }
-    const fetchedTo = of('RUN')
-      .join(' ')
-      .match(/weights fetch --out (\S+)/)?.[1];
-    expect(env[PIPELINE_ENV.weightsDir]).toBe(fetchedTo);
-    expect(env[PIPELINE_ENV.engine]).toBe(BATCH_ENGINE);
+    expect(dockerfile.weightsDir).toBeDefined();
+    expect(dockerfile.env[PIPELINE_ENV.weightsDir]).toBe(dockerfile.weightsDir);
+    expect(dockerfile.env[PIPELINE_ENV.engine]).toBe(BATCH_ENGINE);
   });
 });
