@@ -148,12 +148,12 @@ async function printFigures(): Promise<void> {
   console.log(
     [
       `deployed stylize function on Node ${run.nodeVersion} in Lambda's layout (${app.realWeights ? 'real' : 'generated'} weights):`,
-      `  cdk synth            ${s(app.seconds)}${app.reused ? ' (by an earlier run with the same inputs)' : ''}`,
+      `  cdk synth            ${s(app.seconds)}${app.reused ? ' (reused: synthesised earlier from the same inputs)' : ''}`,
       `  handler import       ${s(run.importSeconds)}`,
       `  first job (cold)     ${s(cold?.seconds)}  64 px, 10 iterations; job.json phases ${await phases(0)}`,
       `  corrupt input        ${s(corrupt?.seconds)}`,
       `  second job (warm)    ${s(warm?.seconds)}  the same job; job.json phases ${await phases(2)}`,
-      `  cold minus warm      ${s(cold && warm ? cold.seconds - warm.seconds : undefined)}  loading the weights, the engine's first session`,
+      `  cold minus warm      ${s(cold && warm ? cold.seconds - warm.seconds : undefined)}  the weights, the engine's first session, the first S3 requests`,
       `  process, start..exit ${s(runSeconds)}`,
     ].join('\n'),
   );

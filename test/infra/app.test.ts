@@ -16,7 +16,7 @@ beforeAll(async () => {
   app = await synthesisedApp();
   out = app.out;
   console.log(
-    `npx cdk synth: ${app.seconds.toFixed(1)} s${app.reused ? ' (by an earlier run with the same inputs)' : ''}`,
+    `npx cdk synth: ${app.seconds.toFixed(1)} s${app.reused ? ' (reused: synthesised earlier from the same inputs)' : ''}`,
   );
 }, 240_000);
 
