@@ -182,14 +182,15 @@ function outcomeText(m: JobManifest): string {
   return m.progress ? `${m.progress.percent}%` : '-';
 }
 
-/** "8 s", "2 min 5 s", "1 h 3 min"; tenths under 10 s. */
+/** "8 s", "2 min 5 s", "1 h 3 min", "3 d"; tenths under 10 s. */
 export function duration(seconds: number): string {
   if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${s % 60} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (m < 48 * 60) return `${Math.floor(m / 60)} h ${m % 60} min`;
+  return `${Math.round(m / 60 / 24)} d`;
 }
 
 const kilobytes = (bytes: number) => `${Math.round(bytes / 100) / 10} kB`;

@@ -122,12 +122,13 @@ describe('jobLines', () => {
 
 describe('duration', () => {
   it('reads as seconds, minutes or hours', () => {
-    expect([0.42, 9.96, 59.4, 95, 3600 + 180].map(duration)).toEqual([
+    expect([0.42, 9.96, 59.4, 95, 3600 + 180, 3 * 86400 + 7000].map(duration)).toEqual([
       '0.4 s',
       '10 s',
       '59 s',
       '1 min 35 s',
       '1 h 3 min',
+      '3 d',
     ]);
   });
 });
