@@ -85,7 +85,7 @@ export function statusBlock(m: JobManifest, now: Date): string {
       rows.push([i ? '' : label, line]);
     });
   };
-  if (m.progress) add('progress', ...progressLines(m.progress, now));
+  if (m.progress) add('progress', ...progressLines(m.progress, isDone(m) ? undefined : now));
   else if (!isDone(m)) add('progress', 'none yet (written once the first iteration has run)');
   add('source', `${uri(m.source.key)} (${m.source.kind})`);
   if (m.route) add('route', routeText(m));
@@ -113,14 +113,16 @@ export function statusBlock(m: JobManifest, now: Date): string {
 
 const isDone = (m: JobManifest) => m.status === 'succeeded' || m.status === 'failed';
 
-/** A progress bar in text with the time left, where the run is, the latest loss. */
-function progressLines(p: JobProgress, now: Date): string[] {
+/** A progress bar in text with the time left (and, given now, its age), where the run is, the latest loss. */
+function progressLines(p: JobProgress, now?: Date): string[] {
   const slots = 24;
   const filled = Math.round((p.percent / 100) * slots);
-  const ago = Math.max(0, (now.getTime() - Date.parse(p.updatedAt)) / 1000);
+  const age = now
+    ? ` (updated ${duration(Math.max(0, (now.getTime() - Date.parse(p.updatedAt)) / 1000))} ago)`
+    : '';
   const { total, content, style, tv } = p.loss;
   return [
-    `[${'#'.repeat(filled)}${'.'.repeat(slots - filled)}] ${p.percent}%  ${p.done}/${p.total} iterations, ${timeLeft(p)} (updated ${duration(ago)} ago)`,
+    `[${'#'.repeat(filled)}${'.'.repeat(slots - filled)}] ${p.percent}%  ${p.done}/${p.total} iterations, ${timeLeft(p)}${age}`,
     where(p),
     `loss ${e(total)} (content ${e(content)}, style ${e(style)}, tv ${e(tv)})`,
   ];
@@ -145,8 +147,8 @@ function routeText(m: JobManifest): string {
 
 function engineText(m: JobManifest): string | undefined {
   if (m.engine) return `${m.engine.kind} (${m.engine.backend})`;
-  const asked = m.spec?.options.engine;
-  return asked ? `${asked} (asked for; the engine that ran is recorded when the job succeeds)` : undefined;
+  if (m.route?.engine) return `${m.route.engine} (its backend is recorded when the job succeeds)`;
+  return m.spec?.options.engine;
 }
 
 function timingLines(m: JobManifest): string[] {
@@ -156,12 +158,13 @@ function timingLines(m: JobManifest): string[] {
     ...(t.startedAt ? [`started ${t.startedAt}`] : []),
     ...(t.finishedAt ? [`finished ${t.finishedAt}`] : []),
   ];
-  const p = t.phases;
-  const runs = m.continuations > 0 ? `; ${m.runs} runs, ${m.continuations} continuations` : '';
-  return [
-    times.join(', '),
-    `fetch ${duration(p.fetch)}, stylize ${duration(p.stylize)}, store ${duration(p.store)}${runs}`,
-  ];
+  // Phases are added when a run ends: a running job's stylize time is in its progress instead.
+  const phases = Object.entries(t.phases)
+    .filter(([, seconds]) => seconds > 0)
+    .map(([phase, seconds]) => `${phase} ${duration(seconds)}`);
+  const runs = m.continuations > 0 ? [`${m.runs} runs, ${m.continuations} continuations`] : [];
+  const details = [...phases, ...runs].join(', ');
+  return details ? [times.join(', '), details] : [times.join(', ')];
 }
 
 /** Recent jobs, one line each: id, status, percent (or result, or error code), source key, created. */

@@ -90,6 +90,8 @@ export interface JobManifest {
   /** Where the last run was routed, with the cost model's estimate. */
   readonly route?: {
     readonly worker: Worker;
+    /** The engine the run uses (`auto` resolved); the backend is recorded in `engine` when it succeeds. */
+    readonly engine?: string;
     readonly estimatedSeconds: number;
     /** Seconds the Lambda had for the job after the safety margin (absent without a deadline). */
     readonly availableSeconds?: number;

@@ -143,8 +143,9 @@ async function routeJob(
   const availableSeconds = inv.deadline
     ? inv.deadline.getRemainingTimeInMillis() / 1000 - config.marginSeconds
     : undefined;
+  const engine = await resolveEngineKind(options.engine);
   const here = fitOn(shape, {
-    engine: await resolveEngineKind(options.engine),
+    engine,
     threads: options.threads ?? defaultThreads(),
     gpu: deps.gpu,
     availableSeconds,
@@ -154,6 +155,7 @@ async function routeJob(
   const route = chooseRoute({ here, batch, resume: inputs.resume });
   const record = {
     worker: deps.worker,
+    engine,
     estimatedSeconds: round(route.seconds),
     ...(availableSeconds === undefined ? {} : { availableSeconds: round(availableSeconds) }),
   };

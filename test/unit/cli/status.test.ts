@@ -25,7 +25,7 @@ const running: JobManifest = {
   progress,
   bucket: 'nst',
   source: { key: 'inputs/starry/photo.jpg', kind: 'drop-in', etag: '"e"' },
-  route: { worker: 'lambda', estimatedSeconds: 130.4, availableSeconds: 839.9 },
+  route: { worker: 'lambda', engine: 'onnx', estimatedSeconds: 130.4, availableSeconds: 839.9 },
   runs: 1,
   continuations: 0,
   timings: {
@@ -49,8 +49,9 @@ describe('statusBlock', () => {
       '            loss 2.473e+6 (content 1.235e+5, style 2.346e+6, tv 3.456e+3)',
       '  source    s3://nst/inputs/starry/photo.jpg (drop-in)',
       '  route     lambda, estimated 2 min 10 s of 14 min 0 s available',
+      '  engine    onnx (its backend is recorded when the job succeeds)',
       '  timings   created 2026-03-01T10:00:00.000Z, started 2026-03-01T10:00:02.000Z',
-      '            fetch 0.4 s, stylize 0 s, store 0 s',
+      '            fetch 0.4 s',
       '  job.json  s3://nst/outputs/photo-0123456789abcdef/job.json',
     ]);
   });
@@ -85,7 +86,7 @@ describe('statusBlock', () => {
       },
     };
     const block = statusBlock(succeeded, now);
-    expect(block).toContain('  progress  [########################] 100%  150/150 iterations, done');
+    expect(block).toContain('  progress  [########################] 100%  150/150 iterations, done\n');
     expect(block).toContain('scale 3/3 (362x256), iteration 50/50');
     expect(block).toContain('  engine    onnx (onnxruntime-node cpu)');
     expect(block).toContain('fetch 0.4 s, stylize 2 min 23 s, store 0.3 s');
