@@ -63,6 +63,8 @@ export const ERROR_KINDS = {
   JOB_NOT_CLOSED: 'transient',
   /** `nst submit --wait` gave up waiting; the job may still finish. */
   WAIT_TIMED_OUT: 'transient',
+  /** `nst status`: no job.json for that job id or input key. */
+  JOB_NOT_FOUND: 'input',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_KINDS;

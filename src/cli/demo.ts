@@ -15,7 +15,8 @@ import { submitDropIn, waitForJob } from '../jobs/client.js';
 import { startLocalPipeline } from '../jobs/local-pipeline.js';
 import { cachedWeights } from '../jobs/weights-cache.js';
 import { EXAMPLE_CONTENT, EXAMPLE_STYLE, exampleWeightsDir } from './example.js';
-import { DEFAULT_BUCKET, downloadJob, progressReporter } from './serve.js';
+import { DEFAULT_BUCKET } from './s3-target.js';
+import { downloadJob, progressReporter } from './serve.js';
 
 /** About three minutes on 2 idle cores with the onnx engine: 5 scales up to 384 px, 80 L-BFGS steps each. */
 const DEMO_OPTIONS = { size: 384, iterations: 80 } as const;

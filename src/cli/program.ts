@@ -5,6 +5,7 @@ import { runPipelineDemo } from './demo.js';
 import { registerExampleCommand } from './example.js';
 import { EXIT_BAD_INPUT, EXIT_OK, reportError } from './exit.js';
 import { registerPipelineCommands } from './serve.js';
+import { registerStatusCommand } from './status.js';
 import { registerStylizeCommand } from './stylize.js';
 import { registerWeightsCommands } from './weights.js';
 
@@ -19,6 +20,7 @@ function buildProgram(): Command {
   registerWeightsCommands(program);
   registerExampleCommand(program);
   registerPipelineCommands(program);
+  registerStatusCommand(program);
   program
     .command('demo')
     .description(

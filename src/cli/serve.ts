@@ -5,19 +5,27 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Progress } from '../engine/stylize.js';
-import { isNstError, NstError } from '../errors.js';
+import { NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
 import { submitDropIn, waitForJob } from '../jobs/client.js';
 import { type LocalPipeline, startLocalPipeline } from '../jobs/local-pipeline.js';
 import type { JobManifest } from '../jobs/manifest.js';
 import { cachedWeights } from '../jobs/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
-import { createS3Client, LOCAL_CREDENTIALS } from '../storage/s3-client.js';
+import { LOCAL_CREDENTIALS } from '../storage/s3-client.js';
 import { resolveWeightsDir, WEIGHTS_FLAG_HELP } from '../weights/lookup.js';
+import { watchJob } from './job-watch.js';
+import {
+  AWS_FLAG_HELP,
+  DEFAULT_BUCKET,
+  DEFAULT_PORT,
+  ENDPOINT_FLAG_HELP,
+  type S3TargetFlags,
+  s3Target,
+  withS3Target,
+} from './s3-target.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
-const DEFAULT_PORT = 4568;
-export const DEFAULT_BUCKET = 'nst';
 const DEFAULT_DATA_DIR = path.join('.nst', 's3');
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -46,12 +54,12 @@ export function registerPipelineCommands(program: Command): void {
       '-s, --style <name|file>',
       'a style in the bucket (styles/<name>.*), or a painting file to upload as one',
     )
-    .option('--endpoint <url>', 'S3 endpoint of `nst serve`', `http://127.0.0.1:${DEFAULT_PORT}`)
-    .option('--aws', 'use AWS (the default credential chain) instead of a local endpoint')
+    .option('--endpoint <url>', ENDPOINT_FLAG_HELP)
+    .option('--aws', AWS_FLAG_HELP)
     .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
     .option('--format <format>', 'output format: jpeg, png, webp, avif or tiff (default: as the photo)')
     .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
-    .option('--wait', 'wait for the job, then download its result and job.json')
+    .option('--wait', 'wait for the job (showing its progress), then download its result and job.json')
     .option('--out <dir>', 'where --wait puts the result and job.json', 'output');
   addStylizeOptionFlags(submit);
   submit.action(async (content: string, flags: SubmitFlags, command: Command) => {
@@ -158,10 +166,8 @@ export function progressReporter(
   };
 }
 
-interface SubmitFlags extends Record<string, unknown> {
+interface SubmitFlags extends Record<string, unknown>, S3TargetFlags {
   style: string;
-  endpoint: string;
-  aws?: boolean;
   bucket: string;
   format?: string;
   quality?: number;
@@ -174,9 +180,8 @@ async function submitCommand(
   flags: SubmitFlags,
   options: Record<string, unknown>,
 ): Promise<void> {
-  const client = createS3Client(flags.aws ? {} : { endpoint: flags.endpoint });
-  const store = new ObjectStore(client, flags.bucket);
-  try {
+  await withS3Target(s3Target(flags), async (client) => {
+    const store = new ObjectStore(client, flags.bucket);
     const submitted = await submitDropIn(store, {
       content,
       style: flags.style,
@@ -186,22 +191,19 @@ async function submitCommand(
     say(`nst: uploaded ${store.uri(submitted.contentKey)} (style ${store.uri(submitted.styleKey)})`);
     say(`nst: job ${submitted.jobId}: status ${store.uri(submitted.statusKey)}`);
     if (!flags.wait) return;
-    const manifest = await waitForJob(store, submitted.jobId);
+    const watch = watchJob({ tty: Boolean(process.stderr.isTTY), write: say });
+    let manifest: JobManifest;
+    try {
+      manifest = await waitForJob(store, submitted.jobId, { onUpdate: (m) => watch.update(m) });
+    } finally {
+      watch.stop();
+    }
     if (manifest.status === 'failed') {
       throw new NstError(manifest.error?.code ?? 'INTERNAL', manifest.error?.message ?? 'the job failed');
     }
     const files = await downloadJob(store, manifest, path.resolve(flags.out, submitted.jobId));
     say(`nst: job ${submitted.jobId} succeeded: ${files.result} (status ${files.manifest})`);
-  } catch (e) {
-    if (isNstError(e) && e.code === 'STORAGE_UNAVAILABLE' && !flags.aws) {
-      throw new NstError(e.code, `${e.message} (is \`nst serve\` running at ${flags.endpoint}?)`, {
-        cause: e,
-      });
-    }
-    throw e;
-  } finally {
-    client.destroy();
-  }
+  });
 }
 
 /** Downloads a finished job's result and job.json into `dir`. */

@@ -5,13 +5,12 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { estimateMemory } from '../engine/memory-model.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
-import type { Progress, StylizeResult } from '../engine/stylize.js';
+import type { StylizeResult } from '../engine/stylize.js';
 import { defaultThreads } from '../engine/threads.js';
 import type { EngineKind, RgbImage, VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
@@ -31,6 +30,7 @@ import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
 import { resolveWeightsDir, WEIGHTS_FLAG_HELP } from '../weights/lookup.js';
 import { loadWeights } from '../weights/store.js';
+import { type ProgressView, progressBar } from './progress-bar.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 
 interface StylizeFlags extends Record<string, unknown> {
@@ -175,7 +175,7 @@ async function stylizeToFile(
     const stylized = await stylizeImage(input, options, output, {
       weights,
       onProgress: (p) => {
-        bar?.update(p);
+        bar?.update({ ...p, loss: p.terms });
         if (p.image) frames.write(p.done, p.image, output.format);
       },
     });
@@ -358,37 +358,4 @@ function printPlan(p: Plan, json: boolean): void {
     ...(p.aws.reason ? [`  refused: ${p.aws.reason}`] : []),
   );
   process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-interface ProgressView {
-  update(p: Progress): void;
-  stop(): void;
-}
-
-function progressBar(): ProgressView {
-  const bar = new SingleBar(
-    {
-      format: 'stylize |{bar}| {value}/{total} | scale {scale} {size} | loss {loss} | ETA {etaText}',
-      stream: process.stderr,
-      hideCursor: true,
-      etaBuffer: 1,
-    },
-    undefined,
-  );
-  let started = false;
-  return {
-    update(p) {
-      const payload = {
-        scale: `${p.scaleIndex + 1}/${p.scaleCount}`,
-        size: `${p.width}x${p.height}`,
-        loss: p.terms.total.toExponential(3),
-        etaText: `${Math.round(p.etaSeconds)}s`,
-      };
-      if (!started) {
-        bar.start(p.total, p.done, payload);
-        started = true;
-      } else bar.update(p.done, payload);
-    },
-    stop: () => started && bar.stop(),
-  };
 }

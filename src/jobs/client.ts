@@ -109,16 +109,22 @@ export async function submitDropIn(store: ObjectStore, request: SubmitRequest): 
   return { jobId, contentKey, styleKey, statusKey: outputKeys(jobId).manifest };
 }
 
-/** Polls job.json until the job has finished; returns the manifest. */
+/** Polls job.json until the job has finished; returns the manifest. `onUpdate` sees each new version of it. */
 export async function waitForJob(
   store: ObjectStore,
   jobId: string,
-  opts: { timeoutSeconds?: number; pollMs?: number } = {},
+  opts: { timeoutSeconds?: number; pollMs?: number; onUpdate?: (manifest: JobManifest) => void } = {},
 ): Promise<JobManifest> {
   const timeoutSeconds = opts.timeoutSeconds ?? 3600;
   const deadline = Date.now() + timeoutSeconds * 1000;
+  let seen: string | undefined;
   for (;;) {
-    const manifest = (await store.getJson<JobManifest>(outputKeys(jobId).manifest))?.value;
+    const stored = await store.getJson<JobManifest>(outputKeys(jobId).manifest);
+    const manifest = stored?.value;
+    if (stored && stored.etag !== seen) {
+      seen = stored.etag;
+      opts.onUpdate?.(stored.value);
+    }
     if (manifest && isFinished(manifest.status)) return manifest;
     if (Date.now() > deadline) {
       throw new NstError(

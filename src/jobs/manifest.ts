@@ -1,8 +1,9 @@
 /**
  * The status manifest, outputs/<jobId>/job.json: what the user reads to learn what happened. It is
- * rewritten at each status transition (the history keeps every one) and, for a finished job, written
- * last, after the result.
+ * rewritten at each status transition (the history keeps every one), every so often while a job runs (its
+ * progress, job-progress.ts) and, for a finished job, written last, after the result.
  */
+import type { Progress } from '../engine/stylize.js';
 import type { LossTerms } from '../engine/types.js';
 import type { ErrorCode } from '../errors.js';
 import type { JobSpec } from './spec.js';
@@ -11,6 +12,52 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 export type Worker = 'lambda' | 'batch' | 'local';
 
 export const isFinished = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';
+
+/** How far a run is: the engine's latest Progress, as job.json carries it. */
+export interface JobProgress {
+  /** 0-based, of scaleCount. */
+  readonly scaleIndex: number;
+  readonly scaleCount: number;
+  /** The scale's size. */
+  readonly width: number;
+  readonly height: number;
+  /** Iteration within the scale (1-based), of scaleIterations. */
+  readonly iteration: number;
+  readonly scaleIterations: number;
+  /** Iterations done over all scales, of total. */
+  readonly done: number;
+  readonly total: number;
+  /** done / total (one decimal); 100 once the job has succeeded (a scale may converge early). */
+  readonly percent: number;
+  /** Seconds this run has stylised, and the engine's estimate of the seconds left. */
+  readonly elapsedSeconds: number;
+  readonly etaSeconds: number;
+  /** The latest loss terms. */
+  readonly loss: LossTerms;
+  readonly updatedAt: string;
+}
+
+/** The engine's progress as job.json records it. */
+export function jobProgress(p: Progress, now: Date): JobProgress {
+  return {
+    scaleIndex: p.scaleIndex,
+    scaleCount: p.scaleCount,
+    width: p.width,
+    height: p.height,
+    iteration: p.iteration,
+    scaleIterations: p.scaleIterations,
+    done: p.done,
+    total: p.total,
+    percent: p.total > 0 ? Math.floor((p.done * 1000) / p.total) / 10 : 0,
+    elapsedSeconds: round(p.elapsedSeconds),
+    etaSeconds: Math.round(p.etaSeconds),
+    loss: p.terms,
+    updatedAt: now.toISOString(),
+  };
+}
+
+/** A succeeded job's last progress: complete. */
+export const completed = (p: JobProgress): JobProgress => ({ ...p, percent: 100, etaSeconds: 0 });
 
 interface Transition {
   readonly status: JobStatus;
@@ -21,6 +68,8 @@ interface Transition {
 export interface JobManifest {
   readonly jobId: string;
   readonly status: JobStatus;
+  /** While running, rewritten every so often (job-progress.ts); a finished job keeps its last. */
+  readonly progress?: JobProgress;
   readonly bucket: string;
   /** The upload that started the job. */
   readonly source: {
@@ -41,6 +90,8 @@ export interface JobManifest {
   /** Where the last run was routed, with the cost model's estimate. */
   readonly route?: {
     readonly worker: Worker;
+    /** The engine the run uses (`auto` resolved); the backend is recorded in `engine` when it succeeds. */
+    readonly engine?: string;
     readonly estimatedSeconds: number;
     /** Seconds the Lambda had for the job after the safety margin (absent without a deadline). */
     readonly availableSeconds?: number;
@@ -119,6 +170,34 @@ export const round = (seconds: number): number => Math.round(seconds * 1000) / 1
 
 /** The manifest with its keys in reading order (what happened first, the details after) for job.json. */
 export function forStorage(m: JobManifest): JobManifest {
-  const { jobId, status, error, bucket, source, output, spec, engine, route, batch, checkpoint, ...rest } = m;
-  return { jobId, status, error, bucket, source, output, spec, engine, route, batch, checkpoint, ...rest };
+  const {
+    jobId,
+    status,
+    error,
+    progress,
+    bucket,
+    source,
+    output,
+    spec,
+    engine,
+    route,
+    batch,
+    checkpoint,
+    ...rest
+  } = m;
+  return {
+    jobId,
+    status,
+    error,
+    progress,
+    bucket,
+    source,
+    output,
+    spec,
+    engine,
+    route,
+    batch,
+    checkpoint,
+    ...rest,
+  };
 }

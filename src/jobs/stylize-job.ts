@@ -27,8 +27,9 @@ import { stopBeforeDeadline } from './deadline.js';
 import { FrameUploads } from './frame-uploads.js';
 import { handOffAtDeadline, handOffToBatch } from './hand-off.js';
 import { fetchInputs, outputFormatFor } from './inputs.js';
+import { LiveProgress } from './job-progress.js';
 import type { JobOutcome, JobRun } from './locked-job.js';
-import { addPhase, type JobManifest, round } from './manifest.js';
+import { addPhase, completed, type JobManifest, round } from './manifest.js';
 import { batchFit, chooseRoute, fitOn, jobShape, type Route } from './routing.js';
 import { PIPELINE_LIMITS } from './spec.js';
 
@@ -142,8 +143,9 @@ async function routeJob(
   const availableSeconds = inv.deadline
     ? inv.deadline.getRemainingTimeInMillis() / 1000 - config.marginSeconds
     : undefined;
+  const engine = await resolveEngineKind(options.engine);
   const here = fitOn(shape, {
-    engine: await resolveEngineKind(options.engine),
+    engine,
     threads: options.threads ?? defaultThreads(),
     gpu: deps.gpu,
     availableSeconds,
@@ -153,6 +155,7 @@ async function routeJob(
   const route = chooseRoute({ here, batch, resume: inputs.resume });
   const record = {
     worker: deps.worker,
+    engine,
     estimatedSeconds: round(route.seconds),
     ...(availableSeconds === undefined ? {} : { availableSeconds: round(availableSeconds) }),
   };
@@ -165,7 +168,8 @@ type Run =
 
 /**
  * stylizeDecodedImage() until the deadline is near (stopBeforeDeadline), returning where it stopped then.
- * Progress frames are uploaded as they come. A lost lock stops it too, and ends the job (rethrown).
+ * Progress frames are uploaded as they come, and job.json carries the progress (job-progress.ts); however
+ * the run ends, the manifest keeps its last progress. A lost lock stops it too, and ends the job (rethrown).
  */
 async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run> {
   const { deps } = job;
@@ -176,6 +180,7 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
     gpu: deps.gpu,
   });
   const frames = new FrameUploads(job.store, job.keys, inputs.output.format, () => job.lock.fence());
+  const live = liveProgress(job);
   let iterations = 0;
   const finish = async () => {
     await frames.flush();
@@ -191,6 +196,7 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
       onProgress: (progress) => {
         iterations++;
         frames.add(progress);
+        live.update(progress);
         deps.onProgress?.(job.jobId, progress);
         deadline.check();
       },
@@ -205,7 +211,22 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
     return { stopped: e.checkpoint };
   } finally {
     deadline.clear();
+    // Before any later job.json write: a progress write in flight lands first, never after it.
+    const progress = await live.close();
+    if (progress) job.manifest = { ...job.manifest!, progress };
   }
+}
+
+/** Progress into job.json: the manifest with its progress, saved under the lock. */
+function liveProgress(job: JobRun): LiveProgress {
+  return new LiveProgress({
+    write: async (progress) => {
+      job.manifest = { ...job.manifest!, progress };
+      await job.save();
+    },
+    now: () => job.now(),
+    warn: (message, details) => job.log.warn(message, details),
+  });
 }
 
 /** Writes the result, then job.json, then notifies. */
@@ -221,6 +242,7 @@ async function succeed(job: JobRun, output: OutputSettings, stylized: StylizedIm
     engine: { kind: result.engine, backend: result.backend },
     iterations: (job.manifest!.iterations ?? 0) + result.iterations,
     losses: { initial: result.initial, final: result.final },
+    ...(job.manifest!.progress ? { progress: completed(job.manifest!.progress) } : {}),
   });
   job.deps.metrics?.succeeded({ seconds: result.seconds, iterations: result.iterations });
   return job.announce({ jobId: job.jobId, status: 'succeeded', detail: key });

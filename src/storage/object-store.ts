@@ -12,6 +12,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type PutObjectCommandInput,
@@ -154,6 +155,17 @@ export class ObjectStore {
       status: 'found',
       object: { body, etag: out.ETag ?? '', metadata: out.Metadata ?? {}, contentType: out.ContentType },
     };
+  }
+
+  /** The object's ETag (with quotes) and version, or undefined when there is none; nothing is downloaded. */
+  async head(key: string): Promise<{ etag: string; versionId?: string } | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { etag: out.ETag ?? '', ...(out.VersionId ? { versionId: out.VersionId } : {}) };
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw this.unavailable('read', key, e);
+    }
   }
 
   async getJson<T>(key: string): Promise<{ value: T; etag: string } | undefined> {

@@ -458,6 +458,12 @@ describe('nst serve and nst submit', () => {
         'nst: uploaded s3://pics/inputs/my-painting/holiday photo.jpg (style s3://pics/styles/my-painting.png)',
       );
       expect(submitted).toContain(`nst: job ${jobId} succeeded: ${join(out, jobId!, 'result.png')}`);
+      // Off a terminal, --wait prints the status as it changes, with job.json's progress.
+      expect(submitted).toMatch(
+        new RegExp(
+          `nst: job ${jobId}: succeeded, scale 1/1 \\(32x26\\), iteration 2/2, 2/2 \\(100%\\), done, loss `,
+        ),
+      );
       const manifest = JSON.parse(await readFile(join(out, jobId!, 'job.json'), 'utf8')) as JobManifest;
       // Only the options given on the command line travelled as metadata.
       expect(manifest.spec!.options).toMatchObject({

@@ -1,0 +1,199 @@
+/**
+ * `nst status <jobId | input key>`: one job of the pipeline as a readable block (status, progress, route,
+ * engine, timings, error, result), or its job.json as stored (--json); `nst status --list`: the recent
+ * jobs, one line each, newest first. The lookups live in src/jobs/job-status.ts; this is the presentation.
+ */
+import { type Command, Option } from 'commander';
+import { NstError } from '../errors.js';
+import { findJob, listJobs } from '../jobs/job-status.js';
+import { outputKeys } from '../jobs/keys.js';
+import type { JobManifest, JobProgress, JobStatus } from '../jobs/manifest.js';
+import { ObjectStore } from '../storage/object-store.js';
+import {
+  AWS_FLAG_HELP,
+  DEFAULT_BUCKET,
+  ENDPOINT_FLAG_HELP,
+  type S3TargetFlags,
+  s3Target,
+  withS3Target,
+} from './s3-target.js';
+
+const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed'];
+const DEFAULT_LIMIT = 20;
+
+interface StatusFlags extends S3TargetFlags {
+  bucket: string;
+  list?: boolean;
+  status?: JobStatus;
+  limit: string;
+  json?: boolean;
+}
+
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description(
+      'Show a pipeline job: its status, progress, route, timings, error and result (or --list the recent ones)',
+    )
+    .argument(
+      '[job]',
+      'a job id (as `nst submit` prints it) or the key of its upload (inputs/<style>/<photo>)',
+    )
+    .option('--list', 'list the recent jobs, newest first')
+    .addOption(new Option('--status <status>', 'with --list: only jobs in this status').choices(STATUSES))
+    .option('--limit <n>', 'with --list: at most this many jobs', String(DEFAULT_LIMIT))
+    .option('--json', 'print job.json as stored (with --list: an array of them)')
+    .option('--endpoint <url>', ENDPOINT_FLAG_HELP)
+    .option('--aws', AWS_FLAG_HELP)
+    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
+    .action(async (job: string | undefined, flags: StatusFlags, command: Command) => {
+      const listOnly = ['status', 'limit'].some((o) => command.getOptionValueSource(o) === 'cli');
+      process.stdout.write(await statusCommand(job, { ...flags, listOnly }));
+    });
+}
+
+/** What the command prints. */
+async function statusCommand(
+  job: string | undefined,
+  flags: StatusFlags & { listOnly: boolean },
+): Promise<string> {
+  if (flags.list ? job !== undefined : job === undefined)
+    throw new NstError('INVALID_OPTION', 'give a job id or input key, or --list (not both)');
+  if (!flags.list && flags.listOnly)
+    throw new NstError('INVALID_OPTION', '--status and --limit go with --list');
+  const limit = Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new NstError('INVALID_OPTION', `--limit must be a positive integer, got ${flags.limit}`);
+  return withS3Target(s3Target(flags), async (client) => {
+    const store = new ObjectStore(client, flags.bucket);
+    if (flags.list) {
+      const jobs = await listJobs(store, { status: flags.status, limit });
+      if (flags.json) return `${JSON.stringify(jobs, null, 2)}\n`;
+      return jobs.length === 0 ? '' : `${jobLines(jobs).join('\n')}\n`;
+    }
+    const manifest = await findJob(store, job!);
+    return flags.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${statusBlock(manifest, new Date())}\n`;
+  });
+}
+
+/** The readable block of one job. */
+export function statusBlock(m: JobManifest, now: Date): string {
+  const uri = (key: string) => `s3://${m.bucket}/${key}`;
+  const rows: [string, string][] = [];
+  const add = (label: string, ...lines: string[]) => {
+    lines.forEach((line, i) => {
+      rows.push([i ? '' : label, line]);
+    });
+  };
+  if (m.progress) add('progress', ...progressLines(m.progress, isDone(m) ? undefined : now));
+  else if (!isDone(m)) add('progress', 'none yet (written once the first iteration has run)');
+  add('source', `${uri(m.source.key)} (${m.source.kind})`);
+  if (m.route) add('route', routeText(m));
+  const engine = engineText(m);
+  if (engine) add('engine', engine);
+  add('timings', ...timingLines(m));
+  if (m.checkpoint)
+    add(
+      'checkpoint',
+      `scale ${m.checkpoint.scaleIndex + 1}, iteration ${m.checkpoint.iteration} (${m.checkpoint.savedAt})`,
+    );
+  if (m.error) add('error', `${m.error.code}: ${m.error.message}`);
+  if (m.output)
+    add(
+      'result',
+      `${uri(m.output.key)} (${m.output.width}x${m.output.height}, ${kilobytes(m.output.bytes)})`,
+    );
+  add('job.json', uri(outputKeys(m.jobId).manifest));
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return [
+    `job ${m.jobId}: ${m.status}`,
+    ...rows.map(([label, text]) => `  ${label.padEnd(width)}  ${text}`),
+  ].join('\n');
+}
+
+const isDone = (m: JobManifest) => m.status === 'succeeded' || m.status === 'failed';
+
+/** A progress bar in text with the time left (and, given now, its age), where the run is, the latest loss. */
+function progressLines(p: JobProgress, now?: Date): string[] {
+  const slots = 24;
+  const filled = Math.round((p.percent / 100) * slots);
+  const age = now
+    ? ` (updated ${duration(Math.max(0, (now.getTime() - Date.parse(p.updatedAt)) / 1000))} ago)`
+    : '';
+  const { total, content, style, tv } = p.loss;
+  return [
+    `[${'#'.repeat(filled)}${'.'.repeat(slots - filled)}] ${p.percent}%  ${p.done}/${p.total} iterations, ${timeLeft(p)}${age}`,
+    where(p),
+    `loss ${e(total)} (content ${e(content)}, style ${e(style)}, tv ${e(tv)})`,
+  ];
+}
+
+/** Where a run is on one line: scale, iteration, percent, time left, the latest total loss. */
+export function progressText(p: JobProgress): string {
+  return `${where(p)}, ${p.done}/${p.total} (${p.percent}%), ${timeLeft(p)}, loss ${e(p.loss.total)}`;
+}
+
+const where = (p: JobProgress) =>
+  `scale ${p.scaleIndex + 1}/${p.scaleCount} (${p.width}x${p.height}), iteration ${p.iteration}/${p.scaleIterations}`;
+const timeLeft = (p: JobProgress) => (p.percent >= 100 ? 'done' : `ETA ${duration(p.etaSeconds)}`);
+const e = (n: number) => n.toExponential(3);
+
+function routeText(m: JobManifest): string {
+  const r = m.route!;
+  const available = r.availableSeconds === undefined ? '' : ` of ${duration(r.availableSeconds)} available`;
+  const batch = m.batch ? `; AWS Batch job ${m.batch.jobId} on ${m.batch.jobQueue}` : '';
+  return `${r.worker}, estimated ${duration(r.estimatedSeconds)}${available}${batch}`;
+}
+
+function engineText(m: JobManifest): string | undefined {
+  if (m.engine) return `${m.engine.kind} (${m.engine.backend})`;
+  if (m.route?.engine) return `${m.route.engine} (its backend is recorded when the job succeeds)`;
+  return m.spec?.options.engine;
+}
+
+function timingLines(m: JobManifest): string[] {
+  const t = m.timings;
+  const times = [
+    `created ${t.createdAt}`,
+    ...(t.startedAt ? [`started ${t.startedAt}`] : []),
+    ...(t.finishedAt ? [`finished ${t.finishedAt}`] : []),
+  ];
+  // Phases are added when a run ends: a running job's stylize time is in its progress instead.
+  const phases = Object.entries(t.phases)
+    .filter(([, seconds]) => seconds > 0)
+    .map(([phase, seconds]) => `${phase} ${duration(seconds)}`);
+  const runs = m.continuations > 0 ? [`${m.runs} runs, ${m.continuations} continuations`] : [];
+  const details = [...phases, ...runs].join(', ');
+  return details ? [times.join(', '), details] : [times.join(', ')];
+}
+
+/** Recent jobs, one line each: id, status, percent (or result, or error code), source key, created. */
+export function jobLines(jobs: readonly JobManifest[]): string[] {
+  const cells = jobs.map((m) => [m.jobId, m.status, outcomeText(m), m.source.key, m.timings.createdAt]);
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  return cells.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function outcomeText(m: JobManifest): string {
+  if (m.status === 'succeeded' && m.output) return m.output.key.slice(outputKeys(m.jobId).dir.length);
+  if (m.status === 'failed') return m.error?.code ?? 'failed';
+  return m.progress ? `${m.progress.percent}%` : '-';
+}
+
+/** "8 s", "2 min 5 s", "1 h 3 min", "3 d"; tenths under 10 s. */
+export function duration(seconds: number): string {
+  if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  if (m < 48 * 60) return `${Math.floor(m / 60)} h ${m % 60} min`;
+  return `${Math.round(m / 60 / 24)} d`;
+}
+
+const kilobytes = (bytes: number) => `${Math.round(bytes / 100) / 10} kB`;

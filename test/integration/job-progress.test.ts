@@ -1,0 +1,103 @@
+/**
+ * Live progress through the Lambda handler against a real local S3 server: while a (slowed) job runs, its
+ * job.json carries progress with done < total, written soon after the first iteration and then no more
+ * often than the interval; the finished job keeps its last progress, at 100%.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/engine/index.js';
+import type { StyleEngine } from '../../src/engine/types.js';
+import { jobIdFor } from '../../src/jobs/job-id.js';
+import { PROGRESS_WRITE_INTERVAL_MS } from '../../src/jobs/job-progress.js';
+import type { JobManifest } from '../../src/jobs/manifest.js';
+import type { PipelineDeps } from '../../src/jobs/pipeline-deps.js';
+import { BUCKET, type S3Harness, startS3 } from '../helpers/local-s3.js';
+import { captured, jpeg, lambdaContext, png, recordPuts, testHandler, weightsDir } from './harness.js';
+
+/** Two scales (32 px, then 45 px), 4 iterations each. */
+const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '4' };
+/** Each evaluation waits this long first: the job runs long enough to be watched. */
+const EVALUATION_DELAY_MS = 150;
+
+let weights: Awaited<ReturnType<typeof weightsDir>>;
+let h: S3Harness;
+
+beforeAll(async () => {
+  weights = await weightsDir();
+});
+afterAll(async () => weights.cleanup());
+beforeEach(async () => {
+  h = await startS3();
+  await h.store.put('styles/starry.png', await png(48, 48, 5));
+});
+afterEach(async () => h.close());
+
+/** The real engines, each evaluation delayed. */
+const slowEngines: PipelineDeps['createEngine'] = async (choice, spec) => {
+  const engine = await createEngine(choice, spec);
+  const slow: StyleEngine = {
+    kind: engine.kind,
+    backend: engine.backend,
+    width: engine.width,
+    height: engine.height,
+    async lossAndGradient(x) {
+      await new Promise((resolve) => setTimeout(resolve, EVALUATION_DELAY_MS));
+      return engine.lossAndGradient(x);
+    },
+    dispose: () => engine.dispose(),
+  };
+  return slow;
+};
+
+describe('live progress in job.json', () => {
+  it('shows a running job how far it is, and keeps the last progress when it has finished', async () => {
+    const key = 'inputs/starry/watched.jpg';
+    const event = await h.upload(key, await jpeg(), TWO_SCALES);
+    const jobId = jobIdFor({ bucket: BUCKET, key, etag: event.Records[0].s3.object.eTag });
+    const manifestKey = `outputs/${jobId}/job.json`;
+    const puts = recordPuts(h.s3.client);
+    const handler = testHandler(weights.dir, {
+      s3: h.s3.client,
+      sns: captured.sns().client,
+      createEngine: slowEngines,
+    });
+
+    const started = performance.now();
+    const running = handler(event, lambdaContext());
+    // Read job.json as a user would, while the job runs.
+    const seen: JobManifest[] = [];
+    let finished = false;
+    void running.finally(() => {
+      finished = true;
+    });
+    while (!finished) {
+      const m = (await h.store.getJson<JobManifest>(manifestKey))?.value;
+      if (m?.progress && m.status === 'running') seen.push(m);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await running).toEqual([{ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` }]);
+    const seconds = (performance.now() - started) / 1000;
+
+    const first = seen[0];
+    expect(first, 'progress seen while running').toBeDefined();
+    const p = first.progress!;
+    expect(p.done).toBeLessThan(p.total);
+    expect(p).toMatchObject({ scaleIndex: 0, scaleCount: 2, total: 8, scaleIterations: 4 });
+    expect(p.percent).toBe(Math.floor((p.done * 1000) / p.total) / 10);
+    expect(p.loss.total).toBeGreaterThan(0);
+    expect(Number.isFinite(p.etaSeconds)).toBe(true);
+    expect(Date.parse(p.updatedAt)).toBeGreaterThan(Date.parse(first.timings.startedAt!));
+
+    const final = (await h.store.getJson<JobManifest>(manifestKey))!.value;
+    expect(final.status).toBe('succeeded');
+    expect(final.progress).toMatchObject({ percent: 100, etaSeconds: 0, done: 8, total: 8, scaleIndex: 1 });
+    // The job took less than the interval: one progress write (right after the first iteration) between
+    // the status writes (running, succeeded).
+    const manifestPuts = puts.filter((put) => put.key === manifestKey).length;
+    expect(seconds * 1000).toBeLessThan(PROGRESS_WRITE_INTERVAL_MS);
+    expect(manifestPuts).toBe(3);
+    console.log(
+      `job ${seconds.toFixed(1)} s, 8 iterations: first progress seen at iteration ${p.done}/${p.total} (${p.percent}%), ` +
+        `${manifestPuts} job.json writes (2 status + 1 progress), final progress ${final.progress!.percent}%`,
+    );
+  });
+});
