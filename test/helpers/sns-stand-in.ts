@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface PublishedMessage {
+interface PublishedMessage {
   readonly topicArn: string;
   readonly subject?: string;
   readonly message: string;
