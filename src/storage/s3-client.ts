@@ -28,17 +28,19 @@ export function configuredEndpoint(env: Env = process.env): string | undefined {
 
 /**
  * A client from the SDK's configuration (credential chain, region), with the endpoint variables read from
- * `env` (the handlers' environment; the SDK itself would read process.env). Where an endpoint variable points at an S3-compatible server (LocalStack, MinIO, `nst serve`), addressing is path-style:
- * virtual-host style would need a DNS name per bucket, which such servers rarely have.
+ * `env` (the handlers' environment; the SDK itself reads process.env). Where an endpoint variable points at
+ * an S3-compatible server (LocalStack, MinIO, `nst serve`), addressing is path-style: virtual-host style
+ * would need a DNS name per bucket, which such servers rarely have. (So an endpoint variable is not for
+ * AWS's own regional or FIPS endpoints with directory buckets, which take virtual-host style only; an
+ * `endpoint_url` in the shared config file is left to the SDK, with its default addressing.)
  */
 export function createSdkS3Client(env: Env = process.env): S3Client {
   const endpoint = configuredEndpoint(env);
   return new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
 }
 
-/** A client for `endpoint` (a local S3 server), or from the SDK's configuration when none is given. */
-export function createS3Client(opts: { endpoint?: string; region?: string } = {}): S3Client {
-  if (!opts.endpoint) return opts.region ? new S3Client({ region: opts.region }) : createSdkS3Client();
+/** A client for the embedded local S3 server at `endpoint` (`nst serve`, tests). */
+export function createS3Client(opts: { endpoint: string; region?: string }): S3Client {
   return new S3Client({
     endpoint: opts.endpoint,
     region: opts.region ?? LOCAL_REGION,
