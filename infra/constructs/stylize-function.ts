@@ -249,6 +249,9 @@ function environment(props: StylizeFunctionProps): Record<string, string> {
     }),
     ...POWERTOOLS_ENVIRONMENT,
     NODE_OPTIONS: '--enable-source-maps',
+    // onnxruntime otherwise persists a telemetry device id under ~/.cache, which Lambda's sandbox user
+    // cannot write, and logs a plain-text warning at every cold start (test/deployed/stylize-function.test.ts).
+    ORT_DISABLE_TELEMETRY: '1',
   };
 }
 
