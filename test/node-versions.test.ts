@@ -6,11 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  DEPLOYED_NODE_MAJOR,
-  ESBUILD_NODE_TARGET,
-  LAMBDA_NODE_RUNTIME,
-} from '../infra/node-runtime.js';
+import { DEPLOYED_NODE_MAJOR, ESBUILD_NODE_TARGET, LAMBDA_NODE_RUNTIME } from '../infra/node-runtime.js';
 import { REPO_ROOT } from '../infra/paths.js';
 import { PIPELINE_ENV } from '../src/jobs/config.js';
 import { resourcesOfType, synthesise } from './infra/helpers.js';

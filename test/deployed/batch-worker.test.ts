@@ -168,7 +168,9 @@ describe.skipIf(noContainers !== undefined)('the Batch worker in its container',
     expect(image.packages).not.toContain('node_modules/@tensorflow/tfjs-node');
     expect(existsSync(path.join(image.workdir, 'node_modules/@tensorflow/tfjs-node'))).toBe(false);
     // What onnxruntime-node's CUDA install script needs at build time is installed.
-    expect(image.packages).toEqual(expect.arrayContaining(['node_modules/global-agent', 'node_modules/adm-zip']));
+    expect(image.packages).toEqual(
+      expect.arrayContaining(['node_modules/global-agent', 'node_modules/adm-zip']),
+    );
     const probe = await runWorker(containerEnv([]), [
       'node',
       '-e',

@@ -14,13 +14,13 @@
 import {
   copyFileSync,
   existsSync,
-  rmSync,
   linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
+  rmSync,
   symlinkSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -85,6 +85,16 @@ export interface ImageLayout {
  * (the test binds only that folder).
  */
 export function layOutImage(dockerfile: Dockerfile, root: string): ImageLayout {
+  const packages = new Set<string>();
+  const skippedOptional: string[] = [];
+  // Every step is checked before anything is laid out: a step the model refuses leaves nothing behind.
+  const steps = dockerfile.runs.map((step) => {
+    const ci = npmCiOf(step);
+    if (ci) return () => installPackages(ci, root, packages, skippedOptional);
+    if (REMOVE.test(step.command)) return removal(step, root, packages);
+    if (LEAVES_NODE_MODULES.some((pattern) => pattern.test(step.command))) return () => {};
+    throw new Error(`RUN ${step.command}: changes node_modules in a way ${MODEL} does not model`);
+  });
   const workdir = path.join(root, dockerfile.workdir);
   mkdirSync(workdir, { recursive: true, mode: 0o755 });
   for (const copy of dockerfile.copies) {
@@ -93,16 +103,7 @@ export function layOutImage(dockerfile: Dockerfile, root: string): ImageLayout {
     }
     for (const source of copy.sources) copyFromContext(source, copy, root);
   }
-  const packages = new Set<string>();
-  const skippedOptional: string[] = [];
-  for (const step of dockerfile.runs) {
-    const ci = npmCiOf(step);
-    if (ci) installPackages(ci, root, packages, skippedOptional);
-    else if (REMOVE.test(step.command)) removePackages(step, root, packages);
-    else if (!LEAVES_NODE_MODULES.some((pattern) => pattern.test(step.command))) {
-      throw new Error(`RUN ${step.command}: changes node_modules in a way ${MODEL} does not model`);
-    }
-  }
+  for (const apply of steps) apply();
   return { workdir, packages: [...packages], skippedOptional };
 }
 
@@ -142,15 +143,23 @@ function installPackages(ci: NpmCi, root: string, packages: Set<string>, skipped
 }
 
 /** `rm -rf node_modules/...`: the folders go, and every package at or under them. */
-function removePackages(step: RunStep, root: string, packages: Set<string>): void {
-  for (const target of step.command.split(/\s+/).slice(2)) {
-    const key = path.posix.relative(step.dir, path.posix.resolve(step.dir, target));
-    if (!/^node_modules\/[^.]/.test(key) || key.includes('*')) {
-      throw new Error(`RUN ${step.command}: removes ${target}, not a node_modules path ${MODEL} models`);
+function removal(step: RunStep, root: string, packages: Set<string>): () => void {
+  const keys = step.command
+    .split(/\s+/)
+    .slice(2)
+    .map((target) => {
+      const key = path.posix.relative(step.dir, path.posix.resolve(step.dir, target));
+      if (!/^node_modules\/[^.]/.test(key) || key.includes('*')) {
+        throw new Error(`RUN ${step.command}: removes ${target}, not a node_modules path ${MODEL} models`);
+      }
+      return key;
+    });
+  return () => {
+    for (const key of keys) {
+      rmSync(path.join(root, step.dir, key), { recursive: true, force: true });
+      for (const p of packages) if (p === key || p.startsWith(`${key}/`)) packages.delete(p);
     }
-    rmSync(path.join(root, step.dir, key), { recursive: true, force: true });
-    for (const p of packages) if (p === key || p.startsWith(`${key}/`)) packages.delete(p);
-  }
+  };
 }
 
 /** One COPY source: its files that are in the build context, to where Docker puts them. */
