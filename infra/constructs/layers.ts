@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { RUNTIME_PACKAGES } from '../../layers/runtime/build.js';
 import { LAMBDA_WEIGHTS_DIR } from '../../src/weights/lookup.js';
 import { DEFAULT_CONFIG, type NstConfig } from '../config.js';
+import { LAMBDA_NODE_RUNTIME } from '../node-runtime.js';
 
 /** The built layer folders. */
 export interface LayerDirs {
@@ -45,7 +46,7 @@ export class PipelineLayers extends Construct {
     this.runtime = new lambda.LayerVersion(this, 'Runtime', {
       description: `${RUNTIME_PACKAGES.join(' and ')} for linux ${this.architecture.name}`,
       code: lambda.Code.fromAsset(props.dirs.runtime),
-      compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
+      compatibleRuntimes: [LAMBDA_NODE_RUNTIME],
       compatibleArchitectures: [this.architecture],
     });
     this.vgg19 = new lambda.LayerVersion(this, 'Vgg19', {

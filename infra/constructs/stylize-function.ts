@@ -6,7 +6,6 @@
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -17,6 +16,7 @@ import { Construct } from 'constructs';
 import { PIPELINE_DEFAULTS, PIPELINE_ENV } from '../../src/jobs/config.js';
 import { TRIGGER_PREFIXES } from '../../src/jobs/keys.js';
 import { DEFAULT_CONFIG } from '../config.js';
+import { DEPLOYED_NODE_MAJOR, ESBUILD_NODE_TARGET, LAMBDA_NODE_RUNTIME } from '../node-runtime.js';
 import { LOCK_FILE, REPO_ROOT, STYLIZE_ENTRY } from '../paths.js';
 import { consumeDeadLetters, createDeadLetterQueues } from './dead-letters.js';
 import type { PipelineLayers } from './layers.js';
@@ -141,7 +141,7 @@ export class StylizeFunction extends Construct {
       functionName,
       entry: props.entry ?? STYLIZE_ENTRY,
       handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: LAMBDA_NODE_RUNTIME,
       architecture: props.layers.architecture,
       memorySize: memorySize(props),
       timeout: props.timeout,
@@ -160,7 +160,7 @@ export class StylizeFunction extends Construct {
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
-        target: 'node22',
+        target: ESBUILD_NODE_TARGET,
         mainFields: ['module', 'main'],
         banner: REQUIRE_SHIM,
         minify: true,
@@ -173,7 +173,7 @@ export class StylizeFunction extends Construct {
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
-        'Pinned to Node.js 22: the runtime layer and the Batch image are built and tested for it; ' +
+        `Pinned to Node.js ${DEPLOYED_NODE_MAJOR}: the runtime layer and the Batch image are built and tested for it; ` +
         'moving to a newer runtime is a deliberate upgrade of all three.',
     });
     return fn;
@@ -249,6 +249,9 @@ function environment(props: StylizeFunctionProps): Record<string, string> {
     }),
     ...POWERTOOLS_ENVIRONMENT,
     NODE_OPTIONS: '--enable-source-maps',
+    // onnxruntime otherwise persists a telemetry device id under ~/.cache, which Lambda's sandbox user
+    // cannot write, and logs a plain-text warning at every cold start (test/deployed/stylize-function.test.ts).
+    ORT_DISABLE_TELEMETRY: '1',
   };
 }
 

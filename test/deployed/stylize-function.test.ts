@@ -1,8 +1,8 @@
 /**
  * The stylize function as `cdk deploy` ships it, run as Lambda runs it: the code and layer assets of the
  * synthesised cloud assembly (test/helpers/cdk-synth.ts, the synth test/infra/app.test.ts checks) laid out
- * at /var/task and /opt with Lambda's environment and the template's variables, on Node 22, with the
- * repository checkout hidden (test/helpers/lambda-runtime.ts). The function reaches a real local S3 server
+ * at /var/task and /opt with Lambda's environment and the template's variables, on Node 22, in a fresh
+ * root that holds nothing of the repository checkout (test/helpers/lambda-runtime.ts). The function reaches a real local S3 server
  * and a stand-in SNS endpoint through the SDK's standard endpoint variables. Three S3 events in one warm
  * container: a good 64 px job (the cold start), a corrupt upload, and a second good job (warm) whose
  * record is written by hand as the stack's versioned bucket sends it (with a versionId).
@@ -18,7 +18,8 @@ import type { JobOutcome } from '../../src/jobs/locked-job.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js';
 import { STACK, type SynthesisedApp, synthesisedApp } from '../helpers/cdk-synth.js';
-import { canEmulateLambda, type LambdaRun, runLikeLambda } from '../helpers/lambda-runtime.js';
+import { whyNoContainers } from '../helpers/container.js';
+import { type LambdaRun, runLikeLambda } from '../helpers/lambda-runtime.js';
 import { type DeployedFunction, deployedFunction } from '../helpers/lambda-template.js';
 import { readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
 import { node22 } from '../helpers/node22.js';
@@ -36,8 +37,8 @@ const KEYS = {
 };
 const WARM_VERSION = '096fKKXTRTtl3on89fVO.nfljtsv6qko';
 
-const namespaces = await canEmulateLambda();
-if (!namespaces) console.log('deployed-function test skipped: `unshare -m` (root) is not available here');
+const noContainers = await whyNoContainers();
+if (noContainers) console.log(`deployed-function test skipped: ${noContainers}`);
 
 let app: SynthesisedApp;
 let fn: DeployedFunction;
@@ -48,7 +49,7 @@ let run: LambdaRun;
 let runSeconds: number;
 
 beforeAll(async () => {
-  if (!namespaces) return;
+  if (noContainers) return;
   [app, s3, sns] = await Promise.all([synthesisedApp(), startS3(), startSnsStandIn()]);
   fn = deployedFunction(app.out, STACK, 'nst-stylize', { account: ACCOUNT, region: LOCAL_REGION });
   const photo = await readFile(path.join(SHARED_IMAGES, 'content/tubingen.jpg'));
@@ -72,7 +73,7 @@ beforeAll(async () => {
       // Any other service (Batch, Lambda) would be a bug here: nowhere to go.
       AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
     },
-    hide: hiddenFolders(),
+    absent: checkoutPaths(),
     timeoutMs: 90_000,
   });
   runSeconds = (performance.now() - started) / 1000;
@@ -131,7 +132,7 @@ async function uploadVersioned(
 }
 
 /** The checkout, the node_modules it links to, and ../shared (the weights must come from the layer). */
-function hiddenFolders(): string[] {
+function checkoutPaths(): string[] {
   const modules = realpathSync(path.join(REPO_ROOT, 'node_modules'));
   const outside = modules.startsWith(REPO_ROOT + path.sep) ? [] : [modules];
   return [REPO_ROOT, ...outside, SHARED];
@@ -147,7 +148,7 @@ async function printFigures(): Promise<void> {
   };
   console.log(
     [
-      `deployed stylize function on Node ${run.nodeVersion} in Lambda's layout (${app.realWeights ? 'real' : 'generated'} weights):`,
+      `deployed stylize function on Node ${run.nodeVersion} in Lambda's layout as uid ${run.uid} (${app.realWeights ? 'real' : 'generated'} weights):`,
       `  cdk synth            ${s(app.seconds)}${app.reused ? ' (reused: synthesised earlier from the same inputs)' : ''}`,
       `  handler import       ${s(run.importSeconds)}`,
       `  first job (cold)     ${s(cold?.seconds)}  64 px, 10 iterations; job.json phases ${await phases(0)}`,
@@ -171,7 +172,7 @@ const manifestOf = (jobId: string) => readJson<JobManifest>(s3.store, `outputs/$
 
 const notificationsOf = (jobId: string) => sns.messages.filter((m) => m.attributes.jobId === jobId);
 
-describe.skipIf(!namespaces)('the deployed stylize function, run as Lambda runs it', () => {
+describe.skipIf(noContainers !== undefined)('the deployed stylize function, run as Lambda runs it', () => {
   it('is read from the template: index.handler on nodejs22.x, the runtime layer then the weights layer', () => {
     expect(fn).toMatchObject({ handler: 'index.handler', runtime: 'nodejs22.x', architectures: ['x86_64'] });
     expect(existsSync(path.join(fn.code, 'index.mjs'))).toBe(true);
@@ -212,8 +213,8 @@ describe.skipIf(!namespaces)('the deployed stylize function, run as Lambda runs 
     expect(run.nodeVersion).toMatch(/^v22\./);
     expect(run.cwd).toBe('/var/task');
     expect(run.importSeconds).toBeGreaterThan(0);
-    // Each hidden folder is an empty tmpfs to the function.
-    expect(run.visible).toEqual(Object.fromEntries(hiddenFolders().map((dir) => [dir, []])));
+    expect(run.uid).not.toBe(0);
+    expect(run.found).toEqual(Object.fromEntries(checkoutPaths().map((p) => [p, false])));
     expect(run.invocations).toHaveLength(3);
   });
 

@@ -1,12 +1,15 @@
 /**
  * The Batch worker's image file system without Docker: the Dockerfile's COPY instructions applied to the
- * build context (test/helpers/dockerfile.ts), and node_modules as its `npm ci --omit=...` leaves it: the
- * lockfile's packages less the omitted kinds, hard-linked from this checkout's node_modules (same files,
- * no copies). A package the image would not have is simply not there, so a worker that needs a
- * devDependency (or an omitted optional one, such as a native binary) at run time fails as it would.
+ * build context (test/helpers/dockerfile.ts), and node_modules as its RUN steps leave it: `npm ci
+ * --omit=...` installs the lockfile's packages less the omitted kinds, hard-linked from this checkout's
+ * node_modules (same files, no copies), then `rm -rf node_modules/...` removes what it names. A package the
+ * image would not have is simply not there, so a worker that needs a devDependency (or an omitted optional
+ * one, such as a native binary) at run time fails as it would. Any other RUN step that touches node_modules
+ * is refused, so the layout cannot silently drift from the image.
  *
- * Not modelled: install scripts (the image's onnxruntime-node script fetches the CUDA provider; here the
- * CPU provider runs) and node_modules/.bin (nothing in the image runs a dependency's command).
+ * Not modelled: onnxruntime-node's CUDA install (it downloads the GPU provider, which cannot be had
+ * offline: here the CPU provider runs, and the Dockerfile's `test -f` of the provider is not evaluated)
+ * and node_modules/.bin (nothing in the image runs a dependency's command).
  */
 import {
   copyFileSync,
@@ -17,11 +20,19 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  rmSync,
   symlinkSync,
 } from 'node:fs';
 import path from 'node:path';
 import { BATCH_IMAGE } from '../../infra/paths.js';
-import { type Dockerfile, filesUnder, inBuildContext, type NpmCi } from './dockerfile.js';
+import {
+  type Dockerfile,
+  filesUnder,
+  inBuildContext,
+  type NpmCi,
+  npmCiOf,
+  type RunStep,
+} from './dockerfile.js';
 
 /** The kinds of `--omit=` and the flags the model knows (what else `npm ci` is given is refused). */
 const KNOWN_FLAGS = new Set(['--ignore-scripts']);
@@ -74,6 +85,16 @@ export interface ImageLayout {
  * (the test binds only that folder).
  */
 export function layOutImage(dockerfile: Dockerfile, root: string): ImageLayout {
+  const packages = new Set<string>();
+  const skippedOptional: string[] = [];
+  // Every step is checked before anything is laid out: a step the model refuses leaves nothing behind.
+  const steps = dockerfile.runs.map((step) => {
+    const ci = npmCiOf(step);
+    if (ci) return () => installPackages(ci, root, packages, skippedOptional);
+    if (REMOVE.test(step.command)) return removal(step, root, packages);
+    if (LEAVES_NODE_MODULES.some((pattern) => pattern.test(step.command))) return () => {};
+    throw new Error(`RUN ${step.command}: changes node_modules in a way ${MODEL} does not model`);
+  });
   const workdir = path.join(root, dockerfile.workdir);
   mkdirSync(workdir, { recursive: true, mode: 0o755 });
   for (const copy of dockerfile.copies) {
@@ -82,14 +103,30 @@ export function layOutImage(dockerfile: Dockerfile, root: string): ImageLayout {
     }
     for (const source of copy.sources) copyFromContext(source, copy, root);
   }
-  if (!dockerfile.npmCi) return { workdir, packages: [], skippedOptional: [] };
-  const ci = dockerfile.npmCi;
+  for (const apply of steps) apply();
+  return { workdir, packages: [...packages], skippedOptional };
+}
+
+const MODEL = 'test/helpers/batch-image.ts';
+/** `rm -rf` naming node_modules: modelled (for paths under WORKDIR's node_modules). */
+const REMOVE = /^rm -rf\s.*node_modules/;
+/**
+ * RUN steps that leave node_modules as it is, or that change it in a way this model states it cannot
+ * follow (see the header). A step not matched here that names node_modules or a package manager is refused.
+ */
+const LEAVES_NODE_MODULES = [
+  /^ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install$/,
+  /^test -[ef] \S+$/,
+  /^npm cache clean --force$/,
+  /^(?!.*node_modules)(?!.*\b(npm|npx|yarn|pnpm|corepack)\b)/,
+];
+
+/** `npm ci`: the lockfile's packages less the omitted kinds, as this checkout installed them. */
+function installPackages(ci: NpmCi, root: string, packages: Set<string>, skippedOptional: string[]): void {
   const lockfile = path.join(root, ci.dir, 'package-lock.json');
   if (!existsSync(lockfile)) throw new Error(`npm ci in ${ci.dir}: the image has no package-lock.json there`);
   const lock = readLock(lockfile);
   const from = realpathSync(path.join(BATCH_IMAGE.directory, 'node_modules'));
-  const packages: string[] = [];
-  const skippedOptional: string[] = [];
   for (const key of installedPackages(lock, ci)) {
     const source = path.join(from, key.slice('node_modules/'.length));
     if (!existsSync(source)) {
@@ -101,9 +138,28 @@ export function layOutImage(dockerfile: Dockerfile, root: string): ImageLayout {
       throw new Error(`${key} is in the lockfile but not in ${from}: run npm ci`);
     }
     linkTree(source, path.join(root, ci.dir, key));
-    packages.push(key);
+    packages.add(key);
   }
-  return { workdir, packages, skippedOptional };
+}
+
+/** `rm -rf node_modules/...`: the folders go, and every package at or under them. */
+function removal(step: RunStep, root: string, packages: Set<string>): () => void {
+  const keys = step.command
+    .split(/\s+/)
+    .slice(2)
+    .map((target) => {
+      const key = path.posix.relative(step.dir, path.posix.resolve(step.dir, target));
+      if (!/^node_modules\/[^.]/.test(key) || key.includes('*')) {
+        throw new Error(`RUN ${step.command}: removes ${target}, not a node_modules path ${MODEL} models`);
+      }
+      return key;
+    });
+  return () => {
+    for (const key of keys) {
+      rmSync(path.join(root, step.dir, key), { recursive: true, force: true });
+      for (const p of packages) if (p === key || p.startsWith(`${key}/`)) packages.delete(p);
+    }
+  };
 }
 
 /** One COPY source: its files that are in the build context, to where Docker puts them. */

@@ -7,8 +7,14 @@
  * The synth takes about 20 s, and two test files read its cloud assembly (test/infra/app.test.ts, the
  * sizes; test/deployed/stylize-function.test.ts, the function run as Lambda runs it), so it runs once per
  * set of inputs: the assembly is kept under os.tmpdir() keyed by a hash of everything the synth reads
- * (infra/, functions/, src/, layers/, the package and cdk files, the weights, the Node version), and a lock
- * file makes a second process wait for the first instead of synthesising again.
+ * (infra/, functions/, src/, layers/, the package and cdk files, the weights), and a lock file makes a
+ * second process wait for the first instead of synthesising again. Not the Node version running the
+ * tests: the output does not depend on it (esbuild's target is fixed, infra/node-runtime.ts; the layer's
+ * native modules are N-API), so CI's Node 22 pass reuses the first pass's assembly.
+ *
+ * Every call removes the assemblies of other keys unused for an hour. The current key's is in use, so it
+ * stays until a later run with other inputs finds it unused that long: nothing runs between test runs to
+ * remove it sooner, and keeping it is what lets the next run with the same inputs skip the synth.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -63,7 +69,10 @@ export async function synthesisedApp(): Promise<SynthesisedApp> {
   const giveUp = Date.now() + WAIT_LIMIT_MS;
   while (Date.now() < giveUp) {
     const done = await readResult(dir);
-    if (done) return { ...done, reused: true };
+    if (done) {
+      await pruneStale(key);
+      return { ...done, reused: true };
+    }
     if (await takeLock(lock)) {
       try {
         const fresh = (await readResult(dir)) ?? (await synthInto(dir));
@@ -108,9 +117,9 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A hash of every file the synth reads from the repository, the weights' identity and the Node version. */
+/** A hash of every file the synth reads from the repository and the weights' identity. */
 async function inputsKey(): Promise<string> {
-  const h = createHash('sha256').update(`${HELPER_VERSION} ${process.version}`);
+  const h = createHash('sha256').update(String(HELPER_VERSION));
   const files = [...INPUT_FILES, ...(await Promise.all(INPUT_DIRS.map((d) => filesUnder(d)))).flat()];
   for (const file of files.sort()) {
     h.update(`\0${file}\0`).update(await readFile(path.join(REPO_ROOT, file)));
@@ -191,7 +200,10 @@ async function synth(tmp: string): Promise<Omit<SynthesisedApp, 'reused' | 'out'
   return { dockerCalls, output: stdout + stderr, realWeights, seconds };
 }
 
-/** Removes other keys' assemblies unused for STALE_MS, and folders of synths whose process is gone. */
+/**
+ * Removes other keys' assemblies unused for STALE_MS (not while a process holds their lock), and folders
+ * of synths whose process is gone.
+ */
 async function pruneStale(key: string): Promise<void> {
   for (const entry of await readdir(CACHE_ROOT)) {
     if (entry.startsWith(key) || entry.endsWith('.lock')) continue;

@@ -19,6 +19,13 @@ interface Copy {
   readonly dest: string;
 }
 
+/** One command of a RUN instruction (RUN a && b: two), with the folder it runs in. */
+export interface RunStep {
+  /** WORKDIR then. */
+  readonly dir: string;
+  readonly command: string;
+}
+
 /** `npm ci` as a RUN instruction calls it. */
 export interface NpmCi {
   /** The folder it runs in (WORKDIR then). */
@@ -36,7 +43,8 @@ export interface Dockerfile {
   /** The last WORKDIR: where the entry point runs. */
   readonly workdir: string;
   readonly copies: readonly Copy[];
-  readonly npmCi?: NpmCi;
+  /** Every RUN instruction's commands, in order. */
+  readonly runs: readonly RunStep[];
   readonly env: Readonly<Record<string, string>>;
   /** USER uid[:gid]; Docker runs a uid without a group of its own in group 0. */
   readonly user?: { readonly uid: number; readonly gid: number };
@@ -69,9 +77,9 @@ export function readDockerfile(file = DOCKERFILE_PATH): Dockerfile {
   const instructions = instructionsOf(readFileSync(file, 'utf8'));
   let workdir = '/';
   const copies: Copy[] = [];
+  const runs: RunStep[] = [];
   const scripts: string[] = [];
   const env: Record<string, string> = {};
-  let npmCi: NpmCi | undefined;
   let user: Dockerfile['user'];
   let entrypoint: string[] = [];
   for (const { op, args } of instructions) {
@@ -99,8 +107,7 @@ export function readDockerfile(file = DOCKERFILE_PATH): Dockerfile {
     }
     if (op === 'RUN') {
       scripts.push(...runScripts(args).map((s) => path.posix.resolve(workdir, s)));
-      const ci = args.match(/npm ci((?:\s+--[\w=-]+)*)/);
-      if (ci) npmCi = npmCiOf(workdir, ci[1]);
+      runs.push(...args.split('&&').map((command) => ({ dir: workdir, command: command.trim() })));
     }
     if (op === 'ENTRYPOINT') {
       entrypoint = JSON.parse(args) as string[];
@@ -116,7 +123,7 @@ export function readDockerfile(file = DOCKERFILE_PATH): Dockerfile {
     of: (op) => instructions.filter((i) => i.op === op).map((i) => i.args),
     workdir,
     copies,
-    npmCi,
+    runs,
     env,
     user,
     entrypoint,
@@ -128,8 +135,11 @@ export function readDockerfile(file = DOCKERFILE_PATH): Dockerfile {
 /** Script paths a command runs with node (`node bin/nst.js ...`, `node --import tsx main.ts`). */
 const runScripts = (command: string): string[] => command.match(SCRIPT) ?? [];
 
-function npmCiOf(dir: string, flagText: string): NpmCi {
-  const flags = flagText.trim().split(/\s+/).filter(Boolean);
+/** The step as `npm ci` with its flags, or undefined when it is another command. */
+export function npmCiOf({ dir, command }: RunStep): NpmCi | undefined {
+  const ci = command.match(/^npm ci((?:\s+--[\w=-]+)*)$/);
+  if (!ci) return undefined;
+  const flags = ci[1].trim().split(/\s+/).filter(Boolean);
   return {
     dir,
     omit: flags.filter((f) => f.startsWith('--omit=')).map((f) => f.slice('--omit='.length)),

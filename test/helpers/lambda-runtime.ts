@@ -1,25 +1,25 @@
 /**
  * Runs a synthesised function (test/helpers/lambda-template.ts) the way Lambda runs it, on this machine:
- * in a private mount namespace (`unshare -m`, root only) the child sees Lambda's file layout at the real
- * paths: the code asset at the task root /var/task, the layers' contents merged under /opt (extracted in
- * the function's order, a later layer's files replacing an earlier one's), the Node executable at
- * /var/lang/bin/node, the runtime stand-in (lambda-runtime/bootstrap.mjs) in /var/runtime, an empty /tmp,
- * all but /tmp read-only; and the folders the caller hides (the repository checkout) covered by an empty
- * tmpfs, so the function provably reads nothing from them. The environment is Lambda's own (NODE_PATH,
- * LAMBDA_TASK_ROOT, AWS_LAMBDA_*, TZ, ...) plus the template's variables plus what the caller adds
- * (credentials, endpoints); nothing of this process's environment is passed on.
+ * in a container (test/helpers/container.ts: a fresh root of the system's /usr and /etc, nothing of this
+ * checkout) with Lambda's file layout: the code asset at the task root /var/task, the layers' contents
+ * merged under /opt (extracted in the function's order, a later layer's files replacing an earlier one's),
+ * the Node executable at /var/lang/bin/node, the runtime stand-in (lambda-runtime/bootstrap.mjs) in
+ * /var/runtime, all read-only, and an empty 512 MB /tmp; as Lambda's sandbox user, not root. The
+ * environment is Lambda's own (NODE_PATH, LAMBDA_TASK_ROOT, AWS_LAMBDA_*, TZ, ...) plus the template's
+ * variables plus what the caller adds (credentials, endpoints); nothing of this process's environment.
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { DEPLOYED_NODE_MAJOR } from '../../infra/node-runtime.js';
+import { runContainer } from './container.js';
 import type { DeployedFunction } from './lambda-template.js';
 
 /** Lambda's module search path for Node.js runtimes (the layers' nodejs/ folders first). */
 const LAMBDA_NODE_PATH = [
-  '/opt/nodejs/node22/node_modules',
+  `/opt/nodejs/node${DEPLOYED_NODE_MAJOR}/node_modules`,
   '/opt/nodejs/node_modules',
   '/var/runtime/node_modules',
   '/var/runtime',
@@ -27,6 +27,11 @@ const LAMBDA_NODE_PATH = [
 ].join(':');
 
 const RUNTIME_FILES = ['bootstrap.mjs', 'node-path-hook.mjs'];
+/** Lambda's sandbox user and group, with the passwd entry that gives it a home (os.homedir(): the SDK asks). */
+const LAMBDA_UID = 993;
+const LAMBDA_GID = 990;
+const LAMBDA_PASSWD = `sbx_user1051:x:${LAMBDA_UID}:${LAMBDA_GID}::/home/sbx_user1051:/sbin/nologin\n`;
+const NODE = '/var/lang/bin/node';
 
 export interface LambdaRunOptions {
   readonly fn: DeployedFunction;
@@ -36,8 +41,8 @@ export interface LambdaRunOptions {
   readonly events: readonly unknown[];
   /** Added to Lambda's environment: credentials, the SDK's endpoint variables. */
   readonly env: Readonly<Record<string, string>>;
-  /** Host folders the function must not see. */
-  readonly hide: readonly string[];
+  /** Host paths the function must not find (none of the host is there): it reports whether each exists. */
+  readonly absent: readonly string[];
   readonly timeoutMs: number;
 }
 
@@ -58,8 +63,9 @@ interface Invocation {
 export interface LambdaRun {
   readonly nodeVersion?: string;
   readonly cwd?: string;
-  /** What the function could list of each hidden folder (null: does not exist). */
-  readonly visible?: Record<string, string[] | null>;
+  readonly uid?: number;
+  /** Whether the function found each of the `absent` paths. */
+  readonly found?: Record<string, boolean>;
   /** How long importing the handler module took (the cold start's own part). */
   readonly importSeconds?: number;
   readonly invocations: readonly Invocation[];
@@ -68,16 +74,6 @@ export interface LambdaRun {
   /** The function's stdout and stderr (its logs). */
   readonly logs: string;
   readonly exitCode: number | null;
-}
-
-/** Whether this process may make a private mount namespace (root, and a kernel that allows it). */
-export async function canEmulateLambda(): Promise<boolean> {
-  try {
-    await promisify(execFile)('unshare', ['-m', '--propagation', 'private', 'true'], { timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Lambda's own variables, then the template's, then the caller's. */
@@ -106,41 +102,11 @@ function lambdaEnvironment(fn: DeployedFunction, extra: Readonly<Record<string, 
   };
 }
 
-/**
- * The mounts, then the runtime. Arguments: task root, runtime folder, merged /opt, Node executable, then
- * the folders to hide. Every source is bound before /tmp and the hidden folders are covered.
- */
-const MOUNT_SCRIPT = `
-task=$1 runtime=$2 opt=$3 node=$4; shift 4
-ro_bind() { mount --bind "$1" "$2"; mount -o remount,bind,ro "$2"; }
-mount -t tmpfs -o mode=755 lambda-var /var
-mkdir -p /var/task /var/runtime /var/lang/bin
-: > /var/lang/bin/node
-ro_bind "$task" /var/task
-ro_bind "$runtime" /var/runtime
-ro_bind "$node" /var/lang/bin/node
-ro_bind "$opt" /opt
-mount -t tmpfs -o mode=1777,size=512m lambda-tmp /tmp
-for dir; do mount -t tmpfs -o ro,mode=755 hidden "$dir"; done
-cd /var/task
-exec /var/lang/bin/node /var/runtime/bootstrap.mjs
-`;
-
 /** Lambda's /opt: each layer's contents extracted in order into one folder (hard links, no copies). */
 async function mergeLayers(layers: DeployedFunction['layers'], dir: string): Promise<void> {
   await mkdir(dir);
   for (const layer of layers) {
     await promisify(execFile)('cp', ['-al', '--remove-destination', `${layer.dir}/.`, dir]);
-  }
-}
-
-/** The sources must not lie under a folder the namespace covers before they are bound. */
-function checkSources(sources: readonly string[]): void {
-  if (!existsSync('/opt')) throw new Error('the /opt stand-in needs an /opt folder to mount over');
-  for (const source of sources) {
-    if (/^\/(var|opt)(\/|$)/.test(source)) {
-      throw new Error(`${source} lies under /var or /opt, which the Lambda layout covers: move it`);
-    }
   }
 }
 
@@ -159,46 +125,33 @@ export async function runLikeLambda(opts: LambdaRunOptions): Promise<LambdaRun> 
         timeoutSeconds: opts.fn.timeoutSeconds,
         invokedFunctionArn: opts.fn.arn,
         invocations: opts.events.map((event, i) => ({ requestId: `request-${i + 1}`, event })),
-        hidden: opts.hide,
+        absent: opts.absent,
       }),
     );
     await mergeLayers(opts.fn.layers, opt);
-    checkSources([opts.fn.code, runtime, opt, opts.node]);
-    return await run(opts, [opts.fn.code, runtime, opt, opts.node, ...opts.hide]);
+    const passwd = path.join(root, 'passwd');
+    await writeFile(passwd, (await readFile('/etc/passwd', 'utf8')) + LAMBDA_PASSWD);
+    const run = await runContainer({
+      rootfs: path.join(root, 'rootfs'),
+      mounts: [
+        { from: opts.fn.code, at: '/var/task', readOnly: true },
+        { from: runtime, at: '/var/runtime', readOnly: true },
+        { from: opt, at: '/opt', readOnly: true },
+        { from: opts.node, at: NODE, readOnly: true },
+        { from: passwd, at: '/etc/passwd', readOnly: true },
+      ],
+      workdir: '/var/task',
+      uid: LAMBDA_UID,
+      gid: LAMBDA_GID,
+      env: lambdaEnvironment(opts.fn, opts.env),
+      command: [NODE, '/var/runtime/bootstrap.mjs'],
+      timeoutMs: opts.timeoutMs,
+      tmpSizeMb: 512,
+    });
+    return parseReports(run.reports, run.stdout + run.stderr, run.code);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
-}
-
-function run(opts: LambdaRunOptions, args: readonly string[]): Promise<LambdaRun> {
-  const child = spawn(
-    'unshare',
-    ['-m', '--propagation', 'private', 'sh', '-euc', MOUNT_SCRIPT, 'lambda', ...args],
-    {
-      env: lambdaEnvironment(opts.fn, opts.env),
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      detached: true,
-    },
-  );
-  let logs = '';
-  let reports = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    logs += chunk;
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    logs += chunk;
-  });
-  child.stdio[3]!.on('data', (chunk: Buffer) => {
-    reports += chunk;
-  });
-  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), opts.timeoutMs);
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      resolve(parseReports(reports, logs, exitCode));
-    });
-  });
 }
 
 function parseReports(reports: string, logs: string, exitCode: number | null): LambdaRun {
@@ -210,7 +163,8 @@ function parseReports(reports: string, logs: string, exitCode: number | null): L
   return {
     nodeVersion: of('start')?.node,
     cwd: of('start')?.cwd,
-    visible: of('start')?.visible,
+    uid: of('start')?.uid,
+    found: of('start')?.found,
     importSeconds: of('init')?.importSeconds,
     invocations: lines.filter((l) => l.kind === 'invocation'),
     fatal: of('fatal'),

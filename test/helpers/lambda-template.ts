@@ -38,7 +38,8 @@ export interface StandInAccount {
 
 // biome-ignore lint/suspicious/noExplicitAny: template JSON is untyped by nature.
 type Cfn = any;
-type Resources = Record<string, { Type: string; Properties?: Cfn }>;
+/** A template's Resources section. */
+export type Resources = Record<string, { Type: string; Properties?: Cfn }>;
 
 /** The function named `functionName` in `stack`'s template in `out`. */
 export function deployedFunction(
@@ -55,7 +56,7 @@ export function deployedFunction(
   );
   if (!found) throw new Error(`no function ${functionName} in ${stack}'s template`);
   const [logicalId, { Properties: p }] = found;
-  const resolve = resolver(resources, stack, where);
+  const resolve = templateResolver(resources, stack, where);
   const layers = (p.Layers as Cfn[]).map((layer) => {
     const id = layer.Ref as string;
     const props = resources[id]?.Properties;
@@ -143,8 +144,15 @@ const RESOURCE_TYPES: Record<
   },
 };
 
-/** Turns a template expression into the text the deployed stack would give it. */
-function resolver(resources: Resources, stack: string, where: StandInAccount): (value: Cfn) => string {
+/**
+ * Turns a template expression into the text the deployed stack would give it (the one resolver of the
+ * deployed tests: the function's environment here, the Batch job definition's in batch-worker.test.ts).
+ */
+export function templateResolver(
+  resources: Resources,
+  stack: string,
+  where: StandInAccount,
+): (value: Cfn) => string {
   const pseudo: Record<string, string> = {
     'AWS::Region': where.region,
     'AWS::AccountId': where.account,

@@ -1,11 +1,11 @@
 /**
- * Node.js 22, the Lambda runtime's and the Batch image's version: this process when the suite runs on it,
- * else the `node` package of the npm registry (`npx -y node@22`, cached by npm after the first download).
+ * Node.js 22, the Lambda runtime's and the Batch image's version (infra/node-runtime.ts): this process
+ * when the suite runs on it, else the `node` package of the npm registry (`npx -y node@22`, cached by npm
+ * after the first download).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-
-export const DEPLOYED_NODE_MAJOR = 22;
+import { DEPLOYED_NODE_MAJOR } from '../../infra/node-runtime.js';
 
 let found: Promise<string> | undefined;
 
@@ -15,12 +15,26 @@ export function node22(): Promise<string> {
   return found;
 }
 
+const majorOf = (version: string) => Number(version.replace(/^v/, '').split('.')[0]);
+
 async function locate(): Promise<string> {
-  if (process.versions.node.split('.')[0] === String(DEPLOYED_NODE_MAJOR)) return process.execPath;
+  if (majorOf(process.version) === DEPLOYED_NODE_MAJOR) return process.execPath;
   const { stdout } = await promisify(execFile)(
     'npx',
-    ['-y', `node@${DEPLOYED_NODE_MAJOR}`, '-p', 'process.execPath'],
+    ['-y', `node@${DEPLOYED_NODE_MAJOR}`, '-p', 'process.version + " " + process.execPath'],
     { timeout: 120_000 },
   );
-  return stdout.trim();
+  // Without its postinstall (npm with ignore-scripts) the package has no Node of its own and npx runs the
+  // system's: only the version tells.
+  const line = stdout.trim();
+  const version = line.slice(0, line.indexOf(' '));
+  const execPath = line.slice(line.indexOf(' ') + 1);
+  if (majorOf(version) !== DEPLOYED_NODE_MAJOR) {
+    throw new Error(
+      `npx -y node@${DEPLOYED_NODE_MAJOR} ran Node ${version} (${execPath}), not ${DEPLOYED_NODE_MAJOR}: ` +
+        "the node package's install script did not run (npm's ignore-scripts?): allow it and clear the " +
+        `package from npm's npx cache, or run the suite on Node ${DEPLOYED_NODE_MAJOR}`,
+    );
+  }
+  return execPath;
 }

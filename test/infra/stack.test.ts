@@ -165,6 +165,7 @@ describe('stylize function', () => {
       POWERTOOLS_METRICS_NAMESPACE: 'ServerlessStyleTransfer',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
+      ORT_DISABLE_TELEMETRY: '1',
     });
   });
 

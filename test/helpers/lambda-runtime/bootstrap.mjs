@@ -3,9 +3,10 @@
  * in Lambda's file layout): it registers the NODE_PATH resolve hook, imports the handler that `_HANDLER`
  * names from LAMBDA_TASK_ROOT, and invokes it once per event in invocations.json, one after another in this
  * process as a warm container would, each with a Lambda context and the function's timeout as its
- * deadline (invocations.json also gives the timeout and the function's ARN). Reports go to file descriptor 3 as JSON lines; stdout and stderr are the function's logs.
+ * deadline (invocations.json also gives the timeout, the function's ARN and the host paths to look for).
+ * Reports go to file descriptor 3 as JSON lines; stdout and stderr are the function's logs.
  */
-import { existsSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,15 +58,16 @@ function contextFor(requestId) {
   };
 }
 
-const { timeoutSeconds, invokedFunctionArn, invocations, hidden } = JSON.parse(
+const { timeoutSeconds, invokedFunctionArn, invocations, absent } = JSON.parse(
   readFileSync(path.join(import.meta.dirname, 'invocations.json'), 'utf8'),
 );
 
 report('start', {
   node: process.version,
   cwd: process.cwd(),
-  // What the function could read of the folders hidden from it: nothing.
-  visible: Object.fromEntries(hidden.map((dir) => [dir, existsSync(dir) ? readdirSync(dir) : null])),
+  uid: process.getuid(),
+  // Host paths the function must not find (the checkout): none of the host is in its root.
+  found: Object.fromEntries(absent.map((p) => [p, existsSync(p)])),
 });
 register('./node-path-hook.mjs', import.meta.url);
 const { url, exportName } = handlerModule();

@@ -2,6 +2,8 @@
  * The GPU path on its own: the construct's documented defaults, and the Dockerfile bound to what infra
  * knows (it cannot import it): what it copies or runs is in the build context, what it sets is the contract.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -132,6 +134,39 @@ describe('functions/batch/Dockerfile', () => {
       expect(source, `${script}: no COPY puts it in the image`).toBeDefined();
       expect(inBuildContext(source!), `${script}: ${path.relative(REPO_ROOT, source!)}`).toBe(true);
     }
+  });
+
+  it("fetches the CUDA provider with onnxruntime-node's own install script and fails the build without it", () => {
+    const commands = dockerfile.runs.map((r) => r.command);
+    const installAt = commands.findIndex((c) => c.includes('onnxruntime-node/script/install'));
+    const install = commands[installAt]?.match(/^ONNXRUNTIME_NODE_INSTALL=cuda12 node (\S+)$/);
+    expect(install, commands[installAt]).not.toBeNull();
+    // The script exists in the package (node resolves `script/install` to install.js)...
+    const script = path.join(REPO_ROOT, install![1]);
+    expect(existsSync(`${script}.js`), install![1]).toBe(true);
+    // ...and the checked file is one it writes: its BIN_FOLDER, a file of the linux/x64 cuda12 manifest.
+    expect(readFileSync(`${script}.js`, 'utf8')).toContain(
+      "const BIN_FOLDER = path.join(__dirname, '..', 'bin/napi-v6', PLATFORM);",
+    );
+    const metadata = createRequire(import.meta.url)(path.join(path.dirname(script), 'install-metadata.js'));
+    const written = Object.keys(metadata.manifests['linux/x64:cuda12']).map((file) =>
+      path.posix.join(path.posix.dirname(path.posix.dirname(install![1])), 'bin/napi-v6/linux/x64', file),
+    );
+    const check = commands[installAt + 1]?.match(/^test -f (\S+)$/)?.[1];
+    expect(check).toBe(written.find((f) => f.endsWith('/libonnxruntime_providers_cuda.so')));
+    // Its own dependencies (global-agent, adm-zip) are production ones: `npm ci --omit=dev` installs them.
+    const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')).packages;
+    for (const dep of Object.keys(lock['node_modules/onnxruntime-node'].dependencies)) {
+      expect(lock[`node_modules/${dep}`], dep).not.toHaveProperty('dev');
+    }
+    // After `npm ci`, in its folder (the one package.json went to: paths relative to it are the checkout's).
+    const ciAt = commands.findIndex((c) => c.startsWith('npm ci '));
+    expect(ciAt).toBeGreaterThanOrEqual(0);
+    expect(ciAt).toBeLessThan(installAt);
+    expect(dockerfile.runs[installAt].dir).toBe(dockerfile.runs[ciAt].dir);
+    expect(contextPathOf(dockerfile, path.posix.join(dockerfile.runs[ciAt].dir, 'package.json'))).toBe(
+      path.join(REPO_ROOT, 'package.json'),
+    );
   });
 
   it('sets contract variables by their contract names: the weights it fetched, the engine the job runs', () => {
