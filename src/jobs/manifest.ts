@@ -29,9 +29,12 @@ export interface JobProgress {
   readonly total: number;
   /** done / total (one decimal); 100 once the job has succeeded (a scale may converge early). */
   readonly percent: number;
-  /** Seconds this run has stylised, and the engine's estimate of the seconds left. */
+  /**
+   * Seconds this run has stylised, and the engine's estimate of the seconds left: absent until the run has
+   * done ETA_MIN_ITERATIONS (src/engine/stylize.ts), whose time includes building the engine.
+   */
   readonly elapsedSeconds: number;
-  readonly etaSeconds: number;
+  readonly etaSeconds?: number;
   /** The latest loss terms. */
   readonly loss: LossTerms;
   readonly updatedAt: string;
@@ -50,7 +53,7 @@ export function jobProgress(p: Progress, now: Date): JobProgress {
     total: p.total,
     percent: p.total > 0 ? Math.floor((p.done * 1000) / p.total) / 10 : 0,
     elapsedSeconds: round(p.elapsedSeconds),
-    etaSeconds: Math.round(p.etaSeconds),
+    ...(p.etaSeconds === undefined ? {} : { etaSeconds: Math.round(p.etaSeconds) }),
     loss: p.terms,
     updatedAt: now.toISOString(),
   };
