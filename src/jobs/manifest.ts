@@ -4,7 +4,7 @@
  * progress, job-progress.ts) and, for a finished job, written last, after the result.
  */
 import type { Progress } from '../engine/stylize.js';
-import type { LossTerms } from '../engine/types.js';
+import type { EngineKind, LossTerms } from '../engine/types.js';
 import type { ErrorCode } from '../errors.js';
 import type { JobSpec } from './spec.js';
 
@@ -89,12 +89,12 @@ export interface JobManifest {
     readonly height: number;
     readonly bytes: number;
   };
-  readonly engine?: { readonly kind: string; readonly backend: string };
+  readonly engine?: { readonly kind: EngineKind; readonly backend: string };
   /** Where the last run was routed, with the cost model's estimate. */
   readonly route?: {
     readonly worker: Worker;
     /** The engine the run uses (`auto` resolved); the backend is recorded in `engine` when it succeeds. */
-    readonly engine?: string;
+    readonly engine?: EngineKind;
     readonly estimatedSeconds: number;
     /** Seconds the Lambda had for the job after the safety margin (absent without a deadline). */
     readonly availableSeconds?: number;
