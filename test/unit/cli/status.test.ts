@@ -64,7 +64,7 @@ describe('statusBlock', () => {
     expect(statusBlock(early, now)).toContain('44.6% (67/150), no ETA yet (updated 3 s ago)');
   });
 
-  it("shows where a failed job stopped (no ETA), its error code and message, and no result", () => {
+  it('shows where a failed job stopped (no ETA), its error code and message, and no result', () => {
     const failed: JobManifest = {
       ...running,
       status: 'failed',
