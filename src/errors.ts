@@ -65,6 +65,8 @@ export const ERROR_KINDS = {
   WAIT_TIMED_OUT: 'transient',
   /** `nst status`: no job.json for that job id or input key. */
   JOB_NOT_FOUND: 'input',
+  /** `nst status`: the upload exists but its job has not written job.json yet (ask again shortly). */
+  JOB_PENDING: 'transient',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof ERROR_KINDS;

@@ -34,7 +34,7 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
         scale: `${p.scaleIndex + 1}/${p.scaleCount}`,
         size: `${p.width}x${p.height}`,
         loss: p.loss.total.toExponential(3),
-        etaText: `${Math.round(p.etaSeconds)}s`,
+        etaText: p.etaSeconds === undefined ? '-' : `${Math.round(p.etaSeconds)}s`,
       };
       if (!started) {
         bar.start(p.total, p.done, payload);

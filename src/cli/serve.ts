@@ -9,12 +9,13 @@ import { NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
 import { submitDropIn, waitForJob } from '../jobs/client.js';
 import { type LocalPipeline, startLocalPipeline } from '../jobs/local-pipeline.js';
-import type { JobManifest } from '../jobs/manifest.js';
+import { type JobManifest, jobProgress } from '../jobs/manifest.js';
 import { cachedWeights } from '../jobs/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { LOCAL_CREDENTIALS } from '../storage/s3-client.js';
 import { resolveWeightsDir, WEIGHTS_FLAG_HELP } from '../weights/lookup.js';
 import { watchJob } from './job-watch.js';
+import { jobLine } from './progress-text.js';
 import {
   AWS_FLAG_HELP,
   DEFAULT_BUCKET,
@@ -147,7 +148,7 @@ export function serveInstructions(endpoint: string, bucket: string, dataDir: str
   ].join('\n');
 }
 
-/** Prints a job's progress at most every few seconds, and at each new scale. */
+/** Prints a job's progress at most every few seconds, and at each new scale, worded as `nst status` words it. */
 export function progressReporter(
   write: (line: string) => void,
   everyMs = 5000,
@@ -158,11 +159,7 @@ export function progressReporter(
     const now = Date.now();
     if (seen && seen.scale === p.scaleIndex && now - seen.at < everyMs && p.done < p.total) return;
     last.set(jobId, { at: now, scale: p.scaleIndex });
-    // The first iterations include building the engine: too early for an estimate.
-    const eta = p.done >= 10 ? `, about ${Math.round(p.etaSeconds)} s left` : '';
-    write(
-      `nst: job ${jobId}: scale ${p.scaleIndex + 1}/${p.scaleCount} (${p.width}x${p.height}), iteration ${p.done}/${p.total}${eta}`,
-    );
+    write(jobLine(jobId, 'running', jobProgress(p, new Date(now))));
   };
 }
 

@@ -9,6 +9,7 @@ import { findJob, listJobs } from '../jobs/job-status.js';
 import { outputKeys } from '../jobs/keys.js';
 import type { JobManifest, JobProgress, JobStatus } from '../jobs/manifest.js';
 import { ObjectStore } from '../storage/object-store.js';
+import { duration, lossText, progressAmount, progressWhere } from './progress-text.js';
 import {
   AWS_FLAG_HELP,
   DEFAULT_BUCKET,
@@ -85,7 +86,7 @@ export function statusBlock(m: JobManifest, now: Date): string {
       rows.push([i ? '' : label, line]);
     });
   };
-  if (m.progress) add('progress', ...progressLines(m.progress, isDone(m) ? undefined : now));
+  if (m.progress) add('progress', ...progressLines(m.progress, m.status, isDone(m) ? undefined : now));
   else if (!isDone(m)) add('progress', 'none yet (written once the first iteration has run)');
   add('source', `${uri(m.source.key)} (${m.source.kind})`);
   if (m.route) add('route', routeText(m));
@@ -113,8 +114,8 @@ export function statusBlock(m: JobManifest, now: Date): string {
 
 const isDone = (m: JobManifest) => m.status === 'succeeded' || m.status === 'failed';
 
-/** A progress bar in text with the time left (and, given now, its age), where the run is, the latest loss. */
-function progressLines(p: JobProgress, now?: Date): string[] {
+/** A progress bar in text with how far the job is (and, given now, its age), where it is, the latest loss. */
+function progressLines(p: JobProgress, status: JobStatus, now?: Date): string[] {
   const slots = 24;
   const filled = Math.round((p.percent / 100) * slots);
   const age = now
@@ -122,21 +123,11 @@ function progressLines(p: JobProgress, now?: Date): string[] {
     : '';
   const { total, content, style, tv } = p.loss;
   return [
-    `[${'#'.repeat(filled)}${'.'.repeat(slots - filled)}] ${p.percent}%  ${p.done}/${p.total} iterations, ${timeLeft(p)}${age}`,
-    where(p),
-    `loss ${e(total)} (content ${e(content)}, style ${e(style)}, tv ${e(tv)})`,
+    `[${'#'.repeat(filled)}${'.'.repeat(slots - filled)}] ${progressAmount(p, status)}${age}`,
+    progressWhere(p),
+    `loss ${lossText(total)} (content ${lossText(content)}, style ${lossText(style)}, tv ${lossText(tv)})`,
   ];
 }
-
-/** Where a run is on one line: scale, iteration, percent, time left, the latest total loss. */
-export function progressText(p: JobProgress): string {
-  return `${where(p)}, ${p.done}/${p.total} (${p.percent}%), ${timeLeft(p)}, loss ${e(p.loss.total)}`;
-}
-
-const where = (p: JobProgress) =>
-  `scale ${p.scaleIndex + 1}/${p.scaleCount} (${p.width}x${p.height}), iteration ${p.iteration}/${p.scaleIterations}`;
-const timeLeft = (p: JobProgress) => (p.percent >= 100 ? 'done' : `ETA ${duration(p.etaSeconds)}`);
-const e = (n: number) => n.toExponential(3);
 
 function routeText(m: JobManifest): string {
   const r = m.route!;
@@ -183,17 +174,6 @@ function outcomeText(m: JobManifest): string {
   if (m.status === 'succeeded' && m.output) return m.output.key.slice(outputKeys(m.jobId).dir.length);
   if (m.status === 'failed') return m.error?.code ?? 'failed';
   return m.progress ? `${m.progress.percent}%` : '-';
-}
-
-/** "8 s", "2 min 5 s", "1 h 3 min", "3 d"; tenths under 10 s. */
-export function duration(seconds: number): string {
-  if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${s % 60} s`;
-  if (m < 48 * 60) return `${Math.floor(m / 60)} h ${m % 60} min`;
-  return `${Math.round(m / 60 / 24)} d`;
 }
 
 const kilobytes = (bytes: number) => `${Math.round(bytes / 100) / 10} kB`;

@@ -78,8 +78,9 @@ export interface Progress {
   readonly done: number;
   readonly total: number;
   readonly terms: LossTerms;
+  /** Seconds this run has taken, and its estimate of the seconds left (absent for its first ETA_MIN_ITERATIONS). */
   readonly elapsedSeconds: number;
-  readonly etaSeconds: number;
+  readonly etaSeconds?: number;
   /** The current image (clamped), every `saveEvery` iterations. */
   readonly image?: RgbImage;
 }
@@ -157,7 +158,7 @@ export async function stylize(
   checkInput(input, options, scales);
   const run: Run = { input, options, context, scales, clock: new RunClock(scales) };
   const firstScale = context.resume?.scaleIndex ?? 0;
-  for (let s = 0; s < firstScale; s++) run.clock.count(scaleWork(scales[s]), scales[s].iterations);
+  for (let s = 0; s < firstScale; s++) run.clock.resumed(scaleWork(scales[s]), scales[s].iterations);
   const outcomes: ScaleOutcome[] = [];
   for (let s = firstScale; s < scales.length; s++) {
     outcomes.push(await runScale(run, s, outcomes.at(-1)?.x));
@@ -208,30 +209,55 @@ interface Run {
   readonly clock: RunClock;
 }
 
-/** Iterations and work done over all scales, for progress and its ETA. */
-class RunClock {
+/**
+ * Iterations before a run's first ETA: the first ones include building the engine (and a resumed run's
+ * start-up), so an estimate from them would be far off.
+ */
+export const ETA_MIN_ITERATIONS = 10;
+
+/**
+ * Iterations and work done over all scales, for progress and its ETA. Work resumed from a checkpoint counts
+ * as done but not towards the rate: it was done by another run, in that run's time.
+ */
+export class RunClock {
   readonly total: number;
   private readonly totalWork: number;
-  private readonly started = performance.now();
+  private readonly started: number;
   done = 0;
   private workDone = 0;
+  private runWork = 0;
+  private runIterations = 0;
 
-  constructor(scales: readonly Scale[]) {
+  constructor(
+    scales: readonly Scale[],
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.total = scales.reduce((sum, s) => sum + s.iterations, 0);
     this.totalWork = scales.reduce((sum, s) => sum + scaleWork(s), 0);
+    this.started = now();
   }
 
-  count(work: number, iterations: number): void {
+  /** Work a checkpoint says was done before this run. */
+  resumed(work: number, iterations: number): void {
     this.workDone += work;
     this.done += iterations;
   }
 
-  elapsed(): number {
-    return (performance.now() - this.started) / 1000;
+  /** Work this run has done. */
+  count(work: number, iterations: number): void {
+    this.resumed(work, iterations);
+    this.runWork += work;
+    this.runIterations += iterations;
   }
 
-  eta(): number {
-    return this.workDone > 0 ? (this.elapsed() * (this.totalWork - this.workDone)) / this.workDone : 0;
+  elapsed(): number {
+    return (this.now() - this.started) / 1000;
+  }
+
+  /** Seconds left at this run's own rate; undefined for its first ETA_MIN_ITERATIONS iterations. */
+  eta(): number | undefined {
+    if (this.runIterations < ETA_MIN_ITERATIONS) return undefined;
+    return (this.elapsed() * Math.max(0, this.totalWork - this.workDone)) / this.runWork;
   }
 }
 
@@ -287,7 +313,7 @@ function startingPoint(
   const resume = context.resume;
   if (resume && s === resume.scaleIndex) {
     const iteration = Math.min(resume.iteration, scale.iterations);
-    run.clock.count((scaleWork(scale) * iteration) / scale.iterations, iteration);
+    run.clock.resumed((scaleWork(scale) * iteration) / scale.iterations, iteration);
     return { x: toNetworkInput(resampleImage(resume.image, scale.width, scale.height)), iteration };
   }
   if (previous) {

@@ -9,7 +9,10 @@ import { JOB_ID_PATTERN, jobIdFor } from './job-id.js';
 import { classifyKey, KEY_PREFIXES, outputKeys } from './keys.js';
 import type { JobManifest, JobStatus } from './manifest.js';
 
-/** The job a job id or an upload's key (inputs/..., jobs/...) names; JOB_NOT_FOUND when it has no job.json. */
+/**
+ * The job a job id or an upload's key (inputs/..., jobs/...) names. JOB_NOT_FOUND for an unknown job id or
+ * a key with no object; JOB_PENDING for an upload whose job has not written its job.json yet.
+ */
 export async function findJob(store: ObjectStore, ref: string): Promise<JobManifest> {
   if (ref.startsWith('s3://')) return findJobByKey(store, keyInBucket(store, ref));
   if (ref.includes('/')) return findJobByKey(store, ref);
@@ -53,9 +56,10 @@ async function findJobByKey(store: ObjectStore, key: string): Promise<JobManifes
   const jobId = jobIdFor({ bucket: store.bucket, key, ...head });
   const manifest = await readManifest(store, jobId);
   if (!manifest) {
+    // The normal case right after an upload (its event has not run yet): worth asking again, not fatal.
     throw new NstError(
-      'JOB_NOT_FOUND',
-      `${store.uri(key)} has no job yet: no ${outputKeys(jobId).manifest} (its upload event may not have run)`,
+      'JOB_PENDING',
+      `${store.uri(key)} (job ${jobId}): no job.json yet: the job has not started; try again shortly`,
     );
   }
   return manifest;
@@ -64,7 +68,11 @@ async function findJobByKey(store: ObjectStore, key: string): Promise<JobManifes
 const readManifest = async (store: ObjectStore, jobId: string) =>
   (await store.getJson<JobManifest>(outputKeys(jobId).manifest))?.value;
 
-const MANIFEST_KEY = /^outputs\/[^/]+\/job\.json$/;
+/** Whether a listed key is a job's job.json (outputs/<jobId>/job.json, as outputKeys names it). */
+const isManifestKey = (key: string) => {
+  const jobId = key.slice(KEY_PREFIXES.outputs.length).split('/')[0];
+  return key.startsWith(KEY_PREFIXES.outputs) && jobId !== '' && key === outputKeys(jobId).manifest;
+};
 /** job.json files read at once while listing. */
 const READ_BATCH = 8;
 /** S3 lists LastModified to the second: a job.json may have been written up to this much after it says. */
@@ -74,14 +82,15 @@ const LAST_MODIFIED_PRECISION_MS = 1000;
  * The `limit` most recently created jobs (in `status`, when given), newest first. Every job.json is listed,
  * but only the recent ones are read: a job's job.json was last written after it was created, so once the
  * files left (newest write first) were all written before the limit-th creation time found so far, none of
- * them can be newer.
+ * them can be newer. The listing itself is the cost that grows: it pages through every object under
+ * outputs/ (frames and checkpoints included, 1000 keys a request), since S3 cannot list only job.json files.
  */
 export async function listJobs(
   store: ObjectStore,
   opts: { readonly status?: JobStatus; readonly limit: number },
 ): Promise<JobManifest[]> {
   const candidates = (await store.listObjects(KEY_PREFIXES.outputs))
-    .filter((o) => MANIFEST_KEY.test(o.key))
+    .filter((o) => isManifestKey(o.key))
     .sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime());
   const found: JobManifest[] = [];
   const created = (m: JobManifest) => Date.parse(m.timings.createdAt);

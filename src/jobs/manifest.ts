@@ -4,7 +4,7 @@
  * progress, job-progress.ts) and, for a finished job, written last, after the result.
  */
 import type { Progress } from '../engine/stylize.js';
-import type { LossTerms } from '../engine/types.js';
+import type { EngineKind, LossTerms } from '../engine/types.js';
 import type { ErrorCode } from '../errors.js';
 import type { JobSpec } from './spec.js';
 
@@ -29,9 +29,12 @@ export interface JobProgress {
   readonly total: number;
   /** done / total (one decimal); 100 once the job has succeeded (a scale may converge early). */
   readonly percent: number;
-  /** Seconds this run has stylised, and the engine's estimate of the seconds left. */
+  /**
+   * Seconds this run has stylised, and the engine's estimate of the seconds left: absent until the run has
+   * done ETA_MIN_ITERATIONS (src/engine/stylize.ts), whose time includes building the engine.
+   */
   readonly elapsedSeconds: number;
-  readonly etaSeconds: number;
+  readonly etaSeconds?: number;
   /** The latest loss terms. */
   readonly loss: LossTerms;
   readonly updatedAt: string;
@@ -50,7 +53,7 @@ export function jobProgress(p: Progress, now: Date): JobProgress {
     total: p.total,
     percent: p.total > 0 ? Math.floor((p.done * 1000) / p.total) / 10 : 0,
     elapsedSeconds: round(p.elapsedSeconds),
-    etaSeconds: Math.round(p.etaSeconds),
+    ...(p.etaSeconds === undefined ? {} : { etaSeconds: Math.round(p.etaSeconds) }),
     loss: p.terms,
     updatedAt: now.toISOString(),
   };
@@ -86,12 +89,12 @@ export interface JobManifest {
     readonly height: number;
     readonly bytes: number;
   };
-  readonly engine?: { readonly kind: string; readonly backend: string };
+  readonly engine?: { readonly kind: EngineKind; readonly backend: string };
   /** Where the last run was routed, with the cost model's estimate. */
   readonly route?: {
     readonly worker: Worker;
     /** The engine the run uses (`auto` resolved); the backend is recorded in `engine` when it succeeds. */
-    readonly engine?: string;
+    readonly engine?: EngineKind;
     readonly estimatedSeconds: number;
     /** Seconds the Lambda had for the job after the safety margin (absent without a deadline). */
     readonly availableSeconds?: number;

@@ -31,6 +31,8 @@ export interface PipelineDeps {
   readonly createEngine?: StylizeContext['createEngine'];
   /** Told after every iteration (the local mode shows progress). */
   readonly onProgress?: (jobId: string, progress: Progress) => void;
+  /** The least time between two progress writes to job.json (default PROGRESS_WRITE_INTERVAL_MS). */
+  readonly progressIntervalMs?: number;
   readonly now?: () => Date;
 }
 

@@ -219,14 +219,17 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
 
 /** Progress into job.json: the manifest with its progress, saved under the lock. */
 function liveProgress(job: JobRun): LiveProgress {
-  return new LiveProgress({
-    write: async (progress) => {
-      job.manifest = { ...job.manifest!, progress };
-      await job.save();
+  return new LiveProgress(
+    {
+      write: async (progress) => {
+        job.manifest = { ...job.manifest!, progress };
+        await job.save();
+      },
+      now: () => job.now(),
+      warn: (message, details) => job.log.warn(message, details),
     },
-    now: () => job.now(),
-    warn: (message, details) => job.log.warn(message, details),
-  });
+    job.deps.progressIntervalMs,
+  );
 }
 
 /** Writes the result, then job.json, then notifies. */

@@ -104,7 +104,7 @@ describe('nst status', () => {
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('job run-1: running');
     expect(lines[1]).toMatch(
-      /^ {2}progress {2}\[#{14}\.{10}\] 60% {2}120\/200 iterations, ETA 27 s \(updated .+ ago\)$/,
+      /^ {2}progress {2}\[#{14}\.{10}\] 60% \(120\/200\), ETA 27 s \(updated .+ ago\)$/,
     );
     expect(stdout).toContain('scale 2/2 (256x192), iteration 20/100');
     expect(stdout).toContain('loss 2.654e+6 (content 1.500e+5, style 2.500e+6, tv 4.000e+3)');
@@ -151,6 +151,16 @@ describe('nst status', () => {
       `nst: error JOB_NOT_FOUND: no job nope-0123456789abcdef in s3://${BUCKET} (no outputs/nope-0123456789abcdef/job.json)\n`,
     );
     expect(unknown.stdout).toBe('');
+  });
+
+  it('says an upload whose job has not started yet is pending (exit code 1: try again)', async () => {
+    const key = 'inputs/starry/just-uploaded.jpg';
+    const etag = await h.store.put(key, await jpeg());
+    const pending = await nst(['status', key, ...local]);
+    expect(pending.code).toBe(1);
+    expect(errors(pending.stderr)).toBe(
+      `nst: error JOB_PENDING: s3://${BUCKET}/${key} (job ${jobIdFor({ bucket: BUCKET, key, etag })}): no job.json yet: the job has not started; try again shortly\n`,
+    );
   });
 });
 

@@ -461,7 +461,7 @@ describe('nst serve and nst submit', () => {
       // Off a terminal, --wait prints the status as it changes, with job.json's progress.
       expect(submitted).toMatch(
         new RegExp(
-          `nst: job ${jobId}: succeeded, scale 1/1 \\(32x26\\), iteration 2/2, 2/2 \\(100%\\), done, loss `,
+          `nst: job ${jobId}: succeeded, scale 1/1 \\(32x26\\), iteration 2/2, 100% \\(2/2\\), done, loss `,
         ),
       );
       const manifest = JSON.parse(await readFile(join(out, jobId!, 'job.json'), 'utf8')) as JobManifest;

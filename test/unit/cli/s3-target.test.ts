@@ -1,5 +1,5 @@
 /** The endpoint rule of `nst submit` and `nst status`. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { s3Target, withS3Target } from '../../../src/cli/s3-target.js';
 import { NstError } from '../../../src/errors.js';
 import { thrown } from '../../helpers/thrown.js';
@@ -25,6 +25,10 @@ const sdkEnv = {
 };
 
 describe('s3Target', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
   it('--endpoint: that local server, with its credentials', async () => {
     expect(await resolved(s3Target({ endpoint: 'http://127.0.0.1:9000' }, {}))).toMatchObject({
       url: 'http://127.0.0.1:9000',
@@ -43,17 +47,13 @@ describe('s3Target', () => {
 
   it("an endpoint variable and no flag: the SDK's configuration, path-style, the variable in the hint", async () => {
     // The SDK reads its variables from process.env itself.
-    const saved = { ...process.env };
-    Object.assign(process.env, sdkEnv, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9999' });
-    try {
-      const target = s3Target({}, process.env);
-      expect(target.hint).toBe(
-        'is the S3 server at http://127.0.0.1:9999 (from $AWS_ENDPOINT_URL_S3) running?',
-      );
-      expect(await resolved(target)).toMatchObject({ accessKeyId: 'AKIDEXAMPLE', forcePathStyle: true });
-    } finally {
-      process.env = saved;
-    }
+    for (const [name, value] of Object.entries({ ...sdkEnv, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9999' }))
+      vi.stubEnv(name, value);
+    const target = s3Target({}, process.env);
+    expect(target.hint).toBe(
+      'is the S3 server at http://127.0.0.1:9999 (from $AWS_ENDPOINT_URL_S3) running?',
+    );
+    expect(await resolved(target)).toMatchObject({ accessKeyId: 'AKIDEXAMPLE', forcePathStyle: true });
   });
 
   it("--aws: the SDK's configuration", async () => {

@@ -1,6 +1,10 @@
-/** `nst status`'s presentation: the block of a running, a failed and a succeeded job; the list's lines. */
+/**
+ * `nst status`'s presentation: the block of a running, a failed, a handed-off and a succeeded job (progress
+ * worded by status); the list's lines.
+ */
 import { describe, expect, it } from 'vitest';
-import { duration, jobLines, statusBlock } from '../../../src/cli/status.js';
+import { duration } from '../../../src/cli/progress-text.js';
+import { jobLines, statusBlock } from '../../../src/cli/status.js';
 import type { JobManifest, JobProgress } from '../../../src/jobs/manifest.js';
 
 const progress: JobProgress = {
@@ -41,10 +45,9 @@ const now = new Date('2026-03-01T10:01:08.000Z');
 describe('statusBlock', () => {
   it("shows a running job's progress as a bar, where it is, the ETA and the latest loss", () => {
     const block = statusBlock(running, now);
-    console.log(block);
     expect(block.split('\n')).toEqual([
       'job photo-0123456789abcdef: running',
-      '  progress  [###########.............] 44.6%  67/150 iterations, ETA 1 min 35 s (updated 3 s ago)',
+      '  progress  [###########.............] 44.6% (67/150), ETA 1 min 35 s (updated 3 s ago)',
       '            scale 2/3 (362x256), iteration 17/50',
       '            loss 2.473e+6 (content 1.235e+5, style 2.346e+6, tv 3.456e+3)',
       '  source    s3://nst/inputs/starry/photo.jpg (drop-in)',
@@ -56,20 +59,33 @@ describe('statusBlock', () => {
     ]);
   });
 
-  it("shows a failed job's error code and message, and no result", () => {
+  it('gives a running job no ETA before its first estimate', () => {
+    const early = { ...running, progress: { ...progress, etaSeconds: undefined } };
+    expect(statusBlock(early, now)).toContain('44.6% (67/150), no ETA yet (updated 3 s ago)');
+  });
+
+  it('shows where a failed job stopped (no ETA), its error code and message, and no result', () => {
     const failed: JobManifest = {
       ...running,
       status: 'failed',
-      progress: undefined,
       route: undefined,
       error: { code: 'IMAGE_CORRUPT', message: 'inputs/starry/photo.jpg: truncated JPEG data' },
       timings: { ...running.timings, finishedAt: '2026-03-01T10:00:03.000Z' },
     };
     const block = statusBlock(failed, now);
     expect(block).toContain('job photo-0123456789abcdef: failed');
+    expect(block).toContain('  progress  [###########.............] stopped at 44.6% (67/150)\n');
+    expect(block).not.toContain('ETA');
     expect(block).toContain('  error     IMAGE_CORRUPT: inputs/starry/photo.jpg: truncated JPEG data');
     expect(block).toContain('finished 2026-03-01T10:00:03.000Z');
-    expect(block).not.toMatch(/progress|result/);
+    expect(block).not.toContain('result');
+  });
+
+  it('shows a job handed off (queued again) as waiting to continue, with no ETA', () => {
+    const handedOff: JobManifest = { ...running, status: 'queued', runs: 1, continuations: 1 };
+    const block = statusBlock(handedOff, now);
+    expect(block).toContain('44.6% (67/150), waiting to continue (updated 3 s ago)');
+    expect(block).not.toContain('ETA');
   });
 
   it("shows a succeeded job's result URI, engine and the phases", () => {
@@ -86,7 +102,7 @@ describe('statusBlock', () => {
       },
     };
     const block = statusBlock(succeeded, now);
-    expect(block).toContain('  progress  [########################] 100%  150/150 iterations, done\n');
+    expect(block).toContain('  progress  [########################] 100% (150/150), done\n');
     expect(block).toContain('scale 3/3 (362x256), iteration 50/50');
     expect(block).toContain('  engine    onnx (onnxruntime-node cpu)');
     expect(block).toContain('fetch 0.4 s, stylize 2 min 23 s, store 0.3 s');

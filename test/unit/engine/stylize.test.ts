@@ -6,9 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../src/engine/index.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
 import {
+  ETA_MIN_ITERATIONS,
   MAX_ASPECT_RATIO,
   MAX_STYLE_PIXELS,
   type Progress,
+  RunClock,
   StylizeAborted,
   stylize,
 } from '../../../src/engine/stylize.js';
@@ -51,6 +53,11 @@ describe('stylize', () => {
     expect(progress).toHaveLength(result.iterations);
     expect(progress.map((p) => p.done)).toEqual(progress.map((_, i) => i + 1));
     expect(progress.at(-1)!.etaSeconds).toBeCloseTo(0, 6);
+    // No ETA while the first iterations (which include building the engine) are all there is to go by.
+    expect(progress.slice(0, ETA_MIN_ITERATIONS - 1).map((p) => p.etaSeconds)).toEqual(
+      Array(ETA_MIN_ITERATIONS - 1).fill(undefined),
+    );
+    expect(progress[ETA_MIN_ITERATIONS - 1].etaSeconds).toBeGreaterThan(0);
   });
 
   it('is deterministic for the same inputs, seed and engine', async () => {
@@ -115,6 +122,9 @@ describe('stylize', () => {
       onProgress: (p) => seen.push(p),
     });
     expect(seen[0]).toMatchObject({ scaleIndex: 1, iteration: 3, done: 9 });
+    // The resumed run counts its iterations afresh for its first ETA.
+    expect(seen[ETA_MIN_ITERATIONS - 2].etaSeconds).toBeUndefined();
+    expect(seen[ETA_MIN_ITERATIONS - 1].etaSeconds).toBeDefined();
     expect(resumed.iterations).toBe(4 + 6);
     expect(resumed.image.width).toBe(40);
   });
@@ -210,5 +220,41 @@ describe('stylize', () => {
       expect(built).toEqual([]);
       expect(MAX_STYLE_PIXELS).toBe(4096 * 4096);
     });
+  });
+});
+
+describe('RunClock', () => {
+  /** Two scales of equal work, 20 iterations each; a clock the test moves. */
+  const scales = [
+    { width: 10, height: 10, iterations: 20 },
+    { width: 10, height: 10, iterations: 20 },
+  ];
+  const perIteration = 10 * 10;
+
+  it("estimates from this run's own rate: work resumed from a checkpoint took this run no time", () => {
+    let ms = 0;
+    const clock = new RunClock(scales, () => ms);
+    clock.resumed(20 * perIteration, 20); // the first scale, done by an earlier run
+    for (let i = 0; i < ETA_MIN_ITERATIONS; i++) {
+      ms += 1000;
+      clock.count(perIteration, 1);
+    }
+    // 10 s for 10 iterations; 10 of the 40 left: 10 s more. Counting the resumed 20 as this run's would say 3.3 s.
+    expect(clock.done).toBe(30);
+    expect(clock.eta()).toBeCloseTo(10, 9);
+  });
+
+  it('has no estimate before ETA_MIN_ITERATIONS of this run, however many were resumed', () => {
+    let ms = 0;
+    const clock = new RunClock(scales, () => ms);
+    clock.resumed(30 * perIteration, 30);
+    for (let i = 1; i < ETA_MIN_ITERATIONS; i++) {
+      ms += 1000;
+      clock.count(perIteration, 1);
+      expect(clock.eta()).toBeUndefined();
+    }
+    ms += 1000;
+    clock.count(perIteration, 1);
+    expect(clock.eta()).toBe(0);
   });
 });

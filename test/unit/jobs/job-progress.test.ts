@@ -77,6 +77,12 @@ describe('jobProgress', () => {
     expect(almost.percent).toBe(99.9);
     expect(completed(almost)).toMatchObject({ percent: 100, etaSeconds: 0, done: 1999 });
   });
+
+  it('carries no ETA while the engine has none (its first iterations)', () => {
+    const early = jobProgress({ ...progressAt(3), etaSeconds: undefined }, new Date(0));
+    expect(Object.keys(early)).not.toContain('etaSeconds');
+    expect(JSON.parse(JSON.stringify(early))).not.toHaveProperty('etaSeconds');
+  });
 });
 
 describe('LiveProgress', () => {
@@ -105,9 +111,6 @@ describe('LiveProgress', () => {
     expect(f.writes.map((w) => w.progress.done)).toEqual([1, 6, 8]);
     f.writes[2].finish();
     expect((await live.close())?.done).toBe(8);
-    console.log(
-      `progress writes: ${f.writes.length} for 8 iterations over ${(2 * PROGRESS_WRITE_INTERVAL_MS + 4000) / 1000} s (interval ${PROGRESS_WRITE_INTERVAL_MS / 1000} s)`,
-    );
   });
 
   it('logs a failed write and goes on writing', async () => {

@@ -54,10 +54,13 @@ describe('findJob', () => {
       code: 'JOB_NOT_FOUND',
       message: `no object s3://${BUCKET}/inputs/starry/none.jpg, so no job for it`,
     });
-    await h.store.put('inputs/starry/waiting.jpg', 'x');
+    // Right after an upload, before its event has run: not fatal to a polling script.
+    const etag = await h.store.put('inputs/starry/waiting.jpg', 'x');
+    const pendingId = jobIdFor({ bucket: BUCKET, key: 'inputs/starry/waiting.jpg', etag });
     await expect(findJob(h.store, 'inputs/starry/waiting.jpg')).rejects.toMatchObject({
-      code: 'JOB_NOT_FOUND',
-      message: expect.stringContaining('has no job yet'),
+      code: 'JOB_PENDING',
+      kind: 'transient',
+      message: `s3://${BUCKET}/inputs/starry/waiting.jpg (job ${pendingId}): no job.json yet: the job has not started; try again shortly`,
     });
     await expect(findJob(h.store, 'styles/starry.png')).rejects.toMatchObject({
       code: 'INVALID_OPTION',
@@ -83,6 +86,9 @@ function fakeStore(jobs: { manifest: JobManifest; lastModified: string }[]) {
       size: 1,
     },
   ]);
+  // Not job.json files, though named so: never read.
+  for (const key of ['outputs/job.json', 'outputs/j-0/frames/job.json', 'inputs/s/job.json'])
+    objects.push({ key, lastModified: new Date('2026-03-01T11:00:00.000Z'), etag: '"e"', size: 1 });
   const store = {
     listObjects: async () => objects,
     getJson: async (key: string) => {
@@ -111,6 +117,7 @@ describe('listJobs', () => {
     const found = await listJobs(store, { limit: 5 });
     expect(found.map((m) => m.jobId)).toEqual(['j-39', 'j-38', 'j-37', 'j-36', 'j-35']);
     expect(reads.length).toBeLessThanOrEqual(16);
+    expect(reads.every((key) => /^outputs\/[^/]+\/job\.json$/.test(key))).toBe(true);
     console.log(`listJobs: the 5 newest of ${jobs.length} jobs after reading ${reads.length} job.json files`);
   });
 
