@@ -42,7 +42,10 @@ describe('the deployed Node.js version', () => {
   });
 
   it('is tested in CI, besides the machine Node, and supported by engines', () => {
-    expect(read('.ci/run')).toContain(`--package=node@${DEPLOYED_NODE_MAJOR} --)`);
+    const ci = read('.ci/run');
+    expect(ci).toContain(`--package=node@${DEPLOYED_NODE_MAJOR} -- node`);
+    expect(ci).toContain(`startsWith("${DEPLOYED_NODE_MAJOR}.")`);
+    expect(ci).toMatch(/^PATH="\$\(dirname "\$node22"\):\$PATH" npm test$/m);
     const engines = JSON.parse(read('package.json')).engines.node as string;
     expect(engines.split('||').map((range) => range.trim().match(/^\^(\d+)\./)?.[1])).toEqual([
       '20',

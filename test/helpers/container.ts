@@ -120,14 +120,23 @@ export function runContainer(spec: ContainerSpec): Promise<ContainerRun> {
   });
 }
 
+/** Set (by .ci/run) where a deployed test that cannot run must fail instead of skipping. */
+const REQUIRE_CONTAINERS_ENV = 'NST_REQUIRE_CONTAINERS';
+
 let probed: Promise<string | undefined> | undefined;
 
 /**
  * Why a container cannot run here (not root, no mount namespaces, no chroot or setpriv), or undefined
- * when it can: a trivial one is run once. The tests that need one skip, printing the reason.
+ * when it can: a trivial one is run once. The tests that need one skip, printing the reason, except where
+ * NST_REQUIRE_CONTAINERS is set (CI): there the reason is thrown.
  */
 export function whyNoContainers(): Promise<string | undefined> {
-  probed ??= probe();
+  probed ??= probe().then((reason) => {
+    if (reason && process.env[REQUIRE_CONTAINERS_ENV]) {
+      throw new Error(`${reason} (${REQUIRE_CONTAINERS_ENV} is set, as in CI: the deployed tests must run)`);
+    }
+    return reason;
+  });
   return probed;
 }
 
