@@ -171,36 +171,24 @@ export function addPhase(
 
 export const round = (seconds: number): number => Math.round(seconds * 1000) / 1000;
 
-/** The manifest with its keys in reading order (what happened first, the details after) for job.json. */
+/** job.json's leading keys, in reading order (what happened first, the details after); the rest follow. */
+const READING_ORDER = [
+  'jobId',
+  'status',
+  'error',
+  'progress',
+  'bucket',
+  'source',
+  'output',
+  'spec',
+  'engine',
+  'route',
+  'batch',
+  'checkpoint',
+] as const satisfies readonly (keyof JobManifest)[];
+
+/** The manifest with its keys in reading order for job.json. */
 export function forStorage(m: JobManifest): JobManifest {
-  const {
-    jobId,
-    status,
-    error,
-    progress,
-    bucket,
-    source,
-    output,
-    spec,
-    engine,
-    route,
-    batch,
-    checkpoint,
-    ...rest
-  } = m;
-  return {
-    jobId,
-    status,
-    error,
-    progress,
-    bucket,
-    source,
-    output,
-    spec,
-    engine,
-    route,
-    batch,
-    checkpoint,
-    ...rest,
-  };
+  const leading = Object.fromEntries(READING_ORDER.map((key) => [key, m[key]]));
+  return { ...leading, ...m } as JobManifest;
 }
