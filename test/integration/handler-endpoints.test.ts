@@ -6,27 +6,16 @@
  * (test/deployed/stylize-function.test.ts runs the bundled handler with AWS_ENDPOINT_URL_S3 and
  * AWS_ENDPOINT_URL_SNS.)
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js';
-import { readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
-import { captured, jpeg, lambdaContext, png, TINY_METADATA, testHandler, weightsDir } from './harness.js';
+import { readJson } from '../helpers/local-s3.js';
+import { captured, jpeg, lambdaContext, TINY_METADATA, testHandler, usePipelineFixture } from './harness.js';
 
-let weights: Awaited<ReturnType<typeof weightsDir>>;
-let h: S3Harness;
+const fixture = usePipelineFixture();
 
-beforeAll(async () => {
-  weights = await weightsDir();
-});
-afterAll(async () => weights.cleanup());
-
-beforeEach(async () => {
-  h = await startS3();
-  await h.store.put('styles/starry.png', await png(48, 48, 5));
-});
-afterEach(async () => {
+afterEach(() => {
   vi.unstubAllEnvs();
-  await h.close();
 });
 
 /** The variables set as a user sets them (the SDK reads process.env; the handler gets the same). */
@@ -49,25 +38,27 @@ const byName = (endpoint: string) => endpoint.replace('127.0.0.1', 'localhost');
 
 async function runJob(env: Record<string, string>) {
   const sns = captured.sns();
-  const handler = testHandler(weights.dir, { sns: sns.client, env });
-  const event = await h.upload('inputs/starry/photo one.jpg', await jpeg(40, 32), TINY_METADATA);
+  const handler = testHandler(fixture.weightsDir, { sns: sns.client, env });
+  const event = await fixture.server.upload('inputs/starry/photo one.jpg', await jpeg(40, 32), TINY_METADATA);
   const [outcome] = await handler(event, lambdaContext());
   return { outcome, sns };
 }
 
 describe('the handler on an S3-compatible server named by the SDK endpoint variables', () => {
   it('AWS_ENDPOINT_URL (every service): the job runs, path-style, with the result and job.json', async () => {
-    const { outcome, sns } = await runJob(environment({ AWS_ENDPOINT_URL: byName(h.s3.endpoint) }));
+    const { outcome, sns } = await runJob(
+      environment({ AWS_ENDPOINT_URL: byName(fixture.server.s3.endpoint) }),
+    );
     expect(outcome.status).toBe('succeeded');
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${outcome.jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${outcome.jobId}/job.json`);
     expect(manifest.status).toBe('succeeded');
-    expect(await h.store.get(manifest.output!.key)).toBeDefined();
+    expect(await fixture.server.store.get(manifest.output!.key)).toBeDefined();
     expect(sns.calls).toHaveLength(1);
   });
 
   it('AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL, as the SDK documents', async () => {
     const env = environment({
-      AWS_ENDPOINT_URL_S3: byName(h.s3.endpoint),
+      AWS_ENDPOINT_URL_S3: byName(fixture.server.s3.endpoint),
       AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
     });
     const { outcome } = await runJob(env);

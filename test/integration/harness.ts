@@ -14,6 +14,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import {
   createStylizeHandler,
   type StylizeFunctionOptions,
@@ -24,6 +25,43 @@ import type { LocalS3 } from '../../src/storage/local-s3.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { writeWeights } from '../../src/weights/store.js';
 import { photoLike, sharpOf } from '../helpers/images.js';
+import { type S3Harness, startS3 } from '../helpers/local-s3.js';
+
+/** The style every pipeline test file puts in its bucket. */
+const STYLE_KEY = 'styles/starry.png';
+
+export interface PipelineFixture {
+  /** Generated weights, written once for the file. */
+  readonly weightsDir: string;
+  /** A fresh local S3 server for each test, with STYLE_KEY in its bucket. */
+  readonly server: S3Harness;
+}
+
+/**
+ * The set-up the pipeline test files share, as vitest hooks (call it at the top of the file; hooks the
+ * file registers after it see the server).
+ */
+export function usePipelineFixture(): PipelineFixture {
+  let weights: Awaited<ReturnType<typeof weightsDir>> | undefined;
+  let server: S3Harness | undefined;
+  beforeAll(async () => {
+    weights = await weightsDir();
+  });
+  afterAll(async () => weights?.cleanup());
+  beforeEach(async () => {
+    server = await startS3();
+    await server.store.put(STYLE_KEY, await png(48, 48, 5));
+  });
+  afterEach(async () => server?.close());
+  return {
+    get weightsDir() {
+      return weights!.dir;
+    },
+    get server() {
+      return server!;
+    },
+  };
+}
 
 /** Options that make a job take a second or two on 2 cores: one 32 px scale, 3 iterations. */
 export const TINY = { size: 32, minSize: 32, iterations: 3 } as const;

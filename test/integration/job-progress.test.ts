@@ -4,7 +4,7 @@
  * no more often than the interval (injected, longer than any run of this test, so it is a count, not a
  * timing); no ETA before the run's first ETA_MIN_ITERATIONS; the finished job keeps its last progress, at 100%.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
 import { ETA_MIN_ITERATIONS } from '../../src/engine/stylize.js';
 import type { StyleEngine } from '../../src/engine/types.js';
@@ -13,8 +13,10 @@ import { handleEvent } from '../../src/jobs/handler.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import { buildPipelineDeps, type PipelineDeps } from '../../src/jobs/pipeline-deps.js';
-import { BUCKET, type S3Harness, startS3 } from '../helpers/local-s3.js';
-import { jpeg, lambdaContext, png, quietLogger, recordPuts, weightsDir } from './harness.js';
+import { BUCKET } from '../helpers/local-s3.js';
+import { jpeg, lambdaContext, quietLogger, recordPuts, usePipelineFixture } from './harness.js';
+
+const fixture = usePipelineFixture();
 
 /** Two scales (32 px, then 45 px), 4 iterations each. */
 const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '4' };
@@ -22,19 +24,6 @@ const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '
 const EVALUATION_DELAY_MS = 150;
 /** Longer than the test may run (vitest's timeout): after the first progress write, none within it. */
 const PROGRESS_INTERVAL_MS = 10 * 60_000;
-
-let weights: Awaited<ReturnType<typeof weightsDir>>;
-let h: S3Harness;
-
-beforeAll(async () => {
-  weights = await weightsDir();
-});
-afterAll(async () => weights.cleanup());
-beforeEach(async () => {
-  h = await startS3();
-  await h.store.put('styles/starry.png', await png(48, 48, 5));
-});
-afterEach(async () => h.close());
 
 /** The real engines, each evaluation delayed. */
 const slowEngines: PipelineDeps['createEngine'] = async (choice, spec) => {
@@ -56,14 +45,14 @@ const slowEngines: PipelineDeps['createEngine'] = async (choice, spec) => {
 describe('live progress in job.json', () => {
   it('shows a running job how far it is, and keeps the last progress when it has finished', async () => {
     const key = 'inputs/starry/watched.jpg';
-    const event = await h.upload(key, await jpeg(), TWO_SCALES);
+    const event = await fixture.server.upload(key, await jpeg(), TWO_SCALES);
     const jobId = jobIdFor({ bucket: BUCKET, key, etag: event.Records[0].s3.object.eTag });
     const manifestKey = `outputs/${jobId}/job.json`;
-    const puts = recordPuts(h.s3.client);
+    const puts = recordPuts(fixture.server.s3.client);
     const deps = buildPipelineDeps({
-      config: readPipelineConfig({ NST_WEIGHTS_DIR: weights.dir }),
+      config: readPipelineConfig({ NST_WEIGHTS_DIR: fixture.weightsDir }),
       worker: 'lambda',
-      s3: h.s3.client,
+      s3: fixture.server.s3.client,
       logger: quietLogger(),
       notifier: { notify: async () => {} },
       createEngine: slowEngines,
@@ -80,7 +69,7 @@ describe('live progress in job.json', () => {
       finished = true;
     });
     while (!finished) {
-      const m = (await h.store.getJson<JobManifest>(manifestKey))?.value;
+      const m = (await fixture.server.store.getJson<JobManifest>(manifestKey))?.value;
       if (m?.progress && m.status === 'running') seen.push(m);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -100,7 +89,7 @@ describe('live progress in job.json', () => {
     );
     expect(Date.parse(p.updatedAt)).toBeGreaterThan(Date.parse(first.timings.startedAt!));
 
-    const final = (await h.store.getJson<JobManifest>(manifestKey))!.value;
+    const final = (await fixture.server.store.getJson<JobManifest>(manifestKey))!.value;
     expect(final.status).toBe('succeeded');
     expect(final.progress).toMatchObject({ percent: 100, etaSeconds: 0, done: 8, total: 8, scaleIndex: 1 });
     // One progress write (right after the first iteration) between the status writes (running, succeeded):

@@ -4,7 +4,7 @@
  * sweep resumes a stale job from its checkpoint or fails it; a Batch job cancelled for want of GPU
  * capacity ends with BATCH_NO_CAPACITY.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { StylizeFunctionOptions, StylizeHandler } from '../../functions/stylize/index.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
@@ -13,17 +13,18 @@ import { type JobManifest, newManifest, transition } from '../../src/jobs/manife
 import type { JobNotification } from '../../src/jobs/notifier.js';
 import { buildPipelineDeps } from '../../src/jobs/pipeline-deps.js';
 import { sweepJobs } from '../../src/jobs/sweeper.js';
-import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
+import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,
   jpeg,
   lambdaContext,
-  png,
   quietLogger,
   TINY_METADATA,
   testHandler,
-  weightsDir,
+  usePipelineFixture,
 } from './harness.js';
+
+const fixture = usePipelineFixture();
 
 const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
 const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
@@ -34,29 +35,20 @@ const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '
 const LATER = () => new Date(Date.now() + 2 * 3600_000);
 const KILLED = 'RequestId: 7f0c Error: Runtime exited with error: signal: killed';
 
-let weights: Awaited<ReturnType<typeof weightsDir>>;
-let h: S3Harness;
 let sns: ReturnType<typeof captured.sns>;
 let batch: ReturnType<typeof captured.batch>;
 let lambda: ReturnType<typeof captured.lambda>;
 
-beforeAll(async () => {
-  weights = await weightsDir();
-});
-afterAll(async () => weights.cleanup());
 beforeEach(async () => {
-  h = await startS3();
   sns = captured.sns();
   batch = captured.batch();
   lambda = captured.lambda();
-  await h.store.put('styles/starry.png', await png(48, 48, 5));
 });
-afterEach(async () => h.close());
 
 function handlerWith(env: Record<string, string> = {}, more: StylizeFunctionOptions = {}): StylizeHandler {
-  return testHandler(weights.dir, {
+  return testHandler(fixture.weightsDir, {
     env,
-    s3: h.s3.client,
+    s3: fixture.server.s3.client,
     sns: sns.client,
     batch: batch.client,
     lambda: lambda.client,
@@ -69,7 +61,7 @@ const notified = () => sns.calls.map((c) => JSON.parse(String(c.input.Message)))
 
 /** An upload and its job id. */
 async function uploaded(key: string, metadata: Record<string, string> = TINY_METADATA) {
-  const event = await h.upload(key, await jpeg(), metadata);
+  const event = await fixture.server.upload(key, await jpeg(), metadata);
   const jobId = jobIdFor({ bucket: BUCKET, key, etag: event.Records[0].s3.object.eTag });
   return { event, jobId };
 }
@@ -79,13 +71,13 @@ async function leftRunning(jobId: string, key: string, leaseEnds = new Date(Date
   const started = new Date(Date.now() - 60_000);
   const queued = newManifest(jobId, BUCKET, { key, kind: 'drop-in', etag: '"e"' }, started);
   const running = transition(queued, 'running', started, 'lambda run 1', { runs: 1 });
-  await h.store.putJson(`outputs/${jobId}/job.json`, running);
+  await fixture.server.store.putJson(`outputs/${jobId}/job.json`, running);
   await writeLock(jobId, leaseEnds);
   return running;
 }
 
 const writeLock = (jobId: string, leaseEnds: Date, owner = 'dead-worker') =>
-  h.store.putJson(`outputs/${jobId}/lock.json`, {
+  fixture.server.store.putJson(`outputs/${jobId}/lock.json`, {
     jobId,
     state: 'held',
     owner,
@@ -110,12 +102,12 @@ const deadLetter = (event: unknown, message = KILLED) => ({
 });
 
 async function expectAbandoned(jobId: string, message: RegExp): Promise<JobManifest> {
-  const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+  const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
   expect(manifest).toMatchObject({ status: 'failed', error: { code: 'JOB_ABANDONED' } });
   expect(manifest.error!.message).toMatch(message);
   expect(manifest.history.at(-1)).toMatchObject({ status: 'failed', detail: 'JOB_ABANDONED' });
-  expect(await readJson(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({ state: 'done' });
-  expect((await h.outputs(jobId)).filter((k) => k.includes('result'))).toEqual([]);
+  expect(await readJson(fixture.server.store, `outputs/${jobId}/lock.json`)).toMatchObject({ state: 'done' });
+  expect((await fixture.server.outputs(jobId)).filter((k) => k.includes('result'))).toEqual([]);
   expect(notified()).toEqual([expect.objectContaining({ jobId, status: 'failed', error: manifest.error })]);
   return manifest;
 }
@@ -148,7 +140,7 @@ describe('the dead-letter consumer', () => {
     const key = 'inputs/starry/half.jpg';
     const { event, jobId } = await uploaded(key);
     await leftRunning(jobId, key);
-    await h.store.put(`outputs/${jobId}/result.jpg`, await jpeg());
+    await fixture.server.store.put(`outputs/${jobId}/result.jpg`, await jpeg());
     await handlerWith()(deadLetter(event), lambdaContext(undefined, 'dlq-half'));
     await expectAbandoned(jobId, /after 3 attempts/);
   });
@@ -170,11 +162,11 @@ describe('the dead-letter consumer', () => {
   it('leaves a finished job alone: no second notification, job.json unchanged', async () => {
     const { event, jobId } = await uploaded('inputs/starry/fine.jpg');
     expect(await handlerWith()(event, lambdaContext())).toMatchObject([{ jobId, status: 'succeeded' }]);
-    const before = await h.store.get(`outputs/${jobId}/job.json`);
+    const before = await fixture.server.store.get(`outputs/${jobId}/job.json`);
     expect(await handlerWith()(deadLetter(event), lambdaContext(undefined, 'dlq-1'))).toEqual([
       { jobId, status: 'skipped', detail: 'finished' },
     ]);
-    expect((await h.store.get(`outputs/${jobId}/job.json`))!.etag).toBe(before!.etag);
+    expect((await fixture.server.store.get(`outputs/${jobId}/job.json`))!.etag).toBe(before!.etag);
     expect(notified()).toEqual([expect.objectContaining({ jobId, status: 'succeeded' })]);
   });
 
@@ -190,7 +182,7 @@ describe('the dead-letter consumer', () => {
     // A live worker renews its 1 s lease every third of a second: after waiting a lease and 5 s, skipped.
     sns.calls.length = 0;
     const live = await uploaded('inputs/starry/live.jpg');
-    const held = await acquireLock(h.store, {
+    const held = await acquireLock(fixture.server.store, {
       jobId: live.jobId,
       key: `outputs/${live.jobId}/lock.json`,
       owner: 'live-worker',
@@ -208,8 +200,8 @@ describe('the dead-letter consumer', () => {
     } finally {
       held.lock.stop();
     }
-    expect(await h.store.get(`outputs/${live.jobId}/job.json`)).toBeUndefined();
-    expect(await readJson(h.store, `outputs/${live.jobId}/lock.json`)).toMatchObject({
+    expect(await fixture.server.store.get(`outputs/${live.jobId}/job.json`)).toBeUndefined();
+    expect(await readJson(fixture.server.store, `outputs/${live.jobId}/lock.json`)).toMatchObject({
       owner: 'live-worker',
     });
     expect(sns.calls).toEqual([]);
@@ -250,7 +242,9 @@ describe('the sweeper', () => {
 
     // Now: the lease has lapsed, but a Lambda worker may still be alive (its 900 s are not up).
     expect(await handlerWith()(sweep, lambdaContext())).toEqual([]);
-    expect((await readJson<JobManifest>(h.store, `outputs/${stale.jobId}/job.json`)).status).toBe('running');
+    expect(
+      (await readJson<JobManifest>(fixture.server.store, `outputs/${stale.jobId}/job.json`)).status,
+    ).toBe('running');
 
     // Two hours on, two sweeps at once: one ends the job, the other finds its lock taken.
     const later = () => handlerWith({}, { now: LATER });
@@ -275,7 +269,9 @@ describe('the sweeper', () => {
     // The next sweep has nothing to do.
     expect(await later()(sweep, lambdaContext(undefined, 'sweep-3'))).toEqual([]);
     expect(sns.calls).toHaveLength(1);
-    expect((await readJson<JobManifest>(h.store, `outputs/${fine.jobId}/job.json`)).status).toBe('succeeded');
+    expect((await readJson<JobManifest>(fixture.server.store, `outputs/${fine.jobId}/job.json`)).status).toBe(
+      'succeeded',
+    );
   });
 
   it('resumes a stale job from its checkpoint in a new invocation, which finishes it', async () => {
@@ -291,12 +287,12 @@ describe('the sweeper', () => {
     expect(lambda.calls).toHaveLength(2);
     const payload = JSON.parse(Buffer.from(lambda.calls[1].input.Payload as Uint8Array).toString('utf8'));
     expect(payload).toEqual({ nstContinuation: { bucket: BUCKET, jobId } });
-    const queued = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const queued = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(queued).toMatchObject({ status: 'queued', continuations: 2 });
     expect(queued.history.at(-1)!.detail).toMatch(
       /^sweeper: its worker stopped: .*\(status queued, in Lambda\); resumes from its checkpoint at scale 1, iteration 1$/,
     );
-    expect(await readJson<LockRecord>(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+    expect(await readJson<LockRecord>(fixture.server.store, `outputs/${jobId}/lock.json`)).toMatchObject({
       state: 'handoff',
       to: 'continuation',
     });
@@ -305,7 +301,7 @@ describe('the sweeper', () => {
     expect(await handlerWith({}, { now: LATER })(payload, lambdaContext(undefined, 'req-3'))).toEqual([
       { jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` },
     ]);
-    expect(await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`)).toMatchObject({
+    expect(await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`)).toMatchObject({
       status: 'succeeded',
       runs: 2,
       iterations: 6,
@@ -321,7 +317,7 @@ describe('the sweeper, bounded', () => {
     const deps = buildPipelineDeps({
       config: readPipelineConfig({}),
       worker: 'lambda',
-      s3: h.s3.client,
+      s3: fixture.server.s3.client,
       logger: quietLogger(),
       notifier: { notify: async (n) => void notices.push(n) },
       now: LATER,
@@ -376,7 +372,7 @@ describe('AWS Batch without GPU capacity', () => {
             `queue's time limit for waiting (${statusReason}); try again later, or raise the GPU instance quota`,
         },
       });
-      expect(await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`)).toMatchObject({
+      expect(await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`)).toMatchObject({
         status: 'failed',
         error: { code: 'BATCH_NO_CAPACITY' },
       });

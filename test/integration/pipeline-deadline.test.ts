@@ -4,7 +4,7 @@
  * checkpoints to S3 and continues in a new invocation or on Batch, Batch failures are recorded, and
  * stale locks are taken over. Batch and Lambda calls are captured with their exact parameters.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { runBatchWorker } from '../../functions/batch/main.js';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
 import { createEngine } from '../../src/engine/index.js';
@@ -13,54 +13,45 @@ import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { LockRecord } from '../../src/jobs/lock.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import type { PipelineDeps } from '../../src/jobs/pipeline-deps.js';
-import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
+import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,
   imageSize,
   jpeg,
   lambdaContext,
-  png,
   quietLogger,
   recordPuts,
   TINY_METADATA,
   TOPIC,
   testHandler,
-  weightsDir,
+  usePipelineFixture,
 } from './harness.js';
+
+const fixture = usePipelineFixture();
 
 const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
 const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
 /** Two scales (32 px, then 45 px), 3 iterations each. */
 const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '3' };
 
-let weights: Awaited<ReturnType<typeof weightsDir>>;
-let h: S3Harness;
 let sns: ReturnType<typeof captured.sns>;
 let batch: ReturnType<typeof captured.batch>;
 let lambda: ReturnType<typeof captured.lambda>;
 
-beforeAll(async () => {
-  weights = await weightsDir();
-});
-afterAll(async () => weights.cleanup());
-
 beforeEach(async () => {
-  h = await startS3();
   sns = captured.sns();
   batch = captured.batch();
   lambda = captured.lambda();
-  await h.store.put('styles/starry.png', await png(48, 48, 5));
 });
-afterEach(async () => h.close());
 
 function handlerWith(
   env: Record<string, string> = {},
   engines?: PipelineDeps['createEngine'],
 ): StylizeHandler {
-  return testHandler(weights.dir, {
+  return testHandler(fixture.weightsDir, {
     env,
     createEngine: engines,
-    s3: h.s3.client,
+    s3: fixture.server.s3.client,
     sns: sns.client,
     batch: batch.client,
     lambda: lambda.client,
@@ -73,11 +64,11 @@ const worker = (jobId: string) =>
     env: {
       NST_BUCKET: BUCKET,
       NST_JOB_ID: jobId,
-      NST_WEIGHTS_DIR: weights.dir,
+      NST_WEIGHTS_DIR: fixture.weightsDir,
       NST_TOPIC_ARN: TOPIC,
       AWS_BATCH_JOB_ID: 'batch-job-1',
     },
-    s3: h.s3.client,
+    s3: fixture.server.s3.client,
     sns: sns.client,
     logger: quietLogger(),
   });
@@ -121,7 +112,7 @@ const almostOutOfTime = () => lambdaContext(() => 60_500);
 
 describe('routing with the cost model', () => {
   it('hands a job that will not fit to AWS Batch, which runs it', async () => {
-    const event = await h.upload('inputs/starry/large.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/large.jpg', await jpeg(), TINY_METADATA);
     const jobId = jobIdFor({
       bucket: BUCKET,
       key: 'inputs/starry/large.jpg',
@@ -147,16 +138,16 @@ describe('routing with the cost model', () => {
         },
       },
     ]);
-    const queued = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const queued = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(queued).toMatchObject({ status: 'queued', batch: { jobId: 'batch-job-1', jobQueue: QUEUE } });
     expect(queued.history.at(-1)!.detail).toMatch(
       /^AWS Batch job batch-job-1: estimated \d+ s, 1 s available here$/,
     );
-    expect(await readJson<LockRecord>(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+    expect(await readJson<LockRecord>(fixture.server.store, `outputs/${jobId}/lock.json`)).toMatchObject({
       state: 'handoff',
       to: 'batch',
     });
-    expect(await h.outputs(jobId)).not.toContain(`outputs/${jobId}/result.jpg`);
+    expect(await fixture.server.outputs(jobId)).not.toContain(`outputs/${jobId}/result.jpg`);
     expect(sns.calls).toEqual([]);
 
     // A duplicate of the event while Batch has the job does not take it back.
@@ -165,15 +156,18 @@ describe('routing with the cost model', () => {
     ]);
 
     expect(await worker(jobId)).toBe(0);
-    const done = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const done = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(done).toMatchObject({ status: 'succeeded', route: { worker: 'batch' }, runs: 1 });
     expect(done.history.map((t) => t.status)).toEqual(['queued', 'queued', 'running', 'succeeded']);
-    expect(await imageSize(h.store, `outputs/${jobId}/result.jpg`)).toMatchObject({ width: 32, height: 26 });
+    expect(await imageSize(fixture.server.store, `outputs/${jobId}/result.jpg`)).toMatchObject({
+      width: 32,
+      height: 26,
+    });
     expect(sns.calls).toHaveLength(1);
   });
 
   it('fails fast with JOB_TOO_LARGE when no Batch queue is configured', async () => {
-    const event = await h.upload('inputs/starry/large.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/large.jpg', await jpeg(), TINY_METADATA);
     const [outcome] = await handlerWith()(event, almostOutOfTime());
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'JOB_TOO_LARGE' } });
     expect(outcome.error!.message).toMatch(
@@ -189,9 +183,9 @@ describe('routing with the cost model', () => {
 
 describe('the Lambda deadline', () => {
   it('checkpoints to S3 and continues in a new invocation', async () => {
-    const event = await h.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
+    const event = await fixture.server.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
     const context = contextNearingDeadline();
-    const puts = recordPuts(h.s3.client);
+    const puts = recordPuts(fixture.server.s3.client);
     const [outcome] = await handlerWith()(event, context);
     const jobId = outcome.jobId!;
     expect(outcome).toEqual({ jobId, status: 'queued', detail: 'continuation from scale 1, iteration 1' });
@@ -205,20 +199,20 @@ describe('the Lambda deadline', () => {
     const payload = JSON.parse(Buffer.from(input.Payload as Uint8Array).toString('utf8'));
     expect(payload).toEqual({ nstContinuation: { bucket: BUCKET, jobId } });
 
-    const queued = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const queued = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(queued).toMatchObject({
       status: 'queued',
       continuations: 1,
       iterations: 1,
       checkpoint: { scaleIndex: 0, iteration: 1 },
     });
-    expect(await readJson(h.store, `outputs/${jobId}/checkpoint.json`)).toMatchObject({
+    expect(await readJson(fixture.server.store, `outputs/${jobId}/checkpoint.json`)).toMatchObject({
       scaleIndex: 0,
       iteration: 1,
       width: 32,
       height: 26,
     });
-    expect(await imageSize(h.store, `outputs/${jobId}/checkpoints/0-1.png`)).toEqual({
+    expect(await imageSize(fixture.server.store, `outputs/${jobId}/checkpoints/0-1.png`)).toEqual({
       width: 32,
       height: 26,
       format: 'png',
@@ -226,8 +220,8 @@ describe('the Lambda deadline', () => {
     // The image first, under its own key, then the record naming it.
     const tagged = puts.filter((p) => p.tagging === 'nst-temporary=true').map((p) => p.key);
     expect(tagged).toEqual([`outputs/${jobId}/checkpoints/0-1.png`, `outputs/${jobId}/checkpoint.json`]);
-    expect(await h.outputs(jobId)).not.toContain(`outputs/${jobId}/result.jpg`);
-    expect(await readJson<LockRecord>(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+    expect(await fixture.server.outputs(jobId)).not.toContain(`outputs/${jobId}/result.jpg`);
+    expect(await readJson<LockRecord>(fixture.server.store, `outputs/${jobId}/lock.json`)).toMatchObject({
       state: 'handoff',
       to: 'continuation',
     });
@@ -237,7 +231,7 @@ describe('the Lambda deadline', () => {
     expect(await handlerWith()(payload, lambdaContext(undefined, 'req-2'))).toEqual([
       { jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` },
     ]);
-    const done = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const done = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(done.history.map((t) => t.status)).toEqual([
       'queued',
       'running',
@@ -257,7 +251,7 @@ describe('the Lambda deadline', () => {
   });
 
   it('stops before a scale whose set-up and first evaluations would overrun the margin', async () => {
-    const event = await h.upload('inputs/starry/scales.jpg', await jpeg(), TWO_SCALES);
+    const event = await fixture.server.upload('inputs/starry/scales.jpg', await jpeg(), TWO_SCALES);
     // Plenty of time for the first scale; once it is done, 1 s past the 60 s margin: enough for another
     // iteration by the per-iteration check, not for building the 45 px engine and a few evaluations.
     let firstScaleDone = false;
@@ -267,61 +261,65 @@ describe('the Lambda deadline', () => {
     const jobId = outcome.jobId!;
     expect(outcome).toEqual({ jobId, status: 'queued', detail: 'continuation from scale 2, iteration 0' });
     expect(engines.built).toEqual(['32x26']); // the second scale's engine was never built
-    expect(await readJson(h.store, `outputs/${jobId}/checkpoint.json`)).toMatchObject({
+    expect(await readJson(fixture.server.store, `outputs/${jobId}/checkpoint.json`)).toMatchObject({
       scaleIndex: 1,
       iteration: 0,
       width: 45,
       height: 36,
       image: `outputs/${jobId}/checkpoints/1-0.png`,
     });
-    expect(await imageSize(h.store, `outputs/${jobId}/checkpoints/1-0.png`)).toMatchObject({
+    expect(await imageSize(fixture.server.store, `outputs/${jobId}/checkpoints/1-0.png`)).toMatchObject({
       width: 45,
       height: 36,
     });
     const payload = JSON.parse(Buffer.from(lambda.calls[0].input.Payload as Uint8Array).toString('utf8'));
     const [done] = await handlerWith()(payload, lambdaContext(undefined, 'req-2'));
     expect(done).toEqual({ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` });
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(manifest.history[3].detail).toBe('lambda run 2 from scale 2, iteration 0');
     expect(manifest).toMatchObject({ iterations: 6, output: { width: 45, height: 36 } });
     expect(sns.calls).toHaveLength(1);
   });
 
   it('a checkpoint that does not match the job is not used: the job starts over and finishes', async () => {
-    const event = await h.upload('inputs/starry/bad-checkpoint.jpg', await jpeg(), TWO_SCALES);
+    const event = await fixture.server.upload('inputs/starry/bad-checkpoint.jpg', await jpeg(), TWO_SCALES);
     const [outcome] = await handlerWith()(event, contextNearingDeadline());
     const jobId = outcome.jobId!;
     expect(outcome.status).toBe('queued');
     // The record now names the second scale's size while its image is the first scale's.
-    const record = await readJson(h.store, `outputs/${jobId}/checkpoint.json`);
-    await h.store.putJson(`outputs/${jobId}/checkpoint.json`, { ...record, width: 45, height: 36 });
+    const record = await readJson(fixture.server.store, `outputs/${jobId}/checkpoint.json`);
+    await fixture.server.store.putJson(`outputs/${jobId}/checkpoint.json`, {
+      ...record,
+      width: 45,
+      height: 36,
+    });
     const payload = JSON.parse(Buffer.from(lambda.calls[0].input.Payload as Uint8Array).toString('utf8'));
     const [done] = await handlerWith()(payload, lambdaContext(undefined, 'req-2'));
     expect(done).toEqual({ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` });
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(manifest.history[3].detail).toBe('lambda run 2');
     expect(manifest.output).toMatchObject({ width: 45, height: 36 });
     expect(sns.calls).toHaveLength(1);
   });
 
   it('continues on AWS Batch when a queue is configured', async () => {
-    const event = await h.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
+    const event = await fixture.server.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
     const [outcome] = await handlerWith(withBatch)(event, contextNearingDeadline());
     const jobId = outcome.jobId!;
     expect(outcome).toEqual({ jobId, status: 'queued', detail: 'batch batch-job-1' });
     expect(lambda.calls).toEqual([]);
     expect(batch.calls.map((c) => c.input.jobName)).toEqual([`nst-${jobId}`]);
-    const queued = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const queued = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(queued.history.at(-1)!.detail).toBe('AWS Batch job batch-job-1: deadline at scale 1, iteration 1');
 
     expect(await worker(jobId)).toBe(0);
-    const done = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const done = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(done).toMatchObject({ status: 'succeeded', runs: 2, iterations: 6, route: { worker: 'batch' } });
     expect(done.history[3].detail).toBe('batch run 2 from scale 1, iteration 1');
   });
 
   it('fails with JOB_TOO_LARGE when the continuations run out', async () => {
-    const event = await h.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
+    const event = await fixture.server.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
     const [outcome] = await handlerWith({ NST_MAX_CONTINUATIONS: '0' })(event, contextNearingDeadline());
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'JOB_TOO_LARGE' } });
     expect(outcome.error!.message).toContain('did not finish in 1 Lambda invocations');
@@ -332,7 +330,7 @@ describe('the Lambda deadline', () => {
 
 describe('Batch failures and stale locks', () => {
   it('marks the job failed when its Batch job fails', async () => {
-    const event = await h.upload('inputs/starry/gpu.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/gpu.jpg', await jpeg(), TINY_METADATA);
     const [queued] = await handlerWith(withBatch)(event, almostOutOfTime());
     const jobId = queued.jobId!;
     const batchEvent = {
@@ -357,7 +355,9 @@ describe('Batch failures and stale locks', () => {
         message: 'AWS Batch job batch-job-1 failed: Host EC2 instance terminated',
       },
     });
-    expect((await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`)).status).toBe('failed');
+    expect((await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`)).status).toBe(
+      'failed',
+    );
     expect(JSON.parse(String(sns.calls[0].input.Message))).toMatchObject({
       jobId,
       status: 'failed',
@@ -373,7 +373,7 @@ describe('Batch failures and stale locks', () => {
   });
 
   it('takes over a job whose worker died (expired lease), but not a live one', async () => {
-    const event = await h.upload('inputs/starry/stale.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/stale.jpg', await jpeg(), TINY_METADATA);
     const jobId = jobIdFor({
       bucket: BUCKET,
       key: 'inputs/starry/stale.jpg',
@@ -386,7 +386,7 @@ describe('Batch failures and stale locks', () => {
       leaseExpiresAt,
       updatedAt: leaseExpiresAt,
     });
-    const etag = await h.store.putJson(
+    const etag = await fixture.server.store.putJson(
       `outputs/${jobId}/lock.json`,
       lock(new Date(Date.now() + 60_000).toISOString()),
     );
@@ -394,20 +394,24 @@ describe('Batch failures and stale locks', () => {
       { jobId, status: 'skipped', detail: 'running' },
     ]);
 
-    await h.store.putJson(`outputs/${jobId}/lock.json`, lock(new Date(Date.now() - 1000).toISOString()), {
-      ifMatch: etag,
-    });
+    await fixture.server.store.putJson(
+      `outputs/${jobId}/lock.json`,
+      lock(new Date(Date.now() - 1000).toISOString()),
+      {
+        ifMatch: etag,
+      },
+    );
     expect(await handlerWith()(event, lambdaContext(undefined, 'req-retry'))).toEqual([
       { jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` },
     ]);
-    expect(await readJson(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+    expect(await readJson(fixture.server.store, `outputs/${jobId}/lock.json`)).toMatchObject({
       state: 'done',
       owner: 'req-retry',
     });
   });
 
   it('a worker whose lock is taken over mid-run writes no result and no job.json', async () => {
-    const event = await h.upload('inputs/starry/fenced.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/fenced.jpg', await jpeg(), TINY_METADATA);
     const jobId = jobIdFor({
       bucket: BUCKET,
       key: 'inputs/starry/fenced.jpg',
@@ -420,9 +424,9 @@ describe('Batch failures and stale locks', () => {
       // At the second evaluation, another worker takes the job over (its lease lapsed, say).
       onEvaluation: async () => {
         if (++evaluations !== 2) return;
-        running = (await h.store.get(`outputs/${jobId}/job.json`))!.body.toString();
-        const lock = await readJson<LockRecord>(h.store, lockKey);
-        await h.store.putJson(lockKey, {
+        running = (await fixture.server.store.get(`outputs/${jobId}/job.json`))!.body.toString();
+        const lock = await readJson<LockRecord>(fixture.server.store, lockKey);
+        await fixture.server.store.putJson(lockKey, {
           ...lock,
           owner: 'other-worker',
           leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(),
@@ -433,9 +437,9 @@ describe('Batch failures and stale locks', () => {
     expect(outcome).toEqual({ jobId, status: 'skipped', detail: 'lock lost' });
     expect(running).toContain('"status": "running"');
     // job.json is as the takeover found it, no result, the lock is the other worker's, no notification.
-    expect((await h.store.get(`outputs/${jobId}/job.json`))!.body.toString()).toBe(running);
-    expect((await h.outputs(jobId)).filter((k) => k.includes('result.'))).toEqual([]);
-    expect(await readJson<LockRecord>(h.store, lockKey)).toMatchObject({
+    expect((await fixture.server.store.get(`outputs/${jobId}/job.json`))!.body.toString()).toBe(running);
+    expect((await fixture.server.outputs(jobId)).filter((k) => k.includes('result.'))).toEqual([]);
+    expect(await readJson<LockRecord>(fixture.server.store, lockKey)).toMatchObject({
       owner: 'other-worker',
       state: 'held',
     });

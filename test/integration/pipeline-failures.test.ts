@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { createStylizeHandler, StylizeHandler } from '../../functions/stylize/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import type { StyleEngine } from '../../src/engine/types.js';
@@ -14,7 +14,7 @@ import type { JobManifest } from '../../src/jobs/manifest.js';
 import { PIPELINE_LIMITS } from '../../src/jobs/spec.js';
 import { startLocalS3 } from '../../src/storage/local-s3.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
-import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
+import { BUCKET, readJson } from '../helpers/local-s3.js';
 import { failReads } from '../helpers/s3-faults.js';
 import {
   captured,
@@ -25,33 +25,25 @@ import {
   TINY_METADATA,
   TOPIC,
   testHandler,
-  weightsDir,
+  usePipelineFixture,
 } from './harness.js';
 
-let weights: Awaited<ReturnType<typeof weightsDir>>;
-let h: S3Harness;
+const fixture = usePipelineFixture();
+
 let sns: ReturnType<typeof captured.sns>;
 
-beforeAll(async () => {
-  weights = await weightsDir();
-});
-afterAll(async () => weights.cleanup());
-
 beforeEach(async () => {
-  h = await startS3();
   sns = captured.sns();
-  await h.store.put('styles/starry.png', await png(48, 48, 5));
 });
-afterEach(async () => h.close());
 
 type EngineFactory = NonNullable<NonNullable<Parameters<typeof createStylizeHandler>[0]>['createEngine']>;
 
 function handlerWith(
   opts: { env?: Record<string, string>; createEngine?: EngineFactory } = {},
 ): StylizeHandler {
-  return testHandler(weights.dir, {
+  return testHandler(fixture.weightsDir, {
     env: opts.env,
-    s3: h.s3.client,
+    s3: fixture.server.s3.client,
     sns: sns.client,
     createEngine: opts.createEngine,
   });
@@ -65,20 +57,20 @@ async function expectFailed(
   metadata: Record<string, string> = TINY_METADATA,
   opts: { env?: Record<string, string>; createEngine?: EngineFactory } = {},
 ): Promise<string> {
-  const event = await h.upload(key, body, metadata);
+  const event = await fixture.server.upload(key, body, metadata);
   const handler = handlerWith({ ...opts, env: { NST_MAX_PIXELS: '2000', ...opts.env } });
   const outcomes = await handler(event, lambdaContext());
   expect(outcomes).toHaveLength(1);
   const [outcome] = outcomes;
   expect(outcome).toMatchObject({ status: 'failed', error: { code } });
   const jobId = outcome.jobId!;
-  const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+  const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
   expect(manifest.status).toBe('failed');
   expect(manifest.error).toEqual(outcome.error);
   expect(manifest.history.at(-1)).toMatchObject({ status: 'failed', detail: code });
   // No result, a done lock, and one failure notification with the code.
-  expect((await h.outputs(jobId)).filter((k) => k.includes('result'))).toEqual([]);
-  expect(await readJson(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({ state: 'done' });
+  expect((await fixture.server.outputs(jobId)).filter((k) => k.includes('result'))).toEqual([]);
+  expect(await readJson(fixture.server.store, `outputs/${jobId}/lock.json`)).toMatchObject({ state: 'done' });
   expect(sns.calls).toHaveLength(1);
   const message = JSON.parse(String(sns.calls[0].input.Message));
   expect(message).toMatchObject({ jobId, status: 'failed', error: { code } });
@@ -131,7 +123,7 @@ describe('permanent input errors: a failed job, a notification, no retry', () =>
   });
 
   it('a damaged style painting is named', async () => {
-    await h.store.put('styles/broken.jpg', (await jpeg(40, 40)).subarray(0, 300));
+    await fixture.server.store.put('styles/broken.jpg', (await jpeg(40, 40)).subarray(0, 300));
     expect(await expectFailed('inputs/broken/photo.jpg', await jpeg(), 'IMAGE_CORRUPT')).toContain(
       'styles/broken.jpg',
     );
@@ -175,7 +167,7 @@ describe('permanent input errors: a failed job, a notification, no retry', () =>
       'inputs/nothing.jpg',
     );
     sns.calls.length = 0;
-    await h.store.put('inputs/here.jpg', await jpeg());
+    await fixture.server.store.put('inputs/here.jpg', await jpeg());
     const noStyle = { content: 'inputs/here.jpg', styles: [{ key: 'styles/nothing.jpg' }], options: TINY };
     expect(await expectFailed('jobs/nostyle.json', JSON.stringify(noStyle), 'STYLE_NOT_FOUND')).toContain(
       'styles/nothing.jpg',
@@ -184,15 +176,15 @@ describe('permanent input errors: a failed job, a notification, no retry', () =>
 
   it('ignores keys that are not jobs (folders, other files under jobs/)', async () => {
     const handler = handlerWith();
-    const folder = await h.upload('inputs/starry/', '');
-    const readme = await h.upload('jobs/README.txt', 'hello');
+    const folder = await fixture.server.upload('inputs/starry/', '');
+    const readme = await fixture.server.upload('jobs/README.txt', 'hello');
     expect(await handler(folder, lambdaContext())).toEqual([
       { key: 'inputs/starry/', status: 'skipped', detail: 'not a job' },
     ]);
     expect(await handler(readme, lambdaContext())).toEqual([
       { key: 'jobs/README.txt', status: 'skipped', detail: 'not a job' },
     ]);
-    expect(await h.store.list('outputs/')).toEqual([]);
+    expect(await fixture.server.store.list('outputs/')).toEqual([]);
   });
 });
 
@@ -220,13 +212,13 @@ describe('limits: each a failed job with its code, a notification, no retry', ()
   });
 
   it('AccessDenied on a content photo or a style painting is an input error naming the key', async () => {
-    await h.store.put('inputs/private/photo.jpg', await jpeg());
-    await h.store.put('styles/private.png', await png(48, 48, 5));
-    failReads(h.s3.client, (key) => key.includes('private'));
+    await fixture.server.store.put('inputs/private/photo.jpg', await jpeg());
+    await fixture.server.store.put('styles/private.png', await png(48, 48, 5));
+    failReads(fixture.server.s3.client, (key) => key.includes('private'));
     const photo = await expectFailed('jobs/denied.json', spec('inputs/private/photo.jpg'), 'IMAGE_NOT_FOUND');
     expect(photo).toContain(`s3://${BUCKET}/inputs/private/photo.jpg cannot be read: access denied`);
     sns.calls.length = 0;
-    await h.store.put('inputs/here.jpg', await jpeg());
+    await fixture.server.store.put('inputs/here.jpg', await jpeg());
     const style = await expectFailed(
       'jobs/denied-style.json',
       spec('inputs/here.jpg', 'styles/private.png'),
@@ -236,7 +228,7 @@ describe('limits: each a failed job with its code, a notification, no retry', ()
   });
 
   it('an upload the function may not read (AccessDenied on the drop-in itself) fails, not retried', async () => {
-    failReads(h.s3.client, (key) => key === 'inputs/starry/locked.jpg');
+    failReads(fixture.server.s3.client, (key) => key === 'inputs/starry/locked.jpg');
     const message = await expectFailed('inputs/starry/locked.jpg', await jpeg(), 'IMAGE_NOT_FOUND');
     expect(message).toMatch(
       /photo s3:\/\/.*inputs\/starry\/locked\.jpg cannot be read: access denied \(Access Denied\)/,
@@ -255,7 +247,7 @@ describe('limits: each a failed job with its code, a notification, no retry', ()
     sns.calls.length = 0;
     const painting = await png(48, 48, 5);
     expect(painting.length).toBeGreaterThan(400);
-    await h.store.put(
+    await fixture.server.store.put(
       'inputs/small.png',
       await sharp({ create: { width: 20, height: 16, channels: 3, background: '#777' } })
         .png()
@@ -285,7 +277,7 @@ describe('limits: each a failed job with its code, a notification, no retry', ()
       .png()
       .toBuffer();
     expect(bomb.length).toBeLessThan(2000);
-    await h.store.put('styles/bomb.png', bomb);
+    await fixture.server.store.put('styles/bomb.png', bomb);
     const { built, factory } = countingEngines();
     const started = performance.now();
     const message = await expectFailed(
@@ -331,15 +323,15 @@ describe('limits that shape a run', () => {
       };
     };
     const options = { ...TINY, iterations: 1100, optimizer: 'adam', saveEvery: 10, threads: 256 };
-    await h.store.put('inputs/shape.jpg', await jpeg());
-    const event = await h.upload(
+    await fixture.server.store.put('inputs/shape.jpg', await jpeg());
+    const event = await fixture.server.upload(
       'jobs/shape.json',
       JSON.stringify({ content: 'inputs/shape.jpg', styles: [{ key: 'styles/starry.png' }], options }),
     );
     const [outcome] = await handlerWith({ createEngine: fake })(event, lambdaContext());
     expect(outcome.status).toBe('succeeded');
     expect(threads).toEqual([availableParallelism()]);
-    const frames = (await h.outputs(outcome.jobId!)).filter((k) => k.includes('/frames/'));
+    const frames = (await fixture.server.outputs(outcome.jobId!)).filter((k) => k.includes('/frames/'));
     expect(frames).toHaveLength(100);
     expect(frames[0]).toMatch(/frames\/00011\.jpg$/);
     expect(frames.at(-1)).toMatch(/frames\/01100\.jpg$/);
@@ -348,7 +340,7 @@ describe('limits that shape a run', () => {
 
 describe('transient errors: thrown for the platform to retry, no partial output', () => {
   it('S3 going away mid-job', async () => {
-    const event = await h.upload('inputs/starry/away.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/away.jpg', await jpeg(), TINY_METADATA);
     let closed = false;
     // The engine closes the S3 server at its first step: the run finishes, but nothing can be written.
     const closingEngine = async (...args: Parameters<typeof createEngine>): Promise<StyleEngine> => {
@@ -362,7 +354,7 @@ describe('transient errors: thrown for the platform to retry, no partial output'
         async lossAndGradient(x) {
           if (!closed) {
             closed = true;
-            await h.s3.close();
+            await fixture.server.s3.close();
           }
           return engine.lossAndGradient(x);
         },
@@ -375,14 +367,14 @@ describe('transient errors: thrown for the platform to retry, no partial output'
     expect(sns.calls).toEqual([]);
 
     // The same data folder served again: no result, the job is still `running`, and a retry finishes it.
-    const again = await startLocalS3({ dataDir: h.dataDir, bucket: BUCKET });
+    const again = await startLocalS3({ dataDir: fixture.server.dataDir, bucket: BUCKET });
     try {
       const store = new ObjectStore(again.client, BUCKET);
       const keys = await store.list('outputs/');
       expect(keys.some((k) => k.includes('result'))).toBe(false);
       const jobId = keys[0].split('/')[1];
       expect((await readJson<JobManifest>(store, `outputs/${jobId}/job.json`)).status).toBe('running');
-      const retry = testHandler(weights.dir, {
+      const retry = testHandler(fixture.weightsDir, {
         env: { NST_LOCK_LEASE_SECONDS: '1' },
         s3: again.client,
         sns: sns.client,
@@ -409,7 +401,7 @@ describe('transient errors: thrown for the platform to retry, no partial output'
       return { MessageId: 'm-2' };
     });
     sns = flaky;
-    const event = await h.upload('inputs/starry/sns.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/sns.jpg', await jpeg(), TINY_METADATA);
     const handler = handlerWith();
     await expect(handler(event, lambdaContext())).rejects.toMatchObject({
       code: 'NOTIFICATION_FAILED',
@@ -422,13 +414,15 @@ describe('transient errors: thrown for the platform to retry, no partial output'
       jobId: outcome.jobId,
       status: 'succeeded',
     });
-    expect(await readJson(h.store, `outputs/${outcome.jobId}/lock.json`)).toMatchObject({ state: 'done' });
+    expect(await readJson(fixture.server.store, `outputs/${outcome.jobId}/lock.json`)).toMatchObject({
+      state: 'done',
+    });
   });
 });
 
 describe('notifications', () => {
   it('publishes to SNS with the exact parameters', async () => {
-    const event = await h.upload('inputs/starry/notify.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/notify.jpg', await jpeg(), TINY_METADATA);
     const [outcome] = await handlerWith()(event, lambdaContext());
     const jobId = outcome.jobId!;
     expect(sns.calls).toHaveLength(1);
@@ -441,7 +435,7 @@ describe('notifications', () => {
       status: { DataType: 'String', StringValue: 'succeeded' },
       jobId: { DataType: 'String', StringValue: jobId },
     });
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(JSON.parse(String(input.Message))).toEqual({
       jobId,
       status: 'succeeded',

@@ -3,12 +3,12 @@
  * that need encoding, duplicate deliveries and concurrent jobs. Jobs are tiny (32 px, 3 iterations).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
 import { jobIdFor } from '../../src/jobs/job-id.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
 import type { JobNotification } from '../../src/jobs/notifier.js';
-import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
+import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,
   imageSize,
@@ -20,44 +20,36 @@ import {
   TINY,
   TINY_METADATA,
   testHandler,
-  weightsDir,
+  usePipelineFixture,
 } from './harness.js';
 
-let weights: Awaited<ReturnType<typeof weightsDir>>;
-let h: S3Harness;
+const fixture = usePipelineFixture();
+
 let sns: ReturnType<typeof captured.sns>;
 let handler: StylizeHandler;
 
-beforeAll(async () => {
-  weights = await weightsDir();
-});
-afterAll(async () => weights.cleanup());
-
 beforeEach(async () => {
-  h = await startS3();
   sns = captured.sns();
-  handler = testHandler(weights.dir, { s3: h.s3.client, sns: sns.client });
-  await h.store.put('styles/starry.png', await png(48, 48, 5));
+  handler = testHandler(fixture.weightsDir, { s3: fixture.server.s3.client, sns: sns.client });
 });
-afterEach(async () => h.close());
 
 const notifications = () => sns.calls.map((c) => JSON.parse(String(c.input.Message)) as JobNotification);
 
 describe('drop-in jobs', () => {
   it('stylises inputs/<style>/<name> with styles/<style>.* and writes the result, then job.json', async () => {
-    const event = await h.upload('inputs/starry/photo.jpg', await jpeg(40, 32), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/photo.jpg', await jpeg(40, 32), TINY_METADATA);
     const record = event.Records[0];
     const jobId = jobIdFor({ bucket: BUCKET, key: 'inputs/starry/photo.jpg', etag: record.s3.object.eTag });
 
     const outcomes = await handler(event, lambdaContext());
 
     expect(outcomes).toEqual([{ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` }]);
-    expect(await imageSize(h.store, `outputs/${jobId}/result.jpg`)).toEqual({
+    expect(await imageSize(fixture.server.store, `outputs/${jobId}/result.jpg`)).toEqual({
       width: 32,
       height: 26,
       format: 'jpeg',
     });
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
     expect(manifest).toMatchObject({
       jobId,
       status: 'succeeded',
@@ -79,8 +71,10 @@ describe('drop-in jobs', () => {
     expect(manifest.timings.phases.stylize).toBeGreaterThan(0);
     expect(manifest.timings.finishedAt! >= manifest.timings.startedAt!).toBe(true);
     // The input is untouched; the lock says the job is done.
-    expect((await h.store.get('inputs/starry/photo.jpg'))!.etag).toBe(`"${record.s3.object.eTag}"`);
-    expect(await readJson(h.store, `outputs/${jobId}/lock.json`)).toMatchObject({
+    expect((await fixture.server.store.get('inputs/starry/photo.jpg'))!.etag).toBe(
+      `"${record.s3.object.eTag}"`,
+    );
+    expect(await readJson(fixture.server.store, `outputs/${jobId}/lock.json`)).toMatchObject({
       state: 'done',
       owner: 'req-1',
     });
@@ -99,7 +93,7 @@ describe('drop-in jobs', () => {
   });
 
   it('reads every option from x-amz-meta-nst-* metadata: numbers, booleans, lists, enums, output settings', async () => {
-    const event = await h.upload('inputs/starry/meta.png', await png(40, 32), {
+    const event = await fixture.server.upload('inputs/starry/meta.png', await png(40, 32), {
       ...TINY_METADATA,
       'nst-iterations': '2',
       'nst-optimizer': 'adam',
@@ -112,7 +106,7 @@ describe('drop-in jobs', () => {
       'nst-quality': '80',
     });
     const [outcome] = await handler(event, lambdaContext());
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${outcome.jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${outcome.jobId}/job.json`);
     expect(manifest.spec).toMatchObject({
       options: {
         iterations: 2,
@@ -126,32 +120,32 @@ describe('drop-in jobs', () => {
       output: { format: 'webp', quality: 80 },
     });
     expect(manifest.iterations).toBe(2);
-    expect(await imageSize(h.store, `outputs/${outcome.jobId}/result.webp`)).toMatchObject({
+    expect(await imageSize(fixture.server.store, `outputs/${outcome.jobId}/result.webp`)).toMatchObject({
       format: 'webp',
     });
   });
 
   it("decodes keys with spaces, '+', '%' and unicode exactly as S3 encodes them in events", async () => {
     const key = 'inputs/starry/my photo+1 100% (été) 東京.jpg';
-    const event = await h.upload(key, await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload(key, await jpeg(), TINY_METADATA);
     expect(event.Records[0].s3.object.key).toBe(
       'inputs/starry/my+photo%2B1+100%25+%28%C3%A9t%C3%A9%29+%E6%9D%B1%E4%BA%AC.jpg',
     );
     const [outcome] = await handler(event, lambdaContext());
     expect(outcome.status).toBe('succeeded');
     expect(outcome.jobId).toMatch(/^my-photo-1-100-ete-[0-9a-f]{16}$/);
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${outcome.jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${outcome.jobId}/job.json`);
     expect(manifest.source.key).toBe(key);
     expect(manifest.spec!.content).toBe(key);
   });
 
   it('writes progress frames every saveEvery iterations, tagged temporary', async () => {
-    const event = await h.upload('inputs/starry/frames.jpg', await jpeg(), {
+    const event = await fixture.server.upload('inputs/starry/frames.jpg', await jpeg(), {
       ...TINY_METADATA,
       'nst-iterations': '20',
       'nst-save-every': '10', // the pipeline's minimum
     });
-    const puts = recordPuts(h.s3.client);
+    const puts = recordPuts(fixture.server.s3.client);
     const [outcome] = await handler(event, lambdaContext());
     const dir = `outputs/${outcome.jobId}/`;
     const tagged = puts.filter((p) => p.tagging === 'nst-temporary=true').map((p) => p.key.slice(dir.length));
@@ -162,7 +156,7 @@ describe('drop-in jobs', () => {
     });
     // job.json is the last object the job writes (the lock is marked done after the notification).
     expect(puts.filter((p) => !p.key.endsWith('lock.json')).at(-1)!.key).toBe(`${dir}job.json`);
-    expect(await h.outputs(outcome.jobId!)).toEqual([
+    expect(await fixture.server.outputs(outcome.jobId!)).toEqual([
       `outputs/${outcome.jobId}/frames/00010.jpg`,
       `outputs/${outcome.jobId}/frames/00020.jpg`,
       `outputs/${outcome.jobId}/job.json`,
@@ -174,8 +168,8 @@ describe('drop-in jobs', () => {
 
 describe('explicit jobs', () => {
   it('runs jobs/<name>.json with several styles, blend weights and an output format', async () => {
-    await h.store.put('inputs/content.jpg', await jpeg(48, 36, 3));
-    await h.store.put('styles/second.jpg', await jpeg(30, 30, 9));
+    await fixture.server.store.put('inputs/content.jpg', await jpeg(48, 36, 3));
+    await fixture.server.store.put('styles/second.jpg', await jpeg(30, 30, 9));
     const spec = {
       content: 'inputs/content.jpg',
       styles: [
@@ -185,18 +179,18 @@ describe('explicit jobs', () => {
       options: { ...TINY, styleScale: 0.8 },
       output: { format: 'png' },
     };
-    const event = await h.upload('jobs/blend.json', JSON.stringify(spec));
+    const event = await fixture.server.upload('jobs/blend.json', JSON.stringify(spec));
     const [outcome] = await handler(event, lambdaContext());
     expect(outcome).toMatchObject({ status: 'succeeded', detail: `outputs/${outcome.jobId}/result.png` });
     expect(outcome.jobId).toMatch(/^blend-/);
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${outcome.jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${outcome.jobId}/job.json`);
     expect(manifest.source).toMatchObject({ key: 'jobs/blend.json', kind: 'spec' });
     expect(manifest.spec).toMatchObject({
       styles: spec.styles,
       options: { styleScale: 0.8, size: 32 },
       output: { format: 'png' },
     });
-    expect(await imageSize(h.store, `outputs/${outcome.jobId}/result.png`)).toEqual({
+    expect(await imageSize(fixture.server.store, `outputs/${outcome.jobId}/result.png`)).toEqual({
       width: 32,
       height: 24,
       format: 'png',
@@ -204,8 +198,8 @@ describe('explicit jobs', () => {
   });
 
   it('handles several records in one event', async () => {
-    const a = await h.upload('inputs/starry/a.jpg', await jpeg(32, 32, 1), TINY_METADATA);
-    const b = await h.upload('inputs/starry/b.jpg', await jpeg(32, 32, 2), TINY_METADATA);
+    const a = await fixture.server.upload('inputs/starry/a.jpg', await jpeg(32, 32, 1), TINY_METADATA);
+    const b = await fixture.server.upload('inputs/starry/b.jpg', await jpeg(32, 32, 2), TINY_METADATA);
     const outcomes = await handler({ Records: [...a.Records, ...b.Records] }, lambdaContext());
     expect(outcomes.map((o) => o.status)).toEqual(['succeeded', 'succeeded']);
     expect(new Set(outcomes.map((o) => o.jobId)).size).toBe(2);
@@ -214,17 +208,17 @@ describe('explicit jobs', () => {
 
 describe('at-least-once delivery', () => {
   it('does not run a finished job again when its event arrives twice', async () => {
-    const event = await h.upload('inputs/starry/twice.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/twice.jpg', await jpeg(), TINY_METADATA);
     const [first] = await handler(event, lambdaContext(undefined, 'req-1'));
-    const result = await h.store.get(`outputs/${first.jobId}/result.jpg`);
+    const result = await fixture.server.store.get(`outputs/${first.jobId}/result.jpg`);
     const [second] = await handler(event, lambdaContext(undefined, 'req-2'));
     expect(second).toEqual({ jobId: first.jobId, status: 'skipped', detail: 'finished' });
-    expect((await h.store.get(`outputs/${first.jobId}/result.jpg`))!.etag).toBe(result!.etag);
+    expect((await fixture.server.store.get(`outputs/${first.jobId}/result.jpg`))!.etag).toBe(result!.etag);
     expect(sns.calls).toHaveLength(1);
   });
 
   it('runs a job once when the same event is delivered to two invocations at the same time', async () => {
-    const event = await h.upload('inputs/starry/race.jpg', await jpeg(), TINY_METADATA);
+    const event = await fixture.server.upload('inputs/starry/race.jpg', await jpeg(), TINY_METADATA);
     const outcomes = await Promise.all([
       handler(event, lambdaContext(undefined, 'req-a')),
       handler(event, lambdaContext(undefined, 'req-b')),
@@ -234,29 +228,32 @@ describe('at-least-once delivery', () => {
       .map((o) => o.status)
       .sort();
     expect(statuses).toEqual(['skipped', 'succeeded']);
-    const manifest = await readJson<JobManifest>(h.store, `outputs/${outcomes[0][0].jobId}/job.json`);
+    const manifest = await readJson<JobManifest>(
+      fixture.server.store,
+      `outputs/${outcomes[0][0].jobId}/job.json`,
+    );
     expect(manifest.history.filter((t) => t.status === 'running')).toHaveLength(1);
     expect(sns.calls).toHaveLength(1);
   });
 
   it('runs two different jobs concurrently without interference', async () => {
-    const a = await h.upload('inputs/starry/left.jpg', await jpeg(40, 32, 11), TINY_METADATA);
-    const b = await h.upload('inputs/starry/right.png', await png(32, 40, 12), TINY_METADATA);
+    const a = await fixture.server.upload('inputs/starry/left.jpg', await jpeg(40, 32, 11), TINY_METADATA);
+    const b = await fixture.server.upload('inputs/starry/right.png', await png(32, 40, 12), TINY_METADATA);
     const [[ra], [rb]] = await Promise.all([
       handler(a, lambdaContext(undefined, 'req-a')),
       handler(b, lambdaContext(undefined, 'req-b')),
     ]);
     expect([ra.status, rb.status]).toEqual(['succeeded', 'succeeded']);
-    expect(await imageSize(h.store, `outputs/${ra.jobId}/result.jpg`)).toMatchObject({
+    expect(await imageSize(fixture.server.store, `outputs/${ra.jobId}/result.jpg`)).toMatchObject({
       width: 32,
       height: 26,
     });
-    expect(await imageSize(h.store, `outputs/${rb.jobId}/result.png`)).toMatchObject({
+    expect(await imageSize(fixture.server.store, `outputs/${rb.jobId}/result.png`)).toMatchObject({
       width: 26,
       height: 32,
     });
-    const ma = await readJson<JobManifest>(h.store, `outputs/${ra.jobId}/job.json`);
-    const mb = await readJson<JobManifest>(h.store, `outputs/${rb.jobId}/job.json`);
+    const ma = await readJson<JobManifest>(fixture.server.store, `outputs/${ra.jobId}/job.json`);
+    const mb = await readJson<JobManifest>(fixture.server.store, `outputs/${rb.jobId}/job.json`);
     expect(ma.spec!.content).toBe('inputs/starry/left.jpg');
     expect(mb.spec!.content).toBe('inputs/starry/right.png');
     expect(
@@ -267,8 +264,16 @@ describe('at-least-once delivery', () => {
   });
 
   it('a new upload of the same key is a new job', async () => {
-    const first = await h.upload('inputs/starry/again.jpg', await jpeg(40, 32, 1), TINY_METADATA);
-    const second = await h.upload('inputs/starry/again.jpg', await jpeg(40, 32, 2), TINY_METADATA);
+    const first = await fixture.server.upload(
+      'inputs/starry/again.jpg',
+      await jpeg(40, 32, 1),
+      TINY_METADATA,
+    );
+    const second = await fixture.server.upload(
+      'inputs/starry/again.jpg',
+      await jpeg(40, 32, 2),
+      TINY_METADATA,
+    );
     // The first event arrives late: its upload was replaced, and the newer upload is its own job.
     const [late] = await handler(first, lambdaContext());
     expect(late).toMatchObject({ status: 'failed', error: { code: 'INPUT_CHANGED' } });
@@ -290,16 +295,16 @@ describe('observability', () => {
       vi.spyOn(process.stderr, 'write').mockImplementation(capture),
     ];
     const metrics = quietMetrics();
-    const observed = testHandler(weights.dir, {
-      s3: h.s3.client,
+    const observed = testHandler(fixture.weightsDir, {
+      s3: fixture.server.s3.client,
       sns: sns.client,
       logger: new Logger({ serviceName: 'nst-test', logLevel: 'INFO' }),
       metrics,
     });
     let jobs: string[];
     try {
-      const good = await h.upload('inputs/starry/good.jpg', await jpeg(), TINY_METADATA);
-      const bad = await h.upload('inputs/starry/bad.jpg', 'not an image', TINY_METADATA);
+      const good = await fixture.server.upload('inputs/starry/good.jpg', await jpeg(), TINY_METADATA);
+      const bad = await fixture.server.upload('inputs/starry/bad.jpg', 'not an image', TINY_METADATA);
       const [a] = await observed(good, lambdaContext(undefined, 'req-good'));
       const [b] = await observed(bad, lambdaContext(undefined, 'req-bad'));
       jobs = [a.jobId!, b.jobId!];
