@@ -27,7 +27,7 @@ export interface S3Target {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export const ENDPOINT_FLAG_HELP = `S3 endpoint of \`nst serve\` (default: $${ENDPOINT_ENV.s3} or $${ENDPOINT_ENV.all} when set, else ${DEFAULT_ENDPOINT})`;
+export const ENDPOINT_FLAG_HELP = `S3 endpoint of a local \`nst serve\` (default: ${DEFAULT_ENDPOINT}, unless $${ENDPOINT_ENV.s3} or $${ENDPOINT_ENV.all} is set: then the SDK's configuration, as --aws)`;
 export const AWS_FLAG_HELP = "use the AWS SDK's configuration (credential chain, region, endpoint variables)";
 
 export function s3Target(flags: S3TargetFlags, env: Env = process.env): S3Target {
