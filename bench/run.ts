@@ -2,19 +2,19 @@
  * `npm run bench`: seconds per iteration and peak RSS of each engine that loads, and of the PyTorch peer
  * (../shared/bench/torch_gatys.py, Debian's python3-torch) at the same sizes in the same run, with ratios.
  *
- *   npm run bench -- [--sizes 128,256,512] [--engines onnx,tfjs,torch] [--iters 5] [--threads N] [--json] [--e2e]
+ *   npm run bench -- [--sizes 128,256,512] [--engines onnx,tfjs,torch] [--iters 5] [--threads N] [--json]
+ *                    [--e2e [--pairs tubingen:starry_night,...] [--out output/bench]]
  *
  * Each engine row shows the memory model's peak (src/engine/memory-model.ts) beside the measured peak RSS.
  * The model is of the pipeline's and the CLI's process (sharp, real weights, decoded inputs); a probe loads
  * neither, so it sits about 250 MB under the model's base (128 px: 672 MB measured, 948 modelled): compare
  * how both grow with size.
- * Every measurement runs in its own process. --json prints one JSON object per line. --e2e adds an
- * end-to-end 512 px `nst stylize` with the default schedule and the real weights and images.
+ * Every measurement runs in its own process. --json prints one JSON object per line. --e2e adds the
+ * classic and the default schedule end to end at 512 px on real images, with contact sheets (bench/e2e.ts);
+ * `--engines torch --sizes 512 --e2e` runs only that and the peer.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -22,6 +22,7 @@ import { Command } from 'commander';
 import { availableEngines } from '../src/engine/index.js';
 import { estimateMemory } from '../src/engine/memory-model.js';
 import { defaultThreads } from '../src/engine/threads.js';
+import { DEFAULT_PAIRS, type EndToEndPair, endToEndPair, endToEndTable, parsePairs } from './e2e.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,9 +47,20 @@ const opts = new Command()
   .option('--iters <n>', 'iterations per measurement (the first is a warm-up)', '5')
   .option('--threads <n>', 'threads for every engine', String(defaultThreads()))
   .option('--json', 'one JSON object per line')
-  .option('--e2e', 'also time an end-to-end 512 px stylize with the default schedule')
+  .option('--e2e', 'also run the classic and the default schedule end to end at 512 px, side by side')
+  .option('--pairs <list>', 'e2e pairs as content:style names under ../shared/images (default: two)')
+  .option('--out <dir>', 'where e2e writes its results and contact sheets', 'output/bench')
   .parse()
-  .opts<{ sizes: string; engines: string; iters: string; threads: string; json?: boolean; e2e?: boolean }>();
+  .opts<{
+    sizes: string;
+    engines: string;
+    iters: string;
+    threads: string;
+    json?: boolean;
+    e2e?: boolean;
+    pairs?: string;
+    out: string;
+  }>();
 
 const sizes = opts.sizes.split(',').map(Number);
 const wanted = opts.engines.split(',').map((e) => e.trim());
@@ -106,43 +118,6 @@ async function torch(size: number): Promise<Row | undefined> {
   };
 }
 
-async function endToEnd(): Promise<Row | undefined> {
-  const weights = path.join(SHARED, 'models/vgg19');
-  if (!existsSync(path.join(weights, 'weights.json'))) return undefined;
-  const out = path.join(await mkdtemp(path.join(os.tmpdir(), 'nst-bench-')), 'e2e.jpg');
-  const args = [
-    path.join(ROOT, 'bin/nst.js'),
-    'stylize',
-    '--content',
-    path.join(SHARED, 'images/content/tubingen.jpg'),
-  ];
-  args.push(
-    '--style',
-    path.join(SHARED, 'images/style/starry_night.jpg'),
-    '-o',
-    out,
-    '--size',
-    '512',
-    '--weights',
-    weights,
-    '--json',
-  );
-  const t = performance.now();
-  const { stdout, stderr } = await run('/usr/bin/time', ['-f', '%M', process.execPath, ...args], {
-    maxBuffer: 1 << 20,
-  });
-  const summary = JSON.parse(stdout.trim().split('\n').pop()!);
-  return {
-    engine: 'e2e-512',
-    backend: summary.backend,
-    size: 512,
-    wallSeconds: Number(((performance.now() - t) / 1000).toFixed(1)),
-    iterations: summary.iterations,
-    peakRssMb: Math.round(Number(stderr.trim().split('\n').pop()) / 1024),
-    output: out,
-  };
-}
-
 const engines = (await availableEngines()).filter((e) => wanted.includes(e));
 if (engines.includes('onnx')) emit(await probe(['--conv-peak', '--threads', opts.threads]));
 for (const size of sizes) {
@@ -165,13 +140,38 @@ for (const size of sizes) {
     else process.stderr.write('torch peer skipped: /usr/bin/python3 with python3-torch not installed\n');
   }
 }
-if (opts.e2e) {
-  const row = await endToEnd();
-  if (row) emit(row);
-  else process.stderr.write('e2e skipped: ../shared/models/vgg19 not present\n');
-}
+const e2e = opts.e2e ? await endToEnd() : undefined;
 
 if (!opts.json) printTable();
+if (e2e && !opts.json) process.stdout.write(`\n${endToEndTable(e2e.pairs, e2e.peer).join('\n')}\n`);
+
+/** Both schedules on every pair, and the peer's 512 px seconds per iteration (measured above or now). */
+async function endToEnd(): Promise<{ pairs: EndToEndPair[]; peer?: number } | undefined> {
+  if (!existsSync(path.join(SHARED, 'models/vgg19/weights.json'))) {
+    process.stderr.write('e2e skipped: ../shared/models/vgg19 not present\n');
+    return undefined;
+  }
+  const setup = {
+    nst: path.join(ROOT, 'bin/nst.js'),
+    shared: SHARED,
+    threads: opts.threads,
+    outDir: path.resolve(opts.out),
+  };
+  const pairs: EndToEndPair[] = [];
+  for (const pair of opts.pairs ? parsePairs(opts.pairs) : DEFAULT_PAIRS) {
+    const result = await endToEndPair(setup, pair);
+    emit({ engine: 'e2e-512', ...result });
+    pairs.push(result);
+  }
+  let peer = rows.find((r) => r.engine === 'torch' && r.size === 512)?.secPerIter;
+  if (peer === undefined) {
+    const row = await torch(512);
+    if (row) emit(row);
+    else process.stderr.write('torch peer skipped: /usr/bin/python3 with python3-torch not installed\n');
+    peer = row?.secPerIter;
+  }
+  return { pairs, peer };
+}
 
 function printTable(): void {
   const peak = rows.find((r) => r.engine === 'conv-peak')?.gflops;
@@ -185,10 +185,5 @@ function printTable(): void {
     );
   }
   if (peak) lines.push(`conv-peak: ${peak} GFLOP/s (one large 3x3 conv in onnxruntime)`);
-  const e2e = rows.find((r) => r.engine === 'e2e-512');
-  if (e2e)
-    lines.push(
-      `end-to-end 512 px stylize: ${e2e.wallSeconds} s wall, ${e2e.iterations} iterations, ${e2e.peakRssMb} MB peak RSS`,
-    );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -7,12 +7,13 @@ import { type Command, Option } from 'commander';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import { camelToKebab } from '../text.js';
 
-type FlagKind = 'number' | 'boolean' | 'list' | { choices: readonly string[] };
+type FlagKind = 'number' | 'boolean' | 'list' | 'number-or-list' | { choices: readonly string[] };
 
 const FLAG_KINDS: Record<keyof StylizeOptions, FlagKind> = {
   size: 'number',
-  iterations: 'number',
+  iterations: 'number-or-list',
   minSize: 'number',
+  scaleGrowth: 'number',
   optimizer: { choices: ['lbfgs', 'adam'] },
   learningRate: 'number',
   lbfgsHistory: 'number',
@@ -31,10 +32,11 @@ const FLAG_KINDS: Record<keyof StylizeOptions, FlagKind> = {
   threads: 'number',
 };
 
-/** Parses "1,0.8,0.5" or "1e3" the way users type them; anything else stays a string for zod to reject. */
+/** Parses "1,0.8,0.5", "1e3" or "50,30,80" the way users type them; anything else stays a string for zod to reject. */
 export function parseOptionValue(kind: FlagKind, raw: string): unknown {
   if (kind === 'number') return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
   if (kind === 'list') return raw.split(',').map((part) => parseOptionValue('number', part));
+  if (kind === 'number-or-list') return parseOptionValue(raw.includes(',') ? 'list' : 'number', raw);
   return raw;
 }
 

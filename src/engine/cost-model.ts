@@ -5,8 +5,7 @@
  * uses it to route jobs (Lambda vs Batch) and `nst stylize --dry-run` prints it.
  */
 import { iterationGflop } from './flops.js';
-import type { StylizeOptions } from './options.js';
-import { planScales } from './schedule.js';
+import { planScales, type ScheduleOptions } from './schedule.js';
 import type { EngineKind } from './types.js';
 
 /**
@@ -33,7 +32,7 @@ const SCALE_SETUP_SECONDS: Readonly<Record<string, number>> = {
 export interface CostInput {
   readonly width: number;
   readonly height: number;
-  readonly options: Pick<StylizeOptions, 'iterations' | 'minSize'>;
+  readonly options: Pick<ScheduleOptions, 'iterations' | 'minSize' | 'scaleGrowth'>;
   readonly engine: EngineKind;
   readonly threads: number;
   readonly gpu?: boolean;
@@ -51,6 +50,13 @@ function backendFor(engine: EngineKind, gpu = false): string {
   return 'tfjs-wasm';
 }
 
+/**
+ * Loss-and-gradient evaluations of a scale: one per iteration, one more for the first step (L-BFGS evaluates
+ * the start), and at the final scale two more: the initial and final loss terms the result reports.
+ */
+const evaluationsAt = (scale: { iterations: number }, final: boolean) =>
+  scale.iterations + 1 + (final ? 2 : 0);
+
 export function estimateCost(input: CostInput): CostEstimate {
   const backend = backendFor(input.engine, input.gpu);
   const { gflopsPerThread, maxThreads } = THROUGHPUT[backend];
@@ -58,11 +64,9 @@ export function estimateCost(input: CostInput): CostEstimate {
   const scales = planScales({
     width: input.width,
     height: input.height,
-    minSize: input.options.minSize,
-    iterations: input.options.iterations,
-  }).map((s) => {
-    // +2 evaluations at the last scale (initial and final loss) are within the noise; count one per scale.
-    const gflop = iterationGflop(s.width, s.height) * (s.iterations + 1);
+    ...input.options,
+  }).map((s, i, all) => {
+    const gflop = iterationGflop(s.width, s.height) * evaluationsAt(s, i === all.length - 1);
     return { ...s, gflop, seconds: gflop / rate + SCALE_SETUP_SECONDS[backend] };
   });
   return {

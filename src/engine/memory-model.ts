@@ -14,6 +14,7 @@
  */
 import type { StylizeOptions } from './options.js';
 import { resampledStyleSize } from './resample.js';
+import { iterationsAt } from './schedule.js';
 import type { EngineKind } from './types.js';
 
 const MIB = 1024 * 1024;
@@ -75,7 +76,7 @@ export interface MemoryInput {
   readonly styles: readonly { readonly width: number; readonly height: number }[];
   /** Pixels of every decoded input at its own size (content, styles, init image); default: none counted. */
   readonly inputPixels?: number;
-  /** `iterations` (per scale) bounds the history: it holds at most that many pairs. */
+  /** `iterations` (per scale) bounds the history: it holds at most as many pairs as a scale's iterations. */
   readonly options: Pick<StylizeOptions, 'optimizer' | 'lbfgsHistory' | 'styleScale' | 'iterations'>;
   readonly engine: EngineKind;
   readonly gpu?: boolean;
@@ -105,7 +106,8 @@ function backendFor(engine: EngineKind, gpu = false): string {
 /** Bytes per result pixel the optimiser keeps. */
 function optimiserBytesPerPixel(options: MemoryInput['options']): number {
   if (options.optimizer === 'adam') return ADAM_VECTORS * VECTOR_BYTES_PER_PIXEL;
-  const pairs = Math.min(options.lbfgsHistory, options.iterations);
+  // The final scale has the longest vectors; its iterations bound its history.
+  const pairs = Math.min(options.lbfgsHistory, iterationsAt(options.iterations, 0, 1));
   return (LBFGS_WORKING_VECTORS + 2 * pairs) * VECTOR_BYTES_PER_PIXEL;
 }
 

@@ -6,9 +6,14 @@
 import { z } from 'zod';
 import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
 import { LBFGS_DEFAULTS } from './optim/lbfgs.js';
+import { DEFAULT_SCHEDULE } from './schedule.js';
 
 /** The largest result, longest side in pixels. */
 export const MAX_SIZE = 4096;
+
+/** Entries of a per-scale iteration list (4096 px from 16 px is 16 scales). */
+const MAX_SCHEDULE_ENTRIES = 16;
+const iterationCount = z.number().int().min(1).max(10_000);
 
 export const stylizeOptionsSchema = z
   .object({
@@ -20,19 +25,25 @@ export const stylizeOptionsSchema = z
       .default(512)
       .describe('Longest side of the result in pixels'),
     iterations: z
-      .number()
-      .int()
-      .min(1)
-      .max(10_000)
-      .default(200)
-      .describe('Optimiser iterations at each scale'),
+      .union([iterationCount, z.array(iterationCount).min(1).max(MAX_SCHEDULE_ENTRIES)])
+      .default([...DEFAULT_SCHEDULE.iterations])
+      .describe(
+        'Optimiser iterations per scale: one number for every scale, or a list whose last entry is the final ' +
+          "scale's and whose other entries go to the scales from the first on, the last of them repeating",
+      ),
     minSize: z
       .number()
       .int()
       .min(16)
       .max(MAX_SIZE)
-      .default(128)
-      .describe('Longest side of the first (coarsest) scale; sizes grow by sqrt(2) up to size'),
+      .default(DEFAULT_SCHEDULE.minSize)
+      .describe('Longest side of the first (coarsest) scale; sizes grow by scaleGrowth up to size'),
+    scaleGrowth: z
+      .number()
+      .min(1.1)
+      .max(4)
+      .default(DEFAULT_SCHEDULE.scaleGrowth)
+      .describe('Size ratio between scales (as close as a whole number of scales allows)'),
     optimizer: z.enum(['lbfgs', 'adam']).default('lbfgs').describe('Optimiser'),
     learningRate: z
       .number()

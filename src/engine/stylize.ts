@@ -146,6 +146,7 @@ function scheduleFor(content: { width: number; height: number }, options: Styliz
     height: content.height,
     minSize: options.minSize,
     iterations: options.iterations,
+    scaleGrowth: options.scaleGrowth,
   });
 }
 

@@ -19,18 +19,23 @@ type Shape = Record<string, z.ZodType>;
 const OPTION_FIELDS = stylizeOptionsSchema.shape as unknown as Shape;
 const OUTPUT_FIELDS = outputSettingsSchema.shape as unknown as Shape;
 
-/** The schema type under default/optional wrappers: 'number', 'boolean', 'array', 'enum', ... */
-function baseType(schema: z.ZodType): { type: string; element?: z.ZodType } {
-  let def = schema._zod.def as { type: string; innerType?: z.ZodType; element?: z.ZodType };
+/** The schema type under default/optional wrappers: 'number', 'boolean', 'array', 'union', 'enum', ... */
+function baseType(schema: z.ZodType): { type: string; element?: z.ZodType; options?: z.ZodType[] } {
+  let def = schema._zod.def as {
+    type: string;
+    innerType?: z.ZodType;
+    element?: z.ZodType;
+    options?: z.ZodType[];
+  };
   while (def.innerType && ['default', 'prefault', 'optional', 'nullable'].includes(def.type)) {
     def = def.innerType._zod.def as typeof def;
   }
-  return { type: def.type, element: def.element };
+  return { type: def.type, element: def.element, options: def.options };
 }
 
 /** A metadata string as the type the schema expects; unparseable values stay strings for zod to report. */
 function coerce(value: string, schema: z.ZodType): unknown {
-  const { type, element } = baseType(schema);
+  const { type, element, options } = baseType(schema);
   const text = value.trim();
   switch (type) {
     case 'number':
@@ -39,6 +44,11 @@ function coerce(value: string, schema: z.ZodType): unknown {
       return parseBooleanText(text) ?? value;
     case 'array':
       return element ? text.split(',').map((item) => coerce(item, element)) : value;
+    case 'union': {
+      // The first member that accepts the value read its way (`200` a number, `50,30,80` a list).
+      const read = (options ?? []).map((member) => ({ member, value: coerce(value, member) }));
+      return (read.find((r) => r.member.safeParse(r.value).success) ?? { value }).value;
+    }
     default:
       return text;
   }

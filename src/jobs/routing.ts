@@ -115,7 +115,7 @@ function tooLargeReason(seconds: number, here: Fit, batch?: Fit, batchSeconds?: 
 
 /** A job as the models see it: the result's size, the styles and inputs as decoded, the options. */
 export type JobShape = Omit<MemoryInput, 'engine' | 'gpu' | 'options'> & {
-  readonly options: MemoryInput['options'] & Pick<StylizeOptions, 'minSize'>;
+  readonly options: MemoryInput['options'] & Pick<StylizeOptions, 'minSize' | 'scaleGrowth'>;
 };
 
 /** The shape of a job whose inputs are decoded (every decoded image counts, at its own size). */

@@ -115,10 +115,7 @@ function effectiveOptions(
   size: { width: number; height: number },
 ): StylizeOptions {
   const cores = defaultThreads();
-  const total = planScales({ ...size, minSize: options.minSize, iterations: options.iterations }).reduce(
-    (sum, scale) => sum + scale.iterations,
-    0,
-  );
+  const total = planScales({ ...size, ...options }).reduce((sum, scale) => sum + scale.iterations, 0);
   return {
     ...options,
     engine: options.engine === 'auto' ? config.engine : options.engine,

@@ -14,15 +14,15 @@ describe('cost model', () => {
     const base = {
       width: 512,
       height: 512,
-      options: { iterations: 100, minSize: 128 },
+      options: { iterations: 100, minSize: 128, scaleGrowth: Math.SQRT2 },
       engine: 'onnx' as const,
       threads: 2,
     };
     const t = estimateCost(base).seconds;
     expect(estimateCost({ ...base, width: 1024, height: 1024 }).seconds).toBeGreaterThan(3 * t);
-    expect(estimateCost({ ...base, options: { iterations: 200, minSize: 128 } }).seconds).toBeGreaterThan(
-      1.8 * t,
-    );
+    expect(
+      estimateCost({ ...base, options: { iterations: 200, minSize: 128, scaleGrowth: Math.SQRT2 } }).seconds,
+    ).toBeGreaterThan(1.8 * t);
     expect(estimateCost({ ...base, engine: 'tfjs' }).seconds).toBeGreaterThan(5 * t);
     // The WASM backend runs one thread under Node: more cores do not help it.
     expect(estimateCost({ ...base, engine: 'tfjs', threads: 8 }).seconds).toBe(

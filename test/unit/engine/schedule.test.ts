@@ -1,9 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { planScales } from '../../../src/engine/schedule.js';
+import { DEFAULT_STYLIZE_OPTIONS } from '../../../src/engine/options.js';
+import {
+  CLASSIC_SCHEDULE,
+  DEFAULT_SCHEDULE,
+  iterationsAt,
+  planScales,
+} from '../../../src/engine/schedule.js';
 
 describe('planScales', () => {
   it('grows by about sqrt(2) from the minimum size to exactly the target', () => {
-    const scales = planScales({ width: 512, height: 384, minSize: 128, iterations: 100 });
+    const scales = planScales({
+      width: 512,
+      height: 384,
+      minSize: 128,
+      iterations: 100,
+      scaleGrowth: Math.SQRT2,
+    });
     expect(scales.map((s) => s.width)).toEqual([128, 181, 256, 362, 512]);
     expect(scales.at(-1)).toEqual({ width: 512, height: 384, iterations: 100 });
     for (let i = 1; i < scales.length; i++) {
@@ -14,7 +26,7 @@ describe('planScales', () => {
   });
 
   it('keeps the aspect ratio at every scale', () => {
-    for (const s of planScales({ width: 300, height: 1000, minSize: 100, iterations: 1 })) {
+    for (const s of planScales({ width: 300, height: 1000, minSize: 100, iterations: 1, scaleGrowth: 1.2 })) {
       expect(s.width / s.height).toBeCloseTo(0.3, 1);
     }
   });
@@ -26,9 +38,45 @@ describe('planScales', () => {
     expect(planScales({ width: 128, height: 96, minSize: 128, iterations: 7 })).toHaveLength(1);
   });
 
-  it('takes iterations per scale, repeating the last entry', () => {
-    const scales = planScales({ width: 256, height: 256, minSize: 128, iterations: [50, 20] });
-    expect(scales.map((s) => s.iterations)).toEqual([50, 20, 20]);
+  it("gives a list's last entry to the final scale and repeats the entry before it over the middle", () => {
+    const its = (size: number, iterations: number[]) =>
+      planScales({ width: size, height: size, minSize: 128, iterations, scaleGrowth: Math.SQRT2 }).map(
+        (s) => s.iterations,
+      );
+    expect(its(512, [50, 30, 80])).toEqual([50, 30, 30, 30, 80]);
+    expect(its(256, [50, 30, 80])).toEqual([50, 30, 80]);
+    expect(its(181, [50, 30, 80])).toEqual([50, 80]);
+    expect(its(128, [50, 30, 80])).toEqual([80]);
+    expect(its(256, [50, 20])).toEqual([50, 50, 20]);
+    expect(its(256, [70])).toEqual([70, 70, 70]);
+  });
+});
+
+describe('iterationsAt', () => {
+  it('reads a number as every scale and a list from both ends', () => {
+    expect([0, 1, 2].map((i) => iterationsAt(200, i, 3))).toEqual([200, 200, 200]);
+    expect([0, 1, 2, 3].map((i) => iterationsAt([10, 20, 30, 40], i, 4))).toEqual([10, 20, 30, 40]);
+    expect([0, 1, 2, 3, 4, 5].map((i) => iterationsAt([10, 20, 30, 40], i, 6))).toEqual([
+      10, 20, 30, 30, 30, 40,
+    ]);
+  });
+});
+
+describe('the schedules', () => {
+  it('keeps the classic schedule expressible: 200 iterations at each of 5 scales from 128 px', () => {
+    const scales = planScales({ width: 512, height: 384, ...CLASSIC_SCHEDULE });
+    expect(scales.map((s) => [s.width, s.iterations])).toEqual([
+      [128, 200],
+      [181, 200],
+      [256, 200],
+      [362, 200],
+      [512, 200],
+    ]);
+  });
+
+  it('is what the options default to', () => {
+    expect(DEFAULT_STYLIZE_OPTIONS.minSize).toBe(DEFAULT_SCHEDULE.minSize);
+    expect(DEFAULT_STYLIZE_OPTIONS.iterations).toEqual(DEFAULT_SCHEDULE.iterations);
   });
 });
 

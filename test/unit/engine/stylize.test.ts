@@ -26,6 +26,7 @@ const options = (overrides: Partial<StylizeOptions> = {}): StylizeOptions => ({
   ...DEFAULT_STYLIZE_OPTIONS,
   size: 40,
   minSize: 20,
+  scaleGrowth: Math.SQRT2,
   iterations: 30,
   ...overrides,
 });

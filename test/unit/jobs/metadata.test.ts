@@ -30,6 +30,20 @@ describe('drop-in metadata', () => {
     });
   });
 
+  it('reads an iteration schedule as a number or a per-scale list', () => {
+    expect(optionsFromMetadata({ 'nst-iterations': '300' }).options).toEqual({ iterations: 300 });
+    expect(optionsFromMetadata({ 'nst-iterations': '50, 30,80' }).options).toEqual({
+      iterations: [50, 30, 80],
+    });
+    const error = thrown(() =>
+      specFromMetadata(
+        { 'nst-iterations': '50,many' },
+        { content: 'inputs/s/a.jpg', styles: [{ key: 'styles/s.png', weight: 1 }] },
+      ),
+    );
+    expect(error.message).toMatch(/x-amz-meta-nst-iterations: .*\(got "50,many"\)/);
+  });
+
   it('builds the spec of a drop-in', () => {
     const spec = specFromMetadata(
       { 'nst-iterations': '50' },
