@@ -44,15 +44,13 @@ interface Schedule {
   readonly flags: readonly string[];
 }
 
-const classicFlags = (s: { minSize: number; iterations: IterationSchedule }) => [
-  '--min-size',
-  String(s.minSize),
-  '--iterations',
-  [s.iterations].flat().join(','),
+const scheduleFlags = (s: { minSize: number; scaleGrowth: number; iterations: IterationSchedule }) => [
+  ...['--min-size', String(s.minSize), '--scale-growth', String(s.scaleGrowth)],
+  ...['--iterations', [s.iterations].flat().join(',')],
 ];
 
 const SCHEDULES: readonly Schedule[] = [
-  { name: 'classic', flags: classicFlags(CLASSIC_SCHEDULE) },
+  { name: 'classic', flags: scheduleFlags(CLASSIC_SCHEDULE) },
   { name: 'default', flags: [] },
 ];
 
