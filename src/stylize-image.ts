@@ -10,6 +10,7 @@ import { type StylizeContext, type StylizeResult, stylize } from './engine/styli
 import type { RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
 import { transferLuminance } from './image/colour.js';
+import { matchColours } from './image/colour-match.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
 import { encodeImage } from './image/encode.js';
 import type { OutputFormat } from './image/formats.js';
@@ -91,7 +92,7 @@ export async function stylizeDecodedImage(
   const size = resultSize(decoded.content, options);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
   const stylized = await stylize(
-    { content, styles: decoded.styles, initImage: decoded.initImage },
+    { content, styles: styleImages(decoded.styles, content, options), initImage: decoded.initImage },
     options,
     context,
   );
@@ -102,6 +103,23 @@ export async function stylizeDecodedImage(
     : undefined;
   const encoded = await encodeImage(result.image, { format: output.format, quality: output.quality, alpha });
   return { output: encoded, result, content };
+}
+
+/**
+ * The styles as the engine gets them: with colorMatch, each one's colours mapped to the content's mean and
+ * covariance (new images; the decoded ones are kept). With originalColors as well, both apply in turn: the
+ * matched styles are stylised, then the result's luminance goes onto the content's chrominance. The match
+ * gives the style the content's luminance mean and spread too (luma is linear in RGB), which is what Gatys
+ * et al. (2017) do to the style before a luminance-only transfer, and the result keeps the content's
+ * colours exactly; without the match, a dark painting's luminance would darken the photo.
+ */
+function styleImages(
+  styles: DecodedInputs['styles'],
+  content: RgbImage,
+  options: Pick<StylizeOptions, 'colorMatch'>,
+): DecodedInputs['styles'] {
+  if (!options.colorMatch) return styles;
+  return styles.map((style) => ({ ...style, image: matchColours(style.image, content) }));
 }
 
 /** The content's alpha channel at the result's size. */
