@@ -46,7 +46,7 @@ export const stylizeOptionsSchema = z
       .lt(1)
       .optional()
       .describe(
-        `Adam: decay of the running average of the iterates that becomes each scale's result (0: off; default ${ADAM_AVERAGE_DECAY}). L-BFGS does not average: setting it with lbfgs is an error`,
+        `Adam: decay of the running average of the iterates that becomes each scale's result (0: off; default ${ADAM_AVERAGE_DECAY}). L-BFGS does not average: a value above 0 with lbfgs is an error`,
       ),
     lbfgsHistory: z
       .number()
@@ -97,7 +97,7 @@ export const stylizeOptionsSchema = z
       .boolean()
       .default(false)
       .describe(
-        "Match each style's colours to the content's (mean and covariance in RGB) before stylising. With originalColors too: the styles are matched, then the result's luminance goes onto the content's colours",
+        "Match each style's colours to the content's (mean and covariance in RGB) before stylising. With original-colors too, the styles are matched first, then the result's luminance goes onto the content's colours",
       ),
     seed: z
       .number()

@@ -1,7 +1,8 @@
 /**
  * stylize(): the coarse-to-fine driver. At each scale it builds an engine for that size, starts from the
  * previous scale's result (upsampled) or the chosen initial image, and runs the optimiser. Pure: images in,
- * image out; no file or network I/O. Original colours (a luminance transfer) are the caller's step.
+ * image out; no file or network I/O. Colour matching of the styles and original colours (a luminance
+ * transfer) are the caller's steps (src/stylize-image.ts).
  */
 import { NstError } from '../errors.js';
 import { createEngine as defaultCreateEngine } from './index.js';
