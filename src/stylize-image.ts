@@ -2,7 +2,8 @@
  * stylizeImage(): image bytes in, encoded stylised image out. The one composition of image I/O and the
  * engine, shared by the CLI, the job runner (Lambda, Batch, local) and the example: decode and validate
  * every input first (so a bad style fails before minutes of work), resize the content with a high-quality
- * filter, run stylize(), encode. Callers that decoded the inputs already (the runner, which routes on the
+ * filter, match the styles' colours to it (colorMatch), run stylize(), keep the content's colours
+ * (originalColors), encode. Callers that decoded the inputs already (the runner, which routes on the
  * content's size) call stylizeDecodedImage(). Writes nothing: callers decide where bytes go.
  */
 import type { StylizeOptions } from './engine/options.js';
@@ -10,6 +11,7 @@ import { type StylizeContext, type StylizeResult, stylize } from './engine/styli
 import type { RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
 import { transferLuminance } from './image/colour.js';
+import { matchColours } from './image/colour-match.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
 import { encodeImage } from './image/encode.js';
 import type { OutputFormat } from './image/formats.js';
@@ -91,7 +93,7 @@ export async function stylizeDecodedImage(
   const size = resultSize(decoded.content, options);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
   const stylized = await stylize(
-    { content, styles: decoded.styles, initImage: decoded.initImage },
+    { content, styles: styleImages(decoded.styles, content, options), initImage: decoded.initImage },
     options,
     context,
   );
@@ -102,6 +104,23 @@ export async function stylizeDecodedImage(
     : undefined;
   const encoded = await encodeImage(result.image, { format: output.format, quality: output.quality, alpha });
   return { output: encoded, result, content };
+}
+
+/**
+ * The styles as the engine gets them: with colorMatch, each one's colours mapped to the content's mean and
+ * covariance (new images; the decoded ones are kept). With originalColors as well, both apply in turn: the
+ * matched styles are stylised, then the result's luminance goes onto the content's chrominance. The match
+ * gives the style the content's luminance mean and spread too (luma is linear in RGB), which is what Gatys
+ * et al. (2017) do to the style before a luminance-only transfer, and the result keeps the content's
+ * colours exactly; without the match, a dark painting's luminance would darken the photo.
+ */
+function styleImages(
+  styles: DecodedInputs['styles'],
+  content: RgbImage,
+  options: Pick<StylizeOptions, 'colorMatch'>,
+): DecodedInputs['styles'] {
+  if (!options.colorMatch) return styles;
+  return styles.map((style) => ({ ...style, image: matchColours(style.image, content) }));
 }
 
 /** The content's alpha channel at the result's size. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
+import { ADAM_AVERAGE_DECAY } from './optim/average.js';
 import { LBFGS_DEFAULTS } from './optim/lbfgs.js';
 import { DEFAULT_SCHEDULE } from './schedule.js';
 
@@ -50,6 +51,14 @@ export const stylizeOptionsSchema = z
       .positive()
       .optional()
       .describe('Optimiser step size (default: 1 for L-BFGS, 10 for Adam)'),
+    averageDecay: z
+      .number()
+      .min(0)
+      .lt(1)
+      .optional()
+      .describe(
+        `Adam: decay of the running average of the iterates that becomes each scale's result (0: off; default ${ADAM_AVERAGE_DECAY}). L-BFGS does not average: a value above 0 with lbfgs is an error`,
+      ),
     lbfgsHistory: z
       .number()
       .int()
@@ -95,6 +104,12 @@ export const stylizeOptionsSchema = z
       .boolean()
       .default(false)
       .describe("Keep the content's colours (luminance-only transfer)"),
+    colorMatch: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Match each style's colours to the content's (mean and covariance in RGB) before stylising. With original-colors too, the styles are matched first, then the result's luminance goes onto the content's colours",
+      ),
     seed: z
       .number()
       .int()
@@ -116,7 +131,18 @@ export const stylizeOptionsSchema = z
       .describe('Engine: auto picks the fastest that loads'),
     threads: z.number().int().min(1).max(256).optional().describe('Worker threads (default: all cores)'),
   })
-  .strict();
+  .strict()
+  .superRefine((options, ctx) => {
+    // Refused rather than ignored: a user who sets it expects it to do something. 0 (off) is what L-BFGS does.
+    if (options.optimizer === 'lbfgs' && options.averageDecay !== undefined && options.averageDecay > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['averageDecay'],
+        message:
+          'iterate averaging is for Adam only: use optimizer adam, or leave averageDecay unset with lbfgs',
+      });
+    }
+  });
 
 export type StylizeOptions = z.output<typeof stylizeOptionsSchema>;
 

@@ -1,11 +1,18 @@
 /**
  * stylize(): the coarse-to-fine driver. At each scale it builds an engine for that size, starts from the
  * previous scale's result (upsampled) or the chosen initial image, and runs the optimiser. Pure: images in,
- * image out; no file or network I/O. Original colours (a luminance transfer) are the caller's step.
+ * image out; no file or network I/O. Colour matching of the styles and original colours (a luminance
+ * transfer) are the caller's steps (src/stylize-image.ts).
  */
 import { NstError } from '../errors.js';
 import { createEngine as defaultCreateEngine } from './index.js';
-import { type AdamOptions, createOptimiser, type LbfgsOptions } from './optim/index.js';
+import {
+  ADAM_AVERAGE_DECAY,
+  type AdamOptions,
+  averageIterates,
+  createOptimiser,
+  type LbfgsOptions,
+} from './optim/index.js';
 import { MAX_SIZE, type StylizeOptions } from './options.js';
 import { resampledStyleSize, resampleHwc, resampleImage } from './resample.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
@@ -62,7 +69,11 @@ export interface Checkpoint {
   readonly scaleIndex: number;
   /** Iterations already done at that scale. */
   readonly iteration: number;
-  /** The current image at that scale, RGB 0..255 (not clamped). */
+  /**
+   * The current image at that scale, RGB 0..255 (not clamped). With Adam's iterate averaging it is the
+   * average (the image the user sees); Adam's moments are not kept, so a resumed run restarts them and the
+   * average from this image, as each new scale does.
+   */
   readonly image: RgbImage;
 }
 
@@ -333,11 +344,16 @@ async function optimiseScale(
 ): Promise<{ x: Float32Array; iteration: number; last?: LossTerms }> {
   const { options, context, scales, clock } = run;
   const scale = scales[s];
-  const optimiser = createOptimiser<LossAndGradient>(
-    options.optimizer,
-    start.x,
-    (v) => engine.lossAndGradient(v),
-    optimiserOptions(options),
+  // With averaging, optimiser.x is the average: what checkpoints, frames and the scale's result hold.
+  const decay = averageDecay(options);
+  const optimiser = averageIterates(
+    createOptimiser<LossAndGradient>(
+      options.optimizer,
+      start.x,
+      (v) => engine.lossAndGradient(v),
+      optimiserOptions(options),
+    ),
+    decay,
   );
   let iteration = start.iteration;
   let last: LossTerms | undefined;
@@ -358,7 +374,13 @@ async function optimiseScale(
     context.onProgress?.(progress(run, s, iteration, last, optimiser.x));
     if (step.converged) break;
   }
-  return { x: optimiser.x.slice(), iteration, last };
+  // The steps' losses are the iterates'; an averaged scale's loss is the average's (the caller evaluates it).
+  return { x: optimiser.x.slice(), iteration, last: decay > 0 ? undefined : last };
+}
+
+/** Adam's iterate-averaging decay (unset: ADAM_AVERAGE_DECAY); L-BFGS never averages (options refuse it). */
+function averageDecay(options: StylizeOptions): number {
+  return options.optimizer === 'adam' ? (options.averageDecay ?? ADAM_AVERAGE_DECAY) : 0;
 }
 
 /** The optimiser's settings among the options (unset ones take the optimiser's defaults). */

@@ -51,7 +51,7 @@ export function optionsMetadata(
   options: Readonly<Record<string, unknown>>,
   output: SubmitRequest['output'] = {},
 ): Record<string, string> {
-  const checks = [stylizeOptionsSchema.partial().safeParse(options), outputSettingsSchema.safeParse(output)];
+  const checks = [stylizeOptionsSchema.safeParse(options), outputSettingsSchema.safeParse(output)];
   const problems = checks.flatMap((check) => (check.success ? [] : describeIssues(check.error)));
   if (problems.length > 0)
     throw new NstError('INVALID_OPTION', `invalid options:\n  ${problems.join('\n  ')}`);

@@ -68,6 +68,8 @@ describe('nst stylize', () => {
       '--pooling',
       '--init',
       '--original-colors',
+      '--color-match',
+      '--average-decay',
       '--seed',
       '--save-every',
       '--engine',
@@ -102,6 +104,24 @@ describe('nst stylize', () => {
     const b = await run(out('b.png'), '--init', 'random', '--seed', '7', '--engine', 'onnx');
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(Buffer.compare(await readFile(out('a.png')), await readFile(out('b.png')))).toBe(0);
+  });
+
+  it('runs with --color-match, --original-colors and Adam with --average-decay', async () => {
+    const output = out('colours.png');
+    const { code, stdout, stderr } = await run(
+      output,
+      '--json',
+      '--color-match',
+      '--original-colors',
+      '--optimizer',
+      'adam',
+      '--average-decay',
+      '0.9',
+    );
+    expect(stderr).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout.trim())).toMatchObject({ output, iterations: 4 });
+    expect(existsSync(output)).toBe(true);
   });
 
   it('passes --line-search and --lbfgs-history to L-BFGS: the line search runs and lowers the loss', async () => {
@@ -264,6 +284,11 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
       'an L-BFGS history out of range',
       async () => ['--lbfgs-history', '0'],
       /INVALID_OPTION[\s\S]*--lbfgs-history/,
+    ],
+    [
+      'iterate averaging with L-BFGS',
+      async () => ['--optimizer', 'lbfgs', '--average-decay', '0.9'],
+      /INVALID_OPTION[\s\S]*--average-decay: iterate averaging is for Adam only/,
     ],
     [
       'an unsupported output format',

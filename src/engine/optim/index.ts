@@ -1,12 +1,14 @@
 /**
  * Optimisers on plain Float32Arrays (no I/O): L-BFGS, the default for style transfer, and Adam.
- * Both copy x0 (the caller's array is never modified) and own their iterate `x`.
+ * Both copy x0 (the caller's array is never modified) and own their iterate `x`; averageIterates() wraps
+ * one so that its `x` is the running average of its iterates (average.ts).
  */
 import { NstError } from '../../errors.js';
 import { Adam } from './adam.js';
 import { Lbfgs } from './lbfgs.js';
 import type { AdamOptions, Evaluation, LbfgsOptions, Objective, Optimiser, OptimiserKind } from './types.js';
 
+export { ADAM_AVERAGE_DECAY, averageIterates } from './average.js';
 export type {
   AdamOptions,
   Evaluation,

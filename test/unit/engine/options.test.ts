@@ -29,4 +29,27 @@ describe('stylize options', () => {
     expect(problems).toMatch(/--styleLayerWeights/);
     expect(problems).toMatch(/--bogus: .*bogus/);
   });
+
+  it('colour matching is off unless asked for; averaging is unset (Adam averages by default)', () => {
+    expect(DEFAULT_STYLIZE_OPTIONS.colorMatch).toBe(false);
+    expect(DEFAULT_STYLIZE_OPTIONS.averageDecay).toBeUndefined();
+    expect(stylizeOptionsSchema.parse({ colorMatch: true }).colorMatch).toBe(true);
+    expect(stylizeOptionsSchema.parse({ optimizer: 'adam', averageDecay: 0.9 }).averageDecay).toBe(0.9);
+    expect(stylizeOptionsSchema.parse({ optimizer: 'adam', averageDecay: 0 }).averageDecay).toBe(0);
+  });
+
+  it('refuses an average decay outside [0, 1)', () => {
+    for (const averageDecay of [-0.1, 1, 2]) {
+      expect(stylizeOptionsSchema.safeParse({ optimizer: 'adam', averageDecay }).success).toBe(false);
+    }
+  });
+
+  it('refuses iterate averaging with L-BFGS, naming the option and the fix; 0 (off) is fine', () => {
+    const parsed = stylizeOptionsSchema.safeParse({ averageDecay: 0.99 });
+    expect(parsed.success).toBe(false);
+    expect(describeIssues(parsed.error!, (p) => `--${p.join('.')}`)).toEqual([
+      '--averageDecay: iterate averaging is for Adam only: use optimizer adam, or leave averageDecay unset with lbfgs',
+    ]);
+    expect(stylizeOptionsSchema.safeParse({ optimizer: 'lbfgs', averageDecay: 0 }).success).toBe(true);
+  });
 });

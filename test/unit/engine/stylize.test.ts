@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../src/engine/index.js';
+import { averageIterates, createOptimiser } from '../../../src/engine/optim/index.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
+import { resampleHwc } from '../../../src/engine/resample.js';
 import {
   ETA_MIN_ITERATIONS,
   MAX_ASPECT_RATIO,
@@ -15,7 +17,7 @@ import {
   stylize,
 } from '../../../src/engine/stylize.js';
 import type { EngineChoice, EngineSpec, StyleEngine } from '../../../src/engine/types.js';
-import { generateVggWeights } from '../../../src/engine/vgg.js';
+import { fromNetworkInput, generateVggWeights, toNetworkInput } from '../../../src/engine/vgg.js';
 import { transferLuminance } from '../../../src/image/colour.js';
 import { photoLike } from '../../helpers/images.js';
 
@@ -221,6 +223,136 @@ describe('stylize', () => {
       expect(built).toEqual([]);
       expect(MAX_STYLE_PIXELS).toBe(4096 * 4096);
     });
+  });
+});
+
+describe('Adam with iterate averaging', () => {
+  /** A tiny engine per scale: loss 0.5 |x - t|^2 towards a fixed image t; it records where it was evaluated. */
+  const target = photoLike(40, 32, 4);
+  function recordingEngines() {
+    const evaluated: Float32Array[][] = [];
+    const objectives: ((x: Float32Array) => Promise<{ loss: number; grad: Float32Array }>)[] = [];
+    const createEngine = async (_: EngineChoice, spec: EngineSpec): Promise<StyleEngine> => {
+      const t = toNetworkInput(
+        fromNetworkInput(
+          resampleHwc(toNetworkInput(target), 40, 32, spec.width, spec.height),
+          spec.width,
+          spec.height,
+        ),
+      );
+      const seen: Float32Array[] = [];
+      evaluated.push(seen);
+      const objective = async (x: Float32Array) => {
+        const grad = x.map((v, i) => v - t[i]);
+        const loss = 0.5 * grad.reduce((a, g) => a + g * g, 0);
+        return { loss, grad, terms: { content: 0, style: loss, tv: 0, total: loss } };
+      };
+      objectives.push(objective);
+      return {
+        kind: 'onnx',
+        backend: 'test',
+        width: spec.width,
+        height: spec.height,
+        lossAndGradient: async (x) => {
+          seen.push(x.slice());
+          return objective(x);
+        },
+        dispose() {},
+      };
+    };
+    return { evaluated, objectives, createEngine };
+  }
+  const adam = (overrides: Partial<StylizeOptions> = {}) =>
+    options({ optimizer: 'adam', iterations: 5, averageDecay: 0.9, ...overrides });
+  const close = (a: Float32Array, b: Float32Array) => a.every((v, i) => Math.abs(v - b[i]) < 1e-3);
+
+  it("makes each scale's result the average: reported, evaluated, and where the next scale starts", async () => {
+    const { evaluated, objectives, createEngine } = recordingEngines();
+    const result = await stylize({ content, styles: [style] }, adam(), { weights, createEngine });
+    // The first scale: its 5 Adam steps, then one evaluation of its result, the average.
+    expect(evaluated[0]).toHaveLength(6);
+    const again = averageIterates(createOptimiser('adam', evaluated[0][0], objectives[0]), 0.9);
+    for (let i = 0; i < 5; i++) await again.step();
+    expect(close(evaluated[0][5], again.x)).toBe(true);
+    expect(result.scales[0].final.total).toBe((await objectives[0](again.x)).loss);
+    // The next scale starts from that average, upsampled.
+    expect(close(evaluated[1][0], resampleHwc(again.x, 20, 16, 28, 22))).toBe(true);
+    // The last scale: the initial image, 5 steps, the result; the result is the last evaluation.
+    expect(evaluated[2]).toHaveLength(7);
+    const last = evaluated[2][6];
+    expect(close(toNetworkInput(result.image), last)).toBe(true);
+    expect(result.final.total).toBe((await objectives[2](last)).loss);
+  });
+
+  it('is plain Adam at averageDecay 0: no extra evaluation, the last iterate is the result', async () => {
+    const { evaluated, objectives, createEngine } = recordingEngines();
+    const result = await stylize({ content, styles: [style] }, adam({ averageDecay: 0 }), {
+      weights,
+      createEngine,
+    });
+    expect(evaluated[0]).toHaveLength(5);
+    const plain = createOptimiser('adam', evaluated[0][0], objectives[0]);
+    for (let i = 0; i < 5; i++) await plain.step();
+    expect(close(evaluated[1][0], resampleHwc(plain.x, 20, 16, 28, 22))).toBe(true);
+    expect(result.scales[0].final.total).toBe((await objectives[0](evaluated[0][4])).loss);
+  });
+
+  it('averages by default with Adam; L-BFGS never does', async () => {
+    const runWith = async (overrides: Partial<StylizeOptions>) => {
+      const { evaluated, createEngine } = recordingEngines();
+      const { image } = await stylize(
+        { content, styles: [style] },
+        options({ iterations: 5, ...overrides }),
+        {
+          weights,
+          createEngine,
+        },
+      );
+      return { evaluations: evaluated[0].length, image: Array.from(image.data) };
+    };
+    expect((await runWith({ optimizer: 'adam' })).evaluations).toBe(6);
+    expect((await runWith({ optimizer: 'adam', averageDecay: 0 })).evaluations).toBe(5);
+    expect(await runWith({ optimizer: 'lbfgs' })).toEqual(
+      await runWith({ optimizer: 'lbfgs', averageDecay: 0 }),
+    );
+  });
+
+  it('checkpoints the average (the frames show it too) and resumes from it', async () => {
+    const single = adam({ minSize: 40, iterations: 10, saveEvery: 4 });
+    const frames: Progress[] = [];
+    const controller = new AbortController();
+    const error = await stylize({ content, styles: [style] }, single, {
+      weights,
+      signal: controller.signal,
+      createEngine: recordingEngines().createEngine,
+      onProgress: (p) => {
+        if (p.image) frames.push(p);
+        if (p.done === 4) controller.abort(new Error('deadline'));
+      },
+    }).catch((e: unknown) => e);
+    const { checkpoint } = error as StylizeAborted;
+    expect(checkpoint).toMatchObject({ scaleIndex: 0, iteration: 4 });
+    // The same 4 steps, run to the end: the result (the average) is the checkpoint's image.
+    const four = await stylize(
+      { content, styles: [style] },
+      { ...single, iterations: 4 },
+      {
+        weights,
+        createEngine: recordingEngines().createEngine,
+      },
+    );
+    const clamp = (d: Float32Array) => d.map((v) => Math.min(255, Math.max(0, v)));
+    expect(close(clamp(checkpoint.image.data), four.image.data)).toBe(true);
+    expect(close(frames[0].image!.data, four.image.data)).toBe(true);
+    // Resumed: Adam and the average restart from the checkpoint's image, and run the 6 iterations left.
+    const { evaluated, createEngine } = recordingEngines();
+    const resumed = await stylize({ content, styles: [style] }, single, {
+      weights,
+      createEngine,
+      resume: checkpoint,
+    });
+    expect(close(evaluated[0][1], toNetworkInput(checkpoint.image))).toBe(true);
+    expect(resumed.iterations).toBe(6);
   });
 });
 

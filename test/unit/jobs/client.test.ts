@@ -23,4 +23,15 @@ describe('nst submit', () => {
     });
     expect(thrown(() => optionsMetadata({ size: 2 })).code).toBe('INVALID_OPTION');
   });
+
+  it('checks options together as the pipeline will: averaging with L-BFGS is refused before upload', () => {
+    expect(optionsMetadata({ optimizer: 'adam', averageDecay: 0.9, colorMatch: true })).toEqual({
+      'nst-optimizer': 'adam',
+      'nst-average-decay': '0.9',
+      'nst-color-match': 'true',
+    });
+    const error = thrown(() => optionsMetadata({ averageDecay: 0.9 }));
+    expect(error.code).toBe('INVALID_OPTION');
+    expect(error.message).toMatch(/averageDecay: iterate averaging is for Adam only/);
+  });
 });

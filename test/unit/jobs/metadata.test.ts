@@ -85,4 +85,27 @@ describe('drop-in metadata', () => {
       'x-amz-meta-nst-save-every: must be 0 (no frames) or at least 10 in pipeline jobs (got "1")',
     );
   });
+
+  it('reads nst-color-match and nst-average-decay into the spec', () => {
+    const base = { content: 'inputs/s/a.jpg', styles: [{ key: 'styles/s.png', weight: 1 }] };
+    const spec = specFromMetadata(
+      { 'nst-color-match': 'true', 'nst-optimizer': 'adam', 'nst-average-decay': '0.9' },
+      base,
+    );
+    expect(spec.options).toMatchObject({ colorMatch: true, optimizer: 'adam', averageDecay: 0.9 });
+    const defaults = specFromMetadata({}, base).options;
+    expect([defaults.colorMatch, defaults.averageDecay]).toEqual([false, undefined]);
+  });
+
+  it('refuses nst-average-decay with L-BFGS, naming the header and its value', () => {
+    const base = { content: 'inputs/s/a.jpg', styles: [{ key: 'styles/s.png', weight: 1 }] };
+    const error = thrown(() => specFromMetadata({ 'nst-average-decay': '0.99' }, base));
+    expect(error.code).toBe('INVALID_OPTION');
+    expect(error.message).toContain(
+      'x-amz-meta-nst-average-decay: iterate averaging is for Adam only: use optimizer adam, or leave averageDecay unset with lbfgs (got "0.99")',
+    );
+    expect(thrown(() => specFromMetadata({ 'nst-color-match': 'often' }, base)).message).toMatch(
+      /x-amz-meta-nst-color-match: .* \(got "often"\)/,
+    );
+  });
 });

@@ -130,6 +130,23 @@ describe('job spec', () => {
     expect(error.message).toContain('styles.0.key: must not have . or .. segments');
   });
 
+  it('takes options.colorMatch and options.averageDecay (Adam only)', () => {
+    const base = { content: 'inputs/a.jpg', styles: [{ key: 'styles/b.jpg' }] };
+    const spec = validateJobSpec(
+      { ...base, options: { colorMatch: true, optimizer: 'adam', averageDecay: 0.95 } },
+      'jobs/c.json',
+    );
+    expect(spec.options).toMatchObject({ colorMatch: true, optimizer: 'adam', averageDecay: 0.95 });
+    const error = thrown(() =>
+      validateJobSpec({ ...base, options: { colorMatch: 'yes', averageDecay: 0.95 } }, 'jobs/d.json'),
+    );
+    expect(error.code).toBe('INVALID_JOB_SPEC');
+    expect(error.message).toMatch(/options\.colorMatch: .*boolean/);
+    // The cross-option check runs once each option is valid on its own.
+    const lbfgs = thrown(() => validateJobSpec({ ...base, options: { averageDecay: 0.95 } }, 'jobs/e.json'));
+    expect(lbfgs.message).toContain('options.averageDecay: iterate averaging is for Adam only');
+  });
+
   it('rejects text that is not JSON', () => {
     expect(thrown(() => parseJobSpec('content: a.jpg', 'jobs/yaml.json')).message).toMatch(
       /jobs\/yaml\.json .*not valid JSON/s,
