@@ -60,7 +60,7 @@ export interface MaskArg {
   readonly stylesBefore: number;
 }
 
-export const STYLE_MASK_HELP =
+const STYLE_MASK_HELP =
   'mask of the --style before it (repeatable, one per style): a greyscale image of any size, stretched to ' +
   'the content; white: that style applies, black: it does not (a colour image counts by its luminance, ' +
   'transparency as black). Where masks overlap past white they share the pixel in proportion; a pixel no ' +
