@@ -1,6 +1,8 @@
 /**
  * Generates the bundled example pair, examples/content.jpg (a photo-like lake landscape) and
- * examples/style.jpg (an expressionist brush-stroke painting), procedurally and deterministically.
+ * examples/style.jpg (an expressionist brush-stroke painting), plus a second style (style-mosaic.jpg, a
+ * stained-glass mosaic) and the content's sky and ground masks (mask-sky.png, mask-ground.png) for the
+ * README's --style-mask picture, procedurally and deterministically.
  * Run: npx tsx scripts/make-examples.ts
  */
 import path from 'node:path';
@@ -493,5 +495,78 @@ async function makeStyle(file: string): Promise<void> {
   await writeJpeg(p, file, 88);
 }
 
+// ---------- masks: the content's sky and ground, for `--style-mask` ----------
+
+/**
+ * The sky (1 above the highest ridgeline, antialiased like the ridges are drawn) and the ground (the rest:
+ * mountains, lake, shore): the same ridges as the content, from the same seed.
+ */
+async function makeMasks(skyFile: string, groundFile: string): Promise<void> {
+  const ranges = mountainRanges(seededRandom(2024));
+  const sky = new Uint8Array(W * H);
+  for (let y = 0; y < WATER_Y; y++) {
+    for (let x = 0; x < W; x++) {
+      const top = Math.min(...ranges.map((r) => r.ridge[x]));
+      sky[y * W + x] = Math.round((1 - clamp01(y - top + 0.5)) * 255);
+    }
+  }
+  const write = (data: Uint8Array, file: string) =>
+    sharp(data, { raw: { width: W, height: H, channels: 1 } })
+      .png({ compressionLevel: 9 })
+      .toFile(file);
+  await write(sky, skyFile);
+  await write(
+    sky.map((v) => 255 - v),
+    groundFile,
+  );
+}
+
+// ---------- a second style: a stained-glass mosaic ----------
+
+const MOSAIC_PALETTE: Rgb[] = [
+  [0.72, 0.12, 0.1],
+  [0.86, 0.36, 0.08],
+  [0.95, 0.66, 0.16],
+  [0.5, 0.08, 0.16],
+  [0.98, 0.86, 0.5],
+  [0.32, 0.42, 0.2],
+];
+
+/** Voronoi cells (jittered grid) in warm glass colours, shaded across each cell, with dark leading between them. */
+async function makeMosaic(file: string): Promise<void> {
+  const rand = seededRandom(1911);
+  const shade = valueNoise(31);
+  const cell = 26;
+  const n = Math.ceil(S / cell) + 2;
+  const points = Array.from({ length: n * n }, (_, i) => ({
+    x: ((i % n) - 1 + 0.15 + 0.7 * rand()) * cell,
+    y: (Math.floor(i / n) - 1 + 0.15 + 0.7 * rand()) * cell,
+    colour: MOSAIC_PALETTE[Math.floor(rand() * MOSAIC_PALETTE.length)],
+  }));
+  const p = picture(S, S);
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      // Nearest and second-nearest site among the neighbouring grid cells.
+      const gx = Math.floor(x / cell) + 1;
+      const gy = Math.floor(y / cell) + 1;
+      let [best, second, owner] = [Infinity, Infinity, points[0]];
+      for (let j = gy - 2; j <= gy + 2; j++) {
+        for (let i = gx - 2; i <= gx + 2; i++) {
+          const q = points[Math.min(n - 1, Math.max(0, j)) * n + Math.min(n - 1, Math.max(0, i))];
+          const d = Math.hypot(q.x - x, q.y - y);
+          if (d < best) [second, best, owner] = [best, d, q];
+          else if (d < second) second = d;
+        }
+      }
+      const edge = smoothstep(1.5, 3.5, second - best); // 0 on the leading, 1 inside the glass
+      const light = 0.75 + 0.5 * fbm(shade, x / 60, y / 60, 4) - 0.25 * (best / cell);
+      put(p, x, y, mix([0.05, 0.04, 0.04], scale(owner.colour, light), edge));
+    }
+  }
+  await writeJpeg(p, file, 88);
+}
+
 await makeContent(path.join(EXAMPLES, 'content.jpg'));
 await makeStyle(path.join(EXAMPLES, 'style.jpg'));
+await makeMasks(path.join(EXAMPLES, 'mask-sky.png'), path.join(EXAMPLES, 'mask-ground.png'));
+await makeMosaic(path.join(EXAMPLES, 'style-mosaic.jpg'));

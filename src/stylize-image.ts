@@ -8,9 +8,9 @@
  */
 import type { StylizeOptions } from './engine/options.js';
 import { type StylizeContext, type StylizeResult, stylize } from './engine/stylize.js';
-import type { RgbImage } from './engine/types.js';
+import type { MaskImage, RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
-import { transferLuminance } from './image/colour.js';
+import { luminanceOnly, transferLuminance } from './image/colour.js';
 import { matchColours } from './image/colour-match.js';
 import { type DecodedImage, decodeImage } from './image/decode.js';
 import { encodeImage } from './image/encode.js';
@@ -25,7 +25,12 @@ export interface ImageSource {
 
 export interface ImageInputs {
   readonly content: ImageSource;
-  readonly styles: readonly { readonly source: ImageSource; readonly weight: number }[];
+  /** Styles, each with an optional mask: where it applies (white), any size, stretched to the content. */
+  readonly styles: readonly {
+    readonly source: ImageSource;
+    readonly weight: number;
+    readonly mask?: ImageSource;
+  }[];
   readonly initImage?: ImageSource;
 }
 
@@ -46,7 +51,7 @@ export interface StylizedImage {
 
 export interface DecodedInputs {
   readonly content: DecodedImage;
-  readonly styles: readonly { readonly image: RgbImage; readonly weight: number }[];
+  readonly styles: readonly { readonly image: RgbImage; readonly weight: number; readonly mask?: RgbImage }[];
   readonly initImage?: RgbImage;
 }
 
@@ -59,8 +64,12 @@ export async function decodeInputs(input: ImageInputs, output: OutputSettings): 
   const keepAlpha = output.keepAlpha && output.format !== 'jpeg';
   const content = await decode(input.content, keepAlpha ? 'keep' : 'flatten');
   const styles = [];
-  for (const style of input.styles)
-    styles.push({ image: (await decode(style.source, 'flatten')).image, weight: style.weight });
+  for (const style of input.styles) {
+    const image = (await decode(style.source, 'flatten')).image;
+    // A mask's transparent pixels count as black: the style does not apply there.
+    const mask = style.mask && (await decodeMask(style.mask, output.maxPixels));
+    styles.push({ image, weight: style.weight, ...(mask ? { mask } : {}) });
+  }
   const initImage = input.initImage ? (await decode(input.initImage, 'flatten')).image : undefined;
   return { content, styles, initImage };
 }
@@ -92,11 +101,10 @@ export async function stylizeDecodedImage(
 ): Promise<StylizedImage> {
   const size = resultSize(decoded.content, options);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
-  const stylized = await stylize(
-    { content, styles: styleImages(decoded.styles, content, options), initImage: decoded.initImage },
-    options,
-    context,
-  );
+  const styles = [];
+  for (const { image, weight, mask } of styleImages(decoded.styles, content, options))
+    styles.push({ image, weight, ...(mask ? { mask: await maskAt(mask, size.width, size.height) } : {}) });
+  const stylized = await stylize({ content, styles, initImage: decoded.initImage }, options, context);
   const image = options.originalColors ? transferLuminance(stylized.image, content) : stylized.image;
   const result = { ...stylized, image };
   const alpha = decoded.content.alpha
@@ -121,6 +129,24 @@ function styleImages(
 ): DecodedInputs['styles'] {
   if (!options.colorMatch) return styles;
   return styles.map((style) => ({ ...style, image: matchColours(style.image, content) }));
+}
+
+/** A style mask's pixels, transparency flattened onto black (uncovered). */
+async function decodeMask(source: ImageSource, maxPixels: number | undefined): Promise<RgbImage> {
+  const name = `${source.name} (style mask)`;
+  return (await decodeImage(source.data, { name, maxPixels, alpha: 'flatten', background: '#000000' })).image;
+}
+
+/**
+ * A decoded mask stretched to the result's size, as 0..1 coverage: its luminance (BT.601) over 255, so
+ * a greyscale mask reads as it looks and a colour one by its brightness.
+ */
+async function maskAt(mask: RgbImage, width: number, height: number): Promise<MaskImage> {
+  const grey = luminanceOnly(await resizeImage(mask, width, height)).data;
+  const data = Float32Array.from({ length: width * height }, (_, i) =>
+    Math.min(1, Math.max(0, grey[i * 3] / 255)),
+  );
+  return { width, height, data };
 }
 
 /** The content's alpha channel at the result's size. */

@@ -36,6 +36,7 @@ import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
 interface StylizeFlags extends Record<string, unknown> {
   content: string;
   style: string[];
+  styleMask?: MaskArg[];
   output: string;
   weights?: string;
   quality?: number;
@@ -49,6 +50,44 @@ interface StylizeFlags extends Record<string, unknown> {
 export interface StyleArg {
   readonly path: string;
   readonly weight: number;
+  /** The --style-mask that followed this --style. */
+  readonly mask?: string;
+}
+
+/** A --style-mask as given: its path and how many --style flags came before it on the command line. */
+export interface MaskArg {
+  readonly path: string;
+  readonly stylesBefore: number;
+}
+
+const STYLE_MASK_HELP =
+  'mask of the --style before it (repeatable, one per style): a greyscale image of any size, stretched to ' +
+  'the content; white: that style applies, black: it does not (a colour image counts by its luminance, ' +
+  'transparency as black). Where masks overlap past white they share the pixel in proportion; a pixel no ' +
+  'mask covers gets only the content and TV losses; a style without a mask covers the whole image';
+
+/** Each mask given to the --style before it; INVALID_OPTION for a mask with no style before it or a second one. */
+export function attachMasks(styles: readonly StyleArg[], masks: readonly MaskArg[]): StyleArg[] {
+  const byStyle = new Map<number, string>();
+  for (const mask of masks) {
+    const index = mask.stylesBefore - 1;
+    if (index < 0) {
+      throw new NstError(
+        'INVALID_OPTION',
+        `--style-mask ${mask.path} has no --style before it: put each mask after its style ` +
+          `(-s starry.jpg --style-mask sky.png)`,
+      );
+    }
+    const other = byStyle.get(index);
+    if (other !== undefined) {
+      throw new NstError(
+        'INVALID_OPTION',
+        `--style ${styles[index].path} has two masks (${other} and ${mask.path}): one --style-mask per style`,
+      );
+    }
+    byStyle.set(index, mask.path);
+  }
+  return styles.map((s, i) => (byStyle.has(i) ? { ...s, mask: byStyle.get(i) } : s));
 }
 
 /** "painting.jpg" or "painting.jpg:0.3" (the weight after the last colon, when it is a number). */
@@ -59,7 +98,7 @@ export function parseStyleArg(arg: string): StyleArg {
 }
 
 export function registerStylizeCommand(program: Command): void {
-  const command = program
+  const command: Command = program
     .command('stylize')
     .description('Stylise a photo with one or more paintings')
     .requiredOption('-c, --content <image>', 'content photo')
@@ -72,6 +111,11 @@ export function registerStylizeCommand(program: Command): void {
       '-o, --output <file>',
       `result image; the format follows the extension (${OUTPUT_FORMATS.map((f) => `.${extensionFor(f)}`).join(' ')})`,
     )
+    .option('--style-mask <image>', STYLE_MASK_HELP, (value: string, previous: MaskArg[] = []): MaskArg[] => [
+      ...previous,
+      // Flags are parsed in command-line order, so the styles so far are the ones before this mask.
+      { path: value, stylesBefore: (command.getOptionValue('style') as string[] | undefined)?.length ?? 0 },
+    ])
     .option('--weights <dir>', WEIGHTS_FLAG_HELP)
     .option('--init-image <image>', 'starting image for --init image')
     .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
@@ -123,17 +167,25 @@ function stylizeRequest(flags: StylizeFlags): StylizeRequest {
   const options = validateOptions(flags);
   const format = outputFormatFromPath(flags.output);
   checkQuality(flags.quality);
-  const styles = flags.style.map(parseStyleArg);
+  const styles = attachMasks(flags.style.map(parseStyleArg), flags.styleMask ?? []);
   if (options.init === 'image' && !flags.initImage)
     throw new NstError('INVALID_OPTION', '--init image needs --init-image <image>');
   const outputPath = path.resolve(flags.output);
-  const inputs = [flags.content, ...styles.map((s) => s.path), ...(flags.initImage ? [flags.initImage] : [])];
+  const inputs = [
+    flags.content,
+    ...styles.flatMap((s) => (s.mask ? [s.path, s.mask] : [s.path])),
+    ...(flags.initImage ? [flags.initImage] : []),
+  ];
   const frames = new FrameFiles(outputPath);
   checkInputsSafe(inputs, flags.output, options.saveEvery > 0 ? frames : undefined);
   const source = (p: string): ImageSource => ({ data: p, name: p });
   const input = {
     content: source(flags.content),
-    styles: styles.map((s) => ({ source: source(s.path), weight: s.weight })),
+    styles: styles.map((s) => ({
+      source: source(s.path),
+      weight: s.weight,
+      ...(s.mask ? { mask: source(s.mask) } : {}),
+    })),
     initImage: flags.initImage ? source(flags.initImage) : undefined,
   };
   const output = { format, quality: flags.quality, keepAlpha: flags.keepAlpha };

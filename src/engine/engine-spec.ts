@@ -3,8 +3,8 @@
  * same things the same way, with the same NstError codes.
  */
 import { NstError } from '../errors.js';
-import { normaliseBlend } from './losses.js';
-import type { EngineSpec, RgbImage, StyleEngine } from './types.js';
+import { styleRegions } from './masks.js';
+import type { EngineSpec, MaskImage, RgbImage, StyleEngine } from './types.js';
 import { expectedWeightShapes, MIN_IMAGE_SIDE, STYLE_LAYERS } from './vgg.js';
 
 const invalid = (message: string) => new NstError('INVALID_OPTION', message);
@@ -18,6 +18,16 @@ function checkImage(what: string, image: RgbImage): void {
   if (image.data.length !== image.width * image.height * 3) {
     throw invalid(`${what} has ${image.data.length} values for ${image.width}x${image.height} RGB`);
   }
+}
+
+/** A mask is at x's size, one value per pixel, each in 0..1. */
+function checkMask(what: string, mask: MaskImage, width: number, height: number): void {
+  if (mask.width !== width || mask.height !== height || mask.data.length !== width * height) {
+    throw invalid(
+      `${what} is ${mask.width}x${mask.height} with ${mask.data.length} values, expected ${width}x${height}`,
+    );
+  }
+  if (!mask.data.every((v) => v >= 0 && v <= 1)) throw invalid(`${what} has values outside 0..1`);
 }
 
 /** Throws INVALID_OPTION (or WEIGHTS_INVALID) naming the first problem of the spec. */
@@ -40,9 +50,13 @@ export function validateEngineSpec(spec: EngineSpec): void {
     );
   }
   if (spec.styles.length === 0) throw invalid('at least one style image is needed');
-  for (const [i, s] of spec.styles.entries()) checkImage(`style image ${i + 1}`, s.image);
+  for (const [i, s] of spec.styles.entries()) {
+    checkImage(`style image ${i + 1}`, s.image);
+    if (s.mask) checkMask(`the mask of style image ${i + 1}`, s.mask, width, height);
+  }
   try {
-    normaliseBlend(spec.styles.map((s) => s.weight));
+    // The blend weights of each region (the styles sharing a mask) must not be all zero.
+    styleRegions(width, height, spec.styles);
   } catch (e) {
     throw invalid((e as Error).message);
   }

@@ -22,6 +22,7 @@ import type {
   EngineSpec,
   LossAndGradient,
   LossTerms,
+  MaskImage,
   RgbImage,
   StyleEngine,
   StyleImage,
@@ -58,7 +59,10 @@ export function checkAspectRatio(what: string, { width, height }: { width: numbe
 export interface StylizeInput {
   /** The content image at the target size (the caller resizes it with a high-quality filter). */
   readonly content: RgbImage;
-  /** Style images at any size; each is resized to styleScale x the current scale. */
+  /**
+   * Style images at any size; each is resized to styleScale x the current scale. A mask is at the content's
+   * size, and is resized to each scale as the content is.
+   */
   readonly styles: readonly StyleImage[];
   /** Starting image for init 'image' (any size). */
   readonly initImage?: RgbImage;
@@ -185,8 +189,15 @@ function checkInput(input: StylizeInput, options: StylizeOptions, scales: readon
     throw new NstError('INVALID_OPTION', "init 'image' needs an initial image");
   }
   const last = scales.at(-1);
-  input.styles.forEach(({ image }, i) => {
+  input.styles.forEach(({ image, mask }, i) => {
     const what = `style image ${i + 1}`;
+    if (mask && (mask.width !== input.content.width || mask.height !== input.content.height)) {
+      throw new NstError(
+        'INVALID_OPTION',
+        `the mask of ${what} is ${mask.width}x${mask.height}; it must be at the content's size, ` +
+          `${input.content.width}x${input.content.height}`,
+      );
+    }
     checkAspectRatio(what, image);
     if (!last) return;
     const { width, height } = styleSize(image, last, options);
@@ -446,12 +457,20 @@ function engineSpec(
       styleLayers: options.styleLayerWeights,
     },
     content: resampleImage(input.content, scale.width, scale.height),
-    styles: input.styles.map(({ image, weight }) => {
+    styles: input.styles.map(({ image, weight, mask }) => {
       const size = styleSize(image, scale, options);
-      return { image: resampleImage(image, size.width, size.height), weight };
+      const resized = { image: resampleImage(image, size.width, size.height), weight };
+      return mask ? { ...resized, mask: resampleMask(mask, scale.width, scale.height) } : resized;
     }),
     threads: options.threads,
   };
+}
+
+/** A mask at a scale's size, with the resampling the content gets (clamped: rounding may overshoot 0..1). */
+function resampleMask(mask: MaskImage, width: number, height: number): MaskImage {
+  const data = resampleHwc(mask.data, mask.width, mask.height, width, height, 1);
+  for (let i = 0; i < data.length; i++) data[i] = Math.min(1, Math.max(0, data[i]));
+  return { width, height, data };
 }
 
 /** The starting image at a scale, in network space. */

@@ -23,6 +23,13 @@ export interface RgbImage {
   readonly data: Float32Array;
 }
 
+/** A single-channel image, row-major, values 0..1: a style mask (1: the style applies there). */
+export interface MaskImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Float32Array;
+}
+
 export type Pooling = 'avg' | 'max';
 export type EngineKind = 'tfjs' | 'onnx';
 export type EngineChoice = EngineKind | 'auto';
@@ -60,8 +67,13 @@ export interface LossAndGradient {
 export interface StyleImage {
   /** The style image at the size its features are taken (style scale already applied). */
   readonly image: RgbImage;
-  /** Blend weight; the engine normalises the weights to sum to 1. */
+  /** Blend weight; the engine normalises the weights of the styles that share a mask to sum to 1. */
   readonly weight: number;
+  /**
+   * Where this style applies (losses.ts, spatial control), at the optimised image's width x height in an
+   * EngineSpec and at the content's size in stylize()'s input. None: the whole image.
+   */
+  readonly mask?: MaskImage;
 }
 
 /** Everything an engine needs for one scale of the optimisation. */

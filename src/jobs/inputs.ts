@@ -148,12 +148,16 @@ export async function fetchInputs(
   opts: { readonly fetched?: ReadonlyMap<string, StoredObject>; readonly limits: ReadLimits },
 ): Promise<ImageInputs> {
   const maxBytes = opts.limits.maxInputBytes;
-  const read = async (key: string, code: 'IMAGE_NOT_FOUND' | 'STYLE_NOT_FOUND'): Promise<ImageSource> => {
+  const read = async (
+    key: string,
+    code: 'IMAGE_NOT_FOUND' | 'STYLE_NOT_FOUND',
+    what = code === 'STYLE_NOT_FOUND' ? 'style painting' : 'image',
+  ): Promise<ImageSource> => {
     const object =
       opts.fetched?.get(key) ??
       (await readInput(store, key, {
         code,
-        what: code === 'STYLE_NOT_FOUND' ? 'style painting' : 'image',
+        what,
         missing: 'does not exist',
         maxBytes,
         limit: `(${MAX_INPUT_BYTES_ENV})`,
@@ -162,8 +166,12 @@ export async function fetchInputs(
   };
   const content = await read(spec.content, 'IMAGE_NOT_FOUND');
   const styles = [];
-  for (const style of spec.styles)
-    styles.push({ source: await read(style.key, 'STYLE_NOT_FOUND'), weight: style.weight });
+  for (const style of spec.styles) {
+    const source = await read(style.key, 'STYLE_NOT_FOUND');
+    // A missing mask is the same kind of problem as a missing painting: the style cannot be applied.
+    const mask = style.mask ? await read(style.mask, 'STYLE_NOT_FOUND', 'style mask') : undefined;
+    styles.push({ source, weight: style.weight, ...(mask ? { mask } : {}) });
+  }
   const initImage = spec.initImage ? await read(spec.initImage, 'IMAGE_NOT_FOUND') : undefined;
   return { content, styles, initImage };
 }

@@ -25,16 +25,23 @@ export const MAX_SPEC_BYTES = 1024 * 1024;
  * A key in this bucket under `prefix`: the function may read only inputs/ and styles/ (its IAM role), so
  * any other key would be denied at run time; refusing it here names the field.
  */
-const keyUnder = (prefix: string, example: string) =>
-  z
-    .string()
-    .min(1)
-    .max(1024)
-    // A regex rather than startsWith(), whose JSON Schema carries a nonstandard format strict validators refuse.
-    .regex(new RegExp(`^${prefix}`), `must be an object key in this bucket under ${prefix}, like ${example}`)
-    // S3 keeps `.` and `..` segments as they are, but nothing the pipeline reads is named so (and the local
-    // server refuses them): a clear input error here rather than a retried request there.
-    .refine((key) => !key.split('/').some((s) => s === '.' || s === '..'), 'must not have . or .. segments');
+const keyUnder = (prefixes: string | readonly string[], example: string) => {
+  const under = typeof prefixes === 'string' ? [prefixes] : prefixes;
+  return (
+    z
+      .string()
+      .min(1)
+      .max(1024)
+      // A regex rather than startsWith(), whose JSON Schema carries a nonstandard format strict validators refuse.
+      .regex(
+        new RegExp(under.length === 1 ? `^${under[0]}` : `^(${under.join('|')})`),
+        `must be an object key in this bucket under ${under.join(' or ')}, like ${example}`,
+      )
+      // S3 keeps `.` and `..` segments as they are, but nothing the pipeline reads is named so (and the local
+      // server refuses them): a clear input error here rather than a retried request there.
+      .refine((key) => !key.split('/').some((s) => s === '.' || s === '..'), 'must not have . or .. segments')
+  );
+};
 
 export const outputSettingsSchema = z
   .object({
@@ -60,13 +67,25 @@ export const jobSpecSchema = z
             key: keyUnder(KEY_PREFIXES.styles, `${KEY_PREFIXES.styles}starry.jpg`).describe(
               `Key of a style painting in this bucket, under ${KEY_PREFIXES.styles}`,
             ),
-            weight: z.number().positive().default(1).describe('Blend weight (weights are normalised)'),
+            weight: z
+              .number()
+              .positive()
+              .default(1)
+              .describe('Blend weight (normalised among the styles that share a mask, or share none)'),
+            mask: keyUnder([KEY_PREFIXES.styles, KEY_PREFIXES.inputs], `${KEY_PREFIXES.inputs}sky-mask.png`)
+              .optional()
+              .describe(
+                `Key of this style's mask, under ${KEY_PREFIXES.styles} or ${KEY_PREFIXES.inputs}: a greyscale image ` +
+                  'of any size, stretched to the content; white: the style applies, black: it does not. Where ' +
+                  'masks overlap past white they share the pixel; a pixel no mask covers gets only the content ' +
+                  'and TV losses; a style without a mask covers the whole image',
+              ),
           })
           .strict(),
       )
       .min(1)
       .max(8)
-      .describe('Style paintings with blend weights'),
+      .describe('Style paintings with blend weights and optional masks'),
     initImage: keyUnder(KEY_PREFIXES.inputs, `${KEY_PREFIXES.inputs}start.jpg`)
       .optional()
       .describe(`Key of the starting image for options.init "image", under ${KEY_PREFIXES.inputs}`),

@@ -3,7 +3,6 @@
  * Written from the formulas alone (no tfjs, no engine code) so the engines can be held against it: loss
  * values directly, gradients through central differences, which in float64 are accurate to ~1e-9.
  */
-import { normaliseBlend } from '../../src/engine/losses.js';
 import type { EngineSpec, LossTerms, Pooling, RgbImage, VggWeights } from '../../src/engine/types.js';
 import {
   biasName,
@@ -13,6 +12,7 @@ import {
   toNetworkInput,
   VGG19_LAYERS,
 } from '../../src/engine/vgg.js';
+import { referenceRegions } from './reference-masks.js';
 
 /** An HWC feature map in float64. */
 interface Map64 {
@@ -142,19 +142,23 @@ export function createReferenceLoss(spec: EngineSpec): (x: ArrayLike<number>) =>
   const { width, height, pooling, loss } = spec;
   const layers = layers64(spec.weights);
   const target = features(layers, imageMap(spec.content), pooling).content.data;
-  const blend = normaliseBlend(spec.styles.map((s) => s.weight));
+  const regions = referenceRegions(spec);
+  const styleGrams = spec.styles.map((s) => features(layers, imageMap(s.image), pooling).style);
 
-  // A_l = sum_s b_s (M_l / M_{s,l}) G_{s,l}, with M_l at x's size.
-  const xPositions = STYLE_LAYERS.map((_, l) => Math.floor(height / 2 ** l) * Math.floor(width / 2 ** l));
-  const targets: Float64Array[] = [];
-  spec.styles.forEach((s, si) => {
-    features(layers, imageMap(s.image), pooling).style.forEach((f, l) => {
-      const g = gram(f);
-      const scale = (blend[si] * xPositions[l]) / (f.h * f.w);
-      targets[l] ??= new Float64Array(g.length);
-      for (let i = 0; i < g.length; i++) targets[l][i] += scale * g[i];
-    });
-  });
+  // A_{r,l} = sum_{s in r} b_s (E_{r,l} / M_{s,l}) G_{s,l}.
+  const targets = regions.map((region) =>
+    STYLE_LAYERS.map((_, l) => {
+      const n = styleGrams[region.styles[0]][l].c;
+      const a = new Float64Array(n * n);
+      region.styles.forEach((s, k) => {
+        const f = styleGrams[s][l];
+        const g = gram(f);
+        const scale = (region.blend[k] * region.effective[l]) / (f.h * f.w);
+        for (let i = 0; i < g.length; i++) a[i] += scale * g[i];
+      });
+      return a;
+    }),
+  );
 
   return (x) => {
     const f = features(layers, { h: height, w: width, c: 3, data: Float64Array.from(x) }, pooling);
@@ -163,13 +167,19 @@ export function createReferenceLoss(spec: EngineSpec): (x: ArrayLike<number>) =>
     content *= 0.5;
 
     let style = 0;
-    f.style.forEach((fl, l) => {
-      const g = gram(fl);
-      const n = fl.c;
-      const m = fl.h * fl.w;
-      let sq = 0;
-      for (let i = 0; i < g.length; i++) sq += (g[i] - targets[l][i]) ** 2;
-      style += (loss.styleLayers[l] / (4 * n * n * m * m)) * sq;
+    regions.forEach((region, r) => {
+      f.style.forEach((fl, l) => {
+        const mask = region.masks[l];
+        const weighted = mask ? { ...fl, data: fl.data.map((v, i) => v * mask[Math.floor(i / fl.c)]) } : fl;
+        const g = gram(weighted);
+        const n = fl.c;
+        const m = fl.h * fl.w;
+        const e = region.effective[l];
+        if (e === 0) return;
+        let sq = 0;
+        for (let i = 0; i < g.length; i++) sq += (g[i] - targets[r][l][i]) ** 2;
+        style += (loss.styleLayers[l] / (4 * n * n * m * e)) * sq;
+      });
     });
 
     let tv = 0;

@@ -79,6 +79,71 @@ describe('nst stylize', () => {
       expect(stdout).toContain(flag);
     }
     expect(stdout).toMatch(/--size <value>[^-]*\(default:\s+512\)/);
+    expect(stdout.replace(/\s+/g, ' ')).toMatch(
+      /--style-mask <image> +mask of the --style before it.*a pixel no mask covers gets only the content and TV losses/,
+    );
+  });
+
+  it('applies --style-mask to the --style before it: sky one style, ground another, one unmasked', async () => {
+    const [sky, ground] = [out('sky.png'), out('ground.png')];
+    // Any size (stretched to the content); greyscale and colour (read by luminance) masks alike.
+    const half = (top: boolean) =>
+      sharp({ create: { width: 20, height: 10, channels: 3, background: '#000000' } }).composite([
+        {
+          input: { create: { width: 20, height: 5, channels: 3, background: '#ffffff' } },
+          left: 0,
+          top: top ? 0 : 5,
+        },
+      ]);
+    await half(true).grayscale().png().toFile(sky);
+    await half(false).png().toFile(ground);
+    const output = out('masked.png');
+    const { code, stdout, stderr } = await nst([
+      'stylize',
+      '-c',
+      content,
+      '-s',
+      style,
+      '--style-mask',
+      sky,
+      '-s',
+      `${content}:0.5`,
+      '--style-mask',
+      ground,
+      '-s',
+      style,
+      '-o',
+      output,
+      '--weights',
+      weights,
+      ...tiny,
+      '--json',
+    ]);
+    expect(stderr).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout.trim());
+    expect(summary.final.style).toBeLessThan(summary.initial.style);
+    expect((await sharp(output).metadata()).width).toBe(32);
+  });
+
+  it('refuses a --style-mask with no --style before it (INVALID_OPTION, exit 2, no output)', async () => {
+    const output = out('never-mask-first.png');
+    const { code, stderr } = await nst([
+      'stylize',
+      '--style-mask',
+      content,
+      '-c',
+      content,
+      '-s',
+      style,
+      '-o',
+      output,
+      '--weights',
+      weights,
+    ]);
+    expect(stderr).toMatch(/INVALID_OPTION.*--style-mask .*content\.png has no --style before it/);
+    expect(code).toBe(2);
+    expect(existsSync(output)).toBe(false);
   });
 
   it('prints a JSON summary with the loss terms before and after, and writes the result', async () => {
@@ -307,6 +372,21 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
         return ['--content', out('shot.0002.png'), '-o', out('shot.png'), '--save-every', '2'];
       },
       /INVALID_OPTION.*frames over the input/,
+    ],
+    [
+      'two --style-mask for one --style',
+      async () => ['--style-mask', content, '--style-mask', style],
+      /INVALID_OPTION.*has two masks .*one --style-mask per style/,
+    ],
+    [
+      'a missing style mask',
+      async () => ['--style-mask', out('no-mask.png')],
+      /IMAGE_NOT_FOUND.*no-mask\.png/,
+    ],
+    [
+      'the output overwriting a style mask',
+      async () => ['--style-mask', out('mask-out.png'), '-o', out('mask-out.png')],
+      /INVALID_OPTION.*inputs are never overwritten/,
     ],
     [
       'the output overwriting an input',

@@ -4,6 +4,7 @@
  * checkpoints to S3 and continues in a new invocation or on Batch, Batch failures are recorded, and
  * stale locks are taken over. Batch and Lambda calls are captured with their exact parameters.
  */
+import sharp from 'sharp';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runBatchWorker } from '../../functions/batch/main.js';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
@@ -300,6 +301,50 @@ describe('the Lambda deadline', () => {
     expect(manifest.history[3].detail).toBe('lambda run 2');
     expect(manifest.output).toMatchObject({ width: 45, height: 36 });
     expect(sns.calls).toHaveLength(1);
+  });
+
+  it('a job spec with style masks checkpoints, and its continuation reads the masks again', async () => {
+    await fixture.server.store.put('inputs/masked.jpg', await jpeg(48, 36, 3));
+    const mask = (top: boolean) =>
+      sharp({ create: { width: 16, height: 12, channels: 3, background: top ? '#fff' : '#000' } })
+        .extend({ bottom: 12, background: top ? '#000' : '#fff' })
+        .grayscale()
+        .png()
+        .toBuffer();
+    await fixture.server.store.put('styles/masks/sky.png', await mask(true));
+    await fixture.server.store.put('inputs/masks/ground.png', await mask(false));
+    const spec = {
+      content: 'inputs/masked.jpg',
+      styles: [
+        { key: 'styles/starry.png', mask: 'styles/masks/sky.png' },
+        { key: 'styles/starry.png', weight: 0.5, mask: 'inputs/masks/ground.png' },
+      ],
+      options: { size: 45, minSize: 32, iterations: 3 },
+    };
+    const event = await fixture.server.upload('jobs/masked.json', JSON.stringify(spec));
+    const [outcome] = await handlerWith()(event, contextNearingDeadline());
+    const jobId = outcome.jobId!;
+    expect(outcome).toEqual({ jobId, status: 'queued', detail: 'continuation from scale 1, iteration 1' });
+
+    const masks: string[][] = [];
+    const engines: PipelineDeps['createEngine'] = async (choice, engineSpec) => {
+      masks.push(engineSpec.styles.map((s) => (s.mask ? `${s.mask.width}x${s.mask.height}` : 'none')));
+      return createEngine(choice, engineSpec);
+    };
+    const payload = JSON.parse(Buffer.from(lambda.calls[0].input.Payload as Uint8Array).toString('utf8'));
+    const [done] = await handlerWith({}, engines)(payload, lambdaContext(undefined, 'req-2'));
+    expect(done).toEqual({ jobId, status: 'succeeded', detail: `outputs/${jobId}/result.jpg` });
+    // The continuation resumed at the first scale and ran the second, each with both masks at its size.
+    expect(masks).toEqual([
+      ['32x24', '32x24'],
+      ['45x34', '45x34'],
+    ]);
+    const manifest = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
+    expect(manifest).toMatchObject({
+      runs: 2,
+      iterations: 6,
+      spec: { styles: spec.styles.map((s) => ({ weight: 1, ...s })) },
+    });
   });
 
   it('continues on AWS Batch when a queue is configured', async () => {

@@ -122,6 +122,17 @@ describe('permanent input errors: a failed job, a notification, no retry', () =>
     expect(message).toContain(`s3://${BUCKET}/styles/monet`);
   });
 
+  it('a missing style mask of a job spec is named, like a missing painting', async () => {
+    await fixture.server.store.put('inputs/content.jpg', await jpeg(40, 32, 3));
+    const spec = {
+      content: 'inputs/content.jpg',
+      styles: [{ key: 'styles/starry.png', mask: 'styles/masks/nowhere.png' }],
+      options: { size: 32, minSize: 32, iterations: 3 },
+    };
+    const message = await expectFailed('jobs/no-mask.json', JSON.stringify(spec), 'STYLE_NOT_FOUND');
+    expect(message).toBe(`style mask s3://${BUCKET}/styles/masks/nowhere.png does not exist`);
+  });
+
   it('a damaged style painting is named', async () => {
     await fixture.server.store.put('styles/broken.jpg', (await jpeg(40, 40)).subarray(0, 300));
     expect(await expectFailed('inputs/broken/photo.jpg', await jpeg(), 'IMAGE_CORRUPT')).toContain(

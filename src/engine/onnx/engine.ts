@@ -5,7 +5,7 @@
  */
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { checkEngineCall, validateEngineSpec } from '../engine-spec.js';
-import { normaliseBlend } from '../losses.js';
+import { type StyleRegion, styleRegions } from '../masks.js';
 import { gridOf } from '../shapes.js';
 import { defaultThreads } from '../threads.js';
 import type { EngineFactory, EngineSpec, LossAndGradient, RgbImage, StyleEngine } from '../types.js';
@@ -18,7 +18,7 @@ import { buildFeaturesModel, buildLossModel, IO, targetShapes } from './vgg-grap
 interface Targets {
   /** relu4_2 features of the content image, NCHW. */
   readonly content: Float32Array;
-  /** A_l for relu1_1..relu5_1: blended style Grams, each rescaled to x's size. */
+  /** A_{r,l} for each region r and relu1_1..relu5_1 (index r * 5 + l): blended style Grams, rescaled (losses.ts). */
   readonly grams: Float32Array[];
 }
 
@@ -26,8 +26,11 @@ export const createOnnxEngine: EngineFactory = async (spec) => {
   validateEngineSpec(spec);
   const threads = spec.threads ?? defaultThreads();
   const kernels = prepareKernels(spec.weights);
-  const targets = await computeTargets(spec, kernels, threads);
-  const { session, backend } = await createSession(buildLossModel({ ...spec, kernels }), { threads });
+  const regions = styleRegions(spec.width, spec.height, spec.styles);
+  const targets = await computeTargets(spec, regions, kernels, threads);
+  const { session, backend } = await createSession(buildLossModel({ ...spec, kernels, regions }), {
+    threads,
+  });
   return new OnnxEngine(spec, session, backend, targets);
 };
 
@@ -54,7 +57,7 @@ class OnnxEngine implements StyleEngine {
     const shapes = targetShapes(spec.width, spec.height);
     this.targetFeeds = { [IO.contentTarget]: new Tensor('float32', targets.content, shapes.content) };
     targets.grams.forEach((gram, i) => {
-      this.targetFeeds[IO.gramTarget(i)] = new Tensor('float32', gram, shapes.grams[i]);
+      this.targetFeeds[IO.gramTarget(i)] = new Tensor('float32', gram, shapes.grams[i % STYLE_LAYERS.length]);
     });
     const scalar = () => new Tensor('float32', new Float32Array(1), []);
     this.fetches = {
@@ -92,8 +95,16 @@ class OnnxEngine implements StyleEngine {
   }
 }
 
-/** Runs the features graph on the content and each style image; blends and rescales the style Grams (losses.ts). */
-async function computeTargets(spec: EngineSpec, kernels: Kernels, threads: number): Promise<Targets> {
+/**
+ * Runs the features graph on the content and each style image; blends each region's style Grams and
+ * rescales them to the region's effective size (losses.ts).
+ */
+async function computeTargets(
+  spec: EngineSpec,
+  regions: readonly StyleRegion[],
+  kernels: Kernels,
+  threads: number,
+): Promise<Targets> {
   const { session } = await createSession(buildFeaturesModel(kernels, spec.pooling), { threads });
   const run = (image: RgbImage) =>
     session.run({
@@ -102,17 +113,20 @@ async function computeTargets(spec: EngineSpec, kernels: Kernels, threads: numbe
   try {
     // Copied so the targets do not depend on the features session's buffers after it is released.
     const content = ((await run(spec.content))[IO.features].data as Float32Array).slice();
-    const blend = normaliseBlend(spec.styles.map((s) => s.weight));
-    const sums = targetShapes(spec.width, spec.height).grams.map(([n]) => new Float64Array(n * n));
-    for (const [s, { image }] of spec.styles.entries()) {
-      const out = await run(image);
-      STYLE_LAYERS.forEach((layer, l) => {
-        const mx = gridOf(layer, spec.width, spec.height);
-        const ms = gridOf(layer, image.width, image.height);
-        const factor = (blend[s] * mx.width * mx.height) / (ms.width * ms.height);
-        const gram = out[IO.gram(l)].data as Float32Array;
-        for (let k = 0; k < gram.length; k++) sums[l][k] += factor * gram[k];
-      });
+    const layerShapes = targetShapes(spec.width, spec.height).grams;
+    const sums = regions.flatMap(() => layerShapes.map(([n]) => new Float64Array(n * n)));
+    for (const [r, region] of regions.entries()) {
+      for (const [k, s] of region.styles.entries()) {
+        const { image } = spec.styles[s];
+        const out = await run(image);
+        STYLE_LAYERS.forEach((layer, l) => {
+          const ms = gridOf(layer, image.width, image.height);
+          const factor = (region.blend[k] * region.effective[l]) / (ms.width * ms.height);
+          const gram = out[IO.gram(l)].data as Float32Array;
+          const sum = sums[r * STYLE_LAYERS.length + l];
+          for (let i = 0; i < gram.length; i++) sum[i] += factor * gram[i];
+        });
+      }
     }
     return { content, grams: sums.map((sum) => Float32Array.from(sum)) };
   } finally {

@@ -14,23 +14,35 @@ export interface Term {
 }
 
 /**
- * weight / (4 N^2 M^2) * sum (G - A)^2 with G = F F^T, F the [N, M] (channels x positions) view of the
- * NCHW activation (the transpose of losses.ts's F, the same Gram). Its gradient with respect to F is
- * weight / (N^2 M^2) * (G - A) F, as G and A are symmetric.
+ * c * sum (G - A)^2 with G = F' F'^T, F' = F o m: F is the [N, M] (channels x positions) view of the NCHW
+ * activation (the transpose of losses.ts's F, the same Gram) and m the region's mask at this layer, one value
+ * per position (none: F' = F). c is w / (4 N^2 M E) (losses.ts; E = M unmasked). Its gradient with respect
+ * to F is 4c (G - A) F' o m, as G and A are symmetric.
  */
 export function styleTerm(
   g: GraphBuilder,
   activation: Value,
   target: Value,
-  { channels: n, grid, weight }: { channels: number; grid: Grid; weight: number },
+  { channels: n, grid, coefficient, mask }: StyleTermSpec,
 ): Term {
   const m = grid.height * grid.width;
-  const norm = n * n * m * m;
   const f = g.op('Reshape', [activation, g.int64s([n, m])]);
-  const diff = g.op('Sub', [g.op('Gemm', [f, f], { transB: 1 }), target]);
-  const term = g.op('Mul', [g.op('ReduceSumSquare', [diff], { keepdims: 0 }), g.scalar(weight / (4 * norm))]);
-  const gradF = g.op('Gemm', [diff, f], { alpha: float(weight / norm) });
+  const maskValue = mask && g.floats('mask', [1, m], mask);
+  const weighted = maskValue ? g.op('Mul', [f, maskValue]) : f;
+  const diff = g.op('Sub', [g.op('Gemm', [weighted, weighted], { transB: 1 }), target]);
+  const term = g.op('Mul', [g.op('ReduceSumSquare', [diff], { keepdims: 0 }), g.scalar(coefficient)]);
+  const gradWeighted = g.op('Gemm', [diff, weighted], { alpha: float(4 * coefficient) });
+  const gradF = maskValue ? g.op('Mul', [gradWeighted, maskValue]) : gradWeighted;
   return { term, grad: g.op('Reshape', [gradF, g.int64s([1, n, grid.height, grid.width])]) };
+}
+
+interface StyleTermSpec {
+  readonly channels: number;
+  readonly grid: Grid;
+  /** c: the term's factor on sum (G - A)^2. */
+  readonly coefficient: number;
+  /** The region's mask at this layer's grid (row-major), or none: the whole image unweighted. */
+  readonly mask?: Float32Array;
 }
 
 /** alpha * 1/2 * sum (F - P)^2; gradient alpha * (F - P). */

@@ -13,6 +13,8 @@
  * is taken over F as [N, M] (channels x positions), the transpose of losses.ts's F, so G = F F^T.
  */
 
+import { styleCoefficient } from '../losses.js';
+import type { StyleRegion } from '../masks.js';
 import { convGrids, type Grid, pooled } from '../shapes.js';
 import type { LossWeights, Pooling } from '../types.js';
 import { CONTENT_LAYER, type ConvLayer, STYLE_LAYERS, VGG19_LAYERS } from '../vgg.js';
@@ -120,6 +122,8 @@ export function targetShapes(width: number, height: number): { content: number[]
 
 export interface LossGraphSpec {
   readonly kernels: Kernels;
+  /** The style regions (masks.ts): one style term per region and style layer. */
+  readonly regions: readonly StyleRegion[];
   readonly width: number;
   readonly height: number;
   readonly pooling: Pooling;
@@ -127,12 +131,12 @@ export interface LossGraphSpec {
 }
 
 /**
- * The loss graph. Inputs: x [1,H,W,3] NHWC, content_target (relu4_2 features, NCHW), gram_target_0..4
- * (the blended style Grams A_l). Outputs: loss, content, style, tv (scalars; weighted contributions) and
+ * The loss graph. Inputs: x [1,H,W,3] NHWC, content_target (relu4_2 features, NCHW), gram_target_<r * 5 + l>
+ * (the blended style Grams A_{r,l} of region r at style layer l; 0..4 with one region). Outputs: loss, content, style, tv (scalars; weighted contributions) and
  * grad (dL/dx, NHWC).
  */
 export function buildLossModel(spec: LossGraphSpec): Uint8Array {
-  const { kernels, width, height, pooling, loss } = spec;
+  const { kernels, width, height, pooling, loss, regions } = spec;
   const g = new GraphBuilder('vgg19-gatys-loss-and-gradient');
   const x = g.input(IO.image, [1, height, width, 3]);
   const grids = convGrids(width, height);
@@ -142,15 +146,25 @@ export function buildLossModel(spec: LossGraphSpec): Uint8Array {
   // Loss terms and the gradients they inject at the activations where they are taken.
   const injected = new Map<number, Value>();
   const styleTerms: Value[] = [];
-  STYLE_LAYERS.forEach((name, s) => {
-    const i = layerIndex(name);
-    const { term, grad } = styleTerm(g, fwd.activations[i], g.input(IO.gramTarget(s), targets.grams[s]), {
-      channels: VGG19_LAYERS[i].outChannels,
-      grid: grids[i],
-      weight: loss.style * (loss.styleLayers[s] ?? 0),
+  regions.forEach((region, r) => {
+    STYLE_LAYERS.forEach((name, s) => {
+      const i = layerIndex(name);
+      const channels = VGG19_LAYERS[i].outChannels;
+      const target = g.input(IO.gramTarget(r * STYLE_LAYERS.length + s), targets.grams[s]);
+      const { term, grad } = styleTerm(g, fwd.activations[i], target, {
+        channels,
+        grid: grids[i],
+        coefficient: styleCoefficient(
+          loss.style * (loss.styleLayers[s] ?? 0),
+          channels,
+          grids[i].width * grids[i].height,
+          region.effective[s],
+        ),
+        mask: region.masks[s],
+      });
+      styleTerms.push(term);
+      injected.set(i, addOptional(g, injected.get(i), grad));
     });
-    styleTerms.push(term);
-    injected.set(i, grad);
   });
   const content = contentTerm(
     g,

@@ -6,7 +6,8 @@
 
 import type { Scalar, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { checkEngineCall, validateEngineSpec } from '../engine-spec.js';
-import { normaliseBlend } from '../losses.js';
+import { styleCoefficient } from '../losses.js';
+import { type StyleRegion, styleRegions } from '../masks.js';
 import type {
   EngineFactory,
   EngineSpec,
@@ -23,23 +24,32 @@ import { createGram, createVggNetwork, styleLayerSizes, type VggNetwork } from '
 interface Targets {
   /** P: relu4_2 of the content image. */
   readonly content: Tensor4D;
-  /** A_l: the blended style Grams, each already rescaled to x's size. */
-  readonly grams: readonly Tensor2D[];
+  /** Per region (masks.ts), A_{r,l}: its blended style Grams, each rescaled to its effective size (losses.ts). */
+  readonly grams: readonly (readonly Tensor2D[])[];
+  /** Per region, its mask at each style layer as [1, H_l, W_l, 1], or none (the whole image, unweighted). */
+  readonly masks: readonly (readonly (Tensor4D | undefined)[])[];
 }
+
+const targetTensors = (t: Targets): Tensor[] => [
+  t.content,
+  ...t.grams.flat(),
+  ...t.masks.flat().filter((m) => m !== undefined),
+];
 
 export const createTfjsEngine: EngineFactory = async (spec) => {
   validateEngineSpec(spec);
   const { tf, backend } = await loadTf({ threads: spec.threads });
   const net = createVggNetwork(tf, spec.weights, spec.pooling);
   const gram = createGram(tf);
+  const regions = styleRegions(spec.width, spec.height, spec.styles);
   let targets: Targets;
   try {
-    targets = computeTargets(tf, net, gram, spec);
+    targets = computeTargets(tf, net, gram, spec, regions);
   } catch (e) {
     net.dispose();
     throw e;
   }
-  const terms = weightedTerms(tf, net, gram, targets, spec);
+  const terms = weightedTerms(tf, net, gram, targets, spec, regions);
   const { width, height } = spec;
   let disposed = false;
   return {
@@ -55,7 +65,7 @@ export const createTfjsEngine: EngineFactory = async (spec) => {
       if (disposed) return;
       disposed = true;
       net.dispose();
-      tf.dispose([targets.content, ...targets.grams]);
+      tf.dispose(targetTensors(targets));
     },
   } satisfies StyleEngine;
 };
@@ -69,24 +79,35 @@ function weightedTerms(
   gram: (f: Tensor4D) => Tensor2D,
   targets: Targets,
   spec: EngineSpec,
+  regions: readonly StyleRegion[],
 ): WeightedTerms {
   const { content: alpha, style: beta, tv: tvWeight, styleLayers } = spec.loss;
-  // w_l / (4 N_l^2 M_l^2) at x's size, times beta.
-  const styleCoefficients = styleLayerSizes(spec.width, spec.height).map((size, l) => {
-    const n = targets.grams[l].shape[0];
-    const m = size.width * size.height;
-    return (beta * styleLayers[l]) / (4 * n * n * m * m);
-  });
+  const sizes = styleLayerSizes(spec.width, spec.height);
+  // beta * w_l / (4 N_l^2 M_l E_{r,l}) at x's size (losses.ts).
+  const styleCoefficients = regions.map((region, r) =>
+    sizes.map((size, l) =>
+      styleCoefficient(
+        beta * styleLayers[l],
+        targets.grams[r][l].shape[0],
+        size.width * size.height,
+        region.effective[l],
+      ),
+    ),
+  );
   return (x) => {
     const features = net.features(x);
     const content = tf.mul(
       tf.sum(tf.squaredDifference(features.content, targets.content)),
       0.5 * alpha,
     ) as Scalar;
-    const style = features.style
-      .map(
-        (f, l) =>
-          tf.mul(tf.sum(tf.squaredDifference(gram(f), targets.grams[l])), styleCoefficients[l]) as Scalar,
+    const style = regions
+      .flatMap((_, r) =>
+        features.style.map((f, l) => {
+          const mask = targets.masks[r][l];
+          const weighted = mask ? (tf.mul(f, mask) as Tensor4D) : f;
+          const sq = tf.sum(tf.squaredDifference(gram(weighted), targets.grams[r][l]));
+          return tf.mul(sq, styleCoefficients[r][l]) as Scalar;
+        }),
       )
       .reduce((a, b) => tf.add(a, b));
     const tv = tf.mul(totalVariation(tf, x), tvWeight) as Scalar;
@@ -138,29 +159,51 @@ function totalVariation(tf: Tf, x: Tensor4D): Scalar {
   return tf.add(tf.sum(down), tf.sum(right));
 }
 
-function computeTargets(tf: Tf, net: VggNetwork, gram: (f: Tensor4D) => Tensor2D, spec: EngineSpec): Targets {
+function computeTargets(
+  tf: Tf,
+  net: VggNetwork,
+  gram: (f: Tensor4D) => Tensor2D,
+  spec: EngineSpec,
+  regions: readonly StyleRegion[],
+): Targets {
   const input = (image: RgbImage) => tf.tensor4d(toNetworkInput(image), [1, image.height, image.width, 3]);
-  const xPositions = styleLayerSizes(spec.width, spec.height).map((s) => s.width * s.height);
-  const blend = normaliseBlend(spec.styles.map((s) => s.weight));
+  const sizes = styleLayerSizes(spec.width, spec.height);
   const content = tf.tidy(() => net.features(input(spec.content)).content);
-  let grams: Tensor2D[] = [];
-  try {
-    for (const [i, { image }] of spec.styles.entries()) {
-      if (blend[i] === 0) continue;
-      // One style at a time, so only one style image's activations are alive at once.
-      const next = tf.tidy(() => {
-        const positions = styleLayerSizes(image.width, image.height).map((s) => s.width * s.height);
-        return net.features(input(image)).style.map((f, l) => {
-          const scaled = tf.mul(gram(f), (blend[i] * xPositions[l]) / positions[l]) as Tensor2D;
-          return grams.length > 0 ? (tf.add(grams[l], scaled) as Tensor2D) : scaled;
+  const grams: Tensor2D[][] = [];
+  const masks = regions.map((region) =>
+    region.masks.map((m, l) => m && tf.tensor4d(m, [1, sizes[l].height, sizes[l].width, 1])),
+  );
+  // A_{r,l}, one style at a time, so only one style image's activations are alive at once.
+  const regionGrams = (region: StyleRegion): Tensor2D[] => {
+    let sums: Tensor2D[] = [];
+    try {
+      for (const [k, s] of region.styles.entries()) {
+        if (region.blend[k] === 0) continue;
+        const { image } = spec.styles[s];
+        const next = tf.tidy(() => {
+          const positions = styleLayerSizes(image.width, image.height).map((z) => z.width * z.height);
+          return net.features(input(image)).style.map((f, l) => {
+            const scaled = tf.mul(
+              gram(f),
+              (region.blend[k] * region.effective[l]) / positions[l],
+            ) as Tensor2D;
+            return sums.length > 0 ? (tf.add(sums[l], scaled) as Tensor2D) : scaled;
+          });
         });
-      });
-      tf.dispose(grams);
-      grams = next;
+        tf.dispose(sums);
+        sums = next;
+      }
+    } catch (e) {
+      tf.dispose(sums);
+      throw e;
     }
+    return sums;
+  };
+  try {
+    for (const region of regions) grams.push(regionGrams(region));
   } catch (e) {
-    tf.dispose([content, ...grams]);
+    tf.dispose(targetTensors({ content, grams, masks }));
     throw e;
   }
-  return { content, grams };
+  return { content, grams, masks };
 }

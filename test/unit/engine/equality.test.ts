@@ -23,7 +23,7 @@ import type { EngineSpec, LossTerms, RgbImage } from '../../../src/engine/types.
 import { generateVggWeights, toNetworkInput } from '../../../src/engine/vgg.js';
 import { NstError } from '../../../src/errors.js';
 import { loadWeights } from '../../../src/weights/store.js';
-import { noiseSpec } from '../../helpers/engine-spec.js';
+import { noiseSpec, skyGroundMasks } from '../../helpers/engine-spec.js';
 import { SHARED_IMAGES, SHARED_WEIGHTS } from '../../helpers/shared.js';
 
 const TERM_TOLERANCE = 1e-3;
@@ -99,6 +99,58 @@ describe('onnx and tfjs engines agree (generated weights)', () => {
   });
 });
 
+describe('onnx and tfjs engines agree with style masks (generated weights)', () => {
+  it('21x27, average pooling, sky and ground masks (overlapping, uncovered pixels) and an unmasked style, TV on', async () => {
+    const [sky, ground] = skyGroundMasks(21, 27);
+    await expectEnginesEqual(
+      noiseSpec(GENERATED, 21, 27, 'avg', 1e-3, [
+        { w: 20, h: 16, weight: 1, mask: sky },
+        { w: 23, h: 17, weight: 3, mask: ground },
+        { w: 18, h: 18, weight: 1 },
+      ]),
+    );
+  });
+
+  it('32x20, max pooling, two styles blended under one mask, TV off', async () => {
+    const [sky, ground] = skyGroundMasks(32, 20);
+    await expectEnginesEqual(
+      noiseSpec(GENERATED, 32, 20, 'max', 0, [
+        { w: 32, h: 20, weight: 1, mask: ground },
+        { w: 24, h: 30, weight: 2, mask: sky },
+        { w: 20, h: 20, weight: 1, mask: ground },
+      ]),
+    );
+  });
+});
+
+describe('a mask of ones is no mask', () => {
+  const engines = { onnx: createOnnxEngine, tfjs: createTfjsEngine };
+  for (const [kind, create] of Object.entries(engines)) {
+    it(`${kind}: the same loss terms and gradient for one style with and without an all-ones mask`, async () => {
+      const plain = noiseSpec(GENERATED, 19, 22, 'avg', 1e-3, [{ w: 20, h: 18, weight: 1 }]);
+      const ones = { width: 19, height: 22, data: new Float32Array(19 * 22).fill(1) };
+      const masked = { ...plain, styles: [{ ...plain.styles[0], mask: ones }] };
+      const [a, b] = [await create(plain), await create(masked)];
+      try {
+        const x = startingPoint(plain.content);
+        const without = await a.lossAndGradient(x);
+        const grad = without.grad.slice();
+        const withOnes = await b.lossAndGradient(x);
+        // Only float32 rounding differs (the masked graph multiplies by 1 and factors 4c differently).
+        for (const key of ['content', 'style', 'tv', 'total'] as const) {
+          expect(Math.abs(withOnes.terms[key] - without.terms[key]) / without.terms[key], key).toBeLessThan(
+            1e-6,
+          );
+        }
+        expect(relL2(withOnes.grad, grad)).toBeLessThan(1e-6);
+      } finally {
+        a.dispose();
+        b.dispose();
+      }
+    });
+  }
+});
+
 describe('onnx and tfjs engines reject misuse alike', () => {
   const engines = { onnx: createOnnxEngine, tfjs: createTfjsEngine };
   for (const [kind, create] of Object.entries(engines)) {
@@ -109,9 +161,17 @@ describe('onnx and tfjs engines reject misuse alike', () => {
           () => undefined,
           (e: unknown) => e,
         );
+      const mask = (width: number, value: number) => ({
+        width,
+        height: 16,
+        data: new Float32Array(width * 16).fill(value),
+      });
       for (const bad of [
         { ...spec, width: 17 },
         { ...spec, styles: [] },
+        { ...spec, styles: [{ ...spec.styles[0], mask: mask(17, 1) }] },
+        { ...spec, styles: [{ ...spec.styles[0], mask: mask(16, 1.5) }] },
+        { ...spec, styles: [{ ...spec.styles[0], mask: mask(16, 1), weight: 0 }, spec.styles[0]] },
       ]) {
         const error = await rejected(create(bad));
         expect(error).toBeInstanceOf(NstError);

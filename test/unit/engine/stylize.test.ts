@@ -19,6 +19,7 @@ import {
 import type { EngineChoice, EngineSpec, StyleEngine } from '../../../src/engine/types.js';
 import { fromNetworkInput, generateVggWeights, toNetworkInput } from '../../../src/engine/vgg.js';
 import { transferLuminance } from '../../../src/image/colour.js';
+import { skyGroundMasks } from '../../helpers/engine-spec.js';
 import { photoLike } from '../../helpers/images.js';
 
 const weights = generateVggWeights(5);
@@ -163,6 +164,79 @@ describe('stylize', () => {
       stylize({ content, styles: [style] }, options({ init: 'image' }), { weights }),
     ).rejects.toMatchObject({
       code: 'INVALID_OPTION',
+    });
+  });
+
+  describe('style masks', () => {
+    const [sky, ground] = skyGroundMasks(40, 32);
+    const masked = [
+      { ...style, mask: sky },
+      { image: photoLike(30, 30, 9), weight: 1, mask: ground },
+    ];
+
+    it("resizes each mask to every scale's size (values kept in 0..1) and leaves unmasked styles unmasked", async () => {
+      const specs: EngineSpec[] = [];
+      await stylize({ content, styles: [...masked, style] }, options({ iterations: 1 }), {
+        weights,
+        createEngine: async (choice, spec) => {
+          specs.push(spec);
+          return createEngine(choice, spec);
+        },
+      });
+      expect(specs.map((s) => s.styles.map((st) => st.mask && `${st.mask.width}x${st.mask.height}`))).toEqual(
+        [
+          ['20x16', '20x16', undefined],
+          ['28x22', '28x22', undefined],
+          ['40x32', '40x32', undefined],
+        ],
+      );
+      for (const spec of specs) {
+        const m = spec.styles[0].mask!;
+        expect(m.data.every((v) => v >= 0 && v <= 1)).toBe(true);
+        expect(m.data[m.width + 5]).toBeCloseTo(1, 5); // row 1: sky
+        expect(m.data[(m.height - 1) * m.width + 5]).toBeCloseTo(0, 5); // bottom row: ground
+      }
+      expect(Array.from(specs[2].styles[1].mask!.data)).toEqual(Array.from(ground.data));
+    });
+
+    it('refuses a mask not at the content size before building an engine', async () => {
+      const wrong = { ...style, mask: skyGroundMasks(20, 16)[0] };
+      await expect(
+        stylize({ content, styles: [wrong] }, options(), {
+          weights,
+          createEngine: async () => {
+            throw new Error('no engine should be built');
+          },
+        }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        message: "the mask of style image 1 is 20x16; it must be at the content's size, 40x32",
+      });
+    });
+
+    it('stops on abort with a checkpoint and resumes from it with the same masks', async () => {
+      const input = { content, styles: masked };
+      const opts = options({ iterations: 10, minSize: 40 });
+      const whole = await stylize(input, opts, { weights });
+      const controller = new AbortController();
+      let stopped: StylizeAborted | undefined;
+      try {
+        await stylize(input, opts, {
+          weights,
+          signal: controller.signal,
+          onProgress: (p) => {
+            if (p.done === 4) controller.abort('deadline');
+          },
+        });
+      } catch (e) {
+        stopped = e as StylizeAborted;
+      }
+      expect(stopped).toBeInstanceOf(StylizeAborted);
+      const resumed = await stylize(input, opts, { weights, resume: stopped!.checkpoint });
+      expect(resumed.iterations).toBe(6);
+      // L-BFGS restarts its history at the checkpoint, so the result is close to, not equal to, the whole run's.
+      expect(resumed.final.style).toBeLessThan(whole.initial.style);
+      expect(Math.abs(resumed.final.total - whole.final.total) / whole.final.total).toBeLessThan(0.5);
     });
   });
 

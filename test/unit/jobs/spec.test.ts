@@ -105,6 +105,34 @@ describe('job spec', () => {
     expect(schema.properties.initImage.pattern).toBe('^inputs\\/');
   });
 
+  it('takes a mask per style under styles/ or inputs/, and refuses one anywhere else', () => {
+    const spec = validateJobSpec(
+      {
+        content: 'inputs/a.jpg',
+        styles: [
+          { key: 'styles/starry.jpg', mask: 'styles/masks/sky.png' },
+          { key: 'styles/scream.jpg', mask: 'inputs/masks/ground.png' },
+          { key: 'styles/plain.jpg' },
+        ],
+      },
+      'jobs/masks.json',
+    );
+    expect(spec.styles.map((s) => s.mask)).toEqual([
+      'styles/masks/sky.png',
+      'inputs/masks/ground.png',
+      undefined,
+    ]);
+    const error = thrown(() =>
+      validateJobSpec(
+        { content: 'inputs/a.jpg', styles: [{ key: 'styles/b.jpg', mask: 'outputs/x/result.png' }] },
+        'jobs/bad-mask.json',
+      ),
+    );
+    expect(error.message).toContain(
+      'styles.0.mask: must be an object key in this bucket under styles/ or inputs/, like inputs/sky-mask.png',
+    );
+  });
+
   it(`refuses saveEvery under ${PIPELINE_LIMITS.minSaveEvery} (0 is no frames), with the other problems`, () => {
     const spec = (saveEvery: number) => ({
       content: 'inputs/a.jpg',

@@ -14,7 +14,6 @@
  * 10x margin while a wrong factor, a missing mask or a misplaced pad shows up as an O(1) error.
  */
 import { describe, expect, it } from 'vitest';
-import { normaliseBlend } from '../../../../src/engine/losses.js';
 import { createOnnxEngine } from '../../../../src/engine/onnx/engine.js';
 import type { EngineSpec, Pooling, VggWeights } from '../../../../src/engine/types.js';
 import {
@@ -29,7 +28,8 @@ import {
   VGG19_LAYERS,
 } from '../../../../src/engine/vgg.js';
 import { isNstError } from '../../../../src/errors.js';
-import { noiseImage, noiseSpec } from '../../../helpers/engine-spec.js';
+import { noiseImage, noiseSpec, skyGroundMasks as skyGround } from '../../../helpers/engine-spec.js';
+import { referenceRegions } from '../../../helpers/reference-masks.js';
 
 const WEIGHTS = generateVggWeights(7);
 
@@ -165,29 +165,40 @@ function reference(spec: EngineSpec, x: Float32Array, directions: Float64Array[]
   const targetContent = features(toNetworkInput(spec.content), width, height, pooling, []).get(
     CONTENT_LAYER,
   )!;
-  const blend = normaliseBlend(spec.styles.map((s) => s.weight));
   const fx = features(x, width, height, pooling, directions);
-  const targets = STYLE_LAYERS.map((name) => new Float64Array(fx.get(name)!.c ** 2));
-  spec.styles.forEach(({ image }, s) => {
-    const fs = features(toNetworkInput(image), image.width, image.height, pooling, []);
-    STYLE_LAYERS.forEach((name, l) => {
-      const f = fs.get(name)!;
-      const scale = (blend[s] * fx.get(name)!.h * fx.get(name)!.w) / (f.h * f.w);
-      crossGram(f.v, f.v, f.c).forEach((v, i) => {
-        targets[l][i] += scale * v;
+  const regions = referenceRegions(spec);
+  const targets = regions.map(() => STYLE_LAYERS.map((name) => new Float64Array(fx.get(name)!.c ** 2)));
+  const styleFeatures = spec.styles.map(({ image }) =>
+    features(toNetworkInput(image), image.width, image.height, pooling, []),
+  );
+  regions.forEach((region, r) => {
+    region.styles.forEach((s, k) => {
+      STYLE_LAYERS.forEach((name, l) => {
+        const f = styleFeatures[s].get(name)!;
+        const scale = (region.blend[k] * region.effective[l]) / (f.h * f.w);
+        crossGram(f.v, f.v, f.c).forEach((v, i) => {
+          targets[r][l][i] += scale * v;
+        });
       });
     });
   });
   const directional = directions.map(() => 0);
   let style = 0;
-  STYLE_LAYERS.forEach((name, l) => {
-    const f = fx.get(name)!;
-    const c = (loss.style * loss.styleLayers[l]) / (4 * f.c ** 2 * (f.h * f.w) ** 2);
-    // dG = dF^T F + F^T dF = H + H^T with H = dF^T F; (G - A) is symmetric, so sum (G - A) dG = 2 sum (G - A) H.
-    const diff = crossGram(f.v, f.v, f.c).map((v, i) => v - targets[l][i]);
-    style += c * dot(diff, diff);
-    f.t.forEach((t, d) => {
-      directional[d] += 4 * c * dot(diff, crossGram(t, f.v, f.c));
+  regions.forEach((region, r) => {
+    STYLE_LAYERS.forEach((name, l) => {
+      const f = fx.get(name)!;
+      const e = region.effective[l];
+      if (e === 0) return;
+      const mask = region.masks[l];
+      const weigh = (a: Float64Array) => (mask ? a.map((v, i) => v * mask[Math.floor(i / f.c)]) : a);
+      const fv = weigh(f.v);
+      const c = (loss.style * loss.styleLayers[l]) / (4 * f.c ** 2 * (f.h * f.w) * e);
+      // dG = dF'^T F' + F'^T dF' = H + H^T with H = dF'^T F'; (G - A) is symmetric, so sum (G - A) dG = 2 sum (G - A) H.
+      const diff = crossGram(fv, fv, f.c).map((v, i) => v - targets[r][l][i]);
+      style += c * dot(diff, diff);
+      f.t.forEach((t, d) => {
+        directional[d] += 4 * c * dot(diff, crossGram(weigh(t), fv, f.c));
+      });
     });
   });
   const fc = fx.get(CONTENT_LAYER)!;
@@ -232,7 +243,7 @@ function gaussian(n: number, seed: number, keep: (i: number) => boolean = () => 
 }
 
 /** The spec of these tests: generated weights, noise images from seed 11. */
-const spec = (...args: [number, number, Pooling, number, { w: number; h: number; weight: number }[]]) =>
+const spec = (...args: [number, number, Pooling, number, Parameters<typeof noiseSpec>[5]]) =>
   noiseSpec(WEIGHTS, ...args, 11);
 
 const relErr = (got: number, want: number) => Math.abs(got - want) / Math.abs(want);
@@ -260,6 +271,22 @@ describe('onnx engine vs a float64 reference (forward-mode derivatives)', () => 
     {
       name: 'avg pooling, 31x18, one style, TV off',
       spec: spec(31, 18, 'avg', 0, [{ w: 16, h: 16, weight: 1 }]),
+    },
+    {
+      name: 'masks: avg pooling, 19x33, sky and ground (overlapping, uncovered pixels) and an unmasked style',
+      spec: spec(19, 33, 'avg', 0, [
+        { w: 21, h: 16, weight: 1, mask: skyGround(19, 33)[0] },
+        { w: 17, h: 18, weight: 1, mask: skyGround(19, 33)[1] },
+        { w: 16, h: 16, weight: 2 },
+      ]),
+    },
+    {
+      name: 'masks: max pooling, 23x17, two styles blended under one mask and one under another, TV off',
+      spec: spec(23, 17, 'max', 0, [
+        { w: 16, h: 20, weight: 2, mask: skyGround(23, 17)[0] },
+        { w: 23, h: 17, weight: 1, mask: skyGround(23, 17)[1] },
+        { w: 18, h: 18, weight: 1, mask: skyGround(23, 17)[0] },
+      ]),
     },
   ];
 

@@ -16,6 +16,7 @@ import type {
 } from '../../../../src/engine/types.js';
 import { generateVggWeights, seededRandom, toNetworkInput } from '../../../../src/engine/vgg.js';
 import { loadWeights } from '../../../../src/weights/store.js';
+import { skyGroundMasks } from '../../../helpers/engine-spec.js';
 import { createReferenceLoss } from '../../../helpers/reference-loss.js';
 import { SHARED_IMAGES, SHARED_WEIGHTS } from '../../../helpers/shared.js';
 
@@ -313,5 +314,33 @@ describe('tfjs engine with the real VGG-19 weights', () => {
     expect(terms.tv).toBeGreaterThan(0);
     expect(grad.every(Number.isFinite)).toBe(true);
     expect(grad.some((g) => g !== 0)).toBe(true);
+  });
+});
+
+describe('tfjs engine with style masks vs float64 reference', () => {
+  it('the masked style term and its gradient match the reference (central differences), and dispose frees the masks', async () => {
+    const before = tf.memory();
+    const [sky, ground] = skyGroundMasks(W, H);
+    const styles: StyleImage[] = [
+      { image: twoStyles[0].image, weight: 1, mask: sky },
+      { image: twoStyles[1].image, weight: 1, mask: ground },
+      { image: noiseImage(20, 16), weight: 1 },
+    ];
+    const spec = specOf('avg', { content: 0, tv: 0 }, styles);
+    const reference = createReferenceLoss(spec);
+    const engine = await createTfjsEngine(spec);
+    const { terms, grad } = await engine.lossAndGradient(x0);
+    engine.dispose();
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(relErr(terms.style, reference(x0).style)).toBeLessThan(1e-4);
+    const h = 1e-4;
+    const alongGradient = Float64Array.from(grad, (v) => (v * Math.sqrt(grad.length)) / norm(grad));
+    for (const [k, d] of [alongGradient, normalDirection(x0.length)].entries()) {
+      const plus = reference(Float64Array.from(x0, (v, i) => v + h * d[i])).style;
+      const minus = reference(Float64Array.from(x0, (v, i) => v - h * d[i])).style;
+      const numeric = (plus - minus) / (2 * h);
+      const error = Math.abs(dot(grad, d) - numeric) / Math.max(Math.abs(numeric), norm(grad));
+      expect(error, `direction ${k}`).toBeLessThan(1e-3);
+    }
   });
 });
