@@ -3,9 +3,10 @@
  *
  * - masks.jpg: content | sky mask | style for the sky | style for the ground | the result with
  *   `--style-mask` (examples/style.jpg on the sky, examples/style-mosaic.jpg on the ground).
- * - colour-match.jpg: see COLOUR-MATCH HOOK below.
+ * - colour-match.jpg: content | style | the result | with `--color-match` | with `--color-match
+ *   --original-colors`.
  *
- * Run: npx tsx scripts/readme-pictures.ts [--size 384] [--min-size 192] [--iterations 100] [--threads N]
+ * Run: npx tsx scripts/readme-pictures.ts [--size 384] [--threads N] (the default schedule)
  * Weights: the usual lookup, else ../shared/models/vgg19, else fetched (as `nst example`). Deterministic for
  * the same engine, threads and weights.
  */
@@ -68,30 +69,51 @@ async function renderMasks(options: StylizeOptions, weightsDir: string): Promise
   ]);
 }
 
-// COLOUR-MATCH HOOK (issue 12 part 4, --color-match from branch wp12-colour): once `colorMatch` is a
-// stylize option, add renderColourMatch(options, weightsDir) here, writing docs/images/colour-match.jpg with
-// the panels content | style | result | result with { ...options, colorMatch: true } (and, to show how the
-// two combine, originalColors), and call it from main() after renderMasks.
+/**
+ * The bundled pair plain, with --color-match, and with --color-match --original-colors: the painting's
+ * texture in its own colours, in the photo's palette, and on the photo's exact chrominance.
+ */
+async function renderColourMatch(options: StylizeOptions, weightsDir: string): Promise<void> {
+  const weights = await loadWeights(weightsDir);
+  const variants = [
+    { label: 'result', colorMatch: false, originalColors: false },
+    { label: '--color-match', colorMatch: true, originalColors: false },
+    { label: '--color-match --original-colors', colorMatch: true, originalColors: true },
+  ];
+  const panels = [
+    { image: await decoded('content.jpg'), label: 'content' },
+    { image: await decoded('style.jpg'), label: 'style' },
+  ];
+  for (const { label, ...variant } of variants) {
+    const started = performance.now();
+    const { output, result } = await stylizeImage(
+      { content: source('content.jpg'), styles: [{ source: source('style.jpg'), weight: 1 }] },
+      { ...options, ...variant },
+      { format: 'png' },
+      { weights },
+    );
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    process.stderr.write(`${label}: ${result.iterations} iterations on ${result.backend} in ${seconds} s\n`);
+    panels.push({ image: (await decodeImage(output)).image, label });
+  }
+  await writeSheet(path.join(OUT, 'colour-match.jpg'), panels);
+}
 
 async function main(): Promise<void> {
   const flags = new Command()
-    .option('--size <px>', 'longest side of the results', '384')
-    .option('--min-size <px>', 'longest side of the first scale', '192')
-    .option('--iterations <n>', 'iterations at each scale', '100')
+    .option('--size <px>', 'longest side of the results (the default schedule)', '384')
     .option('--threads <n>', 'engine threads (default: all cores)')
     .parse()
-    .opts<{ size: string; minSize: string; iterations: string; threads?: string }>();
+    .opts<{ size: string; threads?: string }>();
   const options: StylizeOptions = {
     ...DEFAULT_STYLIZE_OPTIONS,
     size: Number(flags.size),
-    minSize: Number(flags.minSize),
-    iterations: Number(flags.iterations),
     ...(flags.threads ? { threads: Number(flags.threads) } : {}),
   };
   await mkdir(OUT, { recursive: true });
   const weightsDir = await exampleWeightsDir();
   await renderMasks(options, weightsDir);
-  process.stderr.write('colour-match.jpg: not rendered yet (see the COLOUR-MATCH HOOK in this script)\n');
+  await renderColourMatch(options, weightsDir);
 }
 
 await main();

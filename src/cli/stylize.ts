@@ -64,7 +64,9 @@ const STYLE_MASK_HELP =
   'mask of the --style before it (repeatable, one per style): a greyscale image of any size, stretched to ' +
   'the content; white: that style applies, black: it does not (a colour image counts by its luminance, ' +
   'transparency as black). Where masks overlap past white they share the pixel in proportion; a pixel no ' +
-  'mask covers gets only the content and TV losses; a style without a mask covers the whole image';
+  'mask covers gets only the content and TV losses; a style without a mask covers the whole image. A ' +
+  "style's :weight blends it with the styles of the same region (the same mask, or none): alone in its " +
+  'region, its weight changes nothing';
 
 /** Each mask given to the --style before it; INVALID_OPTION for a mask with no style before it or a second one. */
 export function attachMasks(styles: readonly StyleArg[], masks: readonly MaskArg[]): StyleArg[] {
@@ -350,15 +352,16 @@ async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Pl
   const { width, height } = resultSize(decoded.content, options);
   const threads = options.threads ?? defaultThreads();
   const available = await availableEngines();
+  const shape = jobShape(decoded, options);
   const estimates: Plan['estimates'] = {};
   for (const engine of available) {
-    const { seconds, scales } = estimateCost({ width, height, options, engine, threads });
+    const { extraRegions } = shape;
+    const { seconds, scales } = estimateCost({ width, height, options, engine, threads, extraRegions });
     estimates[engine] = {
       seconds: Math.round(seconds),
       scales: scales.map((s) => ({ ...s, seconds: Number(s.seconds.toFixed(1)) })),
     };
   }
-  const shape = jobShape(decoded, options);
   const engine = await resolveEngineKind(options.engine);
   const deployed = deployedRoute(shape);
   const seconds = (fit: Fit) => Math.round(remainingSeconds(fit.estimate));

@@ -29,6 +29,12 @@ const SCALE_SETUP_SECONDS: Readonly<Record<string, number>> = {
   'onnx-cuda': 3,
 };
 
+/**
+ * Time per extra style region, relative to an iteration without masks: one more Gram matrix and its
+ * gradient per style layer plus the mask multiplies (bench/masks.ts: 1.11x to 1.22x for a second region).
+ */
+const REGION_COST = 0.2;
+
 export interface CostInput {
   readonly width: number;
   readonly height: number;
@@ -36,12 +42,13 @@ export interface CostInput {
   readonly engine: EngineKind;
   readonly threads: number;
   readonly gpu?: boolean;
+  /** Style regions beyond the first (styles with masks, engine/masks.ts): each adds Grams at every layer. */
+  readonly extraRegions?: number;
 }
 
 export interface CostEstimate {
   readonly backend: string;
   readonly seconds: number;
-  readonly gflop: number;
   readonly scales: readonly { width: number; height: number; iterations: number; seconds: number }[];
 }
 
@@ -57,22 +64,34 @@ function backendFor(engine: EngineKind, gpu = false): string {
 const evaluationsAt = (scale: { iterations: number }, final: boolean) =>
   scale.iterations + 1 + (final ? 2 : 0);
 
-export function estimateCost(input: CostInput): CostEstimate {
-  const backend = backendFor(input.engine, input.gpu);
+/** How a scale is priced: the engine, threads and device, and the extra style regions (style masks). */
+export type ScaleCosting = Pick<CostInput, 'engine' | 'threads' | 'gpu' | 'extraRegions'>;
+
+/** Seconds to build a scale's engine and run `evaluations` loss-and-gradient evaluations at it. */
+export function scaleSeconds(
+  scale: { width: number; height: number },
+  evaluations: number,
+  costing: ScaleCosting,
+): number {
+  const backend = backendFor(costing.engine, costing.gpu);
   const { gflopsPerThread, maxThreads } = THROUGHPUT[backend];
-  const rate = gflopsPerThread * Math.min(maxThreads, Math.max(1, input.threads));
-  const scales = planScales({
-    width: input.width,
-    height: input.height,
-    ...input.options,
-  }).map((s, i, all) => {
-    const gflop = iterationGflop(s.width, s.height) * evaluationsAt(s, i === all.length - 1);
-    return { ...s, gflop, seconds: gflop / rate + SCALE_SETUP_SECONDS[backend] };
-  });
+  const rate = gflopsPerThread * Math.min(maxThreads, Math.max(1, costing.threads));
+  const regions = 1 + REGION_COST * (costing.extraRegions ?? 0);
+  return (
+    (iterationGflop(scale.width, scale.height) * evaluations * regions) / rate + SCALE_SETUP_SECONDS[backend]
+  );
+}
+
+export function estimateCost(input: CostInput): CostEstimate {
+  const scales = planScales({ width: input.width, height: input.height, ...input.options }).map(
+    (s, i, all) => ({
+      ...s,
+      seconds: scaleSeconds(s, evaluationsAt(s, i === all.length - 1), input),
+    }),
+  );
   return {
-    backend,
+    backend: backendFor(input.engine, input.gpu),
     seconds: scales.reduce((sum, s) => sum + s.seconds, 0),
-    gflop: scales.reduce((sum, s) => sum + s.gflop, 0),
-    scales: scales.map(({ width, height, iterations, seconds }) => ({ width, height, iterations, seconds })),
+    scales,
   };
 }

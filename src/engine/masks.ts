@@ -23,6 +23,10 @@ export interface StyleRegion {
   readonly effective: readonly number[];
 }
 
+/** An all-white mask is no mask: its style covers the whole image and blends with the unmasked styles. */
+const coversAll = (mask: MaskImage | undefined): boolean =>
+  mask !== undefined && mask.data.every((v) => v >= 1);
+
 const sameMask = (a: MaskImage | undefined, b: MaskImage | undefined): boolean =>
   a === b ||
   (a !== undefined &&
@@ -39,9 +43,10 @@ const sameMask = (a: MaskImage | undefined, b: MaskImage | undefined): boolean =
 export function styleRegions(width: number, height: number, styles: readonly StyleImage[]): StyleRegion[] {
   const groups: { mask: MaskImage | undefined; styles: number[] }[] = [];
   styles.forEach((style, i) => {
-    const group = groups.find((g) => sameMask(g.mask, style.mask));
+    const mask = coversAll(style.mask) ? undefined : style.mask;
+    const group = groups.find((g) => sameMask(g.mask, mask));
     if (group) group.styles.push(i);
-    else groups.push({ mask: style.mask, styles: [i] });
+    else groups.push({ mask, styles: [i] });
   });
   const grids = STYLE_LAYERS.map((layer) => gridOf(layer, width, height));
   const blendOf = (indices: readonly number[]) => normaliseBlend(indices.map((i) => styles[i].weight));
@@ -106,4 +111,14 @@ function averagePool(data: Float32Array, grid: Grid): { data: Float32Array; grid
     }
   }
   return { data: result, grid: out };
+}
+
+/**
+ * Regions beyond the first, at most (for the cost model): one per masked style (equal masks would share
+ * one) and one for all the unmasked styles.
+ */
+export function extraStyleRegions(styles: readonly { readonly mask?: unknown }[]): number {
+  const masked = styles.filter((s) => s.mask !== undefined).length;
+  const unmasked = styles.some((s) => s.mask === undefined) ? 1 : 0;
+  return Math.max(0, masked + unmasked - 1);
 }

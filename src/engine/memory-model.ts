@@ -63,8 +63,8 @@ const GPU_MEMORY = { baseMb: 1024, networkBytesPerPixel: 2660, styleBytesPerPixe
 
 /** L-BFGS working vectors besides its history: x, g, d, the line search's trial and kept x. */
 const LBFGS_WORKING_VECTORS = 5;
-/** Adam: x, m, v and the gradient. */
-const ADAM_VECTORS = 4;
+/** Adam: x, m, v, the gradient, and the average of the iterates (--average-decay). */
+const ADAM_VECTORS = 5;
 /** A decoded input: float32 RGB (12 B/px) plus sharp's 8-bit buffer while decoding (3-4 B/px). */
 const INPUT_BYTES_PER_PIXEL = 16;
 

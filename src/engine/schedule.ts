@@ -1,6 +1,6 @@
 /**
- * The coarse-to-fine schedule: image sizes growing by about sqrt(2) per scale up to the target, so most
- * iterations run on small images and each scale starts from the upsampled result of the last one.
+ * The coarse-to-fine schedule: image sizes growing by about `scaleGrowth` per scale up to the target, each
+ * scale starting from the upsampled result of the last one, and the iterations of each scale.
  */
 import { NstError } from '../errors.js';
 import { sizeForLongestSide } from './resample.js';

@@ -198,6 +198,12 @@ function checkInput(input: StylizeInput, options: StylizeOptions, scales: readon
           `${input.content.width}x${input.content.height}`,
       );
     }
+    if (mask?.data.every((v) => v <= 0)) {
+      throw new NstError(
+        'INVALID_OPTION',
+        `the mask of ${what} is all black: it covers no pixel, so the style would do nothing (whiten where it applies)`,
+      );
+    }
     checkAspectRatio(what, image);
     if (!last) return;
     const { width, height } = styleSize(image, last, options);

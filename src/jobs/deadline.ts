@@ -7,7 +7,7 @@
  * engine the run checks the time left against that scale's estimated set-up plus a few evaluations (the
  * cost model's per-scale estimate), and stops at the checkpoint before the scale instead of starting it.
  */
-import { type CostInput, estimateCost } from '../engine/cost-model.js';
+import { type ScaleCosting, scaleSeconds } from '../engine/cost-model.js';
 import type { ScaleStart } from '../engine/stylize.js';
 import { ESTIMATE_SAFETY_FACTOR } from './routing.js';
 
@@ -28,20 +28,9 @@ export interface DeadlineStop {
 /** Evaluations a scale must have time for, after its set-up, before it is started. */
 const EVALUATIONS_BEFORE_SCALE = 3;
 
-/** How the cost model prices a scale here: the engine, threads and device the run uses. */
-export type ScaleCosting = Pick<CostInput, 'engine' | 'threads' | 'gpu'>;
-
 /** Estimated seconds to build a scale's engine and run `EVALUATIONS_BEFORE_SCALE` evaluations at it. */
-function scaleStartSeconds(scale: { width: number; height: number }, costing: ScaleCosting): number {
-  // One scale at exactly this size (minSize = its longest side); the model counts iterations + 1 evaluations.
-  const estimate = estimateCost({
-    width: scale.width,
-    height: scale.height,
-    options: { iterations: EVALUATIONS_BEFORE_SCALE - 1, minSize: Math.max(scale.width, scale.height) },
-    ...costing,
-  });
-  return estimate.seconds;
-}
+const scaleStartSeconds = (scale: { width: number; height: number }, costing: ScaleCosting): number =>
+  scaleSeconds(scale, EVALUATIONS_BEFORE_SCALE, costing);
 
 /** Without a deadline (Batch, local), the signal never aborts. */
 export function stopBeforeDeadline(

@@ -4,6 +4,7 @@
  * job definition have.
  */
 import { type CostEstimate, estimateCost } from '../engine/cost-model.js';
+import { extraStyleRegions } from '../engine/masks.js';
 import { estimateMemory, type MemoryInput } from '../engine/memory-model.js';
 import type { StylizeOptions } from '../engine/options.js';
 import type { EngineKind } from '../engine/types.js';
@@ -116,17 +117,29 @@ function tooLargeReason(seconds: number, here: Fit, batch?: Fit, batchSeconds?: 
 /** A job as the models see it: the result's size, the styles and inputs as decoded, the options. */
 export type JobShape = Omit<MemoryInput, 'engine' | 'gpu' | 'options'> & {
   readonly options: MemoryInput['options'] & Pick<StylizeOptions, 'minSize' | 'scaleGrowth'>;
+  /** Style regions beyond the first (style masks), which cost time at every iteration. */
+  readonly extraRegions?: number;
 };
 
 /** The shape of a job whose inputs are decoded (every decoded image counts, at its own size). */
 export function jobShape(decoded: DecodedInputs, options: StylizeOptions): JobShape {
   const styles = decoded.styles.map((s) => s.image);
-  const images = [decoded.content, ...styles, ...(decoded.initImage ? [decoded.initImage] : [])];
+  const masks = decoded.styles.flatMap((s) => (s.mask ? [s.mask] : []));
+  // --color-match keeps a matched copy of each style beside the decoded one.
+  const matched = options.colorMatch ? styles : [];
+  const images = [
+    decoded.content,
+    ...styles,
+    ...masks,
+    ...matched,
+    ...(decoded.initImage ? [decoded.initImage] : []),
+  ];
   return {
     ...resultSize(decoded.content, options),
     styles,
     inputPixels: images.reduce((sum, image) => sum + image.width * image.height, 0),
     options,
+    extraRegions: extraStyleRegions(decoded.styles),
   };
 }
 
@@ -151,6 +164,7 @@ export function fitOn(job: JobShape, worker: Worker): Fit {
       engine,
       threads,
       gpu,
+      extraRegions: job.extraRegions,
     }),
     peakMb: gpu ? (memory.gpuMb ?? memory.peakMb) : memory.peakMb,
     availableSeconds: worker.availableSeconds,

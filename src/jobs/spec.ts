@@ -72,7 +72,7 @@ export const jobSpecSchema = z
               .positive()
               .default(1)
               .describe('Blend weight (normalised among the styles that share a mask, or share none)'),
-            mask: keyUnder([KEY_PREFIXES.styles, KEY_PREFIXES.inputs], `${KEY_PREFIXES.inputs}sky-mask.png`)
+            mask: keyUnder([KEY_PREFIXES.styles, KEY_PREFIXES.inputs], `${KEY_PREFIXES.styles}masks/sky.png`)
               .optional()
               .describe(
                 `Key of this style's mask, under ${KEY_PREFIXES.styles} or ${KEY_PREFIXES.inputs}: a greyscale image ` +

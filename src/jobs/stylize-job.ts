@@ -4,7 +4,9 @@
  * notification; or, at the deadline, hand the job off from a checkpoint. Nothing but frames and checkpoints
  * is written before the job has succeeded.
  */
+
 import { resolveEngineKind } from '../engine/index.js';
+import { extraStyleRegions } from '../engine/masks.js';
 import type { StylizeOptions } from '../engine/options.js';
 import { planScales } from '../engine/schedule.js';
 import { type Checkpoint, StylizeAborted } from '../engine/stylize.js';
@@ -175,6 +177,7 @@ async function stylizeUntilDeadline(job: JobRun, inputs: JobInputs): Promise<Run
     engine: await resolveEngineKind(inputs.options.engine),
     threads: inputs.options.threads ?? defaultThreads(),
     gpu: deps.gpu,
+    extraRegions: extraStyleRegions(inputs.decoded.styles),
   });
   const frames = new FrameUploads(job.store, job.keys, inputs.output.format, () => job.lock.fence());
   const live = liveProgress(job);

@@ -35,6 +35,15 @@ describe('styleRegions', () => {
     ]);
   });
 
+  it('reads an all-white mask as no mask: its style blends with the unmasked ones by weight', () => {
+    const white = maskOf(32, 16, () => 1);
+    const [region, ...rest] = styleRegions(32, 16, [style(1, white), style(3)]);
+    expect(rest).toEqual([]);
+    expect(region.styles).toEqual([0, 1]);
+    expect(region.blend).toEqual([0.25, 0.75]);
+    expect(region.masks.every((m) => m === undefined)).toBe(true);
+  });
+
   it('divides overlapping masks by their sum where it exceeds 1, and pools them 2x2 per VGG pooling', () => {
     // Left half: sky 1 and the unmasked style 1 (sum 2 -> 0.5 each); right half: the unmasked style alone.
     const sky = maskOf(32, 16, (_, x) => (x < 16 ? 1 : 0));
@@ -59,7 +68,7 @@ describe('styleRegions', () => {
   });
 
   it('refuses a region whose blend weights are all zero', () => {
-    const m = maskOf(16, 16, () => 1);
+    const m = maskOf(16, 16, (_, x) => (x < 8 ? 1 : 0));
     expect(() => styleRegions(16, 16, [style(0, m), style(1)])).toThrow(/not all zero/);
   });
 });

@@ -214,6 +214,21 @@ describe('stylize', () => {
       });
     });
 
+    it('refuses an all-black mask (its style would do nothing) before building an engine', async () => {
+      const black = { ...style, mask: { width: 40, height: 32, data: new Float32Array(40 * 32) } };
+      await expect(
+        stylize({ content, styles: [black, style] }, options(), {
+          weights,
+          createEngine: async () => {
+            throw new Error('no engine should be built');
+          },
+        }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_OPTION',
+        message: expect.stringMatching(/style image 1 is all black/),
+      });
+    });
+
     it('stops on abort with a checkpoint and resumes from it with the same masks', async () => {
       const input = { content, styles: masked };
       const opts = options({ iterations: 10, minSize: 40 });

@@ -129,7 +129,7 @@ describe('job spec', () => {
       ),
     );
     expect(error.message).toContain(
-      'styles.0.mask: must be an object key in this bucket under styles/ or inputs/, like inputs/sky-mask.png',
+      'styles.0.mask: must be an object key in this bucket under styles/ or inputs/, like styles/masks/sky.png',
     );
   });
 
