@@ -10,14 +10,16 @@ import type { EngineKind } from './types.js';
 
 /**
  * Sustained throughput of whole iterations by backend: GFLOP/s per thread, and how many threads it uses.
- * CPU figures are `npm run bench` on 2 cores: onnx-cpu iterations run at 210-245 GFLOP/s at 256-512 px,
- * but a whole 512 px run (bench --e2e: 639 s for tubingen) sustains about 180 once the optimiser, the
- * scale changes and the final evaluations are counted, so that is the figure here; tfjs-wasm runs at
- * 15-17 GFLOP/s, single-threaded because tfjs turns WASM threads off under Node. The CUDA figure is
- * an assumption for an A10G/L4-class GPU (about a quarter of its fp32 peak), not yet measured.
+ * The onnx-cpu figure is `npm run bench -- --e2e` on 2 AVX2 cores (issue 11, golden_gate x the_scream at
+ * 512x384, run alone): the classic schedule took 380.3 s and the default 118.7 s end to end; with 1.5 s of
+ * set-up per scale and about 4 s of process start, weights and decoding, both fit 300 GFLOP/s (the loss
+ * graph's iterations alone run at 70-74% of the conv peak; the optimiser's vector work is the rest). More
+ * threads are assumed to scale linearly (Lambda's 6 vCPUs). tfjs-wasm runs at 15-17 GFLOP/s,
+ * single-threaded because tfjs turns WASM threads off under Node. The CUDA figure is an assumption for an
+ * A10G/L4-class GPU (about a quarter of its fp32 peak), not yet measured.
  */
 const THROUGHPUT: Readonly<Record<string, { gflopsPerThread: number; maxThreads: number }>> = {
-  'onnx-cpu': { gflopsPerThread: 90, maxThreads: 256 },
+  'onnx-cpu': { gflopsPerThread: 150, maxThreads: 256 },
   'tfjs-wasm': { gflopsPerThread: 16, maxThreads: 1 },
   'onnx-cuda': { gflopsPerThread: 8000, maxThreads: 1 },
 };

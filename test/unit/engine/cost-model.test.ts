@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { estimateCost } from '../../../src/engine/cost-model.js';
 import { iterationGflop } from '../../../src/engine/flops.js';
+import { CLASSIC_SCHEDULE, DEFAULT_SCHEDULE } from '../../../src/engine/schedule.js';
 
 describe('cost model', () => {
   it('counts about 94 GFLOP of convolutions per iteration at 256 px', () => {
@@ -33,5 +34,23 @@ describe('cost model', () => {
     const est = estimateCost(base);
     expect(est.scales).toHaveLength(5);
     expect(est.scales.reduce((s, x) => s + x.seconds, 0)).toBeCloseTo(est.seconds, 6);
+  });
+
+  it('matches the bench it is calibrated on: both schedules end to end at 512x384 on 2 cores', () => {
+    // npm run bench -- --e2e (issue 11), golden_gate x the_scream run alone: wall seconds less about 4 s
+    // of process start, weights and decoding, which the model leaves to the caller.
+    const measured = { classic: 380.3 - 4, default: 118.7 - 4 };
+    const estimate = (schedule: typeof CLASSIC_SCHEDULE | typeof DEFAULT_SCHEDULE) =>
+      estimateCost({ width: 512, height: 384, options: schedule, engine: 'onnx', threads: 2 }).seconds;
+    expect(estimate(CLASSIC_SCHEDULE) / measured.classic).toBeCloseTo(1, 1);
+    expect(estimate(DEFAULT_SCHEDULE) / measured.default).toBeCloseTo(1, 1);
+  });
+
+  it('prices extra style regions (masks) on top of every evaluation', () => {
+    const base = { width: 512, height: 384, options: DEFAULT_SCHEDULE, engine: 'onnx' as const, threads: 2 };
+    const plain = estimateCost(base).seconds;
+    const masked = estimateCost({ ...base, extraRegions: 1 }).seconds;
+    expect(masked / plain).toBeGreaterThan(1.1);
+    expect(masked / plain).toBeLessThan(1.25);
   });
 });
