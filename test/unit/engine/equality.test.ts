@@ -171,7 +171,7 @@ describe('onnx and tfjs engines reject misuse alike', () => {
         { ...spec, styles: [] },
         { ...spec, styles: [{ ...spec.styles[0], mask: mask(17, 1) }] },
         { ...spec, styles: [{ ...spec.styles[0], mask: mask(16, 1.5) }] },
-        { ...spec, styles: [{ ...spec.styles[0], mask: mask(16, 1), weight: 0 }, spec.styles[0]] },
+        { ...spec, styles: [{ ...spec.styles[0], mask: mask(16, 0.5), weight: 0 }, spec.styles[0]] },
       ]) {
         const error = await rejected(create(bad));
         expect(error).toBeInstanceOf(NstError);
