@@ -30,7 +30,7 @@ describe('stylize options', () => {
     expect(problems).toMatch(/--bogus: .*bogus/);
   });
 
-  it('colour matching is off unless asked for; averaging is unset (Adam averages by default)', () => {
+  it('colour matching is off unless asked for; averaging is unset (off)', () => {
     expect(DEFAULT_STYLIZE_OPTIONS.colorMatch).toBe(false);
     expect(DEFAULT_STYLIZE_OPTIONS.averageDecay).toBeUndefined();
     expect(stylizeOptionsSchema.parse({ colorMatch: true }).colorMatch).toBe(true);
