@@ -24,8 +24,7 @@ export interface StyleRegion {
 }
 
 /** An all-white mask is no mask: its style covers the whole image and blends with the unmasked styles. */
-const coversAll = (mask: MaskImage | undefined): boolean =>
-  mask?.data.every((v) => v >= 1) === true;
+const coversAll = (mask: MaskImage | undefined): boolean => mask?.data.every((v) => v >= 1) === true;
 
 const sameMask = (a: MaskImage | undefined, b: MaskImage | undefined): boolean =>
   a === b ||
