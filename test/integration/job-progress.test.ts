@@ -19,7 +19,12 @@ import { jpeg, lambdaContext, quietLogger, recordPuts, usePipelineFixture } from
 const fixture = usePipelineFixture();
 
 /** Two scales (32 px, then 45 px), 4 iterations each. */
-const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '4' };
+const TWO_SCALES = {
+  'nst-size': '45',
+  'nst-min-size': '32',
+  'nst-scale-growth': '1.4142',
+  'nst-iterations': '4',
+};
 /** Each evaluation waits this long first: the job runs long enough to be watched. */
 const EVALUATION_DELAY_MS = 150;
 /** Longer than the test may run (vitest's timeout): after the first progress write, none within it. */

@@ -288,7 +288,12 @@ describe('jobs a killed server left behind, and events whose retries run out', (
       const events: unknown[] = [];
       s3.onObjectCreated((e) => events.push(e));
       await store.put('inputs/starry/long.jpg', await jpeg(), {
-        metadata: { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '3' },
+        metadata: {
+          'nst-size': '45',
+          'nst-min-size': '32',
+          'nst-scale-growth': '1.4142',
+          'nst-iterations': '3',
+        },
       });
       // A run that stopped at a deadline and checkpointed, as a local worker killed then would leave it.
       let calls = 0;

@@ -30,7 +30,12 @@ const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
 const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
 const withBatch = { NST_BATCH_JOB_QUEUE: QUEUE, NST_BATCH_JOB_DEFINITION: DEFINITION };
 /** Two scales (32 px, then 45 px), 3 iterations each. */
-const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '3' };
+const TWO_SCALES = {
+  'nst-size': '45',
+  'nst-min-size': '32',
+  'nst-scale-growth': '1.4142',
+  'nst-iterations': '3',
+};
 /** A clock two hours ahead: every job the test leaves behind looks long dead. */
 const LATER = () => new Date(Date.now() + 2 * 3600_000);
 const KILLED = 'RequestId: 7f0c Error: Runtime exited with error: signal: killed';

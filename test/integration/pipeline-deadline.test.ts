@@ -33,7 +33,12 @@ const fixture = usePipelineFixture();
 const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
 const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
 /** Two scales (32 px, then 45 px), 3 iterations each. */
-const TWO_SCALES = { 'nst-size': '45', 'nst-min-size': '32', 'nst-iterations': '3' };
+const TWO_SCALES = {
+  'nst-size': '45',
+  'nst-min-size': '32',
+  'nst-scale-growth': '1.4142',
+  'nst-iterations': '3',
+};
 
 let sns: ReturnType<typeof captured.sns>;
 let batch: ReturnType<typeof captured.batch>;
@@ -319,7 +324,7 @@ describe('the Lambda deadline', () => {
         { key: 'styles/starry.png', mask: 'styles/masks/sky.png' },
         { key: 'styles/starry.png', weight: 0.5, mask: 'inputs/masks/ground.png' },
       ],
-      options: { size: 45, minSize: 32, iterations: 3 },
+      options: { size: 45, minSize: 32, scaleGrowth: Math.SQRT2, iterations: 3 },
     };
     const event = await fixture.server.upload('jobs/masked.json', JSON.stringify(spec));
     const [outcome] = await handlerWith()(event, contextNearingDeadline());
