@@ -156,13 +156,7 @@ export class StylizeAborted extends NstError {
 }
 
 function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
-  return planScales({
-    width: content.width,
-    height: content.height,
-    minSize: options.minSize,
-    iterations: options.iterations,
-    scaleGrowth: options.scaleGrowth,
-  });
+  return planScales({ width: content.width, height: content.height, ...options });
 }
 
 export async function stylize(

@@ -143,28 +143,24 @@ export function symmetricEigen3(m: Mat3): { values: number[]; vectors: Mat3 } {
       const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
       const c = 1 / Math.sqrt(t * t + 1);
       const s = t * c;
-      rotateColumns(a, p, q, c, s);
-      rotateRows(a, p, q, c, s);
-      rotateColumns(v, p, q, c, s);
+      rotate(a, p, q, c, s, column);
+      rotate(a, p, q, c, s, row);
+      rotate(v, p, q, c, s, column);
     }
   }
   return { values: [a[0], a[4], a[8]], vectors: v };
 }
 
-function rotateColumns(m: Mat3, p: number, q: number, c: number, s: number): void {
-  for (let k = 0; k < 3; k++) {
-    const mp = m[k * 3 + p];
-    const mq = m[k * 3 + q];
-    m[k * 3 + p] = c * mp - s * mq;
-    m[k * 3 + q] = s * mp + c * mq;
-  }
-}
+/** Where entry k of line j is: lines are columns or rows of a row-major 3x3 matrix. */
+const column = (j: number, k: number) => k * 3 + j;
+const row = (j: number, k: number) => j * 3 + k;
 
-function rotateRows(m: Mat3, p: number, q: number, c: number, s: number): void {
+/** Rotates lines p and q of m (columns or rows, by `at`) by the Givens rotation (c, s). */
+function rotate(m: Mat3, p: number, q: number, c: number, s: number, at: typeof column): void {
   for (let k = 0; k < 3; k++) {
-    const mp = m[p * 3 + k];
-    const mq = m[q * 3 + k];
-    m[p * 3 + k] = c * mp - s * mq;
-    m[q * 3 + k] = s * mp + c * mq;
+    const mp = m[at(p, k)];
+    const mq = m[at(q, k)];
+    m[at(p, k)] = c * mp - s * mq;
+    m[at(q, k)] = s * mp + c * mq;
   }
 }
