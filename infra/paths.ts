@@ -3,9 +3,10 @@
  * Dockerfile cannot import these; test/infra/constructs/batch-gpu.test.ts binds its paths instead.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../src/package-root.js';
 
-export const REPO_ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+/** The repository (or, installed, the package's folder). */
+export const REPO_ROOT = PACKAGE_ROOT;
 
 /** The lock file the function bundle and the runtime layer are built from. */
 export const LOCK_FILE = path.join(REPO_ROOT, 'package-lock.json');

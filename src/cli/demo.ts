@@ -14,8 +14,8 @@ import { writeFileAtomic } from '../image/encode.js';
 import { submitDropIn, waitForJob } from '../jobs/client.js';
 import { startLocalPipeline } from '../jobs/local-pipeline.js';
 import { cachedWeights } from '../jobs/weights-cache.js';
+import { DEFAULT_BUCKET } from './commands/s3-flags.js';
 import { EXAMPLE_CONTENT, EXAMPLE_STYLE, exampleWeightsDir } from './example.js';
-import { DEFAULT_BUCKET } from './s3-target.js';
 import { downloadJob, progressReporter } from './serve.js';
 
 /** The default schedule at 384 px: about a minute on 2 idle cores with the onnx engine. */

@@ -4,18 +4,17 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { PACKAGE_ROOT } from '../package-root.js';
 import { fetchWeights } from '../weights/fetch.js';
 import { resolveWeightsDir, weightsAvailable } from '../weights/lookup.js';
+import type { ExampleFlags } from './commands/example.js';
+import { DEFAULT_WEIGHTS_OUT } from './commands/weights.js';
 import { runStylize } from './stylize.js';
-import { DEFAULT_WEIGHTS_OUT } from './weights.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const EXAMPLE_CONTENT = path.join(REPO_ROOT, 'examples/content.jpg');
-export const EXAMPLE_STYLE = path.join(REPO_ROOT, 'examples/style.jpg');
+export const EXAMPLE_CONTENT = path.join(PACKAGE_ROOT, 'examples/content.jpg');
+export const EXAMPLE_STYLE = path.join(PACKAGE_ROOT, 'examples/style.jpg');
 /** The development copy of the weights beside the checkout (see docs/ARCHITECTURE.md), used when nothing else is set up. */
-const SHARED_WEIGHTS = path.resolve(REPO_ROOT, '../shared/models/vgg19');
+const SHARED_WEIGHTS = path.resolve(PACKAGE_ROOT, '../shared/models/vgg19');
 
 /** A weights directory for the example: the usual lookup, the shared development copy, or a fresh fetch. */
 export async function exampleWeightsDir(): Promise<string> {
@@ -30,21 +29,15 @@ export async function exampleWeightsDir(): Promise<string> {
   return out;
 }
 
-export function registerExampleCommand(program: Command): void {
-  program
-    .command('example')
-    .description('Stylise the bundled example pair (examples/content.jpg with examples/style.jpg)')
-    .option('--out <file>', 'where to write the result', 'output/example.jpg')
-    .option('--size <px>', 'longest side', '384')
-    .action(async (flags: { out: string; size: string }) => {
-      const weights = await exampleWeightsDir();
-      await runStylize({
-        content: EXAMPLE_CONTENT,
-        style: [EXAMPLE_STYLE],
-        output: flags.out,
-        size: Number(flags.size),
-        weights,
-      });
-      process.stderr.write(`example result: ${path.resolve(flags.out)}\n`);
-    });
+/** Stylises the example pair into `flags.out`. */
+export async function runExample(flags: ExampleFlags): Promise<void> {
+  const weights = await exampleWeightsDir();
+  await runStylize({
+    content: EXAMPLE_CONTENT,
+    style: [EXAMPLE_STYLE],
+    output: flags.out,
+    size: Number(flags.size),
+    weights,
+  });
+  process.stderr.write(`example result: ${path.resolve(flags.out)}\n`);
 }

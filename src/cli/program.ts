@@ -1,13 +1,15 @@
-/** The `nst` command line. */
+/**
+ * The `nst` command line. Only the commands' flags and help load here (src/cli/commands/): each command
+ * imports what it does when it runs, so `--help` never loads the engines, sharp or the AWS SDK.
+ */
 import { Command, CommanderError } from 'commander';
 import { CLI_NAME, SERVICE_NAME } from '../product.js';
-import { runPipelineDemo } from './demo.js';
-import { registerExampleCommand } from './example.js';
+import { registerExampleCommands } from './commands/example.js';
+import { registerPipelineCommands } from './commands/serve.js';
+import { registerStatusCommand } from './commands/status.js';
+import { registerStylizeCommand } from './commands/stylize.js';
+import { registerWeightsCommands } from './commands/weights.js';
 import { EXIT_BAD_INPUT, EXIT_OK, reportError } from './exit.js';
-import { registerPipelineCommands } from './serve.js';
-import { registerStatusCommand } from './status.js';
-import { registerStylizeCommand } from './stylize.js';
-import { registerWeightsCommands } from './weights.js';
 
 function buildProgram(): Command {
   const program = new Command(CLI_NAME)
@@ -18,19 +20,9 @@ function buildProgram(): Command {
     .exitOverride();
   registerStylizeCommand(program);
   registerWeightsCommands(program);
-  registerExampleCommand(program);
+  registerExampleCommands(program);
   registerPipelineCommands(program);
   registerStatusCommand(program);
-  program
-    .command('demo')
-    .description(
-      'The main job end to end on the local pipeline: the example pair in; result, job.json and a contact sheet out',
-    )
-    .option('--out <dir>', 'where the result, job.json and contact sheet go', 'output/pipeline')
-    .option('--weights <dir>', 'VGG-19 weights directory')
-    .action(async (flags: { out: string; weights?: string }) =>
-      runPipelineDemo({ weightsDir: flags.weights, outDir: flags.out }),
-    );
   return program;
 }
 

@@ -7,17 +7,9 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isNstError, NstError } from '../errors.js';
-import { configuredEndpoint, createS3Client, createSdkS3Client, ENDPOINT_ENV } from '../storage/s3-client.js';
-
-/** `nst serve`'s port, and so the endpoint the bucket commands use by default. */
-export const DEFAULT_PORT = 4568;
-const DEFAULT_ENDPOINT = `http://127.0.0.1:${DEFAULT_PORT}`;
-export const DEFAULT_BUCKET = 'nst';
-
-export interface S3TargetFlags {
-  readonly endpoint?: string;
-  readonly aws?: boolean;
-}
+import { createS3Client, createSdkS3Client } from '../storage/s3-client.js';
+import { configuredEndpoint, ENDPOINT_ENV } from '../storage/s3-endpoint.js';
+import { DEFAULT_ENDPOINT, type S3TargetFlags } from './commands/s3-flags.js';
 
 export interface S3Target {
   readonly client: S3Client;
@@ -26,9 +18,6 @@ export interface S3Target {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-export const ENDPOINT_FLAG_HELP = `S3 endpoint of a local \`nst serve\` (default: ${DEFAULT_ENDPOINT}, unless $${ENDPOINT_ENV.s3} or $${ENDPOINT_ENV.all} is set: then the SDK's configuration, as --aws)`;
-export const AWS_FLAG_HELP = "use the AWS SDK's configuration (credential chain, region, endpoint variables)";
 
 export function s3Target(flags: S3TargetFlags, env: Env = process.env): S3Target {
   if (flags.endpoint && flags.aws)

@@ -1,9 +1,8 @@
 /**
- * `nst serve`: the pipeline on this machine (an embedded S3 server whose uploads to inputs/ and jobs/ run
+ * What `nst serve` and `nst submit` do (their flags are in commands/serve.ts). `nst serve`: the pipeline on this machine (an embedded S3 server whose uploads to inputs/ and jobs/ run
  * through the same handler as the Lambda). `nst submit`: drop a photo into it (or into a real bucket).
  */
 import path from 'node:path';
-import type { Command } from 'commander';
 import type { Progress } from '../engine/stylize.js';
 import { NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
@@ -13,75 +12,14 @@ import { type JobManifest, jobProgress } from '../jobs/manifest.js';
 import { cachedWeights } from '../jobs/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { LOCAL_CREDENTIALS } from '../storage/s3-client.js';
-import { resolveWeightsDir, WEIGHTS_FLAG_HELP } from '../weights/lookup.js';
+import { resolveWeightsDir } from '../weights/lookup.js';
+import { DEFAULT_PORT } from './commands/s3-flags.js';
+import type { ServeFlags, SubmitFlags } from './commands/serve.js';
 import { watchJob } from './job-watch.js';
 import { jobLine } from './progress-text.js';
-import {
-  AWS_FLAG_HELP,
-  DEFAULT_BUCKET,
-  DEFAULT_PORT,
-  ENDPOINT_FLAG_HELP,
-  type S3TargetFlags,
-  s3Target,
-  withS3Target,
-} from './s3-target.js';
-import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
-
-const DEFAULT_DATA_DIR = path.join('.nst', 's3');
+import { s3Target, withS3Target } from './s3-target.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
-
-export function registerPipelineCommands(program: Command): void {
-  program
-    .command('serve')
-    .description(
-      'Run the pipeline locally: an embedded S3 server; photos dropped into it are stylised like in AWS',
-    )
-    .option('--port <n>', 'port on 127.0.0.1', String(DEFAULT_PORT))
-    .option('--data <dir>', "the S3 server's data folder", DEFAULT_DATA_DIR)
-    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
-    .option('--weights <dir>', WEIGHTS_FLAG_HELP)
-    .option('--webhook <url>', 'POST each job notification (JSON) to this URL (default: $NST_WEBHOOK_URL)')
-    .option('--concurrency <n>', 'jobs run at once (each uses every core)', '1')
-    .action(async (flags: ServeFlags) => {
-      await serve(flags);
-    });
-
-  const submit = program
-    .command('submit')
-    .description('Drop a photo into the pipeline: uploads it to inputs/<style>/ with its options as metadata')
-    .argument('<content>', 'the photo to stylise')
-    .requiredOption(
-      '-s, --style <name|file>',
-      'a style in the bucket (styles/<name>.*), or a painting file to upload as one',
-    )
-    .option('--endpoint <url>', ENDPOINT_FLAG_HELP)
-    .option('--aws', AWS_FLAG_HELP)
-    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
-    .option('--format <format>', 'output format: jpeg, png, webp, avif or tiff (default: as the photo)')
-    .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
-    .option('--wait', 'wait for the job (showing its progress), then download its result and job.json')
-    .option('--out <dir>', 'where --wait puts the result and job.json', 'output');
-  addStylizeOptionFlags(submit);
-  submit.action(async (content: string, flags: SubmitFlags, command: Command) => {
-    // Only the options given on the command line travel; the pipeline applies its defaults to the rest.
-    const given = Object.fromEntries(
-      Object.entries(pickStylizeOptions(flags)).filter(
-        ([key]) => command.getOptionValueSource(key) === 'cli',
-      ),
-    );
-    await submitCommand(content, flags, given);
-  });
-}
-
-export interface ServeFlags {
-  port: string;
-  data: string;
-  bucket: string;
-  weights?: string;
-  webhook?: string;
-  concurrency: string;
-}
 
 function parsePort(value: string, name: string): number {
   const n = Number(value);
@@ -163,16 +101,8 @@ export function progressReporter(
   };
 }
 
-interface SubmitFlags extends Record<string, unknown>, S3TargetFlags {
-  style: string;
-  bucket: string;
-  format?: string;
-  quality?: number;
-  wait?: boolean;
-  out: string;
-}
-
-async function submitCommand(
+/** Uploads the photo (and the painting, when a file) with the options given as metadata; with --wait, waits and downloads. */
+export async function submit(
   content: string,
   flags: SubmitFlags,
   options: Record<string, unknown>,

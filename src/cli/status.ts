@@ -1,60 +1,19 @@
 /**
- * `nst status <jobId | input key>`: one job of the pipeline as a readable block (status, progress, route,
+ * What `nst status` does (its flags are in commands/status.ts). `nst status <jobId | input key>`: one job of the pipeline as a readable block (status, progress, route,
  * engine, timings, error, result), or its job.json as stored (--json); `nst status --list`: the recent
  * jobs, one line each, newest first. The lookups live in src/jobs/job-status.ts; this is the presentation.
  */
-import { type Command, Option } from 'commander';
 import { NstError } from '../errors.js';
 import { findJob, listJobs } from '../jobs/job-status.js';
 import { outputKeys } from '../jobs/keys.js';
 import type { JobManifest, JobProgress, JobStatus } from '../jobs/manifest.js';
 import { ObjectStore } from '../storage/object-store.js';
+import type { StatusFlags } from './commands/status.js';
 import { duration, lossText, progressAmount, progressWhere } from './progress-text.js';
-import {
-  AWS_FLAG_HELP,
-  DEFAULT_BUCKET,
-  ENDPOINT_FLAG_HELP,
-  type S3TargetFlags,
-  s3Target,
-  withS3Target,
-} from './s3-target.js';
-
-const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed'];
-const DEFAULT_LIMIT = 20;
-
-interface StatusFlags extends S3TargetFlags {
-  bucket: string;
-  list?: boolean;
-  status?: JobStatus;
-  limit: string;
-  json?: boolean;
-}
-
-export function registerStatusCommand(program: Command): void {
-  program
-    .command('status')
-    .description(
-      'Show a pipeline job: its status, progress, route, timings, error and result (or --list the recent ones)',
-    )
-    .argument(
-      '[job]',
-      'a job id (as `nst submit` prints it) or the key of its upload (inputs/<style>/<photo>)',
-    )
-    .option('--list', 'list the recent jobs, newest first')
-    .addOption(new Option('--status <status>', 'with --list: only jobs in this status').choices(STATUSES))
-    .option('--limit <n>', 'with --list: at most this many jobs', String(DEFAULT_LIMIT))
-    .option('--json', 'print job.json as stored (with --list: an array of them)')
-    .option('--endpoint <url>', ENDPOINT_FLAG_HELP)
-    .option('--aws', AWS_FLAG_HELP)
-    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
-    .action(async (job: string | undefined, flags: StatusFlags, command: Command) => {
-      const listOnly = ['status', 'limit'].some((o) => command.getOptionValueSource(o) === 'cli');
-      process.stdout.write(await statusCommand(job, { ...flags, listOnly }));
-    });
-}
+import { s3Target, withS3Target } from './s3-target.js';
 
 /** What the command prints. */
-async function statusCommand(
+export async function statusCommand(
   job: string | undefined,
   flags: StatusFlags & { listOnly: boolean },
 ): Promise<string> {

@@ -1,11 +1,10 @@
 /**
- * `nst stylize`: one photo and one or more paintings in, one stylised image out. Validates everything
+ * What `nst stylize` does (its flags are in commands/stylize.ts): one photo and one or more paintings in, one stylised image out. Validates everything
  * (options, images, output format, weights) before the long run, shows progress on a terminal, and
  * writes the result atomically only when the run succeeded.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
 import { estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { estimateMemory } from '../engine/memory-model.js';
@@ -15,7 +14,7 @@ import { defaultThreads } from '../engine/threads.js';
 import type { EngineKind, RgbImage, VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
-import { extensionFor, OUTPUT_FORMATS, type OutputFormat } from '../image/formats.js';
+import type { OutputFormat } from '../image/formats.js';
 import { deployedRoute, type Fit, jobShape, remainingSeconds } from '../jobs/routing.js';
 import {
   type DecodedInputs,
@@ -28,24 +27,11 @@ import {
 } from '../stylize-image.js';
 import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
-import { resolveWeightsDir, WEIGHTS_FLAG_HELP } from '../weights/lookup.js';
+import { resolveWeightsDir } from '../weights/lookup.js';
 import { loadWeights } from '../weights/store.js';
+import type { MaskArg, StylizeFlags } from './commands/stylize.js';
 import { type ProgressView, progressBar } from './progress-bar.js';
-import { addStylizeOptionFlags, pickStylizeOptions } from './stylize-flags.js';
-
-interface StylizeFlags extends Record<string, unknown> {
-  content: string;
-  style: string[];
-  styleMask?: MaskArg[];
-  output: string;
-  weights?: string;
-  quality?: number;
-  keepAlpha?: boolean;
-  initImage?: string;
-  json?: boolean;
-  dryRun?: boolean;
-  progress?: boolean;
-}
+import { pickStylizeOptions } from './stylize-flags.js';
 
 export interface StyleArg {
   readonly path: string;
@@ -53,20 +39,6 @@ export interface StyleArg {
   /** The --style-mask that followed this --style. */
   readonly mask?: string;
 }
-
-/** A --style-mask as given: its path and how many --style flags came before it on the command line. */
-export interface MaskArg {
-  readonly path: string;
-  readonly stylesBefore: number;
-}
-
-const STYLE_MASK_HELP =
-  'mask of the --style before it (repeatable, one per style): a greyscale image of any size, stretched to ' +
-  'the content; white: that style applies, black: it does not (a colour image counts by its luminance, ' +
-  'transparency as black). Where masks overlap past white they share the pixel in proportion; a pixel no ' +
-  'mask covers gets only the content and TV losses; a style without a mask covers the whole image. A ' +
-  "style's :weight blends it with the styles of the same region (the same mask, or none): alone in its " +
-  'region, its weight changes nothing';
 
 /** Each mask given to the --style before it; INVALID_OPTION for a mask with no style before it or a second one. */
 export function attachMasks(styles: readonly StyleArg[], masks: readonly MaskArg[]): StyleArg[] {
@@ -97,38 +69,6 @@ export function parseStyleArg(arg: string): StyleArg {
   const match = /^(.*):([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)$/i.exec(arg);
   if (match && match[1] !== '') return { path: match[1], weight: Number(match[2]) };
   return { path: arg, weight: 1 };
-}
-
-export function registerStylizeCommand(program: Command): void {
-  const command: Command = program
-    .command('stylize')
-    .description('Stylise a photo with one or more paintings')
-    .requiredOption('-c, --content <image>', 'content photo')
-    .requiredOption(
-      '-s, --style <image[:weight]>',
-      'style painting, repeatable; blend several with weights (a.jpg --style b.jpg:0.3)',
-      (value: string, previous: string[] = []) => [...previous, value],
-    )
-    .requiredOption(
-      '-o, --output <file>',
-      `result image; the format follows the extension (${OUTPUT_FORMATS.map((f) => `.${extensionFor(f)}`).join(' ')})`,
-    )
-    .option('--style-mask <image>', STYLE_MASK_HELP, (value: string, previous: MaskArg[] = []): MaskArg[] => [
-      ...previous,
-      // Flags are parsed in command-line order, so the styles so far are the ones before this mask.
-      { path: value, stylesBefore: (command.getOptionValue('style') as string[] | undefined)?.length ?? 0 },
-    ])
-    .option('--weights <dir>', WEIGHTS_FLAG_HELP)
-    .option('--init-image <image>', 'starting image for --init image')
-    .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
-    .option('--keep-alpha', "carry the content's transparency into the result (png, webp, avif, tiff)")
-    .option('--json', 'print one JSON object with the run summary on stdout at the end')
-    .option('--dry-run', 'validate everything and print the plan and time estimate, without running')
-    .option('--no-progress', 'no progress bar');
-  addStylizeOptionFlags(command);
-  command.action(async (flags: StylizeFlags) => {
-    await runStylize(flags);
-  });
 }
 
 /** Validated stylize options from flags, or an INVALID_OPTION error listing every problem. */

@@ -8,7 +8,8 @@ import type { EngineKind, LossTerms } from '../engine/types.js';
 import type { ErrorCode } from '../errors.js';
 import type { JobSpec } from './spec.js';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 export type Worker = 'lambda' | 'batch' | 'local';
 
 export const isFinished = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';

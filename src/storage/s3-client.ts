@@ -3,28 +3,13 @@
  * endpoint variables), or the embedded local server (s3rver) with the settings it needs.
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { configuredEndpoint } from './s3-endpoint.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 /** s3rver accepts any request signed with this key pair. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
-
-/**
- * The SDK's standard endpoint variables for S3, the service-specific one first (what the SDK itself
- * reads), and the switch that makes the SDK ignore them.
- */
-export const ENDPOINT_ENV = {
-  s3: 'AWS_ENDPOINT_URL_S3',
-  all: 'AWS_ENDPOINT_URL',
-  ignore: 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-} as const;
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** The S3 endpoint the SDK will use from the environment, if one is configured there. */
-export function configuredEndpoint(env: Env = process.env): string | undefined {
-  if (env[ENDPOINT_ENV.ignore] === 'true') return undefined;
-  return env[ENDPOINT_ENV.s3] || env[ENDPOINT_ENV.all] || undefined;
-}
 
 /**
  * A client from the SDK's configuration (credential chain, region), with the endpoint variables read from

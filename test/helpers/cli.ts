@@ -1,6 +1,11 @@
-/** Runs the real `nst` command in a child process, as a user would. */
+/**
+ * Runs the real `nst` command in a child process, as a user would: bin/nst.js and the compiled CLI in dist/
+ * (`npm test` builds it first). On an unsupported Node.js, the one line that says so is taken off stderr
+ * (test/integration/cli.test.ts checks it), so tests read what the command itself printed.
+ */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { unsupportedNodeLine } from '../../src/cli/node-support.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(REPO, 'bin/nst.js');
@@ -23,6 +28,13 @@ export function nst(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: withoutNodeNotice(stderr) }));
   });
+}
+
+const NODE_NOTICE = unsupportedNodeLine();
+
+/** stderr less the unsupported-Node.js line the command prints first. */
+function withoutNodeNotice(stderr: string): string {
+  return NODE_NOTICE && stderr.startsWith(NODE_NOTICE) ? stderr.slice(NODE_NOTICE.length) : stderr;
 }

@@ -1,0 +1,28 @@
+/**
+ * The library (`import { stylizeImage } from 'serverless-style-transfer'`): image bytes or paths in, an
+ * encoded stylised image out, with the options schema every entry point validates by. The pipeline's
+ * handler is `serverless-style-transfer/handler`; the CDK constructs are `serverless-style-transfer/cdk`.
+ */
+
+export {
+  DEFAULT_STYLIZE_OPTIONS,
+  MAX_SIZE,
+  type StylizeOptions,
+  stylizeOptionsSchema,
+} from './engine/options.js';
+export type { Progress, StylizeContext, StylizeResult } from './engine/stylize.js';
+export type { VggWeights } from './engine/types.js';
+export { ERROR_KINDS, ERROR_POLICY, type ErrorCode, type ErrorKind, isNstError, NstError } from './errors.js';
+export { OUTPUT_FORMATS, type OutputFormat } from './image/formats.js';
+export {
+  type DecodedInputs,
+  decodeInputs,
+  type ImageInputs,
+  type ImageSource,
+  type OutputSettings,
+  type StylizedImage,
+  stylizeDecodedImage,
+  stylizeImage,
+} from './stylize-image.js';
+export { resolveWeightsDir, WEIGHTS_DIR_ENV } from './weights/lookup.js';
+export { loadWeights } from './weights/store.js';

@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OLDEST_SUPPORTED_NODE_MAJOR, unsupportedNodeLine } from '../../../src/cli/node-support.js';
+
+const BIN = path.resolve(import.meta.dirname, '../../../bin/nst.js');
+
+/** The raw stderr of `nst` (the test helper takes the notice off; this one keeps it). */
+function rawStderr(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _, ...env } = process.env;
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(stderr));
+  });
+}
+
+describe('supported Node.js versions', () => {
+  it('say nothing from 22 on; older ones get one line naming the version', () => {
+    expect(OLDEST_SUPPORTED_NODE_MAJOR).toBe(22);
+    expect(unsupportedNodeLine('22.12.0')).toBeUndefined();
+    expect(unsupportedNodeLine('24.11.1')).toBeUndefined();
+    expect(unsupportedNodeLine('20.20.2')).toBe(
+      'nst: Node.js 20.20.2 is past its end of life and unsupported; use Node.js 22.12 or later, or 24\n',
+    );
+  });
+
+  it("a command that loads the AWS SDK prints the one line at most, never the SDK's warning", async () => {
+    // Nothing listens on port 1: the SDK client is made, its request fails at once.
+    const stderr = await rawStderr(['status', 'nope', '--endpoint', 'http://127.0.0.1:1']);
+    expect(stderr).toContain('STORAGE_UNAVAILABLE');
+    expect(stderr).not.toContain('NodeVersionSupportWarning');
+    const notice = unsupportedNodeLine();
+    if (notice) expect(stderr.startsWith(notice) && stderr.split(notice).length === 2).toBe(true);
+    else expect(stderr).not.toContain('unsupported');
+  });
+});
