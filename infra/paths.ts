@@ -14,7 +14,7 @@ export const LOCK_FILE = path.join(REPO_ROOT, 'package-lock.json');
 /** The stylize function's handler source. */
 export const STYLIZE_ENTRY = path.join(REPO_ROOT, 'functions', 'stylize', 'index.ts');
 
-/** The GPU worker's image. */
+/** The GPU worker's image: its build context holds the compiled worker (dist/), built before synth. */
 export const BATCH_IMAGE = {
   /** The build context: the repository. */
   directory: REPO_ROOT,
@@ -30,9 +30,16 @@ export const BATCH_IMAGE = {
     '!package-lock.json',
     '!.npmrc',
     '!bin',
-    '!src',
+    '!dist',
+    'dist/*',
+    '!dist/src',
+    '!dist/functions',
+    'dist/functions/*',
+    '!dist/functions/batch',
     '!functions',
     'functions/*',
     '!functions/batch',
+    'functions/batch/*',
+    '!functions/batch/Dockerfile',
   ],
 } as const;

@@ -1,6 +1,6 @@
 /**
  * One Node.js major for what is deployed. infra/node-runtime.ts is its home (the Lambda runtime, the
- * bundle's target, the tests' Node 22 helper import it); this checks what cannot import it: the Batch
+ * bundle's target, the tests' deployed-Node helper import it); this checks what cannot import it: the Batch
  * image, the CI run, package.json's engines, and the runtimes in the synthesised template.
  */
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEPLOYED_NODE_MAJOR, ESBUILD_NODE_TARGET, LAMBDA_NODE_RUNTIME } from '../infra/node-runtime.js';
 import { REPO_ROOT } from '../infra/paths.js';
+import { OLDEST_SUPPORTED_NODE_MAJOR } from '../src/cli/node-support.js';
 import { PIPELINE_ENV } from '../src/jobs/config.js';
 import { resourcesOfType, synthesise } from './infra/helpers.js';
 
@@ -41,15 +42,15 @@ describe('the deployed Node.js version', () => {
     );
   });
 
-  it('is tested in CI, besides the machine Node, and supported by engines', () => {
+  it('is tested in CI, besides the machine Node, and supported by engines from the oldest supported major on', () => {
     const ci = read('.ci/run');
     expect(ci).toContain(`--package=node@${DEPLOYED_NODE_MAJOR} -- node`);
     expect(ci).toContain(`startsWith("${DEPLOYED_NODE_MAJOR}.")`);
-    expect(ci).toMatch(/^PATH="\$\(dirname "\$node22"\):\$PATH" npm test$/m);
+    expect(ci).toMatch(/^PATH="\$\(dirname "\$deployed_node"\):\$PATH" npm test$/m);
     const engines = JSON.parse(read('package.json')).engines.node as string;
-    expect(engines.split('||').map((range) => range.trim().match(/^\^(\d+)\./)?.[1])).toEqual([
-      '20',
-      String(DEPLOYED_NODE_MAJOR),
+    expect(engines.split('||').map((range) => range.trim())).toEqual([
+      `^${OLDEST_SUPPORTED_NODE_MAJOR}.12.0`,
+      `>=${DEPLOYED_NODE_MAJOR}`,
     ]);
   });
 });

@@ -3,7 +3,7 @@
  * without Docker (its COPYs from the build context, node_modules as its `npm ci` leaves it; the weights
  * it fetches at build time from ../shared, or generated), the environment the job definition in the
  * synthesised template sets plus the Dockerfile's ENV and the router's SubmitJob overrides, the entry
- * point on Node 22 as the image's USER, in a fresh root that holds nothing of this checkout
+ * point on Node 24 as the image's USER, in a fresh root that holds nothing of this checkout
  * (test/helpers/container.ts). A real hand-over: the stylize handler, in process against a local S3
  * server, routes a job to Batch (its SubmitJob captured); the worker finds the job through the SDK's
  * standard endpoint variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SNS) and finishes it.
@@ -24,10 +24,10 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js'
 import { writeWeights } from '../../src/weights/store.js';
 import { layOutImage } from '../helpers/batch-image.js';
 import { type ContainerRun, runContainer, whyNoContainers } from '../helpers/container.js';
+import { deployedNode } from '../helpers/deployed-node.js';
 import { type Dockerfile, readDockerfile } from '../helpers/dockerfile.js';
 import { type Resources, templateResolver } from '../helpers/lambda-template.js';
 import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
-import { node22 } from '../helpers/node22.js';
 import { SHARED_WEIGHTS } from '../helpers/shared.js';
 import { type SnsStandIn, startSnsStandIn } from '../helpers/sns-stand-in.js';
 import { type Cfn, only, synthesise } from '../infra/helpers.js';
@@ -108,7 +108,7 @@ beforeAll(async () => {
       `(${image.skippedOptional.length} optional ones not installed here either), ${real ? 'real' : 'generated'} weights`,
   );
   stack = deployed();
-  [node, h, sns] = await Promise.all([node22(), startS3(), startSnsStandIn()]);
+  [node, h, sns] = await Promise.all([deployedNode(), startS3(), startSnsStandIn()]);
 });
 
 afterAll(async () => {
@@ -162,7 +162,8 @@ const logOf = (run: ContainerRun) => `exit ${run.code}\n${run.stdout}\n${run.std
 describe.skipIf(noContainers !== undefined)('the Batch worker in its container', () => {
   it('is laid out from the Dockerfile: its production dependencies only, nothing of the checkout', async () => {
     expect(dockerfile.user?.uid).not.toBe(0);
-    expect(image.packages).toContain('node_modules/tsx');
+    // Nothing is transpiled at run time: the image runs dist/ and has no tsx (a devDependency).
+    expect(image.packages).not.toContain('node_modules/tsx');
     expect(image.packages).not.toContain('node_modules/vitest'); // a devDependency: the model can fail
     // The Dockerfile's `rm -rf node_modules/@tensorflow/tfjs-node` applied: gone from the list and the image.
     expect(image.packages).not.toContain('node_modules/@tensorflow/tfjs-node');
@@ -240,7 +241,7 @@ describe.skipIf(noContainers !== undefined)('the Batch worker in its container',
     const ran = done.history.findLast((t) => t.status === 'running')!;
     const jobSeconds = (Date.parse(done.timings.finishedAt!) - Date.parse(ran.at)) / 1000;
     console.log(
-      `batch worker (Node 22, ${done.engine!.backend}, uid ${dockerfile.user!.uid}): start to exit ${run.seconds.toFixed(2)} s; ` +
+      `batch worker (Node 24, ${done.engine!.backend}, uid ${dockerfile.user!.uid}): start to exit ${run.seconds.toFixed(2)} s; ` +
         `job ${jobSeconds.toFixed(2)} s (running to succeeded; phases over both runs: fetch ${done.timings.phases.fetch} s, ` +
         `stylize ${done.timings.phases.stylize} s, store ${done.timings.phases.store} s)`,
     );

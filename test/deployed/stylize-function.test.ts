@@ -1,7 +1,7 @@
 /**
  * The stylize function as `cdk deploy` ships it, run as Lambda runs it: the code and layer assets of the
  * synthesised cloud assembly (test/helpers/cdk-synth.ts, the synth test/infra/app.test.ts checks) laid out
- * at /var/task and /opt with Lambda's environment and the template's variables, on Node 22, in a fresh
+ * at /var/task and /opt with Lambda's environment and the template's variables, on Node 24, in a fresh
  * root that holds nothing of the repository checkout (test/helpers/lambda-runtime.ts). The function reaches a real local S3 server
  * and a stand-in SNS endpoint through the SDK's standard endpoint variables. Three S3 events in one warm
  * container: a good 64 px job (the cold start), a corrupt upload, and a second good job (warm) whose
@@ -19,10 +19,10 @@ import type { JobManifest } from '../../src/jobs/manifest.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js';
 import { STACK, type SynthesisedApp, synthesisedApp } from '../helpers/cdk-synth.js';
 import { whyNoContainers } from '../helpers/container.js';
+import { deployedNode } from '../helpers/deployed-node.js';
 import { type LambdaRun, runLikeLambda } from '../helpers/lambda-runtime.js';
 import { type DeployedFunction, deployedFunction } from '../helpers/lambda-template.js';
 import { readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
-import { node22 } from '../helpers/node22.js';
 import { SHARED, SHARED_IMAGES } from '../helpers/shared.js';
 import { type SnsStandIn, startSnsStandIn } from '../helpers/sns-stand-in.js';
 
@@ -62,7 +62,7 @@ beforeAll(async () => {
   const started = performance.now();
   run = await runLikeLambda({
     fn,
-    node: await node22(),
+    node: await deployedNode(),
     events: [events.cold, events.corrupt, events.warm],
     env: {
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -173,8 +173,8 @@ const manifestOf = (jobId: string) => readJson<JobManifest>(s3.store, `outputs/$
 const notificationsOf = (jobId: string) => sns.messages.filter((m) => m.attributes.jobId === jobId);
 
 describe.skipIf(noContainers !== undefined)('the deployed stylize function, run as Lambda runs it', () => {
-  it('is read from the template: index.handler on nodejs22.x, the runtime layer then the weights layer', () => {
-    expect(fn).toMatchObject({ handler: 'index.handler', runtime: 'nodejs22.x', architectures: ['x86_64'] });
+  it('is read from the template: index.handler on nodejs24.x, the runtime layer then the weights layer', () => {
+    expect(fn).toMatchObject({ handler: 'index.handler', runtime: 'nodejs24.x', architectures: ['x86_64'] });
     expect(existsSync(path.join(fn.code, 'index.mjs'))).toBe(true);
     expect(fn.layers).toHaveLength(2);
     const [runtime, weights] = fn.layers;
@@ -207,7 +207,7 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
     expect(record.s3.object.sequencer).toMatch(/^[0-9A-F]+$/i);
   });
 
-  it('loads on Node 22 at /var/task with the layers at /opt, reading nothing from the checkout', () => {
+  it('loads on Node 24 at /var/task with the layers at /opt, reading nothing from the checkout', () => {
     expect(run.fatal).toBeUndefined();
     expect(run.exitCode).toBe(0);
     expect(run.nodeVersion).toMatch(/^v22\./);
@@ -218,7 +218,7 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
     expect(run.invocations).toHaveLength(3);
   });
 
-  it('logs JSON lines only (Powertools logs, EMF metrics): no runtime or SDK warnings on Node 22', () => {
+  it('logs JSON lines only (Powertools logs, EMF metrics): no runtime or SDK warnings on Node 24', () => {
     const lines = run.logs.split('\n').filter((line) => line.trim() !== '');
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.filter((line) => !/^\{.*\}$/.test(line))).toEqual([]);

@@ -1,5 +1,5 @@
 /**
- * `npx cdk synth` as a user runs it, offline: the tsx app builds the real layers, esbuild bundles the
+ * `npx cdk synth` as a user runs it, offline: the app (built first) builds the real layers, esbuild bundles the
  * function, cdk-nag checks the app, and the GPU image is only recorded. A stand-in `docker` on PATH
  * records any call, proxies point nowhere, so neither Docker nor the network can be used unnoticed.
  * The weights are the real ones (../shared/models/vgg19) when present, else generated ones of the same shapes.
@@ -10,7 +10,7 @@
  * (infra/, functions/, src/, layers/, the package and cdk files, the weights), and a lock file makes a
  * second process wait for the first instead of synthesising again. Not the Node version running the
  * tests: the output does not depend on it (esbuild's target is fixed, infra/node-runtime.ts; the layer's
- * native modules are N-API), so CI's Node 22 pass reuses the first pass's assembly.
+ * native modules are N-API), so CI's Node 24 pass reuses the first pass's assembly.
  *
  * Every call removes the assemblies of other keys unused for an hour. The current key's is in use, so it
  * stays until a later run with other inputs finds it unused that long: nothing runs between test runs to
@@ -52,7 +52,7 @@ const HELPER_VERSION = 1;
 const CACHE_ROOT = path.join(os.tmpdir(), 'nst-cdk-synth');
 /** The synth's own inputs, relative to the repository. */
 const INPUT_DIRS = ['infra', 'functions', 'src', 'layers'];
-const INPUT_FILES = ['cdk.json', 'package.json', 'package-lock.json', 'tsconfig.json'];
+const INPUT_FILES = ['cdk.json', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
 const WAIT_LIMIT_MS = 200_000;
 /** Other keys' assemblies unused this long are removed (other checkouts may be using theirs). */
 const STALE_MS = 60 * 60 * 1000;

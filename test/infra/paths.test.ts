@@ -11,9 +11,9 @@ describe('repository paths', () => {
     }
   });
 
-  it('cdk.json runs infra/app.ts and watches folders that exist', () => {
+  it('cdk.json builds dist/ (what the GPU image copies), runs the compiled infra/app.ts, and watches folders that exist', () => {
     const cdk = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'));
-    expect(cdk.app).toBe('npx tsx infra/app.ts');
+    expect(cdk.app).toBe('npm run --silent build && node dist/infra/app.js');
     expect(existsSync(path.join(REPO_ROOT, 'infra', 'app.ts'))).toBe(true);
     for (const pattern of cdk.watch.include as string[]) {
       expect(existsSync(path.join(REPO_ROOT, pattern.replace(/\/\*\*$/, ''))), pattern).toBe(true);

@@ -128,9 +128,9 @@ describe('bucket', () => {
 });
 
 describe('stylize function', () => {
-  it('runs Node 22 on x86_64 with 10 GB and 15 minutes, both layers, and its log group', () => {
+  it('runs Node 24 on x86_64 with 10 GB and 15 minutes, both layers, and its log group', () => {
     expect(fnProps).toMatchObject({
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['x86_64'],
       Handler: 'index.handler',
       MemorySize: 10240,
@@ -391,12 +391,15 @@ describe('Batch GPU path', () => {
         '.npmrc',
         'bin/nst.js',
         'functions/batch/Dockerfile',
-        'functions/batch/main.ts',
+        'dist/functions/batch/main.js',
       ]),
     );
-    expect(files.some((f) => f.startsWith('src/engine/'))).toBe(true);
+    expect(files.some((f) => f.startsWith('dist/src/engine/'))).toBe(true);
     const unwanted = files.filter(
-      (f) => !/^(src|bin|functions\/batch)\/|^(package(-lock)?\.json|\.npmrc)$/.test(f),
+      (f) =>
+        !/^(dist\/src|bin|dist\/functions\/batch)\/|^functions\/batch\/Dockerfile$|^(package(-lock)?\.json|\.npmrc)$/.test(
+          f,
+        ),
     );
     expect(unwanted).toEqual([]);
   });

@@ -114,7 +114,9 @@ describe('functions/batch/Dockerfile', () => {
   const copied = copies.flatMap((c) => c.sources);
 
   it('copies only what exists and is in the build context', () => {
-    expect(copied).toEqual(expect.arrayContaining(['package.json', 'bin', 'src', 'functions/batch']));
+    expect(copied).toEqual(
+      expect.arrayContaining(['package.json', 'bin', 'dist/src', 'dist/functions/batch']),
+    );
     expect(inBuildContext(path.join(REPO_ROOT, 'README.md'))).toBe(false); // the check can fail
     for (const source of copied) {
       for (const file of filesUnder(source)) {
@@ -126,7 +128,7 @@ describe('functions/batch/Dockerfile', () => {
   it('runs scripts and an entry point that a COPY put in the image from the build context', () => {
     expect(scripts).toEqual([
       path.posix.join(dockerfile.workdir, 'bin/nst.js'),
-      path.posix.join(dockerfile.workdir, 'functions/batch/main.ts'),
+      path.posix.join(dockerfile.workdir, 'dist/functions/batch/main.js'),
     ]);
     expect(contextPathOf(dockerfile, '/app/README.md')).toBeUndefined(); // the check can fail
     for (const script of scripts) {

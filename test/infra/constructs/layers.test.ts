@@ -23,7 +23,7 @@ describe('PipelineLayers', () => {
       expect.objectContaining({
         Description: 'onnxruntime-node and sharp for linux x86_64',
         CompatibleArchitectures: ['x86_64'],
-        CompatibleRuntimes: ['nodejs22.x'],
+        CompatibleRuntimes: ['nodejs24.x'],
       }),
       expect.objectContaining({
         Description: 'VGG-19 conv1_1..conv5_1 weights at /opt/vgg19',

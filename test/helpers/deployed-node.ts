@@ -1,7 +1,7 @@
 /**
- * Node.js 22, the Lambda runtime's and the Batch image's version (infra/node-runtime.ts): this process
- * when the suite runs on it, else the `node` package of the npm registry (`npx -y node@22`, cached by npm
- * after the first download).
+ * The deployed Node.js major, the Lambda runtime's and the Batch image's (infra/node-runtime.ts): this
+ * process when the suite runs on it, else the `node` package of the npm registry (`npx -y node@24`, cached
+ * by npm after the first download).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -9,8 +9,8 @@ import { DEPLOYED_NODE_MAJOR } from '../../infra/node-runtime.js';
 
 let found: Promise<string> | undefined;
 
-/** The path of a Node 22 executable. */
-export function node22(): Promise<string> {
+/** The path of a Node.js executable of the deployed major. */
+export function deployedNode(): Promise<string> {
   found ??= locate();
   return found;
 }
