@@ -1,7 +1,7 @@
 /**
  * One benchmark measurement in its own process (so peak RSS is this engine's alone). Prints one JSON line.
  *   tsx bench/probe.ts --engine onnx|tfjs --size 256 --iters 5 [--threads N] [--pool avg|max]
- *   tsx bench/probe.ts --conv-peak [--threads N]
+ *   tsx bench/probe.ts --conv-peak | --matmul-peak [--threads N]
  * Each timed iteration is one lossAndGradient plus an L-BFGS step, like the PyTorch peer's iteration.
  * Weights are generated: timing does not depend on their values.
  */
@@ -13,7 +13,7 @@ import { createOptimiser } from '../src/engine/optim/index.js';
 import { defaultThreads } from '../src/engine/threads.js';
 import type { EngineKind, Pooling, RgbImage } from '../src/engine/types.js';
 import { generateVggWeights, seededRandom, toNetworkInput } from '../src/engine/vgg.js';
-import { measureConvPeak } from './conv-peak.js';
+import { measureConvPeak, measureMatMulPeak } from './peaks.js';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,6 +81,7 @@ const flags = new Command()
   .option('--threads <n>', 'threads', String(defaultThreads()))
   .option('--pool <mode>', 'avg or max', 'avg')
   .option('--conv-peak', 'measure one large 3x3 conv instead')
+  .option('--matmul-peak', 'measure one large MatMul instead')
   .parse()
   .opts<{
     engine: EngineKind;
@@ -89,15 +90,18 @@ const flags = new Command()
     threads: string;
     pool: Pooling;
     convPeak?: boolean;
+    matmulPeak?: boolean;
   }>();
 
 const result = flags.convPeak
   ? { engine: 'conv-peak', ...(await measureConvPeak(Number(flags.threads))), peakRssMb: peakRssMb() }
-  : await probeEngine(
-      flags.engine,
-      Number(flags.size),
-      Number(flags.iters),
-      Number(flags.threads),
-      flags.pool,
-    );
+  : flags.matmulPeak
+    ? { engine: 'matmul-peak', ...(await measureMatMulPeak(Number(flags.threads))), peakRssMb: peakRssMb() }
+    : await probeEngine(
+        flags.engine,
+        Number(flags.size),
+        Number(flags.iters),
+        Number(flags.threads),
+        flags.pool,
+      );
 process.stdout.write(`${JSON.stringify(result)}\n`);
