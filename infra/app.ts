@@ -1,7 +1,8 @@
 /**
- * The CDK app (cdk.json builds dist/ and runs the compiled copy, so the GPU image gets the code as it is): reads the settings from context, builds the two Lambda layers
- * (cached), defines the stack, and checks it with cdk-nag's AWS Solutions rules, so `cdk synth` fails on
- * any finding that is neither fixed nor acknowledged with a reason.
+ * The CDK app (cdk.json builds dist/ and runs the compiled copy, so the GPU image gets the code as it is):
+ * reads the settings from context, builds the two Lambda layers (cached), defines the stack, and checks it
+ * with cdk-nag's AWS Solutions rules, so `cdk synth` fails on any finding that is neither fixed nor
+ * acknowledged with a reason.
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';

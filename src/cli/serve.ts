@@ -1,6 +1,7 @@
 /**
- * What `nst serve` and `nst submit` do (their flags are in commands/serve.ts). `nst serve`: the pipeline on this machine (an embedded S3 server whose uploads to inputs/ and jobs/ run
- * through the same handler as the Lambda). `nst submit`: drop a photo into it (or into a real bucket).
+ * What `nst serve` and `nst submit` do (their flags are in commands/serve.ts). `nst serve`: the pipeline on
+ * this machine (an embedded S3 server whose uploads to inputs/ and jobs/ run through the same handler as the
+ * Lambda). `nst submit`: drop a photo into it (or into a real bucket).
  */
 import path from 'node:path';
 import type { Progress } from '../engine/stylize.js';

@@ -1,7 +1,8 @@
 /**
- * What `nst status` does (its flags are in commands/status.ts). `nst status <jobId | input key>`: one job of the pipeline as a readable block (status, progress, route,
- * engine, timings, error, result), or its job.json as stored (--json); `nst status --list`: the recent
- * jobs, one line each, newest first. The lookups live in src/jobs/job-status.ts; this is the presentation.
+ * What `nst status` does (its flags are in commands/status.ts). `nst status <jobId | input key>`: one job of
+ * the pipeline as a readable block (status, progress, route, engine, timings, error, result), or its
+ * job.json as stored (--json); `nst status --list`: the recent jobs, one line each, newest first. The
+ * lookups live in src/jobs/job-status.ts; this is the presentation.
  */
 import { NstError } from '../errors.js';
 import { findJob, listJobs } from '../jobs/job-status.js';

@@ -1,7 +1,7 @@
 /**
- * What `nst stylize` does (its flags are in commands/stylize.ts): one photo and one or more paintings in, one stylised image out. Validates everything
- * (options, images, output format, weights) before the long run, shows progress on a terminal, and
- * writes the result atomically only when the run succeeded.
+ * What `nst stylize` does (its flags are in commands/stylize.ts): one photo and one or more paintings in,
+ * one stylised image out. Validates everything (options, images, output format, weights) before the long
+ * run, shows progress on a terminal, and writes the result atomically only when the run succeeded.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';

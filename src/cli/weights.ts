@@ -1,4 +1,7 @@
-/** What `nst weights fetch|convert` do (their flags are in commands/weights.ts): get the VGG-19 weights into the format the engines load. */
+/**
+ * What `nst weights fetch|convert` do (their flags are in commands/weights.ts): get the VGG-19 weights into
+ * the format the engines load.
+ */
 import path from 'node:path';
 import { fetchWeights } from '../weights/fetch.js';
 import { convertKerasH5 } from '../weights/keras-h5.js';

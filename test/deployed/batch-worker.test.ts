@@ -16,6 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEPLOYED_NODE_MAJOR } from '../../infra/node-runtime.js';
 import { BATCH_IMAGE } from '../../infra/paths.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
 import { BATCH_JOB_ENV, PIPELINE_ENV } from '../../src/jobs/config.js';
@@ -182,7 +183,7 @@ describe.skipIf(noContainers !== undefined)('the Batch worker in its container',
     ]);
     expect(probe.code, logOf(probe)).toBe(0);
     expect(JSON.parse(probe.stdout)).toEqual({
-      node: expect.stringMatching(/^22\./),
+      node: expect.stringMatching(new RegExp(`^${DEPLOYED_NODE_MAJOR}\\.`)),
       uid: dockerfile.user!.uid,
       cwd: dockerfile.workdir,
       writable: false,

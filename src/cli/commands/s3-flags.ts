@@ -1,4 +1,7 @@
-/** The flags of the bucket commands (`nst serve`, `nst submit`, `nst status`): what they default to and how --help words them. */
+/**
+ * The flags of the bucket commands (`nst serve`, `nst submit`, `nst status`): what they default to and how
+ * --help words them.
+ */
 import { ENDPOINT_ENV } from '../../storage/s3-endpoint.js';
 
 /** `nst serve`'s port, and so the endpoint the bucket commands use by default. */

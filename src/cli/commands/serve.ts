@@ -1,4 +1,7 @@
-/** `nst serve` and `nst submit`: their flags and help. What they do is in src/cli/serve.ts, loaded when they run. */
+/**
+ * `nst serve` and `nst submit`: their flags and help. What they do is in src/cli/serve.ts, loaded when they
+ * run.
+ */
 import path from 'node:path';
 import type { Command } from 'commander';
 import { WEIGHTS_FLAG_HELP } from '../../weights/lookup.js';

@@ -1,4 +1,7 @@
-/** `nst weights fetch|convert`: their flags and help. What they do is in src/cli/weights.ts, loaded when they run. */
+/**
+ * `nst weights fetch|convert`: their flags and help. What they do is in src/cli/weights.ts, loaded when they
+ * run.
+ */
 import type { Command } from 'commander';
 
 export const DEFAULT_WEIGHTS_OUT = 'models/vgg19';
