@@ -26,6 +26,7 @@ import { Command } from 'commander';
 import { availableEngines } from '../src/engine/index.js';
 import { estimateMemory } from '../src/engine/memory-model.js';
 import { defaultThreads } from '../src/engine/threads.js';
+import { MANIFEST_FILE } from '../src/weights/manifest.js';
 import { DEFAULT_PAIRS, type EndToEndPair, endToEndPair, endToEndTable, parsePairs } from './e2e.js';
 import { measureStartup, startupTable } from './startup.js';
 
@@ -148,7 +149,7 @@ if (opts.startup) {
 /** The real weights, or generated ones of the same shapes (start-up does not depend on their values). */
 async function benchWeights(): Promise<string> {
   const real = path.join(SHARED, 'models/vgg19');
-  if (existsSync(path.join(real, 'weights.json'))) return real;
+  if (existsSync(path.join(real, MANIFEST_FILE))) return real;
   const { generateVggWeights } = await import('../src/engine/vgg.js');
   const { writeWeights } = await import('../src/weights/store.js');
   const dir = path.join(tmpdir(), 'nst-bench-weights');

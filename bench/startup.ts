@@ -99,7 +99,9 @@ export async function measureStartup(setup: StartupSetup): Promise<StartupRow[]>
       seconds: 1,
     });
   } finally {
+    const closed = new Promise((resolve) => server.once('close', resolve));
     server.kill('SIGTERM');
+    await closed;
     await rm(temp, { recursive: true, force: true });
   }
   return rows;

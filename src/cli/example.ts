@@ -1,14 +1,13 @@
 /**
- * `nst example` (what `npm start` runs): stylises the example pair that ships in examples/ and says where
- * the result is. Finds the weights the usual way; where there are none it fetches them first.
+ * `nst example`: stylises the example pair that ships in examples/ and says where the result is. Finds the
+ * weights the usual way (`nst demo`, what `npm start` runs, too); where there are none it fetches them first.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../package-root.js';
 import { fetchWeights } from '../weights/fetch.js';
-import { resolveWeightsDir, weightsAvailable } from '../weights/lookup.js';
+import { DEFAULT_WEIGHTS_DIR, resolveWeightsDir, weightsAvailable } from '../weights/lookup.js';
 import type { ExampleFlags } from './commands/example.js';
-import { DEFAULT_WEIGHTS_OUT } from './commands/weights.js';
 import { runStylize } from './stylize.js';
 
 export const EXAMPLE_CONTENT = path.join(PACKAGE_ROOT, 'examples/content.jpg');
@@ -23,7 +22,7 @@ export async function exampleWeightsDir(): Promise<string> {
     process.stderr.write(`using the development weights in ${SHARED_WEIGHTS}\n`);
     return SHARED_WEIGHTS;
   }
-  const out = path.resolve(DEFAULT_WEIGHTS_OUT);
+  const out = path.resolve(DEFAULT_WEIGHTS_DIR);
   process.stderr.write(`no VGG-19 weights found: fetching them into ${out}\n`);
   await fetchWeights(out, {});
   return out;

@@ -8,8 +8,8 @@ import { HOW_TO_GET_WEIGHTS, MANIFEST_FILE } from './manifest.js';
 export const WEIGHTS_DIR_ENV = 'NST_WEIGHTS_DIR';
 /** Where the Lambda weights layer mounts. */
 export const LAMBDA_WEIGHTS_DIR = '/opt/vgg19';
-/** The project-local default, relative to the working directory. */
-const DEFAULT_WEIGHTS_DIR = path.join('models', 'vgg19');
+/** The project-local default, relative to the working directory (where `nst weights fetch` writes). */
+export const DEFAULT_WEIGHTS_DIR = path.join('models', 'vgg19');
 
 /** How `--weights` is described wherever a command takes it. */
 export const WEIGHTS_FLAG_HELP = `VGG-19 weights directory (default: $${WEIGHTS_DIR_ENV}, ${LAMBDA_WEIGHTS_DIR}, ./${DEFAULT_WEIGHTS_DIR})`;

@@ -242,7 +242,7 @@ describe.skipIf(noContainers !== undefined)('the Batch worker in its container',
     const ran = done.history.findLast((t) => t.status === 'running')!;
     const jobSeconds = (Date.parse(done.timings.finishedAt!) - Date.parse(ran.at)) / 1000;
     console.log(
-      `batch worker (Node 24, ${done.engine!.backend}, uid ${dockerfile.user!.uid}): start to exit ${run.seconds.toFixed(2)} s; ` +
+      `batch worker (Node ${DEPLOYED_NODE_MAJOR}, ${done.engine!.backend}, uid ${dockerfile.user!.uid}): start to exit ${run.seconds.toFixed(2)} s; ` +
         `job ${jobSeconds.toFixed(2)} s (running to succeeded; phases over both runs: fetch ${done.timings.phases.fetch} s, ` +
         `stylize ${done.timings.phases.stylize} s, store ${done.timings.phases.store} s)`,
     );

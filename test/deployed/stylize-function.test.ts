@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOYED_NODE_MAJOR } from '../../infra/node-runtime.js';
+import { DEPLOYED_NODE_MAJOR, LAMBDA_NODE_RUNTIME } from '../../infra/node-runtime.js';
 import { REPO_ROOT } from '../../infra/paths.js';
 import type { JobOutcome } from '../../src/jobs/locked-job.js';
 import type { JobManifest } from '../../src/jobs/manifest.js';
@@ -174,8 +174,12 @@ const manifestOf = (jobId: string) => readJson<JobManifest>(s3.store, `outputs/$
 const notificationsOf = (jobId: string) => sns.messages.filter((m) => m.attributes.jobId === jobId);
 
 describe.skipIf(noContainers !== undefined)('the deployed stylize function, run as Lambda runs it', () => {
-  it('is read from the template: index.handler on nodejs24.x, the runtime layer then the weights layer', () => {
-    expect(fn).toMatchObject({ handler: 'index.handler', runtime: 'nodejs24.x', architectures: ['x86_64'] });
+  it(`is read from the template: index.handler on ${LAMBDA_NODE_RUNTIME.name}, the runtime layer then the weights layer`, () => {
+    expect(fn).toMatchObject({
+      handler: 'index.handler',
+      runtime: LAMBDA_NODE_RUNTIME.name,
+      architectures: ['x86_64'],
+    });
     expect(existsSync(path.join(fn.code, 'index.mjs'))).toBe(true);
     expect(fn.layers).toHaveLength(2);
     const [runtime, weights] = fn.layers;
@@ -208,7 +212,7 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
     expect(record.s3.object.sequencer).toMatch(/^[0-9A-F]+$/i);
   });
 
-  it('loads on Node 24 at /var/task with the layers at /opt, reading nothing from the checkout', () => {
+  it(`loads on Node ${DEPLOYED_NODE_MAJOR} at /var/task with the layers at /opt, reading nothing from the checkout`, () => {
     expect(run.fatal).toBeUndefined();
     expect(run.exitCode).toBe(0);
     expect(run.nodeVersion).toMatch(new RegExp(`^v${DEPLOYED_NODE_MAJOR}\\.`));
@@ -219,7 +223,7 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
     expect(run.invocations).toHaveLength(3);
   });
 
-  it('logs JSON lines only (Powertools logs, EMF metrics): no runtime or SDK warnings on Node 24', () => {
+  it(`logs JSON lines only (Powertools logs, EMF metrics): no runtime or SDK warnings on Node ${DEPLOYED_NODE_MAJOR}`, () => {
     const lines = run.logs.split('\n').filter((line) => line.trim() !== '');
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.filter((line) => !/^\{.*\}$/.test(line))).toEqual([]);

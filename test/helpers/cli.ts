@@ -1,7 +1,7 @@
 /**
  * Runs the real `nst` command in a child process, as a user would: bin/nst.js and the compiled CLI in dist/
  * (`npm test` builds it first). On an unsupported Node.js, the one line that says so is taken off stderr
- * (test/integration/cli.test.ts checks it), so tests read what the command itself printed.
+ * (test/unit/cli/node-support.test.ts checks it), so tests read what the command itself printed.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';

@@ -132,7 +132,7 @@ export function readDockerfile(file = DOCKERFILE_PATH): Dockerfile {
   };
 }
 
-/** Script paths a command runs with node (`node bin/nst.js ...`, `node --import tsx main.ts`). */
+/** Script paths a command runs with node (`node bin/nst.js ...`, `node dist/functions/batch/main.js`). */
 const runScripts = (command: string): string[] => command.match(SCRIPT) ?? [];
 
 /** The step as `npm ci` with its flags, or undefined when it is another command. */

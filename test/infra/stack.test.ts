@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEPLOYED_NODE_MAJOR, LAMBDA_NODE_RUNTIME } from '../../infra/node-runtime.js';
 import { RUNTIME_PACKAGES } from '../../layers/runtime/build.js';
 import {
   allStatements,
@@ -128,9 +129,9 @@ describe('bucket', () => {
 });
 
 describe('stylize function', () => {
-  it('runs Node 24 on x86_64 with 10 GB and 15 minutes, both layers, and its log group', () => {
+  it(`runs Node ${DEPLOYED_NODE_MAJOR} on x86_64 with 10 GB and 15 minutes, both layers, and its log group`, () => {
     expect(fnProps).toMatchObject({
-      Runtime: 'nodejs24.x',
+      Runtime: LAMBDA_NODE_RUNTIME.name,
       Architectures: ['x86_64'],
       Handler: 'index.handler',
       MemorySize: 10240,

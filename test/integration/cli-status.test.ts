@@ -13,10 +13,6 @@ import { nst } from '../helpers/cli.js';
 import { BUCKET, type S3Harness, startS3 } from '../helpers/local-s3.js';
 import { jpeg, png } from './harness.js';
 
-/** stderr without the AWS SDK's warning about Node versions before 22 (printed once per process on Node 20). */
-const errors = (stderr: string) =>
-  stderr.replace(/\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?--trace-warnings[^\n]*\n/, '');
-
 let h: S3Harness;
 let dir: string;
 let local: string[];
@@ -98,7 +94,7 @@ afterAll(async () => {
 describe('nst status', () => {
   it("prints a running job's block: progress bar, scale, ETA, loss, route, timings", async () => {
     const { code, stdout, stderr } = await nst(['status', 'run-1', ...local]);
-    expect(errors(stderr)).toBe('');
+    expect(stderr).toBe('');
     expect(code).toBe(0);
     console.log(stdout);
     const lines = stdout.trimEnd().split('\n');
@@ -147,7 +143,7 @@ describe('nst status', () => {
   it('says clearly that a job does not exist (exit code 2)', async () => {
     const unknown = await nst(['status', 'nope-0123456789abcdef', ...local]);
     expect(unknown.code).toBe(2);
-    expect(errors(unknown.stderr)).toBe(
+    expect(unknown.stderr).toBe(
       `nst: error JOB_NOT_FOUND: no job nope-0123456789abcdef in s3://${BUCKET} (no outputs/nope-0123456789abcdef/job.json)\n`,
     );
     expect(unknown.stdout).toBe('');
@@ -158,7 +154,7 @@ describe('nst status', () => {
     const etag = await h.store.put(key, await jpeg());
     const pending = await nst(['status', key, ...local]);
     expect(pending.code).toBe(1);
-    expect(errors(pending.stderr)).toBe(
+    expect(pending.stderr).toBe(
       `nst: error JOB_PENDING: s3://${BUCKET}/${key} (job ${jobIdFor({ bucket: BUCKET, key, etag })}): no job.json yet: the job has not started; try again shortly\n`,
     );
   });
@@ -181,7 +177,7 @@ describe('the SDK endpoint variable alone (no --endpoint)', () => {
       nst(['status', 'run-1', '--bucket', BUCKET], sdkEnv()),
       nst(['submit', photo, '--style', painting, '--bucket', BUCKET, '--size', '32'], sdkEnv()),
     ]);
-    expect(errors(status.stderr)).toBe('');
+    expect(status.stderr).toBe('');
     expect(status.stdout.split('\n')[0]).toBe('job run-1: running');
     expect(submitted.code).toBe(0);
     expect(submitted.stderr).toContain(`nst: uploaded s3://${BUCKET}/inputs/waves/beach.jpg`);

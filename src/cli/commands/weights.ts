@@ -3,8 +3,7 @@
  * run.
  */
 import type { Command } from 'commander';
-
-export const DEFAULT_WEIGHTS_OUT = 'models/vgg19';
+import { DEFAULT_WEIGHTS_DIR } from '../../weights/lookup.js';
 
 export interface FetchFlags {
   out: string;
@@ -23,7 +22,7 @@ export function registerWeightsCommands(program: Command): void {
   weights
     .command('fetch')
     .description("Download Keras' VGG-19 ImageNet weights, check the checksum and convert them")
-    .option('--out <dir>', 'where to write the weights', DEFAULT_WEIGHTS_OUT)
+    .option('--out <dir>', 'where to write the weights', DEFAULT_WEIGHTS_DIR)
     .option('--float16', 'store float16 (half the size; used by the Lambda layer)')
     .option('--url <url>', 'download from this address instead (a mirror)')
     .option('--sha256 <hex>', 'expected SHA-256 of the .h5 file (for a mirror)')
@@ -35,7 +34,7 @@ export function registerWeightsCommands(program: Command): void {
     .command('convert')
     .description("Convert a local copy of Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
     .argument('<h5>', 'the Keras .h5 file')
-    .option('--out <dir>', 'where to write the weights', DEFAULT_WEIGHTS_OUT)
+    .option('--out <dir>', 'where to write the weights', DEFAULT_WEIGHTS_DIR)
     .option('--float16', 'store float16 (half the size)')
     .action(async (h5: string, flags: ConvertFlags) => {
       const { convertCommand } = await import('../weights.js');

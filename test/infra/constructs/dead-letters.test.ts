@@ -8,6 +8,7 @@ import {
   createDeadLetterQueues,
   POISON_RECEIVE_COUNT,
 } from '../../../infra/constructs/dead-letters.js';
+import { LAMBDA_NODE_RUNTIME } from '../../../infra/node-runtime.js';
 import { asList, bareStack, only, roleStatements } from '../helpers.js';
 
 describe('dead-letter queues and their consumer', () => {
@@ -15,7 +16,7 @@ describe('dead-letter queues and their consumer', () => {
   const timeout = Duration.seconds(300);
   const queues = createDeadLetterQueues(stack, timeout);
   const fn = new lambda.Function(stack, 'Fn', {
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: LAMBDA_NODE_RUNTIME,
     handler: 'index.handler',
     code: lambda.Code.fromInline('exports.handler = async () => {};'),
     timeout,

@@ -2,6 +2,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lambdaArchitecture, PipelineLayers } from '../../../infra/constructs/layers.js';
+import { LAMBDA_NODE_RUNTIME } from '../../../infra/node-runtime.js';
 import { RUNTIME_PACKAGES } from '../../../layers/runtime/build.js';
 import { LAMBDA_WEIGHTS_DIR } from '../../../src/weights/lookup.js';
 import { bareStack, resourcesOfType } from '../helpers.js';
@@ -23,7 +24,7 @@ describe('PipelineLayers', () => {
       expect.objectContaining({
         Description: 'onnxruntime-node and sharp for linux x86_64',
         CompatibleArchitectures: ['x86_64'],
-        CompatibleRuntimes: ['nodejs24.x'],
+        CompatibleRuntimes: [LAMBDA_NODE_RUNTIME.name],
       }),
       expect.objectContaining({
         Description: 'VGG-19 conv1_1..conv5_1 weights at /opt/vgg19',

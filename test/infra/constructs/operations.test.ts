@@ -14,6 +14,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Alarms, NotificationTopic } from '../../../infra/constructs/operations.js';
+import { LAMBDA_NODE_RUNTIME } from '../../../infra/node-runtime.js';
 import { bareStack, resourcesOfType, unreachableAlarms } from '../helpers.js';
 
 const metric = new cloudwatch.Metric({
@@ -32,7 +33,7 @@ describe('NotificationTopic and Alarms', () => {
   const { stack, dispose } = bareStack();
   const { topic } = new NotificationTopic(stack, 'Notifications');
   const fn = new lambda.Function(stack, 'Fn', {
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: LAMBDA_NODE_RUNTIME,
     handler: 'index.handler',
     code: lambda.Code.fromInline('exports.handler = async () => {};'),
   });

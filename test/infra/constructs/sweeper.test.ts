@@ -3,13 +3,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SweepSchedule, sweepEvent } from '../../../infra/constructs/sweeper.js';
+import { LAMBDA_NODE_RUNTIME } from '../../../infra/node-runtime.js';
 import { bareStack, type Cfn, only, render } from '../helpers.js';
 
 describe('SweepSchedule', () => {
   const { stack, dispose } = bareStack();
   const bucket = new s3.Bucket(stack, 'Bucket');
   const fn = new lambda.Function(stack, 'Fn', {
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: LAMBDA_NODE_RUNTIME,
     handler: 'index.handler',
     code: lambda.Code.fromInline('exports.handler = async () => {};'),
   });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OLDEST_SUPPORTED_NODE_MAJOR, unsupportedNodeLine } from '../../../src/cli/node-support.js';
+import { isSupportedNode, unsupportedNodeLine } from '../../../src/cli/node-support.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../../bin/nst.js');
 
@@ -18,12 +18,14 @@ function rawStderr(args: string[]): Promise<string> {
 }
 
 describe('supported Node.js versions', () => {
-  it('say nothing from 22 on; older ones get one line naming the version', () => {
-    expect(OLDEST_SUPPORTED_NODE_MAJOR).toBe(22);
-    expect(unsupportedNodeLine('22.12.0')).toBeUndefined();
-    expect(unsupportedNodeLine('24.11.1')).toBeUndefined();
+  it('are 22 from 22.12, and 24 on; the others get one line naming the version', () => {
+    for (const v of ['22.12.0', '22.21.1', '24.0.0', '24.11.1', '26.1.0', 'v24.2.0']) {
+      expect(isSupportedNode(v), v).toBe(true);
+      expect(unsupportedNodeLine(v)).toBeUndefined();
+    }
+    for (const v of ['20.20.2', '22.11.0', '23.11.1', '18.20.8']) expect(isSupportedNode(v), v).toBe(false);
     expect(unsupportedNodeLine('20.20.2')).toBe(
-      'nst: Node.js 20.20.2 is past its end of life and unsupported; use Node.js 22.12 or later, or 24\n',
+      'nst: Node.js 20.20.2 is unsupported (end of life or too old); use Node.js 22.12+ or 24+\n',
     );
   });
 
