@@ -6,6 +6,7 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { NstError } from '../src/errors.js';
+import { PIPELINE_DEFAULTS } from '../src/jobs/config.js';
 import { describeIssues } from '../src/validation.js';
 
 /** CloudWatch Logs accepts only these retention periods (days). */
@@ -104,16 +105,16 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 export const DEFAULT_CONFIG: NstConfig = {
   prefix: 'nst',
   stackName: 'ServerlessStyleTransfer',
-  memory: 10240,
-  timeout: 900,
+  memory: PIPELINE_DEFAULTS.memoryMb,
+  timeout: PIPELINE_DEFAULTS.functionTimeoutSeconds,
   architecture: 'x86_64',
   reservedConcurrency: DEFAULT_RESERVED_CONCURRENCY,
   batch: true,
   instanceTypes: ['g5', 'g6'],
   spot: false,
   maxvCpus: 16,
-  batchTimeoutMinutes: 240,
-  batchRunnableTimeoutSeconds: 3600,
+  batchTimeoutMinutes: PIPELINE_DEFAULTS.batchTimeoutSeconds / 60,
+  batchRunnableTimeoutSeconds: PIPELINE_DEFAULTS.batchRunnableTimeoutSeconds,
   notificationEmail: undefined,
   logRetentionDays: 30,
   temporaryExpiryDays: 7,

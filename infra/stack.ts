@@ -115,6 +115,7 @@ export class NstStack extends Stack {
         jobDefinitionArn: this.batch.jobDefinition.jobDefinitionArn,
         jobDefinitionName: this.batch.jobDefinitionName,
         jobTimeout: this.batch.jobTimeout,
+        runnableTimeout: this.batch.runnableTimeout,
         gpuMemoryMb: this.batch.gpuMemoryMb,
       },
       prefix: config.prefix,

@@ -18,7 +18,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { NstError } from '../../src/errors.js';
-import { PIPELINE_ENV, type PipelineConfig } from '../../src/jobs/config.js';
+import { BATCH_JOB_ATTEMPTS, PIPELINE_ENV, type PipelineConfig } from '../../src/jobs/config.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { BATCH_IMAGE } from '../paths.js';
 import { acknowledgePrefixWildcards, pipelineS3Statements } from './policies.js';
@@ -135,6 +135,8 @@ export class BatchGpu extends Construct {
   readonly jobDefinitionName: string;
   /** How long one attempt of a job may run. */
   readonly jobTimeout: Duration;
+  /** How long a job may wait RUNNABLE before the queue cancels it. */
+  readonly runnableTimeout: Duration;
   /** The GPU memory (MB) one job can count on (the smallest of the configured instance families). */
   readonly gpuMemoryMb: number;
 
@@ -144,7 +146,9 @@ export class BatchGpu extends Construct {
     this.jobTimeout = props.jobTimeout ?? Duration.minutes(DEFAULT_CONFIG.batchTimeoutMinutes);
     this.gpuMemoryMb = gpuMemoryMb(props.instanceTypes ?? DEFAULT_CONFIG.instanceTypes);
     const computeEnvironment = this.createComputeEnvironment(props);
-    const maxTime = props.runnableTimeout ?? Duration.seconds(DEFAULT_CONFIG.batchRunnableTimeoutSeconds);
+    this.runnableTimeout =
+      props.runnableTimeout ?? Duration.seconds(DEFAULT_CONFIG.batchRunnableTimeoutSeconds);
+    const maxTime = this.runnableTimeout;
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
       jobQueueName: `${prefix}-gpu`,
       computeEnvironments: [{ computeEnvironment, order: 1 }],
@@ -276,7 +280,7 @@ export class BatchGpu extends Construct {
       jobDefinitionName: this.jobDefinitionName,
       container,
       timeout: this.jobTimeout,
-      retryAttempts: 3,
+      retryAttempts: BATCH_JOB_ATTEMPTS,
       retryStrategies: [
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),

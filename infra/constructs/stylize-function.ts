@@ -42,6 +42,8 @@ export interface BatchTarget {
   readonly jobDefinitionName: string;
   /** How long one attempt of a GPU job may run: the function refuses jobs estimated to take longer. */
   readonly jobTimeout: Duration;
+  /** How long a GPU job may wait RUNNABLE: the sweeper leaves a Batch job alone while Batch may hold it. */
+  readonly runnableTimeout: Duration;
   /** The GPU memory (MB) one job can count on: the function routes by it. */
   readonly gpuMemoryMb: number;
 }
@@ -154,7 +156,7 @@ export class StylizeFunction extends Construct {
       // A dead-letter queue, not an on-failure destination: it keeps the original event as the message
       // body (with ErrorCode and ErrorMessage attributes), which is what the consumer reads.
       deadLetterQueue: this.deadLetterQueue,
-      environment: environment(props),
+      environment: environment(props, props.timeout ?? Duration.seconds(DEFAULT_CONFIG.timeout)),
       depsLockFilePath: LOCK_FILE,
       projectRoot: REPO_ROOT,
       bundling: {
@@ -234,17 +236,19 @@ function reservedConcurrency(props: StylizeFunctionProps): number | undefined {
 }
 
 /** The variables of the pipeline contract (src/jobs/config.ts). */
-function environment(props: StylizeFunctionProps): Record<string, string> {
+function environment(props: StylizeFunctionProps, timeout: Duration): Record<string, string> {
   return {
     [PIPELINE_ENV.weightsDir]: props.layers.weightsDir,
     [PIPELINE_ENV.topicArn]: props.topic.topicArn,
     [PIPELINE_ENV.engine]: PIPELINE_DEFAULTS.engine,
     [PIPELINE_ENV.deadlineMarginSeconds]: String(PIPELINE_DEFAULTS.deadlineMarginSeconds),
     [PIPELINE_ENV.memoryMb]: String(memorySize(props)),
+    [PIPELINE_ENV.functionTimeoutSeconds]: String(timeout.toSeconds()),
     ...(props.batch && {
       [PIPELINE_ENV.batchJobQueue]: props.batch.jobQueueArn,
       [PIPELINE_ENV.batchJobDefinition]: props.batch.jobDefinitionArn,
       [PIPELINE_ENV.batchTimeoutSeconds]: String(props.batch.jobTimeout.toSeconds()),
+      [PIPELINE_ENV.batchRunnableTimeoutSeconds]: String(props.batch.runnableTimeout.toSeconds()),
       [PIPELINE_ENV.batchGpuMemoryMb]: String(props.batch.gpuMemoryMb),
     }),
     ...POWERTOOLS_ENVIRONMENT,

@@ -22,9 +22,14 @@ export const PIPELINE_ENV = {
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
   webhookUrl: 'NST_WEBHOOK_URL',
-  /** Set by the stack: the function's memory (MB), the Batch job timeout, the GPU memory of its instances. */
+  /**
+   * Set by the stack: the function's memory (MB) and timeout; the Batch job's timeout (one attempt), how
+   * long it may wait RUNNABLE, and the GPU memory of its instances.
+   */
   memoryMb: 'NST_MEMORY_MB',
+  functionTimeoutSeconds: 'NST_FUNCTION_TIMEOUT_SECONDS',
   batchTimeoutSeconds: 'NST_BATCH_TIMEOUT_SECONDS',
+  batchRunnableTimeoutSeconds: 'NST_BATCH_RUNNABLE_TIMEOUT_SECONDS',
   batchGpuMemoryMb: 'NST_BATCH_GPU_MEMORY_MB',
 } as const;
 
@@ -38,6 +43,12 @@ export const POWERTOOLS_ENV = {
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
+/**
+ * Attempts of one AWS Batch job: the job definition's retryAttempts (infra/constructs/batch-gpu.ts), and what
+ * the sweeper waits out before it calls a Batch job dead (sweeper.ts).
+ */
+export const BATCH_JOB_ATTEMPTS = 3;
+
 export const PIPELINE_DEFAULTS = {
   engine: 'auto',
   deadlineMarginSeconds: 60,
@@ -45,7 +56,9 @@ export const PIPELINE_DEFAULTS = {
   maxContinuations: 4,
   /** The stack's defaults: a 10240 MB function, a 240-minute Batch job on a g5/g6 GPU (24 GiB, as infra/constructs/batch-gpu.ts lists it; about 22.5 GiB usable, inside routing's 20% margin). */
   memoryMb: 10240,
+  functionTimeoutSeconds: 900,
   batchTimeoutSeconds: 240 * 60,
+  batchRunnableTimeoutSeconds: 3600,
   batchGpuMemoryMb: 24_576,
   /**
    * The largest object a job reads, checked before it is downloaded. 200 MiB holds a 40-megapixel image
@@ -73,7 +86,11 @@ const envSchema = z.object({
   [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
   [PIPELINE_ENV.webhookUrl]: z.url().optional(),
   [PIPELINE_ENV.memoryMb]: positiveInt.default(PIPELINE_DEFAULTS.memoryMb),
+  [PIPELINE_ENV.functionTimeoutSeconds]: positiveInt.default(PIPELINE_DEFAULTS.functionTimeoutSeconds),
   [PIPELINE_ENV.batchTimeoutSeconds]: positiveInt.default(PIPELINE_DEFAULTS.batchTimeoutSeconds),
+  [PIPELINE_ENV.batchRunnableTimeoutSeconds]: positiveInt.default(
+    PIPELINE_DEFAULTS.batchRunnableTimeoutSeconds,
+  ),
   [PIPELINE_ENV.batchGpuMemoryMb]: positiveInt.default(PIPELINE_DEFAULTS.batchGpuMemoryMb),
 });
 
@@ -98,8 +115,12 @@ export interface PipelineConfig {
   readonly webhookUrl?: string;
   /** The function's memory (MB): a Lambda job must fit it (routing.ts). */
   readonly memoryMb: number;
+  /** The function's timeout: no invocation outlives it (the sweeper waits it out). */
+  readonly functionTimeoutSeconds: number;
   /** The Batch job definition's timeout, and its GPU's memory (MB): a Batch job must fit both. */
   readonly batchTimeoutSeconds: number;
+  /** How long a Batch job may wait RUNNABLE before the queue cancels it (each attempt). */
+  readonly batchRunnableTimeoutSeconds: number;
   readonly batchGpuMemoryMb: number;
 }
 
@@ -130,7 +151,9 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
     maxContinuations: e[PIPELINE_ENV.maxContinuations],
     webhookUrl: e[PIPELINE_ENV.webhookUrl],
     memoryMb: e[PIPELINE_ENV.memoryMb],
+    functionTimeoutSeconds: e[PIPELINE_ENV.functionTimeoutSeconds],
     batchTimeoutSeconds: e[PIPELINE_ENV.batchTimeoutSeconds],
+    batchRunnableTimeoutSeconds: e[PIPELINE_ENV.batchRunnableTimeoutSeconds],
     batchGpuMemoryMb: e[PIPELINE_ENV.batchGpuMemoryMb],
   };
 }

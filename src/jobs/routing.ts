@@ -190,7 +190,11 @@ export function batchFit(
  * The stack's defaults, for `nst stylize --dry-run` (infra/config.ts DEFAULT_CONFIG: memory 10240, timeout
  * 900, batch on): a 10240 MB function has 6 vCPUs and runs the onnx engine.
  */
-const DEPLOYED_LAMBDA = { memoryMb: PIPELINE_DEFAULTS.memoryMb, timeoutSeconds: 900, vcpus: 6 } as const;
+const DEPLOYED_LAMBDA = {
+  memoryMb: PIPELINE_DEFAULTS.memoryMb,
+  timeoutSeconds: PIPELINE_DEFAULTS.functionTimeoutSeconds,
+  vcpus: 6,
+} as const;
 
 /** The route the deployed pipeline (default stack settings) would take for a new job. */
 export function deployedRoute(job: JobShape): { route: Route; lambda: Fit; batch: Fit } {

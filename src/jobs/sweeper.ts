@@ -11,6 +11,7 @@
  * sweep is bounded (SWEEP_LIMITS).
  */
 import { NstError } from '../errors.js';
+import { BATCH_JOB_ATTEMPTS, type PipelineConfig } from './config.js';
 import { SWEEP_PERIOD_MINUTES } from './events.js';
 import { KEY_PREFIXES, outputKeys } from './keys.js';
 import type { LockRecord } from './lock.js';
@@ -28,22 +29,42 @@ const SWEEP_LIMITS = {
   readConcurrency: 8,
 } as const;
 
+/** Waited out beyond a worker's own limits: Lambda's retry delays (1 and 2 minutes) and one sweep period. */
+const LAMBDA_MARGIN_SECONDS = 300;
+/** Waited out beyond Batch's own limits: its FAILED event reaching the function, and one sweep period. */
+const BATCH_MARGIN_SECONDS = 600;
+
+/** Seconds after its last sign of life that a job is swept, by where it runs. */
+export interface SweepBudgets {
+  readonly lambda: number;
+  readonly batch: number;
+  readonly local: number;
+}
+
 /**
  * How long after its last sign of life (a status change or a lock renewal) a job whose lease lapsed is
- * swept, by where it runs. A lease can lapse under a live worker (onnxruntime runs an evaluation
- * synchronously, and the heartbeat waits for it), so the lease alone does not prove a worker dead:
- * - lambda: no invocation outlives the 900 s timeout; the margin covers Lambda's retry delays (1 and 2
- *   minutes) and one sweep period;
+ * swept, by where it runs, from the deployment's own limits. A lease can lapse under a live worker
+ * (onnxruntime runs an evaluation synchronously, and the heartbeat waits for it), so the lease alone does
+ * not prove a worker dead:
+ * - lambda: no invocation outlives the function's timeout;
  * - batch (the job went to AWS Batch): Batch ends its own jobs (the FAILED event, BATCH_NO_CAPACITY after
- *   the RUNNABLE limit); the sweeper steps in only after 3 attempts of the 240-minute job timeout and the
- *   3600 s RUNNABLE limit (the stack's defaults);
+ *   the RUNNABLE limit), so the sweeper steps in only once every attempt could have waited RUNNABLE and run
+ *   its full timeout;
  * - local: the server knows which jobs its own workers hold (`isLive`), so a lapsed lease is enough.
  */
-export const SWEEP_BUDGET_SECONDS = {
-  lambda: 900 + 300,
-  batch: 3 * 240 * 60 + 3600 + 600,
-  local: 0,
-} as const;
+export function sweepBudgets(
+  config: Pick<
+    PipelineConfig,
+    'functionTimeoutSeconds' | 'batchTimeoutSeconds' | 'batchRunnableTimeoutSeconds'
+  >,
+): SweepBudgets {
+  const batchAttempt = config.batchRunnableTimeoutSeconds + config.batchTimeoutSeconds;
+  return {
+    lambda: config.functionTimeoutSeconds + LAMBDA_MARGIN_SECONDS,
+    batch: BATCH_JOB_ATTEMPTS * batchAttempt + BATCH_MARGIN_SECONDS,
+    local: 0,
+  };
+}
 
 /** How long a resumed job's continuation has to claim it before anyone may. */
 const RESUME_HANDOFF_SECONDS = 120;
@@ -64,15 +85,15 @@ export interface SweepFacts {
   /** A continuation can be dispatched from here. */
   readonly canResume: boolean;
   readonly maxContinuations: number;
+  readonly budgets: SweepBudgets;
 }
 
 const leave = (reason: string): SweepDecision => ({ action: 'leave', reason });
 
-function budgetFor(manifest: JobManifest, where: SweepFacts['where']) {
-  if (where === 'local') return { seconds: SWEEP_BUDGET_SECONDS.local, runs: 'locally' };
-  if (manifest.batch)
-    return { seconds: SWEEP_BUDGET_SECONDS.batch, runs: `on AWS Batch (${manifest.batch.jobId})` };
-  return { seconds: SWEEP_BUDGET_SECONDS.lambda, runs: 'in Lambda' };
+function budgetFor({ manifest, where, budgets }: SweepFacts) {
+  if (where === 'local') return { seconds: budgets.local, runs: 'locally' };
+  if (manifest.batch) return { seconds: budgets.batch, runs: `on AWS Batch (${manifest.batch.jobId})` };
+  return { seconds: budgets.lambda, runs: 'in Lambda' };
 }
 
 /** What the sweeper does with one job. */
@@ -87,7 +108,7 @@ export function decideSweep(facts: SweepFacts): SweepDecision {
     Date.parse(m.history.at(-1)?.at ?? m.timings.createdAt),
     lock ? Date.parse(lock.updatedAt) : 0,
   );
-  const budget = budgetFor(m, facts.where);
+  const budget = budgetFor(facts);
   const idle = (now.getTime() - lastSign) / 1000;
   if (idle < budget.seconds)
     return leave(`within its time budget (${Math.round(idle)} of ${budget.seconds} s)`);
@@ -158,7 +179,8 @@ export async function sweepJobs(
   const store = deps.storeFor(bucket);
   const now = deps.now?.() ?? new Date();
   const where = deps.worker === 'local' ? 'local' : 'aws';
-  const minBudget = where === 'local' ? SWEEP_BUDGET_SECONDS.local : SWEEP_BUDGET_SECONDS.lambda;
+  const budgets = sweepBudgets(deps.config);
+  const minBudget = where === 'local' ? budgets.local : Math.min(budgets.lambda, budgets.batch);
   const cutoff = new Date(now.getTime() - minBudget * 1000);
   const turn = Math.floor(now.getTime() / SWEEP_PERIOD_MS);
   const jobIds = sweepCandidates(
@@ -189,6 +211,7 @@ export async function sweepJobs(
       isLive: opts.isLive,
       canResume: Boolean(deps.dispatch.continuation),
       maxContinuations: deps.config.maxContinuations,
+      budgets,
     });
     if (decision.action === 'leave') continue;
     if (outcomes.length >= limits.maxJobs) {

@@ -56,6 +56,7 @@ describe('Batch off, Lambda settings changed', () => {
       'NST_BATCH_JOB_QUEUE',
       'NST_BATCH_JOB_DEFINITION',
       'NST_BATCH_TIMEOUT_SECONDS',
+      'NST_BATCH_RUNNABLE_TIMEOUT_SECONDS',
       'NST_BATCH_GPU_MEMORY_MB',
     ]) {
       expect(Object.keys(variables)).not.toContain(name);
@@ -173,7 +174,7 @@ describe('Spot GPU instances in a given VPC', () => {
     });
   });
 
-  it('cancels jobs RUNNABLE for 15 minutes and tells the function the job timeout and GPU memory', () => {
+  it('cancels jobs RUNNABLE for 15 minutes and tells the function that limit, the job timeout and GPU memory', () => {
     const actions = (only(template, 'AWS::Batch::JobQueue').properties as Cfn).JobStateTimeLimitActions;
     expect(actions.map((a: Cfn) => [a.MaxTimeSeconds, a.Reason])).toEqual([
       [900, 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY'],
@@ -181,6 +182,7 @@ describe('Spot GPU instances in a given VPC', () => {
     ]);
     expect(stylizeFunction(template, 'nst-stylize').Environment.Variables).toMatchObject({
       NST_BATCH_TIMEOUT_SECONDS: '3600',
+      NST_BATCH_RUNNABLE_TIMEOUT_SECONDS: '900',
       NST_BATCH_GPU_MEMORY_MB: '24576',
     });
   });

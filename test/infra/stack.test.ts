@@ -158,9 +158,11 @@ describe('stylize function', () => {
       NST_ENGINE: 'auto',
       NST_DEADLINE_MARGIN_SECONDS: '60',
       NST_MEMORY_MB: String(fnProps.MemorySize),
+      NST_FUNCTION_TIMEOUT_SECONDS: String(fnProps.Timeout),
       NST_BATCH_JOB_QUEUE: queueArn,
       NST_BATCH_JOB_DEFINITION: ref(jobDefinition.id),
       NST_BATCH_TIMEOUT_SECONDS: String(jobDefinition.properties.Timeout.AttemptDurationSeconds),
+      NST_BATCH_RUNNABLE_TIMEOUT_SECONDS: String(queue.properties.JobStateTimeLimitActions[0].MaxTimeSeconds),
       NST_BATCH_GPU_MEMORY_MB: '24576', // g5 (A10G) and g6 (L4): 24 GiB
       POWERTOOLS_SERVICE_NAME: 'serverless-style-transfer',
       POWERTOOLS_METRICS_NAMESPACE: 'ServerlessStyleTransfer',

@@ -30,9 +30,11 @@ describe('StylizeFunction defaults', () => {
     });
     expect(fn.ReservedConcurrentExecutions).toBe(10);
     expect(fn.Environment.Variables[PIPELINE_ENV.memoryMb]).toBe('10240');
+    expect(fn.Environment.Variables[PIPELINE_ENV.functionTimeoutSeconds]).toBe('900');
     for (const name of [
       PIPELINE_ENV.batchJobQueue,
       PIPELINE_ENV.batchTimeoutSeconds,
+      PIPELINE_ENV.batchRunnableTimeoutSeconds,
       PIPELINE_ENV.batchGpuMemoryMb,
     ]) {
       expect(Object.keys(fn.Environment.Variables)).not.toContain(name);
@@ -59,19 +61,22 @@ describe('StylizeFunction settings', () => {
       jobDefinitionArn: 'arn:aws:batch:eu-west-1:123456789012:job-definition/d:1',
       jobDefinitionName: 'd',
       jobTimeout: Duration.minutes(90),
+      runnableTimeout: Duration.hours(20),
       gpuMemoryMb: 16_384,
     },
   });
   const template = Template.fromStack(stack);
   afterAll(dispose);
 
-  it('tell the runtime its memory, the GPU job timeout and GPU memory; false reserves nothing', () => {
+  it('tell the runtime its memory and timeout, the GPU job timeout, RUNNABLE limit and GPU memory; false reserves nothing', () => {
     const fnId = stack.getLogicalId(stylize.function.node.defaultChild as never);
     const fn = resourcesOfType(template, 'AWS::Lambda::Function')[fnId].Properties as Cfn;
     expect(fn.ReservedConcurrentExecutions).toBeUndefined();
     expect(fn.Environment.Variables).toMatchObject({
       [PIPELINE_ENV.memoryMb]: '3008',
+      [PIPELINE_ENV.functionTimeoutSeconds]: '120',
       [PIPELINE_ENV.batchTimeoutSeconds]: '5400',
+      [PIPELINE_ENV.batchRunnableTimeoutSeconds]: '72000',
       [PIPELINE_ENV.batchGpuMemoryMb]: '16384',
     });
     const dlqId = stack.getLogicalId(stylize.deadLetterQueue.node.defaultChild as never);

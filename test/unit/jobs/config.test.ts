@@ -17,7 +17,9 @@ describe('configuration', () => {
       maxContinuations: 4,
       webhookUrl: undefined,
       memoryMb: 10240,
+      functionTimeoutSeconds: 900,
       batchTimeoutSeconds: 14400,
+      batchRunnableTimeoutSeconds: 3600,
       batchGpuMemoryMb: 24_576,
     });
   });
@@ -34,6 +36,9 @@ describe('configuration', () => {
       NST_MAX_PIXELS: '1000000',
       NST_MAX_INPUT_BYTES: '1048576',
       NST_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      NST_FUNCTION_TIMEOUT_SECONDS: '600',
+      NST_BATCH_TIMEOUT_SECONDS: '86400',
+      NST_BATCH_RUNNABLE_TIMEOUT_SECONDS: '7200',
     });
     expect(config).toMatchObject({
       weightsDir: '/opt/vgg19',
@@ -45,6 +50,9 @@ describe('configuration', () => {
       maxPixels: 1_000_000,
       maxInputBytes: 1_048_576,
       webhookUrl: 'http://127.0.0.1:9/hook',
+      functionTimeoutSeconds: 600,
+      batchTimeoutSeconds: 86_400,
+      batchRunnableTimeoutSeconds: 7200,
     });
     // Batch needs both the queue and the definition.
     expect(readPipelineConfig({ NST_BATCH_JOB_QUEUE: 'q' }).batch).toBeUndefined();

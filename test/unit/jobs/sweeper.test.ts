@@ -1,14 +1,10 @@
 /** The sweeper's decisions: what it does with each manifest and lock state, and which job.json it reads. */
 import { describe, expect, it } from 'vitest';
+import { PIPELINE_DEFAULTS, readPipelineConfig } from '../../../src/jobs/config.js';
 import type { LockRecord } from '../../../src/jobs/lock.js';
 import { type JobManifest, newManifest, transition } from '../../../src/jobs/manifest.js';
 import type { JobSpec } from '../../../src/jobs/spec.js';
-import {
-  decideSweep,
-  SWEEP_BUDGET_SECONDS,
-  type SweepFacts,
-  sweepCandidates,
-} from '../../../src/jobs/sweeper.js';
+import { decideSweep, type SweepFacts, sweepBudgets, sweepCandidates } from '../../../src/jobs/sweeper.js';
 
 const T0 = new Date('2025-01-01T00:00:00Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
@@ -35,6 +31,9 @@ const lock = (
   ...changes,
 });
 
+/** The budgets of the stack's defaults. */
+const DEFAULT_BUDGETS = sweepBudgets(PIPELINE_DEFAULTS);
+
 const facts = (changes: Partial<SweepFacts>): SweepFacts => ({
   manifest: manifest('running'),
   lock: lock('held', 45),
@@ -42,6 +41,7 @@ const facts = (changes: Partial<SweepFacts>): SweepFacts => ({
   where: 'aws',
   canResume: true,
   maxContinuations: 4,
+  budgets: DEFAULT_BUDGETS,
   ...changes,
 });
 
@@ -89,7 +89,8 @@ describe('decideSweep', () => {
   });
 
   it('waits out the time budget after the last sign of life: a lapsed lease alone is not death in AWS', () => {
-    const budget = SWEEP_BUDGET_SECONDS.lambda;
+    const budget = DEFAULT_BUDGETS.lambda;
+    expect(budget).toBeGreaterThan(PIPELINE_DEFAULTS.functionTimeoutSeconds);
     // The last heartbeat (lock.updatedAt) at 0 s; the lease lapsed at 45 s.
     const heartbeat = lock('held', 45, { updatedAt: at(0).toISOString() });
     expect(decideSweep(facts({ lock: heartbeat, now: at(budget - 1) }))).toMatchObject({
@@ -109,10 +110,10 @@ describe('decideSweep', () => {
     });
   });
 
-  it('gives a job sent to AWS Batch the Batch budget (attempts x timeout + the RUNNABLE limit)', () => {
+  it('gives a job sent to AWS Batch the Batch budget (each attempt: the RUNNABLE limit + the timeout)', () => {
     const onBatch = manifest('queued', { batch: { jobId: 'bj-1', jobQueue: 'q' } });
-    const budget = SWEEP_BUDGET_SECONDS.batch;
-    expect(budget).toBeGreaterThan(3 * 240 * 60 + 3600);
+    const budget = DEFAULT_BUDGETS.batch;
+    expect(budget).toBeGreaterThan(3 * (240 * 60 + 3600));
     const lapsed = lock('handoff', 1, { to: 'batch', updatedAt: T0.toISOString() });
     expect(decideSweep(facts({ manifest: onBatch, lock: lapsed, now: at(budget - 60) }))).toMatchObject({
       action: 'leave',
@@ -121,6 +122,32 @@ describe('decideSweep', () => {
       action: 'fail',
       message: expect.stringContaining('on AWS Batch (bj-1)'),
     });
+  });
+
+  it("reads the budgets from the deployment's configuration: a 24-hour Batch job is not swept while Batch may hold it", () => {
+    // The stack accepts a 1440-minute job timeout and a 86400 s RUNNABLE limit; it tells the function both.
+    const config = readPipelineConfig({
+      NST_FUNCTION_TIMEOUT_SECONDS: '600',
+      NST_BATCH_TIMEOUT_SECONDS: String(24 * 3600),
+      NST_BATCH_RUNNABLE_TIMEOUT_SECONDS: String(24 * 3600),
+    });
+    const budgets = sweepBudgets(config);
+    expect(budgets.lambda).toBe(600 + 300);
+    const onBatch = manifest('running', { batch: { jobId: 'bj-2', jobQueue: 'q' } });
+    const lapsed = lock('handoff', 1, { to: 'batch', updatedAt: T0.toISOString() });
+    // Waited a day RUNNABLE, then ran 20 hours: Batch still holds it, and so does its first attempt.
+    const holding = at(44 * 3600);
+    expect(decideSweep(facts({ manifest: onBatch, lock: lapsed, now: holding, budgets }))).toMatchObject({
+      action: 'leave',
+    });
+    // The defaults would have swept it long before (the bug: 240 minutes assumed).
+    expect(decideSweep(facts({ manifest: onBatch, lock: lapsed, now: holding }))).toMatchObject({
+      action: 'fail',
+    });
+    // Every attempt waited and ran out, and the margin passed: now it is dead.
+    expect(
+      decideSweep(facts({ manifest: onBatch, lock: lapsed, now: at(3 * 48 * 3600 + 600), budgets })),
+    ).toMatchObject({ action: 'fail', message: expect.stringContaining('on AWS Batch (bj-2)') });
   });
 
   it('resumes a stale job from its checkpoint, unless it cannot or its continuations are used up', () => {
