@@ -52,11 +52,14 @@ export interface SweepEvent {
   readonly nstSweep: { readonly bucket: string };
 }
 
+/** Lambda's retries of an asynchronous event: the function's `retryAttempts` (infra imports it). */
+export const LAMBDA_RETRY_ATTEMPTS = 2;
+
 /**
- * Attempts an asynchronous event gets before it is dead-lettered: the first and Lambda's 2 retries (the
- * function's `retryAttempts: 2`, infra/constructs/stylize-function.ts; local mode retries as often).
+ * Attempts an asynchronous event gets before it is dead-lettered: the first and Lambda's retries (local
+ * mode retries as often).
  */
-export const DEAD_LETTER_ATTEMPTS = 3;
+export const DEAD_LETTER_ATTEMPTS = 1 + LAMBDA_RETRY_ATTEMPTS;
 
 const records = (e: unknown): unknown[] | undefined => {
   const r = (e as { Records?: unknown })?.Records;

@@ -8,8 +8,11 @@ import { NstError } from '../errors.js';
 import { saveCheckpoint } from './checkpoint.js';
 import type { JobOutcome, JobRun } from './locked-job.js';
 
-/** How long a hand-off waits for its claimant before anyone may take the job over. */
-const CONTINUATION_HANDOFF_SECONDS = 120;
+/**
+ * How long a hand-off to a continuation (a new invocation, or the sweeper's resume) waits for its claimant
+ * before anyone may take the job over.
+ */
+export const CONTINUATION_HANDOFF_SECONDS = 120;
 /** Batch jobs can wait in the queue for GPU capacity. */
 const BATCH_HANDOFF_SECONDS = 6 * 3600;
 

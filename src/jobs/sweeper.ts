@@ -13,6 +13,7 @@
 import { NstError } from '../errors.js';
 import { BATCH_JOB_ATTEMPTS, type PipelineConfig } from './config.js';
 import { SWEEP_PERIOD_MINUTES } from './events.js';
+import { CONTINUATION_HANDOFF_SECONDS } from './hand-off.js';
 import { KEY_PREFIXES, outputKeys } from './keys.js';
 import type { LockRecord } from './lock.js';
 import { type Invocation, type JobOutcome, withLockedJob } from './locked-job.js';
@@ -65,9 +66,6 @@ export function sweepBudgets(
     local: 0,
   };
 }
-
-/** How long a resumed job's continuation has to claim it before anyone may. */
-const RESUME_HANDOFF_SECONDS = 120;
 
 export type SweepDecision =
   | { readonly action: 'leave'; readonly reason: string }
@@ -242,7 +240,7 @@ async function sweepJob(
         continuations: existing.continuations + 1,
       });
       await deps.dispatch.continuation!(target.bucket, target.jobId);
-      await job.lock.handOff('continuation', RESUME_HANDOFF_SECONDS);
+      await job.lock.handOff('continuation', CONTINUATION_HANDOFF_SECONDS);
       return { jobId: target.jobId, status: 'queued', detail: 'resumed from its checkpoint' };
     });
   } catch (e) {
