@@ -14,10 +14,10 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../infra/paths.js';
-import { unsupportedNodeLine } from '../src/cli/node-support.js';
 import { generateVggWeights } from '../src/engine/vgg.js';
 import { MANIFEST_FILE } from '../src/weights/manifest.js';
 import { writeWeights } from '../src/weights/store.js';
+import { withoutNodeNotice } from './helpers/cli.js';
 import { SHARED_WEIGHTS } from './helpers/shared.js';
 
 const run = promisify(execFile);
@@ -66,8 +66,7 @@ async function npxNst(args: string[]): Promise<{ stdout: string; stderr: string 
     cwd: app,
     timeout: 120_000,
   });
-  const notice = unsupportedNodeLine();
-  return { stdout, stderr: notice ? stderr.replace(notice, '') : stderr };
+  return { stdout, stderr: withoutNodeNotice(stderr) };
 }
 
 describe('the npm package', () => {

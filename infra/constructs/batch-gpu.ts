@@ -148,14 +148,13 @@ export class BatchGpu extends Construct {
     const computeEnvironment = this.createComputeEnvironment(props);
     this.runnableTimeout =
       props.runnableTimeout ?? Duration.seconds(DEFAULT_CONFIG.batchRunnableTimeoutSeconds);
-    const maxTime = this.runnableTimeout;
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
       jobQueueName: `${prefix}-gpu`,
       computeEnvironments: [{ computeEnvironment, order: 1 }],
       jobStateTimeLimitActions: RUNNABLE_CANCEL_REASONS.map((reason) => ({
         action: batch.JobStateTimeLimitActionsAction.CANCEL,
         state: batch.JobStateTimeLimitActionsState.RUNNABLE,
-        maxTime,
+        maxTime: this.runnableTimeout,
         reason,
       })),
     });

@@ -95,6 +95,9 @@ export interface StylizeFunctionProps {
   readonly entry?: string;
 }
 
+/** The props with the timeout resolved (the constructor applies its default once). */
+type WithTimeout = StylizeFunctionProps & { readonly timeout: Duration };
+
 export class StylizeFunction extends Construct {
   readonly function: NodejsFunction;
   readonly deadLetterQueue: sqs.Queue;
@@ -138,7 +141,7 @@ export class StylizeFunction extends Construct {
     functionName: string,
     role: iam.Role,
     logGroup: logs.LogGroup,
-    props: StylizeFunctionProps,
+    props: WithTimeout,
   ): NodejsFunction {
     const fn = new NodejsFunction(this, 'Function', {
       functionName,
@@ -157,7 +160,7 @@ export class StylizeFunction extends Construct {
       // A dead-letter queue, not an on-failure destination: it keeps the original event as the message
       // body (with ErrorCode and ErrorMessage attributes), which is what the consumer reads.
       deadLetterQueue: this.deadLetterQueue,
-      environment: environment(props, props.timeout ?? Duration.seconds(DEFAULT_CONFIG.timeout)),
+      environment: environment(props),
       depsLockFilePath: LOCK_FILE,
       projectRoot: REPO_ROOT,
       bundling: {
@@ -237,14 +240,14 @@ function reservedConcurrency(props: StylizeFunctionProps): number | undefined {
 }
 
 /** The variables of the pipeline contract (src/jobs/config.ts). */
-function environment(props: StylizeFunctionProps, timeout: Duration): Record<string, string> {
+function environment(props: WithTimeout): Record<string, string> {
   return {
     [PIPELINE_ENV.weightsDir]: props.layers.weightsDir,
     [PIPELINE_ENV.topicArn]: props.topic.topicArn,
     [PIPELINE_ENV.engine]: PIPELINE_DEFAULTS.engine,
     [PIPELINE_ENV.deadlineMarginSeconds]: String(PIPELINE_DEFAULTS.deadlineMarginSeconds),
     [PIPELINE_ENV.memoryMb]: String(memorySize(props)),
-    [PIPELINE_ENV.functionTimeoutSeconds]: String(timeout.toSeconds()),
+    [PIPELINE_ENV.functionTimeoutSeconds]: String(props.timeout.toSeconds()),
     ...(props.batch && {
       [PIPELINE_ENV.batchJobQueue]: props.batch.jobQueueArn,
       [PIPELINE_ENV.batchJobDefinition]: props.batch.jobDefinitionArn,

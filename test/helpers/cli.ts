@@ -35,6 +35,6 @@ export function nst(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun
 const NODE_NOTICE = unsupportedNodeLine();
 
 /** stderr less the unsupported-Node.js line the command prints first. */
-function withoutNodeNotice(stderr: string): string {
+export function withoutNodeNotice(stderr: string): string {
   return NODE_NOTICE && stderr.startsWith(NODE_NOTICE) ? stderr.slice(NODE_NOTICE.length) : stderr;
 }
