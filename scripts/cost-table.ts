@@ -9,7 +9,7 @@ import { estimateCost } from '../src/engine/cost-model.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../src/engine/options.js';
 import { CLASSIC_SCHEDULE } from '../src/engine/schedule.js';
 import { PIPELINE_DEFAULTS } from '../src/jobs/config.js';
-import { deployedRoute } from '../src/jobs/routing.js';
+import { deployedRoute } from '../src/jobs/run/routing.js';
 
 /** Landscape 4:3 results, the style (starry_night, 512x405 at 512 px) at the result's size. */
 const SIZES = [

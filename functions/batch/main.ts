@@ -15,9 +15,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { isNstError } from '../../src/errors.js';
 import { BATCH_JOB_ENV, type PipelineConfig, readPipelineConfig } from '../../src/jobs/config.js';
-import { JOB_ID_PATTERN } from '../../src/jobs/job-id.js';
-import { buildPipelineDeps, type PipelineDeps, serviceNameFrom } from '../../src/jobs/pipeline-deps.js';
-import { continueJob } from '../../src/jobs/runner.js';
+import { continueJob } from '../../src/jobs/intake/entry-points.js';
+import { JOB_ID_PATTERN } from '../../src/jobs/spec/job-id.js';
+import {
+  buildPipelineDeps,
+  type PipelineDeps,
+  serviceNameFrom,
+} from '../../src/jobs/wiring/pipeline-deps.js';
 import { createSdkS3Client } from '../../src/storage/s3-client.js';
 
 /** The worker's exit codes (see the file comment). */

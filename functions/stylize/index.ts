@@ -1,7 +1,7 @@
 /**
  * The stylize Lambda: S3 events (inputs/, jobs/), its own continuations, AWS Batch failure events, its
  * dead-letter queue's messages and the scheduled sweep, all through the shared handler
- * (src/jobs/handler.ts). Clients, configuration and the VGG-19 weights live at module level, so a warm
+ * (src/jobs/intake/handler.ts). Clients, configuration and the VGG-19 weights live at module level, so a warm
  * container reuses them. Logs are Powertools JSON with the job id on every job line; metrics are EMF,
  * flushed at the end of each invocation.
  */
@@ -13,11 +13,15 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { POWERTOOLS_ENV, readPipelineConfig } from '../../src/jobs/config.js';
-import { batchDispatch, continuationDispatch } from '../../src/jobs/dispatch.js';
-import { handleEvent } from '../../src/jobs/handler.js';
-import type { JobOutcome } from '../../src/jobs/locked-job.js';
-import { powertoolsMetrics } from '../../src/jobs/metrics.js';
-import { buildPipelineDeps, type PipelineDeps, serviceNameFrom } from '../../src/jobs/pipeline-deps.js';
+import { handleEvent } from '../../src/jobs/intake/handler.js';
+import type { JobOutcome } from '../../src/jobs/lifecycle/locked-job.js';
+import { powertoolsMetrics } from '../../src/jobs/lifecycle/metrics.js';
+import { batchDispatch, continuationDispatch } from '../../src/jobs/wiring/dispatch.js';
+import {
+  buildPipelineDeps,
+  type PipelineDeps,
+  serviceNameFrom,
+} from '../../src/jobs/wiring/pipeline-deps.js';
 import { METRICS_NAMESPACE } from '../../src/product.js';
 import { createSdkS3Client } from '../../src/storage/s3-client.js';
 

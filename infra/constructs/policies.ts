@@ -8,7 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 // Internal to cdk-nag (no exports map), but it is exactly how findings name resources.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import type { IConstruct } from 'constructs';
-import { KEY_PREFIXES } from '../../src/jobs/keys.js';
+import { KEY_PREFIXES } from '../../src/jobs/spec/keys.js';
 
 export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] {
   return [

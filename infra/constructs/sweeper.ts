@@ -10,12 +10,12 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SWEEP_PERIOD_MINUTES } from '../../src/jobs/events.js';
+import { SWEEP_PERIOD_MINUTES } from '../../src/jobs/intake/events.js';
 
 /** How often the sweep runs. */
 const SWEEP_INTERVAL = Duration.minutes(SWEEP_PERIOD_MINUTES);
 
-/** The event the function receives (the contract of src/jobs/handler.ts). */
+/** The event the function receives (the contract of src/jobs/intake/handler.ts). */
 export const sweepEvent = (bucketName: string) => ({ nstSweep: { bucket: bucketName } });
 
 export interface SweepScheduleProps {

@@ -7,13 +7,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { submitDropIn, waitForJob } from '../client/submit.js';
 import { NstError } from '../errors.js';
 import { contactSheet } from '../image/contact-sheet.js';
 import { decodeImage } from '../image/decode.js';
 import { writeFileAtomic } from '../image/encode.js';
-import { submitDropIn, waitForJob } from '../jobs/client.js';
-import { startLocalPipeline } from '../jobs/local-pipeline.js';
-import { cachedWeights } from '../jobs/weights-cache.js';
+import { startLocalPipeline } from '../jobs/local/local-pipeline.js';
+import { cachedWeights } from '../jobs/wiring/weights-cache.js';
 import { DEFAULT_BUCKET } from './commands/s3-flags.js';
 import { EXAMPLE_CONTENT, EXAMPLE_STYLE, exampleWeightsDir } from './example.js';
 import { downloadJob, progressReporter } from './serve.js';

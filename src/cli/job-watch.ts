@@ -5,7 +5,7 @@
  * its own). On a terminal a status change (a failure, a hand-off to Batch: running, queued, running) stops
  * the bar and prints its line; the next progress starts a new bar.
  */
-import type { JobManifest } from '../jobs/manifest.js';
+import type { JobManifest } from '../jobs/lifecycle/manifest.js';
 import { type ProgressView, progressBar } from './progress-bar.js';
 import { jobLine } from './progress-text.js';
 

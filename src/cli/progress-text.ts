@@ -3,7 +3,7 @@
  * same progress reads the same everywhere. What a progress means depends on the job's status: a running job
  * has time left, a queued one (handed off, or continuing) waits, a failed one stopped where it was.
  */
-import type { JobProgress, JobStatus } from '../jobs/manifest.js';
+import type { JobProgress, JobStatus } from '../jobs/lifecycle/manifest.js';
 
 /** How far a job is: percent, iterations done of the total, and the time left (or where it stopped). */
 export function progressAmount(p: JobProgress, status: JobStatus): string {

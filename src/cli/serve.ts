@@ -4,13 +4,13 @@
  * Lambda). `nst submit`: drop a photo into it (or into a real bucket).
  */
 import path from 'node:path';
+import { submitDropIn, waitForJob } from '../client/submit.js';
 import type { Progress } from '../engine/stylize.js';
 import { NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
-import { submitDropIn, waitForJob } from '../jobs/client.js';
-import { type LocalPipeline, startLocalPipeline } from '../jobs/local-pipeline.js';
-import { type JobManifest, jobProgress } from '../jobs/manifest.js';
-import { cachedWeights } from '../jobs/weights-cache.js';
+import { type JobManifest, jobProgress } from '../jobs/lifecycle/manifest.js';
+import { type LocalPipeline, startLocalPipeline } from '../jobs/local/local-pipeline.js';
+import { cachedWeights } from '../jobs/wiring/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { LOCAL_CREDENTIALS } from '../storage/s3-client.js';
 import { resolveWeightsDir } from '../weights/lookup.js';

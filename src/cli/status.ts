@@ -2,12 +2,13 @@
  * What `nst status` does (its flags are in commands/status.ts). `nst status <jobId | input key>`: one job of
  * the pipeline as a readable block (status, progress, route, engine, timings, error, result), or its
  * job.json as stored (--json); `nst status --list`: the recent jobs, one line each, newest first. The
- * lookups live in src/jobs/job-status.ts; this is the presentation.
+ * lookups live in src/client/job-status.ts; this is the presentation.
  */
+
+import { findJob, listJobs } from '../client/job-status.js';
 import { NstError } from '../errors.js';
-import { findJob, listJobs } from '../jobs/job-status.js';
-import { outputKeys } from '../jobs/keys.js';
-import type { JobManifest, JobProgress, JobStatus } from '../jobs/manifest.js';
+import type { JobManifest, JobProgress, JobStatus } from '../jobs/lifecycle/manifest.js';
+import { outputKeys } from '../jobs/spec/keys.js';
 import { ObjectStore } from '../storage/object-store.js';
 import type { StatusFlags } from './commands/status.js';
 import { duration, lossText, progressAmount, progressWhere } from './progress-text.js';

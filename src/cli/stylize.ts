@@ -15,7 +15,7 @@ import type { EngineKind, RgbImage, VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import type { OutputFormat } from '../image/formats.js';
-import { deployedRoute, type Fit, jobShape, remainingSeconds } from '../jobs/routing.js';
+import { deployedRoute, type Fit, jobShape, remainingSeconds } from '../jobs/run/routing.js';
 import {
   type DecodedInputs,
   decodeInputs,

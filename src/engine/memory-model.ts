@@ -2,7 +2,7 @@
  * The memory model, beside the time model (cost-model.ts): the peak memory of a stylize run, from the
  * result's pixels (the last, largest scale), the optimiser's history, the styles at their resampled size
  * and the decoded inputs, per backend. Host memory is peak RSS (what kills a Lambda); onnx-cuda also has a
- * device-memory estimate (what fails on the Batch GPU). Routing (src/jobs/routing.ts) and `--dry-run` use it.
+ * device-memory estimate (what fails on the Batch GPU). Routing (src/jobs/run/routing.ts) and `--dry-run` use it.
  *
  * The parts, all at the last scale (each scale's engine is released before the next one is built):
  *   base       the process: Node, onnxruntime or tfjs, sharp, the VGG-19 weights and prepared kernels;

@@ -20,7 +20,7 @@ import { DEPLOYED_NODE_MAJOR } from '../../infra/node-runtime.js';
 import { BATCH_IMAGE } from '../../infra/paths.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
 import { BATCH_JOB_ENV, PIPELINE_ENV } from '../../src/jobs/config.js';
-import type { JobManifest } from '../../src/jobs/manifest.js';
+import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js';
 import { writeWeights } from '../../src/weights/store.js';
 import { layOutImage } from '../helpers/batch-image.js';

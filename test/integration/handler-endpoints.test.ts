@@ -7,7 +7,7 @@
  * AWS_ENDPOINT_URL_SNS.)
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { JobManifest } from '../../src/jobs/manifest.js';
+import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js';
 import { readJson } from '../helpers/local-s3.js';
 import { captured, jpeg, lambdaContext, TINY_METADATA, testHandler, usePipelineFixture } from './harness.js';

@@ -9,10 +9,10 @@ import { createEngine } from '../../src/engine/index.js';
 import { ETA_MIN_ITERATIONS } from '../../src/engine/stylize.js';
 import type { StyleEngine } from '../../src/engine/types.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
-import { handleEvent } from '../../src/jobs/handler.js';
-import { jobIdFor } from '../../src/jobs/job-id.js';
-import type { JobManifest } from '../../src/jobs/manifest.js';
-import { buildPipelineDeps, type PipelineDeps } from '../../src/jobs/pipeline-deps.js';
+import { handleEvent } from '../../src/jobs/intake/handler.js';
+import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import { jobIdFor } from '../../src/jobs/spec/job-id.js';
+import { buildPipelineDeps, type PipelineDeps } from '../../src/jobs/wiring/pipeline-deps.js';
 import { BUCKET } from '../helpers/local-s3.js';
 import { jpeg, lambdaContext, quietLogger, recordPuts, usePipelineFixture } from './harness.js';
 

@@ -7,12 +7,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StylizeFunctionOptions, StylizeHandler } from '../../functions/stylize/index.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
-import { jobIdFor } from '../../src/jobs/job-id.js';
-import { acquireLock, type LockRecord } from '../../src/jobs/lock.js';
-import { type JobManifest, newManifest, transition } from '../../src/jobs/manifest.js';
-import type { JobNotification } from '../../src/jobs/notifier.js';
-import { buildPipelineDeps } from '../../src/jobs/pipeline-deps.js';
-import { sweepJobs } from '../../src/jobs/sweeper.js';
+import { acquireLock, type LockRecord } from '../../src/jobs/lifecycle/lock.js';
+import { type JobManifest, newManifest, transition } from '../../src/jobs/lifecycle/manifest.js';
+import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
+import { sweepJobs } from '../../src/jobs/recovery/sweeper.js';
+import { jobIdFor } from '../../src/jobs/spec/job-id.js';
+import { buildPipelineDeps } from '../../src/jobs/wiring/pipeline-deps.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,

@@ -10,10 +10,10 @@ import { runBatchWorker } from '../../functions/batch/main.js';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import type { StyleEngine } from '../../src/engine/types.js';
-import { jobIdFor } from '../../src/jobs/job-id.js';
-import type { LockRecord } from '../../src/jobs/lock.js';
-import type { JobManifest } from '../../src/jobs/manifest.js';
-import type { PipelineDeps } from '../../src/jobs/pipeline-deps.js';
+import type { LockRecord } from '../../src/jobs/lifecycle/lock.js';
+import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import { jobIdFor } from '../../src/jobs/spec/job-id.js';
+import type { PipelineDeps } from '../../src/jobs/wiring/pipeline-deps.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,

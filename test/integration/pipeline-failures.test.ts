@@ -10,8 +10,8 @@ import type { createStylizeHandler, StylizeHandler } from '../../functions/styli
 import { createEngine } from '../../src/engine/index.js';
 import type { StyleEngine } from '../../src/engine/types.js';
 import { NstError } from '../../src/errors.js';
-import type { JobManifest } from '../../src/jobs/manifest.js';
-import { PIPELINE_LIMITS } from '../../src/jobs/spec.js';
+import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import { PIPELINE_LIMITS } from '../../src/jobs/spec/spec.js';
 import { startLocalS3 } from '../../src/storage/local-s3.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';

@@ -5,9 +5,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
-import { jobIdFor } from '../../src/jobs/job-id.js';
-import type { JobManifest } from '../../src/jobs/manifest.js';
-import type { JobNotification } from '../../src/jobs/notifier.js';
+import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
+import { jobIdFor } from '../../src/jobs/spec/job-id.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,

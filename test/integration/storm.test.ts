@@ -9,11 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { jobIdFor } from '../../src/jobs/job-id.js';
-import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local-pipeline.js';
-import type { JobManifest } from '../../src/jobs/manifest.js';
-import type { JobNotification } from '../../src/jobs/notifier.js';
-import { cachedWeights } from '../../src/jobs/weights-cache.js';
+import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
+import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local/local-pipeline.js';
+import { jobIdFor } from '../../src/jobs/spec/job-id.js';
+import { cachedWeights } from '../../src/jobs/wiring/weights-cache.js';
 import { jpeg, png, weightsDir } from './harness.js';
 
 const BUCKET = 'nst-storm';

@@ -1,6 +1,6 @@
 /** `nst status`: its flags and help. What it does is in src/cli/status.ts, loaded when it runs. */
 import { type Command, Option } from 'commander';
-import { JOB_STATUSES, type JobStatus } from '../../jobs/manifest.js';
+import { JOB_STATUSES, type JobStatus } from '../../jobs/lifecycle/manifest.js';
 import { AWS_FLAG_HELP, DEFAULT_BUCKET, ENDPOINT_FLAG_HELP, type S3TargetFlags } from './s3-flags.js';
 
 const DEFAULT_LIMIT = 20;

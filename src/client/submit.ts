@@ -1,0 +1,137 @@
+/**
+ * The user's side of the bucket: submit a drop-in (upload the painting if given as a file, then the photo
+ * with its options as x-amz-meta-nst-* metadata) and wait for its job.json. Used by `nst submit` and the
+ * `npm start` demo; it speaks plain S3, so it works against the local server and a real bucket alike.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stylizeOptionsSchema } from '../engine/options.js';
+import { NstError } from '../errors.js';
+import { IMAGE_EXTENSIONS } from '../image/formats.js';
+import { isFinished, type JobManifest } from '../jobs/lifecycle/manifest.js';
+import { jobIdFor } from '../jobs/spec/job-id.js';
+import { KEY_PREFIXES, outputKeys, STYLES_PREFIX, styleKeysFor } from '../jobs/spec/keys.js';
+import { METADATA_PREFIX } from '../jobs/spec/metadata.js';
+import { outputSettingsSchema } from '../jobs/spec/spec.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { camelToKebab } from '../text.js';
+import { describeIssues } from '../validation.js';
+
+export interface SubmitRequest {
+  /** The photo, a local file. */
+  readonly content: string;
+  /** A style already in the bucket (styles/<name>.*), or a local painting file to upload first. */
+  readonly style: string;
+  /** Stylize options (camelCase); only these are sent, the pipeline's defaults fill the rest. */
+  readonly options?: Readonly<Record<string, unknown>>;
+  readonly output?: { readonly format?: string; readonly quality?: number };
+}
+
+export interface Submitted {
+  readonly jobId: string;
+  readonly contentKey: string;
+  readonly styleKey: string;
+  /** outputs/<jobId>/job.json */
+  readonly statusKey: string;
+}
+
+const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
+
+/** A style name from a file name: "The Starry Night.jpg" -> "the-starry-night". */
+const styleNameOf = (file: string) =>
+  path
+    .basename(file, path.extname(file))
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '') || 'style';
+
+/** The options as metadata, after checking them the way the pipeline will. */
+export function optionsMetadata(
+  options: Readonly<Record<string, unknown>>,
+  output: SubmitRequest['output'] = {},
+): Record<string, string> {
+  const checks = [stylizeOptionsSchema.safeParse(options), outputSettingsSchema.safeParse(output)];
+  const problems = checks.flatMap((check) => (check.success ? [] : describeIssues(check.error)));
+  if (problems.length > 0)
+    throw new NstError('INVALID_OPTION', `invalid options:\n  ${problems.join('\n  ')}`);
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...options, ...output })) {
+    if (value === undefined) continue;
+    metadata[`${METADATA_PREFIX}${camelToKebab(key)}`] = Array.isArray(value)
+      ? value.join(',')
+      : String(value);
+  }
+  return metadata;
+}
+
+export async function submitDropIn(store: ObjectStore, request: SubmitRequest): Promise<Submitted> {
+  if (!isFile(request.content))
+    throw new NstError('IMAGE_NOT_FOUND', `image file ${request.content} does not exist`);
+  const metadata = optionsMetadata(request.options ?? {}, request.output);
+  let style: string;
+  let styleKey: string;
+  if (isFile(request.style)) {
+    style = styleNameOf(request.style);
+    const extension = path.extname(request.style).slice(1).toLowerCase();
+    if (!(IMAGE_EXTENSIONS as readonly string[]).includes(extension)) {
+      throw new NstError(
+        'IMAGE_UNSUPPORTED',
+        `${request.style}: a painting needs one of .${IMAGE_EXTENSIONS.join(', .')}`,
+      );
+    }
+    styleKey = `${STYLES_PREFIX}${style}.${extension}`;
+    // The pipeline picks styles/<name>.* by extension rank: another extension there would win silently.
+    const existing = await store.list(`${STYLES_PREFIX}${style}.`);
+    const [winner] = styleKeysFor(style, [...existing, styleKey]);
+    if (winner !== styleKey) {
+      throw new NstError(
+        'INVALID_OPTION',
+        `${store.uri(winner)} already holds the style "${style}" and would be used instead of ${request.style}: rename the painting or delete that object`,
+      );
+    }
+    await store.put(styleKey, await readFile(request.style));
+  } else {
+    style = request.style;
+    if (!/^[\w.-]+$/.test(style))
+      throw new NstError('STYLE_NOT_FOUND', `${style} is neither a painting file nor a style name`);
+    [styleKey] = styleKeysFor(style, await store.list(`${STYLES_PREFIX}${style}.`));
+    if (!styleKey) {
+      throw new NstError(
+        'STYLE_NOT_FOUND',
+        `no style "${style}" in ${store.uri(STYLES_PREFIX)} (${IMAGE_EXTENSIONS.join(', ')}): pass a painting file with --style painting.jpg to upload one`,
+      );
+    }
+  }
+  const contentKey = `${KEY_PREFIXES.inputs}${style}/${path.basename(request.content)}`;
+  const etag = await store.put(contentKey, await readFile(request.content), { metadata });
+  const jobId = jobIdFor({ bucket: store.bucket, key: contentKey, etag });
+  return { jobId, contentKey, styleKey, statusKey: outputKeys(jobId).manifest };
+}
+
+/** Polls job.json until the job has finished; returns the manifest. `onUpdate` sees each new version of it. */
+export async function waitForJob(
+  store: ObjectStore,
+  jobId: string,
+  opts: { timeoutSeconds?: number; pollMs?: number; onUpdate?: (manifest: JobManifest) => void } = {},
+): Promise<JobManifest> {
+  const timeoutSeconds = opts.timeoutSeconds ?? 3600;
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let seen: string | undefined;
+  for (;;) {
+    const stored = await store.getJson<JobManifest>(outputKeys(jobId).manifest);
+    const manifest = stored?.value;
+    if (stored && stored.etag !== seen) {
+      seen = stored.etag;
+      opts.onUpdate?.(stored.value);
+    }
+    if (manifest && isFinished(manifest.status)) return manifest;
+    if (Date.now() > deadline) {
+      throw new NstError(
+        'WAIT_TIMED_OUT',
+        `job ${jobId} has not finished after ${timeoutSeconds} s (status ${manifest?.status ?? 'none yet'})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 500));
+  }
+}

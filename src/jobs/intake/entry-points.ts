@@ -1,0 +1,123 @@
+/**
+ * The job runner shared by the Lambda handler, the Batch worker and the local mode: its entry points, one
+ * per way a job reaches a worker. Each runs the job under its lock (locked-job.ts: duplicates stop there,
+ * and every failure ends by the error policy), then resolves the spec and runs it (stylize-job.ts), which
+ * may hand it off to Batch or a continuation (hand-off.ts). Two more end jobs whose workers cannot: a failed
+ * Batch job, and a dead-lettered event (abandonJob).
+ */
+import { NstError } from '../../errors.js';
+import { type Invocation, type JobOutcome, withLockedJob } from '../lifecycle/locked-job.js';
+import { type JobManifest, newManifest } from '../lifecycle/manifest.js';
+import { stylizeJob } from '../run/run-job.js';
+import { resolveJob } from '../spec/inputs.js';
+import { jobIdFor, type UploadVersion } from '../spec/job-id.js';
+import { classifyKey } from '../spec/keys.js';
+import type { PipelineDeps } from '../wiring/pipeline-deps.js';
+import type { NamedJob } from './events.js';
+
+/** A job for an uploaded object (a drop-in photo or a jobs/*.json spec). */
+export async function runUploadedJob(
+  deps: PipelineDeps,
+  inv: Invocation,
+  upload: UploadVersion,
+): Promise<JobOutcome> {
+  const trigger = classifyKey(upload.key);
+  if (trigger.kind === 'ignored') return { key: upload.key, status: 'skipped', detail: 'not a job' };
+  const jobId = jobIdFor(upload);
+  return withLockedJob(deps, inv, { bucket: upload.bucket, jobId }, 'event', async (job, existing) => {
+    job.manifest = existing ?? newManifest(jobId, upload.bucket, sourceOf(upload)!, job.now());
+    if (job.manifest.spec) return stylizeJob(job);
+    const resolved = await resolveJob(job.store, trigger, upload, job.deps.config);
+    job.manifest = { ...job.manifest, spec: resolved.spec };
+    return stylizeJob(job, resolved.fetched);
+  });
+}
+
+/** What job.json records of the upload that started a job (undefined: the key is not a job). */
+function sourceOf(upload: UploadVersion): JobManifest['source'] | undefined {
+  const { kind } = classifyKey(upload.key);
+  if (kind === 'ignored') return undefined;
+  return {
+    key: upload.key,
+    kind,
+    etag: upload.etag,
+    ...(upload.versionId ? { versionId: upload.versionId } : {}),
+  };
+}
+
+/** Continues a job from its job.json (and checkpoint): a continuation invocation or the Batch worker. */
+export async function continueJob(
+  deps: PipelineDeps,
+  inv: Invocation,
+  target: { bucket: string; jobId: string },
+  claimant: 'continuation' | 'batch',
+): Promise<JobOutcome> {
+  return withLockedJob(deps, inv, target, claimant, async (job, existing) => {
+    if (!existing?.spec) return job.skip(`no job.json with a spec for ${target.jobId}`);
+    job.manifest = existing;
+    return stylizeJob(job);
+  });
+}
+
+/**
+ * Reasons the job queue's RUNNABLE time limit cancels a job with (jobStateTimeLimitActions): no instance
+ * could be placed, for want of capacity or quota. Batch reports them inside a longer status reason
+ * ("Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY").
+ */
+const NO_CAPACITY_REASON = /\b(CAPACITY|MISCONFIGURATION):/;
+
+/** Marks a job failed after its Batch job failed (Batch's job state-change event). */
+export async function failBatchJob(
+  deps: PipelineDeps,
+  inv: Invocation,
+  target: { bucket: string; jobId: string; batchJobId: string; reason: string },
+): Promise<JobOutcome> {
+  return withLockedJob(deps, inv, target, 'batch', async (job, existing) => {
+    if (!existing) return job.skip(`no job.json for ${target.jobId}`);
+    job.manifest = existing;
+    const { batchJobId, reason } = target;
+    if (NO_CAPACITY_REASON.test(reason)) {
+      throw new NstError(
+        'BATCH_NO_CAPACITY',
+        `AWS Batch job ${batchJobId} was cancelled: no GPU capacity or quota was available within the ` +
+          `queue's time limit for waiting (${reason}); try again later, or raise the GPU instance quota`,
+      );
+    }
+    throw new NstError('BATCH_JOB_FAILED', `AWS Batch job ${batchJobId} failed: ${reason}`);
+  });
+}
+
+/**
+ * Ends a job whose event was dead-lettered (its retries ran out): job.json `failed` with JOB_ABANDONED
+ * and one notification, unless it finished. A job.json is made from the upload when there is none (the
+ * worker died before writing one). It takes the lock like any worker, waiting up to a lease for a dead
+ * holder's to run out; a holder that keeps renewing is alive, and is left to finish the job itself (or,
+ * if it dies too, to the sweeper).
+ */
+export async function abandonJob(
+  deps: PipelineDeps,
+  inv: Invocation,
+  target: NamedJob,
+  dead: { attempts: number; lastError: string },
+): Promise<JobOutcome> {
+  const outcome = await withLockedJob(
+    deps,
+    inv,
+    target,
+    target.claimant,
+    async (job, existing) => {
+      const source = target.upload && sourceOf(target.upload);
+      if (!existing && !source)
+        return job.skip(`no job.json for ${target.jobId} and no upload to make one from`);
+      job.manifest = existing ?? newManifest(target.jobId, target.bucket, source!, job.now());
+      throw new NstError(
+        'JOB_ABANDONED',
+        `the job's worker failed or died after ${dead.attempts} attempts; the last error: ${dead.lastError}`,
+      );
+    },
+    deps.config.leaseSeconds + 5,
+  );
+  if (outcome.status === 'skipped' && outcome.detail === 'running')
+    deps.logger.warn('dead letter for a job whose worker is alive: left to it', { jobId: target.jobId });
+  return outcome;
+}

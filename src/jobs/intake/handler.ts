@@ -1,0 +1,128 @@
+/**
+ * The pipeline's event handler, shared by the Lambda function and the local mode. It accepts (events.ts):
+ * - S3 events (several records each): a job per ObjectCreated record;
+ * - continuations `{ "nstContinuation": { "bucket", "jobId" } }` (a deadline, or the sweeper resuming a job);
+ * - AWS Batch job state changes (EventBridge): a FAILED `nst-<jobId>` Batch job marks its job failed;
+ * - dead letters (SQS records of the function's dead-letter queue): each job the original event named ends
+ *   `failed` with JOB_ABANDONED, unless it finished;
+ * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule): sweeper.ts.
+ *
+ * Records are processed in order. A transient failure of one record does not stop the others; it is
+ * rethrown at the end so the platform retries the event, and the records that finished are then skipped
+ * as duplicates by their locks.
+ */
+import type { S3Event } from 'aws-lambda';
+import { isNstError } from '../../errors.js';
+import type { Invocation, JobOutcome } from '../lifecycle/locked-job.js';
+import { sweepJobs } from '../recovery/sweeper.js';
+import { checkJobId } from '../spec/job-id.js';
+import type { PipelineDeps } from '../wiring/pipeline-deps.js';
+import { abandonJob, continueJob, failBatchJob, runUploadedJob } from './entry-points.js';
+import {
+  type BatchJobStateChangeEvent,
+  type DeadLetterEvent,
+  failedBatchJob,
+  isBatchStateChange,
+  isContinuation,
+  isDeadLetterEvent,
+  isS3Event,
+  isSweep,
+  jobsNamedBy,
+  readDeadLetter,
+  uploadsIn,
+} from './events.js';
+
+export async function handleEvent(
+  deps: PipelineDeps,
+  inv: Invocation,
+  event: unknown,
+): Promise<JobOutcome[]> {
+  if (isS3Event(event)) return handleS3Event(deps, inv, event);
+  if (isContinuation(event)) {
+    const { bucket, jobId } = event.nstContinuation;
+    return [await continueJob(deps, inv, { bucket, jobId: checkJobId(jobId) }, 'continuation')];
+  }
+  if (isBatchStateChange(event)) return handleBatchStateChange(deps, inv, event);
+  if (isDeadLetterEvent(event)) return handleDeadLetters(deps, inv, event);
+  if (isSweep(event)) return sweepJobs(deps, inv, event.nstSweep.bucket);
+  deps.logger.warn('event ignored: not an S3, continuation, Batch, dead-letter or sweep event', { event });
+  return [];
+}
+
+/** Runs each item; a failure is logged and the first one rethrown after all have run (for a retry). */
+async function eachRecord<T>(
+  deps: PipelineDeps,
+  items: readonly T[],
+  describe: (item: T) => Record<string, unknown>,
+  run: (item: T) => Promise<JobOutcome>,
+): Promise<JobOutcome[]> {
+  const outcomes: JobOutcome[] = [];
+  let transient: unknown;
+  for (const item of items) {
+    try {
+      outcomes.push(await run(item));
+    } catch (e) {
+      deps.logger.error('record failed: the event will be retried', {
+        ...describe(item),
+        error: (e as Error).message,
+        code: isNstError(e) ? e.code : undefined,
+      });
+      transient ??= e;
+    }
+  }
+  if (transient) throw transient;
+  return outcomes;
+}
+
+function handleS3Event(deps: PipelineDeps, inv: Invocation, event: S3Event): Promise<JobOutcome[]> {
+  return eachRecord(
+    deps,
+    uploadsIn(event),
+    (upload) => ({ key: upload.key }),
+    (upload) => runUploadedJob(deps, inv, upload),
+  );
+}
+
+async function handleBatchStateChange(
+  deps: PipelineDeps,
+  inv: Invocation,
+  event: BatchJobStateChangeEvent,
+): Promise<JobOutcome[]> {
+  const failed = failedBatchJob(event);
+  if (!failed) return [];
+  const { bucket, ...rest } = failed;
+  if (!bucket) {
+    deps.logger.error('Batch event without its bucket: cannot mark the job failed', { jobId: failed.jobId });
+    return [];
+  }
+  return [await failBatchJob(deps, inv, { bucket, ...rest })];
+}
+
+/**
+ * Each dead letter names the jobs of its original event; each is abandoned under its lock. A message that
+ * names no job (not JSON, a sweep, a bad job id) is logged and dropped: retrying it cannot help.
+ */
+function handleDeadLetters(
+  deps: PipelineDeps,
+  inv: Invocation,
+  event: DeadLetterEvent,
+): Promise<JobOutcome[]> {
+  const jobs = event.Records.flatMap((record) => {
+    const dead = readDeadLetter(record);
+    let named: ReturnType<typeof jobsNamedBy> = [];
+    try {
+      named = dead ? jobsNamedBy(dead.event) : [];
+    } catch (e) {
+      deps.logger.error('dead letter names a bad job', { error: (e as Error).message });
+    }
+    if (named.length === 0)
+      deps.logger.warn('dead letter names no job: dropped', { messageId: record.messageId });
+    return named.map((job) => ({ job, dead: dead! }));
+  });
+  return eachRecord(
+    deps,
+    jobs,
+    ({ job }) => ({ jobId: job.jobId }),
+    ({ job, dead }) => abandonJob(deps, inv, job, dead),
+  );
+}

@@ -1,0 +1,34 @@
+/**
+ * Uploads that never got a job: a local server killed with events still queued (or before a job wrote its
+ * job.json) loses those events, and nothing else would ever run them. At start-up the local pipeline
+ * replays each such upload once, as the S3 event it was; S3 itself redelivers in AWS, so only local mode
+ * needs this. An upload whose job exists is never replayed (and its lock would stop a duplicate anyway).
+ */
+import type { S3Event } from 'aws-lambda';
+import { objectCreatedRecord } from '../../storage/local-s3.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import { jobIdFor } from '../spec/job-id.js';
+import { classifyKey, KEY_PREFIXES, outputKeys, TRIGGER_PREFIXES } from '../spec/keys.js';
+
+/** One S3 event per upload under the trigger prefixes that has no job.json, oldest first. */
+export async function unhandledUploads(store: ObjectStore): Promise<S3Event[]> {
+  const outputs = new Set((await store.list(KEY_PREFIXES.outputs)).filter((k) => k.endsWith('/job.json')));
+  const uploads = (await Promise.all(TRIGGER_PREFIXES.map((p) => store.listObjects(p)))).flat();
+  return uploads
+    .filter((o) => classifyKey(o.key).kind !== 'ignored')
+    .filter(
+      (o) => !outputs.has(outputKeys(jobIdFor({ bucket: store.bucket, key: o.key, etag: o.etag })).manifest),
+    )
+    .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime())
+    .map((o, i) => ({
+      Records: [
+        objectCreatedRecord(store.bucket, {
+          key: o.key,
+          size: o.size,
+          eTag: o.etag.replace(/"/g, ''),
+          sequencer: `replay-${i}`,
+          eventTime: o.lastModified.toISOString(),
+        }),
+      ],
+    }));
+}

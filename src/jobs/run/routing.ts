@@ -1,0 +1,209 @@
+/**
+ * Routing: run a job here, hand it to AWS Batch, or refuse it, from the cost model's estimate of the work
+ * left (time) and the memory model's estimate of the peak (memory), against what this worker and the Batch
+ * job definition have.
+ */
+import { type CostEstimate, estimateCost } from '../../engine/cost-model.js';
+import { extraStyleRegions } from '../../engine/masks.js';
+import { estimateMemory, type MemoryInput } from '../../engine/memory-model.js';
+import type { StylizeOptions } from '../../engine/options.js';
+import type { EngineKind } from '../../engine/types.js';
+import { type DecodedInputs, resultSize } from '../../stylize-image.js';
+import { PIPELINE_DEFAULTS, type PipelineConfig } from '../config.js';
+
+/** Estimates are calibrated means; leave room for a slower run than the estimate. */
+export const ESTIMATE_SAFETY_FACTOR = 1.25;
+/**
+ * A job may plan to use this much of the memory it has: peak RSS varies by up to 25% between identical
+ * runs (memory-model.ts), and an OOM kill loses the whole attempt.
+ */
+export const MEMORY_MARGIN = 0.8;
+
+export type Route =
+  | { readonly target: 'here'; readonly seconds: number }
+  | { readonly target: 'batch'; readonly seconds: number }
+  | { readonly target: 'too-large'; readonly seconds: number; readonly reason: string };
+
+/** What a job needs (estimates) and what a place to run it has (limits). */
+export interface Fit {
+  /** The cost model's estimate for the whole job there. */
+  readonly estimate: Pick<CostEstimate, 'scales'>;
+  /** The memory model's peak there, MB (host RSS here; device memory on Batch). */
+  readonly peakMb: number;
+  /** Seconds it has for the job (here: after the deadline margin); undefined: no deadline. */
+  readonly availableSeconds?: number;
+  /** Memory it has, MB; undefined: no limit known. */
+  readonly memoryMb?: number;
+}
+
+export interface RouteInput {
+  /** This worker: the Lambda function, the Batch worker, or local mode. */
+  readonly here: Fit;
+  /** The Batch GPU path, when configured: time there, GPU memory, the job definition's timeout. */
+  readonly batch?: Fit;
+  /** Where a previous run stopped, when continuing. */
+  readonly resume?: { readonly scaleIndex: number; readonly iteration: number };
+}
+
+/** Estimated seconds of the work after `resume` (all of it without one). */
+export function remainingSeconds(
+  estimate: Pick<CostEstimate, 'scales'>,
+  resume?: RouteInput['resume'],
+): number {
+  return estimate.scales.reduce((sum, scale, i) => {
+    if (!resume || i > resume.scaleIndex) return sum + scale.seconds;
+    if (i < resume.scaleIndex) return sum;
+    return sum + scale.seconds * (1 - Math.min(resume.iteration, scale.iterations) / scale.iterations);
+  }, 0);
+}
+
+const fitsTime = (seconds: number, fit: Fit) =>
+  fit.availableSeconds === undefined || seconds * ESTIMATE_SAFETY_FACTOR <= fit.availableSeconds;
+const fitsMemory = (fit: Fit) => fit.memoryMb === undefined || fit.peakMb <= fit.memoryMb * MEMORY_MARGIN;
+
+/**
+ * Fits here in time and memory: run here. Else Batch when configured and the job fits its GPU memory and
+ * timeout. Else a continuation that fits the memory keeps going (it checkpoints again at the next deadline,
+ * up to the continuation limit), and anything else is refused at once, naming both estimates.
+ */
+export function chooseRoute(input: RouteInput): Route {
+  const { here, batch, resume } = input;
+  const seconds = remainingSeconds(here.estimate, resume);
+  if (fitsTime(seconds, here) && fitsMemory(here)) return { target: 'here', seconds };
+  const batchSeconds = batch ? remainingSeconds(batch.estimate, resume) : undefined;
+  if (batch && batchSeconds !== undefined && fitsTime(batchSeconds, batch) && fitsMemory(batch)) {
+    return { target: 'batch', seconds: batchSeconds };
+  }
+  if (resume && fitsMemory(here)) return { target: 'here', seconds };
+  return { target: 'too-large', seconds, reason: tooLargeReason(seconds, here, batch, batchSeconds) };
+}
+
+const mb = (n: number) => `${Math.round(n)} MB`;
+const s = (n: number) => `${Math.round(n)} s`;
+
+/** Both estimates against both limits, and what to change. */
+function tooLargeReason(seconds: number, here: Fit, batch?: Fit, batchSeconds?: number): string {
+  const parts = [`the job needs about ${s(seconds)} and ${mb(here.peakMb)} of memory here`];
+  const limits = [
+    ...(here.availableSeconds === undefined
+      ? []
+      : [`${s(here.availableSeconds / ESTIMATE_SAFETY_FACTOR)} of its ${s(here.availableSeconds)}`]),
+    ...(here.memoryMb === undefined
+      ? []
+      : [`${mb(here.memoryMb * MEMORY_MARGIN)} of its ${mb(here.memoryMb)}`]),
+  ];
+  if (limits.length > 0) parts[0] += ` (a job here may use ${limits.join(' and ')})`;
+  if (batch && batchSeconds !== undefined) {
+    const batchLimits = [
+      ...(batch.availableSeconds === undefined
+        ? []
+        : [
+            `${s(batch.availableSeconds / ESTIMATE_SAFETY_FACTOR)} of its ${s(batch.availableSeconds)} timeout`,
+          ]),
+      ...(batch.memoryMb === undefined
+        ? []
+        : [`${mb(batch.memoryMb * MEMORY_MARGIN)} of the GPU's ${mb(batch.memoryMb)}`]),
+    ];
+    parts.push(
+      `on AWS Batch about ${s(batchSeconds)} and ${mb(batch.peakMb)} of GPU memory` +
+        (batchLimits.length > 0 ? ` (a Batch job may use ${batchLimits.join(' and ')})` : ''),
+    );
+  } else {
+    parts.push('AWS Batch is not configured for large jobs');
+  }
+  return `${parts.join('; ')}: lower size, iterations or the number of styles`;
+}
+
+/** A job as the models see it: the result's size, the styles and inputs as decoded, the options. */
+export type JobShape = Omit<MemoryInput, 'engine' | 'gpu' | 'options'> & {
+  readonly options: MemoryInput['options'] & Pick<StylizeOptions, 'minSize' | 'scaleGrowth'>;
+  /** Style regions beyond the first (style masks), which cost time at every iteration. */
+  readonly extraRegions?: number;
+};
+
+/** The shape of a job whose inputs are decoded (every decoded image counts, at its own size). */
+export function jobShape(decoded: DecodedInputs, options: StylizeOptions): JobShape {
+  const styles = decoded.styles.map((s) => s.image);
+  const masks = decoded.styles.flatMap((s) => (s.mask ? [s.mask] : []));
+  // --color-match keeps a matched copy of each style beside the decoded one.
+  const matched = options.colorMatch ? styles : [];
+  const images = [
+    decoded.content,
+    ...styles,
+    ...masks,
+    ...matched,
+    ...(decoded.initImage ? [decoded.initImage] : []),
+  ];
+  return {
+    ...resultSize(decoded.content, options),
+    styles,
+    inputPixels: images.reduce((sum, image) => sum + image.width * image.height, 0),
+    options,
+    extraRegions: extraStyleRegions(decoded.styles),
+  };
+}
+
+/** A kind of worker: its engine and cores, and what it has for a job. */
+interface Worker {
+  readonly engine: EngineKind;
+  readonly threads: number;
+  readonly gpu?: boolean;
+  readonly availableSeconds?: number;
+  readonly memoryMb?: number;
+}
+
+/** The time and memory a job needs on a worker (device memory on a GPU), against what it has. */
+export function fitOn(job: JobShape, worker: Worker): Fit {
+  const { engine, threads, gpu } = worker;
+  const memory = estimateMemory({ ...job, engine, gpu });
+  return {
+    estimate: estimateCost({
+      width: job.width,
+      height: job.height,
+      options: job.options,
+      engine,
+      threads,
+      gpu,
+      extraRegions: job.extraRegions,
+    }),
+    peakMb: gpu ? (memory.gpuMb ?? memory.peakMb) : memory.peakMb,
+    availableSeconds: worker.availableSeconds,
+    memoryMb: worker.memoryMb,
+  };
+}
+
+/** The Batch GPU worker: the onnx engine on CUDA (infra: BATCH_ENGINE), one job per GPU. */
+export function batchFit(
+  job: JobShape,
+  config: Pick<PipelineConfig, 'batchTimeoutSeconds' | 'batchGpuMemoryMb'>,
+): Fit {
+  return fitOn(job, {
+    engine: 'onnx',
+    threads: 1,
+    gpu: true,
+    availableSeconds: config.batchTimeoutSeconds,
+    memoryMb: config.batchGpuMemoryMb,
+  });
+}
+
+/**
+ * The stack's defaults, for `nst stylize --dry-run` (infra/config.ts DEFAULT_CONFIG: memory 10240, timeout
+ * 900, batch on): a 10240 MB function has 6 vCPUs and runs the onnx engine.
+ */
+const DEPLOYED_LAMBDA = {
+  memoryMb: PIPELINE_DEFAULTS.memoryMb,
+  timeoutSeconds: PIPELINE_DEFAULTS.functionTimeoutSeconds,
+  vcpus: 6,
+} as const;
+
+/** The route the deployed pipeline (default stack settings) would take for a new job. */
+export function deployedRoute(job: JobShape): { route: Route; lambda: Fit; batch: Fit } {
+  const lambda = fitOn(job, {
+    engine: 'onnx',
+    threads: DEPLOYED_LAMBDA.vcpus,
+    availableSeconds: DEPLOYED_LAMBDA.timeoutSeconds - PIPELINE_DEFAULTS.deadlineMarginSeconds,
+    memoryMb: DEPLOYED_LAMBDA.memoryMb,
+  });
+  const batch = batchFit(job, PIPELINE_DEFAULTS);
+  return { route: chooseRoute({ here: lambda, batch }), lambda, batch };
+}

@@ -1,0 +1,73 @@
+/**
+ * The bucket's key conventions (the S3 contract in docs/ARCHITECTURE.md): what a new object means, and
+ * where a job's outputs go. Everything the pipeline writes is under outputs/<jobId>/, which never triggers.
+ */
+import { extensionFor, IMAGE_EXTENSIONS, type OutputFormat } from '../../image/formats.js';
+
+/** The bucket's key prefixes: uploads to inputs/ and jobs/ start jobs; the pipeline writes only under outputs/. */
+export const KEY_PREFIXES = {
+  inputs: 'inputs/',
+  jobs: 'jobs/',
+  styles: 'styles/',
+  outputs: 'outputs/',
+} as const;
+
+/** Prefixes whose ObjectCreated events start jobs (the bucket notification's filters). */
+export const TRIGGER_PREFIXES = [KEY_PREFIXES.inputs, KEY_PREFIXES.jobs] as const;
+export const STYLES_PREFIX = KEY_PREFIXES.styles;
+
+/** What an uploaded key asks for. */
+export type Trigger =
+  /** inputs/<style>/<name>.<ext>: stylise this photo with styles/<style>.<ext>. */
+  | { readonly kind: 'drop-in'; readonly key: string; readonly style: string; readonly name: string }
+  /** jobs/<name>.json: an explicit job spec. */
+  | { readonly kind: 'spec'; readonly key: string; readonly name: string }
+  /** A drop-in in the wrong place (inputs/photo.jpg): a job that fails with a message saying where to put it. */
+  | { readonly kind: 'misplaced'; readonly key: string; readonly name: string }
+  /** Not a job: folder placeholders, other prefixes, non-JSON files under jobs/. */
+  | { readonly kind: 'ignored'; readonly key: string };
+
+const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+const stripExtension = (name: string) => (name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name);
+
+export function classifyKey(key: string): Trigger {
+  if (key.endsWith('/')) return { kind: 'ignored', key };
+  if (key.startsWith(KEY_PREFIXES.jobs)) {
+    return key.toLowerCase().endsWith('.json')
+      ? { kind: 'spec', key, name: stripExtension(baseName(key)) }
+      : { kind: 'ignored', key };
+  }
+  if (key.startsWith(KEY_PREFIXES.inputs)) {
+    const rest = key.slice(KEY_PREFIXES.inputs.length);
+    const slash = rest.indexOf('/');
+    const name = stripExtension(baseName(rest));
+    if (slash <= 0) return { kind: 'misplaced', key, name };
+    return { kind: 'drop-in', key, style: rest.slice(0, slash), name };
+  }
+  return { kind: 'ignored', key };
+}
+
+/** styles/<style>.<ext> keys that match a style name, in IMAGE_EXTENSIONS order. */
+export function styleKeysFor(style: string, keys: readonly string[]): string[] {
+  const prefix = `${STYLES_PREFIX}${style}.`;
+  const rank = (key: string) =>
+    (IMAGE_EXTENSIONS as readonly string[]).indexOf(key.slice(prefix.length).toLowerCase());
+  return keys.filter((k) => k.startsWith(prefix) && rank(k) >= 0).sort((a, b) => rank(a) - rank(b));
+}
+
+/** Where a job's objects live. */
+export function outputKeys(jobId: string) {
+  const dir = `${KEY_PREFIXES.outputs}${jobId}/`;
+  return {
+    dir,
+    lock: `${dir}lock.json`,
+    manifest: `${dir}job.json`,
+    result: (format: OutputFormat) => `${dir}result.${extensionFor(format)}`,
+    frame: (iteration: number, format: OutputFormat) =>
+      `${dir}frames/${String(iteration).padStart(5, '0')}.${extensionFor(format)}`,
+    checkpoint: `${dir}checkpoint.json`,
+    /** Versioned by scale and iteration: a record written after its image never points at another one. */
+    checkpointImage: (scaleIndex: number, iteration: number) =>
+      `${dir}checkpoints/${scaleIndex}-${iteration}.png`,
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Ways to continue a job elsewhere: an AWS Batch job (the GPU worker) or a new invocation of this Lambda
+ * (after a deadline checkpoint). A failed dispatch is transient: the event's retry finds the job still ours.
+ */
+import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { NstError } from '../../errors.js';
+import { BATCH_JOB_ENV } from '../config.js';
+
+/** The Batch job name of a pipeline job is this prefix and its job id. */
+export const BATCH_JOB_PREFIX = 'nst-';
+
+export interface Dispatcher {
+  /** Submits the job to AWS Batch (absent: Batch is not configured). */
+  readonly batch?: (bucket: string, jobId: string) => Promise<{ jobId: string; jobQueue: string }>;
+  /** Starts a new invocation that continues the job (absent: no deadlines here). */
+  readonly continuation?: (bucket: string, jobId: string) => Promise<void>;
+}
+
+/** The event a continuation invocation receives. */
+export interface ContinuationEvent {
+  readonly nstContinuation: { readonly bucket: string; readonly jobId: string };
+}
+
+const transient = (what: string, cause: unknown) =>
+  new NstError('DISPATCH_FAILED', `${what}: ${(cause as Error).message}`, { cause });
+
+/** The SubmitJob request for a job: the worker finds everything else in outputs/<jobId>/job.json. */
+function submitJobInput(bucket: string, jobId: string, batch: { jobQueue: string; jobDefinition: string }) {
+  return {
+    jobName: `${BATCH_JOB_PREFIX}${jobId}`,
+    jobQueue: batch.jobQueue,
+    jobDefinition: batch.jobDefinition,
+    parameters: { [BATCH_JOB_ENV.bucket]: bucket, [BATCH_JOB_ENV.jobId]: jobId },
+    containerOverrides: {
+      environment: [
+        { name: BATCH_JOB_ENV.bucket, value: bucket },
+        { name: BATCH_JOB_ENV.jobId, value: jobId },
+      ],
+    },
+  };
+}
+
+export function batchDispatch(
+  client: BatchClient,
+  batch: { jobQueue: string; jobDefinition: string },
+): Dispatcher['batch'] {
+  return async (bucket, jobId) => {
+    try {
+      const out = await client.send(new SubmitJobCommand(submitJobInput(bucket, jobId, batch)));
+      return { jobId: out.jobId ?? 'unknown', jobQueue: batch.jobQueue };
+    } catch (e) {
+      throw transient(`cannot submit the AWS Batch job for ${jobId}`, e);
+    }
+  };
+}
+
+/** An asynchronous invocation of this function that continues the job. */
+export function continuationDispatch(client: LambdaClient, functionArn: string): Dispatcher['continuation'] {
+  return async (bucket, jobId) => {
+    const event: ContinuationEvent = { nstContinuation: { bucket, jobId } };
+    try {
+      await client.send(
+        new InvokeCommand({
+          FunctionName: functionArn,
+          InvocationType: 'Event',
+          Payload: Buffer.from(JSON.stringify(event)),
+        }),
+      );
+    } catch (e) {
+      throw transient(`cannot invoke ${functionArn} to continue ${jobId}`, e);
+    }
+  };
+}

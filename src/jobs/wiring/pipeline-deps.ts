@@ -1,0 +1,86 @@
+/**
+ * What a worker gives the job runner, and the one function that assembles it for the Lambda, the Batch
+ * worker and the local mode: each names its worker, client and logger, and overrides only what differs.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { Progress, StylizeContext } from '../../engine/stylize.js';
+import type { VggWeights } from '../../engine/types.js';
+import { SERVICE_NAME } from '../../product.js';
+import { ObjectStore } from '../../storage/object-store.js';
+import { resolveWeightsDir } from '../../weights/lookup.js';
+import { PIPELINE_ENV, type PipelineConfig, POWERTOOLS_ENV } from '../config.js';
+import type { Worker } from '../lifecycle/manifest.js';
+import type { JobMetrics } from '../lifecycle/metrics.js';
+import { LogNotifier, type Notifier, SnsNotifier } from '../lifecycle/notifier.js';
+import type { Dispatcher } from './dispatch.js';
+import { cachedWeights } from './weights-cache.js';
+
+export interface PipelineDeps {
+  readonly config: PipelineConfig;
+  readonly storeFor: (bucket: string) => ObjectStore;
+  readonly loadWeights: () => Promise<VggWeights>;
+  readonly notifier: Notifier;
+  readonly logger: Logger;
+  readonly metrics?: JobMetrics;
+  readonly dispatch: Dispatcher;
+  readonly worker: Worker;
+  /** Estimate with the GPU (the Batch worker). */
+  readonly gpu?: boolean;
+  readonly createEngine?: StylizeContext['createEngine'];
+  /** Told after every iteration (the local mode shows progress). */
+  readonly onProgress?: (jobId: string, progress: Progress) => void;
+  /** The least time between two progress writes to job.json (default PROGRESS_WRITE_INTERVAL_MS). */
+  readonly progressIntervalMs?: number;
+  readonly now?: () => Date;
+}
+
+export interface PipelineParts
+  extends Omit<PipelineDeps, 'storeFor' | 'loadWeights' | 'notifier' | 'dispatch'> {
+  /** The client for every bucket the jobs use. */
+  readonly s3: S3Client;
+  /** Default: the configured weights (else the usual lookup), loaded once per process. */
+  readonly loadWeights?: PipelineDeps['loadWeights'];
+  /** Default: SNS when the configuration names a topic, else a log line per notification. */
+  readonly notifier?: Notifier;
+  /** The default notifier's SNS client (default: a new one). */
+  readonly sns?: SNSClient;
+  /** Default: neither Batch nor continuations. */
+  readonly dispatch?: Dispatcher;
+}
+
+export function buildPipelineDeps(parts: PipelineParts): PipelineDeps {
+  const { s3, sns, loadWeights, notifier, dispatch, ...deps } = parts;
+  return {
+    ...deps,
+    storeFor: storesFor(s3),
+    loadWeights: loadWeights ?? (() => cachedWeights(configuredWeightsDir(deps.config))),
+    notifier: notifier ?? defaultNotifier(deps.config, deps.logger, sns),
+    dispatch: dispatch ?? {},
+  };
+}
+
+/** Powertools' service name: the stack's setting, else the product's name. */
+export function serviceNameFrom(env: Record<string, string | undefined>): string {
+  return env[POWERTOOLS_ENV.serviceName] ?? SERVICE_NAME;
+}
+
+/** One store per bucket, reused across jobs. */
+function storesFor(s3: S3Client): (bucket: string) => ObjectStore {
+  const stores = new Map<string, ObjectStore>();
+  return (bucket) => {
+    if (!stores.has(bucket)) stores.set(bucket, new ObjectStore(s3, bucket));
+    return stores.get(bucket)!;
+  };
+}
+
+function configuredWeightsDir(config: PipelineConfig): string {
+  return resolveWeightsDir({ env: { [PIPELINE_ENV.weightsDir]: config.weightsDir } });
+}
+
+function defaultNotifier(config: PipelineConfig, logger: Logger, sns?: SNSClient): Notifier {
+  return config.topicArn
+    ? new SnsNotifier(sns ?? new SNSClient({}), config.topicArn)
+    : new LogNotifier(logger);
+}
