@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { watchJob } from '../../../src/cli/job-watch.js';
-import type { JobManifest, JobProgress } from '../../../src/jobs/manifest.js';
+import type { JobManifest, JobProgress } from '../../../src/jobs/lifecycle/manifest.js';
 
 /** Progress at iteration `done` of 10, written `done` seconds into the job. */
 const at = (done: number): JobProgress => ({

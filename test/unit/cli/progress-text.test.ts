@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jobLine } from '../../../src/cli/progress-text.js';
 import { progressReporter } from '../../../src/cli/serve.js';
 import type { Progress } from '../../../src/engine/stylize.js';
-import { jobProgress } from '../../../src/jobs/manifest.js';
+import { jobProgress } from '../../../src/jobs/lifecycle/manifest.js';
 
 const progress = (done: number, etaSeconds?: number): Progress => ({
   scaleIndex: 1,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { duration } from '../../../src/cli/progress-text.js';
 import { jobLines, statusBlock } from '../../../src/cli/status.js';
-import type { JobManifest, JobProgress } from '../../../src/jobs/manifest.js';
+import type { JobManifest, JobProgress } from '../../../src/jobs/lifecycle/manifest.js';
 
 const progress: JobProgress = {
   scaleIndex: 1,
