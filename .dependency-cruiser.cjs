@@ -4,6 +4,30 @@
  */
 const rule = (name, comment, from, to) => ({ name, comment, severity: 'error', from, to });
 
+/**
+ * src/jobs, bottom to top (docs/ARCHITECTURE.md, "The pipeline"): each folder imports only the folders
+ * before it, and the facts at src/jobs/*.ts (the environment contract, the deployment's fixed facts), which
+ * import no folder. So the lifecycle knows nothing of runs, a run nothing of intake, recovery uses the
+ * lifecycle and never the reverse.
+ */
+const JOB_LAYERS = ['spec', 'lifecycle', 'run', 'recovery', 'wiring', 'intake', 'local'];
+const jobLayerRules = [
+  rule(
+    'job-facts-import-no-folder',
+    'src/jobs/*.ts are facts every part of the pipeline reads: they import none of its folders',
+    { path: '^src/jobs/[^/]+\\.ts$' },
+    { path: `^src/jobs/(${JOB_LAYERS.join('|')})/` },
+  ),
+  ...JOB_LAYERS.slice(0, -1).map((layer, i) =>
+    rule(
+      `jobs-${layer}-is-below-${JOB_LAYERS.slice(i + 1).join('-')}`,
+      `src/jobs/${layer} imports only the folders below it (${JOB_LAYERS.slice(0, i).join(', ') || 'none'})`,
+      { path: `^src/jobs/${layer}/` },
+      { path: `^src/jobs/(${JOB_LAYERS.slice(i + 1).join('|')})/`, dependencyTypesNot: ['type-only'] },
+    ),
+  ),
+];
+
 module.exports = {
   forbidden: [
     rule(
@@ -37,8 +61,15 @@ module.exports = {
       'jobs-know-no-cli',
       'the pipeline does not depend on the command line',
       { path: '^src/jobs/' },
+      { path: '^src/(cli|client)/' },
+    ),
+    rule(
+      'client-knows-no-cli',
+      'the user-side client (submit, wait, status) is a library the CLI uses, not the reverse',
+      { path: '^src/client/' },
       { path: '^src/cli/' },
     ),
+    ...jobLayerRules,
     rule(
       'functions-know-no-cli',
       'the deployed handlers do not bundle the CLI',

@@ -18,6 +18,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { BATCH_EVENT_RETRY_ATTEMPTS, EVENT_MAX_AGE_HOURS } from '../src/jobs/deployment.js';
 import type { NstConfig } from './config.js';
 import { BatchGpu } from './constructs/batch-gpu.js';
 import { type LayerDirs, lambdaArchitecture, PipelineLayers } from './constructs/layers.js';
@@ -142,8 +143,8 @@ export class NstStack extends Stack {
       targets: [
         new targets.LambdaFunction(this.stylize.function, {
           deadLetterQueue: this.stylize.deadLetterQueue,
-          retryAttempts: 4,
-          maxEventAge: Duration.hours(6),
+          retryAttempts: BATCH_EVENT_RETRY_ATTEMPTS,
+          maxEventAge: Duration.hours(EVENT_MAX_AGE_HOURS),
         }),
       ],
     });

@@ -92,14 +92,18 @@ export async function stylizeImage(
   return stylizeDecodedImage(await decodeInputs(input, output), options, output, context);
 }
 
-/** Resizes the content to resultSize(), stylizes it, and encodes the result with the content's alpha. */
+/**
+ * Resizes the content to the result's size, stylizes it, and encodes the result with the content's alpha.
+ * The size is the last scale's when the caller planned the scales (context.scales), else resultSize().
+ */
 export async function stylizeDecodedImage(
   decoded: DecodedInputs,
   options: StylizeOptions,
   output: OutputSettings,
   context: StylizeContext,
 ): Promise<StylizedImage> {
-  const size = resultSize(decoded.content, options);
+  // An empty plan falls through to resultSize(); stylize() then refuses it.
+  const size = context.scales?.at(-1) ?? resultSize(decoded.content, options);
   const content = await resizeImage(decoded.content.image, size.width, size.height);
   const styles = [];
   for (const { image, weight, mask } of styleImages(decoded.styles, content, options))

@@ -16,12 +16,9 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { isNstError } from '../../src/errors.js';
 import { BATCH_JOB_ENV, type PipelineConfig, readPipelineConfig } from '../../src/jobs/config.js';
 import { continueJob } from '../../src/jobs/intake/entry-points.js';
+import type { WorkerDeps } from '../../src/jobs/run/run-context.js';
 import { JOB_ID_PATTERN } from '../../src/jobs/spec/job-id.js';
-import {
-  buildPipelineDeps,
-  type PipelineDeps,
-  serviceNameFrom,
-} from '../../src/jobs/wiring/pipeline-deps.js';
+import { buildWorkerDeps, serviceNameFrom } from '../../src/jobs/wiring/build-deps.js';
 import { createSdkS3Client } from '../../src/storage/s3-client.js';
 
 /** The worker's exit codes (see the file comment). */
@@ -32,7 +29,7 @@ export interface BatchWorkerOptions {
   readonly s3?: S3Client;
   readonly sns?: SNSClient;
   readonly logger?: Logger;
-  readonly createEngine?: PipelineDeps['createEngine'];
+  readonly createEngine?: WorkerDeps['createEngine'];
 }
 
 export async function runBatchWorker(opts: BatchWorkerOptions = {}): Promise<number> {
@@ -54,7 +51,7 @@ export async function runBatchWorker(opts: BatchWorkerOptions = {}): Promise<num
     logger.error('the worker environment is invalid', { error: (error as Error).message });
     return EXIT.badEnvironment;
   }
-  const deps = buildPipelineDeps({
+  const deps = buildWorkerDeps({
     config,
     worker: 'batch',
     gpu: true,

@@ -16,12 +16,9 @@ import { POWERTOOLS_ENV, readPipelineConfig } from '../../src/jobs/config.js';
 import { handleEvent } from '../../src/jobs/intake/handler.js';
 import type { JobOutcome } from '../../src/jobs/lifecycle/locked-job.js';
 import { powertoolsMetrics } from '../../src/jobs/lifecycle/metrics.js';
+import type { WorkerDeps } from '../../src/jobs/run/run-context.js';
+import { buildWorkerDeps, serviceNameFrom } from '../../src/jobs/wiring/build-deps.js';
 import { batchDispatch, continuationDispatch } from '../../src/jobs/wiring/dispatch.js';
-import {
-  buildPipelineDeps,
-  type PipelineDeps,
-  serviceNameFrom,
-} from '../../src/jobs/wiring/pipeline-deps.js';
 import { METRICS_NAMESPACE } from '../../src/product.js';
 import { createSdkS3Client } from '../../src/storage/s3-client.js';
 
@@ -33,7 +30,7 @@ export interface StylizeFunctionOptions {
   readonly lambda?: LambdaClient;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
-  readonly createEngine?: PipelineDeps['createEngine'];
+  readonly createEngine?: WorkerDeps['createEngine'];
   /** The clock (tests: a job that looks hours old). */
   readonly now?: () => Date;
 }
@@ -48,7 +45,7 @@ export function createStylizeHandler(opts: StylizeFunctionOptions = {}): Stylize
   const metrics =
     opts.metrics ??
     new Metrics({ serviceName, namespace: env[POWERTOOLS_ENV.metricsNamespace] ?? METRICS_NAMESPACE });
-  const deps = buildPipelineDeps({
+  const deps = buildWorkerDeps({
     config,
     worker: 'lambda',
     s3: opts.s3 ?? createSdkS3Client(env),

@@ -8,7 +8,7 @@
  *      attributes RULE_ARN, ERROR_CODE, ERROR_MESSAGE, ...)
  *   dead-letter queue --SQS event source, one message per invocation--> the same function, which marks the
  *     jobs the body names failed (JOB_ABANDONED) and notifies
- *   a message the consumer fails on POISON_RECEIVE_COUNT times --SQS redrive--> poison queue: no consumer,
+ *   a message the consumer fails on DEAD_LETTER_RECEIVE_COUNT times --SQS redrive--> poison queue: no consumer,
  *     an alarm; an operator inspects it and redrives it by hand.
  *
  * No loop: the consumer is invoked synchronously by the event source mapping, so its own failures never go
@@ -21,12 +21,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-
-/**
- * Receives of one dead letter before SQS moves it to the poison queue. At least 5, as AWS advises for SQS
- * event sources: a receive that was throttled (the function's reserved concurrency is busy) counts too.
- */
-export const POISON_RECEIVE_COUNT = 5;
+import { DEAD_LETTER_RECEIVE_COUNT } from '../../src/jobs/deployment.js';
 
 /**
  * The dead-letter queue's visibility timeout, in function timeouts: AWS advises six, so that throttled
@@ -69,7 +64,7 @@ export function createDeadLetterQueues(scope: Construct, functionTimeout: Durati
   const queue = new sqs.Queue(scope, 'DeadLetterQueue', {
     ...queueDefaults,
     visibilityTimeout: Duration.seconds(functionTimeout.toSeconds() * VISIBILITY_TIMEOUTS),
-    deadLetterQueue: { queue: poisonQueue, maxReceiveCount: POISON_RECEIVE_COUNT },
+    deadLetterQueue: { queue: poisonQueue, maxReceiveCount: DEAD_LETTER_RECEIVE_COUNT },
   });
   return { queue, poisonQueue };
 }

@@ -13,7 +13,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { POISON_RECEIVE_COUNT } from './dead-letters.js';
+import { DEAD_LETTER_RECEIVE_COUNT } from '../../src/jobs/deployment.js';
 
 export interface NotificationTopicProps {
   /**
@@ -94,7 +94,7 @@ export class Alarms extends Construct {
     // An SQS redrive does not count as sent: messages visible is the measure here (nothing consumes them).
     this.poisonLetters = this.anyAbove0(
       'PoisonLetters',
-      `The function could not process a dead letter (${POISON_RECEIVE_COUNT} receives); its job may be ` +
+      `The function could not process a dead letter (${DEAD_LETTER_RECEIVE_COUNT} receives); its job may be ` +
         'left unfinished. Inspect the poison queue, fix the cause, redrive the message to the dead-letter queue.',
       props.poisonQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
     );

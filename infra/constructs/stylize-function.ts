@@ -14,7 +14,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PIPELINE_DEFAULTS, PIPELINE_ENV } from '../../src/jobs/config.js';
-import { LAMBDA_RETRY_ATTEMPTS } from '../../src/jobs/intake/events.js';
+import { EVENT_MAX_AGE_HOURS, LAMBDA_RETRY_ATTEMPTS } from '../../src/jobs/deployment.js';
 import { TRIGGER_PREFIXES } from '../../src/jobs/spec/keys.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { DEPLOYED_NODE_MAJOR, ESBUILD_NODE_TARGET, LAMBDA_NODE_RUNTIME } from '../node-runtime.js';
@@ -156,7 +156,7 @@ export class StylizeFunction extends Construct {
       logGroup,
       layers: props.layers.layers,
       retryAttempts: LAMBDA_RETRY_ATTEMPTS,
-      maxEventAge: Duration.hours(6),
+      maxEventAge: Duration.hours(EVENT_MAX_AGE_HOURS),
       // A dead-letter queue, not an on-failure destination: it keeps the original event as the message
       // body (with ErrorCode and ErrorMessage attributes), which is what the consumer reads.
       deadLetterQueue: this.deadLetterQueue,

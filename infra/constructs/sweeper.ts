@@ -10,7 +10,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SWEEP_PERIOD_MINUTES } from '../../src/jobs/intake/events.js';
+import { SWEEP_PERIOD_MINUTES, SWEEP_RETRY_ATTEMPTS } from '../../src/jobs/deployment.js';
 
 /** How often the sweep runs. */
 const SWEEP_INTERVAL = Duration.minutes(SWEEP_PERIOD_MINUTES);
@@ -38,7 +38,7 @@ export class SweepSchedule extends Construct {
           event: events.RuleTargetInput.fromObject(sweepEvent(props.bucket.bucketName)),
           // A sweep older than the interval is superseded by the next one: no dead-letter queue.
           maxEventAge: SWEEP_INTERVAL,
-          retryAttempts: 2,
+          retryAttempts: SWEEP_RETRY_ATTEMPTS,
         }),
       ],
     });

@@ -292,7 +292,7 @@ async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Pl
   const { width, height } = resultSize(decoded.content, options);
   const threads = options.threads ?? defaultThreads();
   const available = await availableEngines();
-  const shape = jobShape(decoded, options);
+  const shape = jobShape(decoded, options, { width, height });
   const estimates: Plan['estimates'] = {};
   for (const engine of available) {
     const { extraRegions } = shape;

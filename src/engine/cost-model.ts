@@ -5,7 +5,7 @@
  * uses it to route jobs (Lambda vs Batch) and `nst stylize --dry-run` prints it.
  */
 import { iterationGflop } from './flops.js';
-import { planScales, type ScheduleOptions } from './schedule.js';
+import { planScales, type Scale, type ScheduleOptions } from './schedule.js';
 import type { EngineKind } from './types.js';
 
 /**
@@ -37,16 +37,29 @@ const SCALE_SETUP_SECONDS: Readonly<Record<string, number>> = {
  */
 const REGION_COST = 0.2;
 
-export interface CostInput {
-  readonly width: number;
-  readonly height: number;
-  readonly options: Pick<ScheduleOptions, 'iterations' | 'minSize' | 'scaleGrowth'>;
+/** How a scale is priced: the engine, threads and device, and the extra style regions (style masks). */
+export interface ScaleCosting {
   readonly engine: EngineKind;
   readonly threads: number;
   readonly gpu?: boolean;
   /** Style regions beyond the first (styles with masks, engine/masks.ts): each adds Grams at every layer. */
   readonly extraRegions?: number;
 }
+
+/**
+ * The run to price: its scale plan when the caller has one (the plan it runs), else the result's size and
+ * the schedule options to plan it from.
+ */
+export type CostInput = ScaleCosting &
+  (
+    | { readonly scales: readonly Scale[] }
+    | {
+        readonly width: number;
+        readonly height: number;
+        readonly options: Pick<ScheduleOptions, 'iterations' | 'minSize' | 'scaleGrowth'>;
+        readonly scales?: undefined;
+      }
+  );
 
 export interface CostEstimate {
   readonly backend: string;
@@ -66,9 +79,6 @@ function backendFor(engine: EngineKind, gpu = false): string {
 const evaluationsAt = (scale: { iterations: number }, final: boolean) =>
   scale.iterations + 1 + (final ? 2 : 0);
 
-/** How a scale is priced: the engine, threads and device, and the extra style regions (style masks). */
-export type ScaleCosting = Pick<CostInput, 'engine' | 'threads' | 'gpu' | 'extraRegions'>;
-
 /** Seconds to build a scale's engine and run `evaluations` loss-and-gradient evaluations at it. */
 export function scaleSeconds(
   scale: { width: number; height: number },
@@ -85,12 +95,11 @@ export function scaleSeconds(
 }
 
 export function estimateCost(input: CostInput): CostEstimate {
-  const scales = planScales({ width: input.width, height: input.height, ...input.options }).map(
-    (s, i, all) => ({
-      ...s,
-      seconds: scaleSeconds(s, evaluationsAt(s, i === all.length - 1), input),
-    }),
-  );
+  const plan = input.scales ?? planScales({ width: input.width, height: input.height, ...input.options });
+  const scales = plan.map((s, i) => ({
+    ...s,
+    seconds: scaleSeconds(s, evaluationsAt(s, i === plan.length - 1), input),
+  }));
   return {
     backend: backendFor(input.engine, input.gpu),
     seconds: scales.reduce((sum, s) => sum + s.seconds, 0),

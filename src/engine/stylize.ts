@@ -6,6 +6,7 @@
  */
 import { NstError } from '../errors.js';
 import { createEngine as defaultCreateEngine } from './index.js';
+import { checkInput, styleSizeAt } from './input-limits.js';
 import {
   ADAM_AVERAGE_DECAY,
   type AdamOptions,
@@ -13,8 +14,9 @@ import {
   createOptimiser,
   type LbfgsOptions,
 } from './optim/index.js';
-import { MAX_SIZE, type StylizeOptions } from './options.js';
-import { resampledStyleSize, resampleHwc, resampleImage } from './resample.js';
+import type { StylizeOptions } from './options.js';
+import { resampleHwc, resampleImage } from './resample.js';
+import { RunClock } from './run-clock.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
 import type {
   EngineChoice,
@@ -29,32 +31,6 @@ import type {
   VggWeights,
 } from './types.js';
 import { fromNetworkInput, seededRandom, toNetworkInput } from './vgg.js';
-
-/**
- * The most elongated image accepted, long side : short side (checked from the header when decoding, and
- * again here for callers that pass pixels). A style is resampled so its short side is never under
- * MIN_IMAGE_SIDE, so its long side grows with its aspect ratio: a 637-byte 20000x2 PNG became 160000x16
- * pixels through VGG-19 at every scale (3.4 GB instead of 1.3 GB for a 64 px job). At 32:1 that floor costs
- * at most 512x16 pixels; panoramas are rarely past 10:1.
- */
-export const MAX_ASPECT_RATIO = 32;
-
-/**
- * The most pixels a style is resampled to: those of the largest result (MAX_SIZE squared), so styleScale
- * above 1 cannot make a style bigger than any job may be.
- */
-export const MAX_STYLE_PIXELS = MAX_SIZE * MAX_SIZE;
-
-/** Refuses an image more elongated than MAX_ASPECT_RATIO; `what` names it. */
-export function checkAspectRatio(what: string, { width, height }: { width: number; height: number }): void {
-  const ratio = Math.max(width, height) / Math.max(1, Math.min(width, height));
-  if (ratio <= MAX_ASPECT_RATIO) return;
-  throw new NstError(
-    'IMAGE_TOO_LARGE',
-    `${what} is ${width}x${height}, an aspect ratio of ${Math.round(ratio * 10) / 10}:1, over the limit of ` +
-      `${MAX_ASPECT_RATIO}:1: crop it first`,
-  );
-}
 
 export interface StylizeInput {
   /** The content image at the target size (the caller resizes it with a high-quality filter). */
@@ -113,6 +89,11 @@ export interface StylizeContext {
   readonly beforeScale?: (scale: ScaleStart) => boolean | undefined;
   /** Engine construction (tests inject counting or failing engines). */
   readonly createEngine?: (choice: EngineChoice, spec: EngineSpec) => Promise<StyleEngine>;
+  /**
+   * The scales to run, when the caller planned them already (so one plan serves its checkpoint check, its
+   * cost estimate and the run); the last must be at the content's size. Absent: planned from the options.
+   */
+  readonly scales?: readonly Scale[];
 }
 
 /** A scale about to start: its index, size and iterations, and where in it the run starts. */
@@ -155,8 +136,16 @@ export class StylizeAborted extends NstError {
   }
 }
 
-function scheduleFor(content: { width: number; height: number }, options: StylizeOptions): Scale[] {
-  return planScales({ width: content.width, height: content.height, ...options });
+/** The caller's plan, refused when it cannot be this run's (a bug, not a user error), or one planned here. */
+function scalesFor(input: StylizeInput, options: StylizeOptions, given?: readonly Scale[]): readonly Scale[] {
+  const { width, height } = input.content;
+  if (!given) return planScales({ width, height, ...options });
+  const last = given.at(-1);
+  if (last?.width !== width || last.height !== height) {
+    const ends = last ? `ends at ${last.width}x${last.height}` : 'is empty';
+    throw new NstError('INTERNAL', `the scale plan ${ends}, but the content is ${width}x${height}`);
+  }
+  return given;
 }
 
 export async function stylize(
@@ -164,9 +153,9 @@ export async function stylize(
   options: StylizeOptions,
   context: StylizeContext,
 ): Promise<StylizeResult> {
-  const scales = scheduleFor(input.content, options);
+  const scales = scalesFor(input, options, context.scales);
   checkInput(input, options, scales);
-  const run: Run = { input, options, context, scales, clock: new RunClock(scales) };
+  const run: DriverRun = { input, options, context, scales, clock: new RunClock(scales) };
   const firstScale = context.resume?.scaleIndex ?? 0;
   for (let s = 0; s < firstScale; s++) run.clock.resumed(scaleWork(scales[s]), scales[s].iterations);
   const outcomes: ScaleOutcome[] = [];
@@ -176,112 +165,13 @@ export async function stylize(
   return result(run, outcomes);
 }
 
-/** Checks the inputs before any engine is built; styles at the largest scale, where they are biggest. */
-function checkInput(input: StylizeInput, options: StylizeOptions, scales: readonly Scale[]): void {
-  if (input.styles.length === 0) throw new NstError('INVALID_OPTION', 'at least one style image is required');
-  if (options.init === 'image' && !input.initImage) {
-    throw new NstError('INVALID_OPTION', "init 'image' needs an initial image");
-  }
-  const last = scales.at(-1);
-  input.styles.forEach(({ image, mask }, i) => {
-    const what = `style image ${i + 1}`;
-    if (mask && (mask.width !== input.content.width || mask.height !== input.content.height)) {
-      throw new NstError(
-        'INVALID_OPTION',
-        `the mask of ${what} is ${mask.width}x${mask.height}; it must be at the content's size, ` +
-          `${input.content.width}x${input.content.height}`,
-      );
-    }
-    if (mask?.data.every((v) => v <= 0)) {
-      throw new NstError(
-        'INVALID_OPTION',
-        `the mask of ${what} is all black: it covers no pixel, so the style would do nothing (whiten where it applies)`,
-      );
-    }
-    checkAspectRatio(what, image);
-    if (!last) return;
-    const { width, height } = styleSize(image, last, options);
-    if (width * height <= MAX_STYLE_PIXELS) return;
-    const mp = (n: number) => `${(n / 1e6).toFixed(1)} megapixels`;
-    throw new NstError(
-      'INVALID_OPTION',
-      `${what} (${image.width}x${image.height}) would be resampled to ${width}x${height} (${mp(width * height)}) ` +
-        `at styleScale ${options.styleScale}, over the limit of ${mp(MAX_STYLE_PIXELS)}: lower styleScale or size`,
-    );
-  });
-}
-
-/**
- * The size a style is resampled to at a scale: its longest side styleScale x the scale's, its shorter side
- * never under MIN_IMAGE_SIDE (bounded by MAX_ASPECT_RATIO, checked first).
- */
-function styleSize(
-  image: { width: number; height: number },
-  scale: Scale,
-  options: StylizeOptions,
-): { width: number; height: number } {
-  return resampledStyleSize(image, Math.max(scale.width, scale.height), options.styleScale);
-}
-
-/** One stylize() call: its inputs and its progress over all scales. */
-interface Run {
+/** One stylize() call: its inputs, its scales and its clock over all of them. */
+interface DriverRun {
   readonly input: StylizeInput;
   readonly options: StylizeOptions;
   readonly context: StylizeContext;
   readonly scales: readonly Scale[];
   readonly clock: RunClock;
-}
-
-/**
- * Iterations before a run's first ETA: the first ones include building the engine (and a resumed run's
- * start-up), so an estimate from them would be far off.
- */
-export const ETA_MIN_ITERATIONS = 10;
-
-/**
- * Iterations and work done over all scales, for progress and its ETA. Work resumed from a checkpoint counts
- * as done but not towards the rate: it was done by another run, in that run's time.
- */
-export class RunClock {
-  readonly total: number;
-  private readonly totalWork: number;
-  private readonly started: number;
-  done = 0;
-  private workDone = 0;
-  private runWork = 0;
-  private runIterations = 0;
-
-  constructor(
-    scales: readonly Scale[],
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    this.total = scales.reduce((sum, s) => sum + s.iterations, 0);
-    this.totalWork = scales.reduce((sum, s) => sum + scaleWork(s), 0);
-    this.started = now();
-  }
-
-  /** Work a checkpoint says was done before this run. */
-  resumed(work: number, iterations: number): void {
-    this.workDone += work;
-    this.done += iterations;
-  }
-
-  /** Work this run has done. */
-  count(work: number, iterations: number): void {
-    this.resumed(work, iterations);
-    this.runWork += work;
-    this.runIterations += iterations;
-  }
-
-  elapsed(): number {
-    return (this.now() - this.started) / 1000;
-  }
-
-  /** Seconds left at this run's own rate; undefined for its first ETA_MIN_ITERATIONS iterations. */
-  eta(): number | undefined {
-    if (this.runIterations < ETA_MIN_ITERATIONS) return undefined;
-    return (this.elapsed() * Math.max(0, this.totalWork - this.workDone)) / this.runWork;
-  }
 }
 
 interface ScaleOutcome {
@@ -295,7 +185,11 @@ interface ScaleOutcome {
 }
 
 /** One scale on its own engine: start from the previous scale's result, optimise, report. */
-async function runScale(run: Run, s: number, previous: Float32Array | undefined): Promise<ScaleOutcome> {
+async function runScale(
+  run: DriverRun,
+  s: number,
+  previous: Float32Array | undefined,
+): Promise<ScaleOutcome> {
   const { input, options, context, scales } = run;
   const scale = scales[s];
   const started = performance.now();
@@ -327,7 +221,7 @@ async function runScale(run: Run, s: number, previous: Float32Array | undefined)
 
 /** Where a scale starts: the checkpoint when resuming there, else the previous scale's result upsampled, else init. */
 function startingPoint(
-  run: Run,
+  run: DriverRun,
   s: number,
   previous: Float32Array | undefined,
 ): { x: Float32Array; iteration: number } {
@@ -348,7 +242,7 @@ function startingPoint(
 
 /** Runs the optimiser at one scale until its iterations are done or it converges. */
 async function optimiseScale(
-  run: Run,
+  run: DriverRun,
   s: number,
   engine: StyleEngine,
   start: { x: Float32Array; iteration: number },
@@ -401,7 +295,7 @@ function optimiserOptions(options: StylizeOptions): LbfgsOptions | AdamOptions {
   return { ...learningRate, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
 }
 
-function progress(run: Run, s: number, iteration: number, terms: LossTerms, x: Float32Array): Progress {
+function progress(run: DriverRun, s: number, iteration: number, terms: LossTerms, x: Float32Array): Progress {
   const { options, scales, clock } = run;
   const scale = scales[s];
   const saveFrame = options.saveEvery > 0 && clock.done % options.saveEvery === 0;
@@ -421,7 +315,7 @@ function progress(run: Run, s: number, iteration: number, terms: LossTerms, x: F
   };
 }
 
-function result(run: Run, outcomes: readonly ScaleOutcome[]): StylizeResult {
+function result(run: DriverRun, outcomes: readonly ScaleOutcome[]): StylizeResult {
   const last = outcomes.at(-1);
   if (!last?.initial || !last.final) throw new NstError('INTERNAL', 'stylize ran no scale');
   const { width, height } = run.input.content;
@@ -458,7 +352,7 @@ function engineSpec(
     },
     content: resampleImage(input.content, scale.width, scale.height),
     styles: input.styles.map(({ image, weight, mask }) => {
-      const size = styleSize(image, scale, options);
+      const size = styleSizeAt(image, scale, options);
       const resized = { image: resampleImage(image, size.width, size.height), weight };
       return mask ? { ...resized, mask: resampleMask(mask, scale.width, scale.height) } : resized;
     }),

@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { checkAspectRatio } from '../engine/stylize.js';
+import { checkAspectRatio } from '../engine/input-limits.js';
 import type { RgbImage } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { INPUT_FORMAT_NAMES, INPUT_FORMATS_TEXT } from './formats.js';

@@ -43,12 +43,6 @@ export const POWERTOOLS_ENV = {
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
-/**
- * Attempts of one AWS Batch job: the job definition's retryAttempts (infra/constructs/batch-gpu.ts), and what
- * the sweeper waits out before it calls a Batch job dead (sweeper.ts).
- */
-export const BATCH_JOB_ATTEMPTS = 3;
-
 export const PIPELINE_DEFAULTS = {
   engine: 'auto',
   deadlineMarginSeconds: 60,

@@ -6,13 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
-import { ETA_MIN_ITERATIONS } from '../../src/engine/stylize.js';
+import { ETA_MIN_ITERATIONS } from '../../src/engine/run-clock.js';
 import type { StyleEngine } from '../../src/engine/types.js';
 import { readPipelineConfig } from '../../src/jobs/config.js';
 import { handleEvent } from '../../src/jobs/intake/handler.js';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import type { WorkerDeps } from '../../src/jobs/run/run-context.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
-import { buildPipelineDeps, type PipelineDeps } from '../../src/jobs/wiring/pipeline-deps.js';
+import { buildWorkerDeps } from '../../src/jobs/wiring/build-deps.js';
 import { BUCKET } from '../helpers/local-s3.js';
 import { jpeg, lambdaContext, quietLogger, recordPuts, usePipelineFixture } from './harness.js';
 
@@ -31,7 +32,7 @@ const EVALUATION_DELAY_MS = 150;
 const PROGRESS_INTERVAL_MS = 10 * 60_000;
 
 /** The real engines, each evaluation delayed. */
-const slowEngines: PipelineDeps['createEngine'] = async (choice, spec) => {
+const slowEngines: WorkerDeps['createEngine'] = async (choice, spec) => {
   const engine = await createEngine(choice, spec);
   const slow: StyleEngine = {
     kind: engine.kind,
@@ -54,7 +55,7 @@ describe('live progress in job.json', () => {
     const jobId = jobIdFor({ bucket: BUCKET, key, etag: event.Records[0].s3.object.eTag });
     const manifestKey = `outputs/${jobId}/job.json`;
     const puts = recordPuts(fixture.server.s3.client);
-    const deps = buildPipelineDeps({
+    const deps = buildWorkerDeps({
       config: readPipelineConfig({ NST_WEIGHTS_DIR: fixture.weightsDir }),
       worker: 'lambda',
       s3: fixture.server.s3.client,

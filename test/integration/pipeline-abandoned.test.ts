@@ -12,7 +12,7 @@ import { type JobManifest, newManifest, transition } from '../../src/jobs/lifecy
 import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
 import { sweepJobs } from '../../src/jobs/recovery/sweeper.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
-import { buildPipelineDeps } from '../../src/jobs/wiring/pipeline-deps.js';
+import { buildWorkerDeps } from '../../src/jobs/wiring/build-deps.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,
@@ -319,7 +319,7 @@ describe('the sweeper, bounded', () => {
   it('acts on at most maxJobs jobs a sweep; the next sweep takes the rest', async () => {
     for (const name of ['a', 'b', 'c']) await leftRunning(`job-${name}`, `inputs/starry/${name}.jpg`);
     const notices: JobNotification[] = [];
-    const deps = buildPipelineDeps({
+    const deps = buildWorkerDeps({
       config: readPipelineConfig({}),
       worker: 'lambda',
       s3: fixture.server.s3.client,

@@ -12,8 +12,8 @@ import { createEngine } from '../../src/engine/index.js';
 import type { StyleEngine } from '../../src/engine/types.js';
 import type { LockRecord } from '../../src/jobs/lifecycle/lock.js';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import type { WorkerDeps } from '../../src/jobs/run/run-context.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
-import type { PipelineDeps } from '../../src/jobs/wiring/pipeline-deps.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,
@@ -50,10 +50,7 @@ beforeEach(async () => {
   lambda = captured.lambda();
 });
 
-function handlerWith(
-  env: Record<string, string> = {},
-  engines?: PipelineDeps['createEngine'],
-): StylizeHandler {
+function handlerWith(env: Record<string, string> = {}, engines?: WorkerDeps['createEngine']): StylizeHandler {
   return testHandler(fixture.weightsDir, {
     env,
     createEngine: engines,
@@ -91,7 +88,7 @@ function contextNearingDeadline(requestId = 'req-1') {
  */
 function watchedEngines(hooks: { onEvaluation?: () => Promise<void>; onDispose?: () => void } = {}) {
   const built: string[] = [];
-  const create: PipelineDeps['createEngine'] = async (choice, spec) => {
+  const create: WorkerDeps['createEngine'] = async (choice, spec) => {
     const engine = await createEngine(choice, spec);
     built.push(`${spec.width}x${spec.height}`);
     const watched: StyleEngine = {
@@ -332,7 +329,7 @@ describe('the Lambda deadline', () => {
     expect(outcome).toEqual({ jobId, status: 'queued', detail: 'continuation from scale 1, iteration 1' });
 
     const masks: string[][] = [];
-    const engines: PipelineDeps['createEngine'] = async (choice, engineSpec) => {
+    const engines: WorkerDeps['createEngine'] = async (choice, engineSpec) => {
       masks.push(engineSpec.styles.map((s) => (s.mask ? `${s.mask.width}x${s.mask.height}` : 'none')));
       return createEngine(choice, engineSpec);
     };

@@ -1,9 +1,12 @@
 /**
  * stylizeDecodedImage end to end on a tiny run (one 32 px scale) with a tiny engine that pulls the image
- * towards its style's mean colour: what the engine is given, and the colours of what comes out.
+ * towards its style's mean colour: what the engine is given, the colours of what comes out, and a run on
+ * the caller's scale plan.
  */
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../src/engine/options.js';
+import type { Scale } from '../../src/engine/schedule.js';
 import type { EngineSpec, RgbImage, StyleEngine } from '../../src/engine/types.js';
 import { generateVggWeights, toNetworkInput } from '../../src/engine/vgg.js';
 import { type DecodedInputs, stylizeDecodedImage } from '../../src/stylize-image.js';
@@ -143,5 +146,45 @@ describe('stylizeDecodedImage colours', () => {
     // the painting's brightness into the photo; matched first, the painting has the photo's brightness.
     expect(Math.abs(meanLuma(alone.out.result.image) - photoLuma)).toBeGreaterThan(5);
     expect(Math.abs(meanLuma(both.out.result.image) - photoLuma)).toBeLessThan(0.5);
+  });
+});
+
+describe('stylizeDecodedImage on a planned run (context.scales)', () => {
+  const decoded: DecodedInputs = {
+    content: { width: 32, height: 32, format: 'png', image: photo(32, 32) },
+    styles: [{ image: painting(40, 40), weight: 1 }],
+  };
+
+  it("takes the result's size from the plan's last scale, not options.size, and runs the plan", async () => {
+    const scales: Scale[] = [
+      { width: 16, height: 16, iterations: 2 },
+      { width: 24, height: 24, iterations: 3 },
+    ];
+    const built: string[] = [];
+    // Adam never stops early, so every planned iteration runs.
+    const out = await stylizeDecodedImage(
+      decoded,
+      options({ size: 32, optimizer: 'adam' }),
+      { format: 'png' },
+      {
+        weights,
+        scales,
+        createEngine: async (_, spec) => {
+          built.push(`${spec.width}x${spec.height}`);
+          return meanColourEngine(spec);
+        },
+      },
+    );
+    expect(built).toEqual(['16x16', '24x24']);
+    expect(out.content).toMatchObject({ width: 24, height: 24 });
+    expect(out.result.image).toMatchObject({ width: 24, height: 24 });
+    expect(out.result.iterations).toBe(5);
+    expect(await sharp(out.output).metadata()).toMatchObject({ width: 24, height: 24 });
+  });
+
+  it('refuses an empty plan as INTERNAL', async () => {
+    await expect(
+      stylizeDecodedImage(decoded, options({}), { format: 'png' }, { weights, scales: [] }),
+    ).rejects.toMatchObject({ code: 'INTERNAL' });
   });
 });

@@ -1,45 +1,46 @@
 /**
- * The job runner shared by the Lambda handler, the Batch worker and the local mode: its entry points, one
- * per way a job reaches a worker. Each runs the job under its lock (locked-job.ts: duplicates stop there,
- * and every failure ends by the error policy), then resolves the spec and runs it (stylize-job.ts), which
- * may hand it off to Batch or a continuation (hand-off.ts). Two more end jobs whose workers cannot: a failed
- * Batch job, and a dead-lettered event (abandonJob).
+ * The ways a job reaches a worker, shared by the Lambda handler, the Batch worker and the local mode. Each
+ * claims the job under its lock (lifecycle/locked-job.ts: duplicates stop there, and every failure ends by
+ * the error policy), opens its lifecycle, and runs it (run/run-job.ts), which may hand it off to Batch or a
+ * continuation. Two more end jobs whose workers cannot: a failed Batch job, and a dead-lettered event.
  */
 import { NstError } from '../../errors.js';
-import { type Invocation, type JobOutcome, withLockedJob } from '../lifecycle/locked-job.js';
+import type { JobOutcome } from '../lifecycle/locked-job.js';
+import { type Invocation, withLockedJob } from '../lifecycle/locked-job.js';
 import { type JobManifest, newManifest } from '../lifecycle/manifest.js';
-import { stylizeJob } from '../run/run-job.js';
-import { resolveJob } from '../spec/inputs.js';
+import type { WorkerDeps } from '../run/run-context.js';
+import { runJob } from '../run/run-job.js';
 import { jobIdFor, type UploadVersion } from '../spec/job-id.js';
-import { classifyKey } from '../spec/keys.js';
-import type { PipelineDeps } from '../wiring/pipeline-deps.js';
+import { classifyKey, type Trigger } from '../spec/keys.js';
 import type { NamedJob } from './events.js';
 
 /** A job for an uploaded object (a drop-in photo or a jobs/*.json spec). */
 export async function runUploadedJob(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   inv: Invocation,
   upload: UploadVersion,
 ): Promise<JobOutcome> {
   const trigger = classifyKey(upload.key);
-  if (trigger.kind === 'ignored') return { key: upload.key, status: 'skipped', detail: 'not a job' };
+  const source = jobSource(upload, trigger);
+  if (!source) return { key: upload.key, status: 'skipped', detail: 'not a job' };
   const jobId = jobIdFor(upload);
-  return withLockedJob(deps, inv, { bucket: upload.bucket, jobId }, 'event', async (job, existing) => {
-    job.manifest = existing ?? newManifest(jobId, upload.bucket, sourceOf(upload)!, job.now());
-    if (job.manifest.spec) return stylizeJob(job);
-    const resolved = await resolveJob(job.store, trigger, upload, job.deps.config);
-    job.manifest = { ...job.manifest, spec: resolved.spec };
-    return stylizeJob(job, resolved.fetched);
+  return withLockedJob(deps, inv, { bucket: upload.bucket, jobId }, 'event', (claim, existing) => {
+    const job = claim.open(existing ?? newManifest(jobId, upload.bucket, source, claim.now()));
+    // A retried event finds the spec in job.json: it is not resolved again.
+    const { spec } = job.manifest;
+    return runJob({ claim, job, deps }, spec ? { spec } : { trigger, upload });
   });
 }
 
 /** What job.json records of the upload that started a job (undefined: the key is not a job). */
-function sourceOf(upload: UploadVersion): JobManifest['source'] | undefined {
-  const { kind } = classifyKey(upload.key);
-  if (kind === 'ignored') return undefined;
+function jobSource(
+  upload: UploadVersion,
+  trigger: Trigger = classifyKey(upload.key),
+): JobManifest['source'] | undefined {
+  if (trigger.kind === 'ignored') return undefined;
   return {
     key: upload.key,
-    kind,
+    kind: trigger.kind,
     etag: upload.etag,
     ...(upload.versionId ? { versionId: upload.versionId } : {}),
   };
@@ -47,15 +48,15 @@ function sourceOf(upload: UploadVersion): JobManifest['source'] | undefined {
 
 /** Continues a job from its job.json (and checkpoint): a continuation invocation or the Batch worker. */
 export async function continueJob(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   inv: Invocation,
   target: { bucket: string; jobId: string },
   claimant: 'continuation' | 'batch',
 ): Promise<JobOutcome> {
-  return withLockedJob(deps, inv, target, claimant, async (job, existing) => {
-    if (!existing?.spec) return job.skip(`no job.json with a spec for ${target.jobId}`);
-    job.manifest = existing;
-    return stylizeJob(job);
+  return withLockedJob(deps, inv, target, claimant, (claim, existing) => {
+    const spec = existing?.spec;
+    if (!existing || !spec) return claim.skip(`no job.json with a spec for ${target.jobId}`);
+    return runJob({ claim, job: claim.open(existing), deps }, { spec });
   });
 }
 
@@ -68,13 +69,13 @@ const NO_CAPACITY_REASON = /\b(CAPACITY|MISCONFIGURATION):/;
 
 /** Marks a job failed after its Batch job failed (Batch's job state-change event). */
 export async function failBatchJob(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   inv: Invocation,
   target: { bucket: string; jobId: string; batchJobId: string; reason: string },
 ): Promise<JobOutcome> {
-  return withLockedJob(deps, inv, target, 'batch', async (job, existing) => {
-    if (!existing) return job.skip(`no job.json for ${target.jobId}`);
-    job.manifest = existing;
+  return withLockedJob(deps, inv, target, 'batch', async (claim, existing) => {
+    if (!existing) return claim.skip(`no job.json for ${target.jobId}`);
+    claim.open(existing);
     const { batchJobId, reason } = target;
     if (NO_CAPACITY_REASON.test(reason)) {
       throw new NstError(
@@ -95,7 +96,7 @@ export async function failBatchJob(
  * if it dies too, to the sweeper).
  */
 export async function abandonJob(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   inv: Invocation,
   target: NamedJob,
   dead: { attempts: number; lastError: string },
@@ -105,11 +106,11 @@ export async function abandonJob(
     inv,
     target,
     target.claimant,
-    async (job, existing) => {
-      const source = target.upload && sourceOf(target.upload);
-      if (!existing && !source)
-        return job.skip(`no job.json for ${target.jobId} and no upload to make one from`);
-      job.manifest = existing ?? newManifest(target.jobId, target.bucket, source!, job.now());
+    async (claim, existing) => {
+      const source = target.upload && jobSource(target.upload);
+      const manifest = existing ?? (source && newManifest(target.jobId, target.bucket, source, claim.now()));
+      if (!manifest) return claim.skip(`no job.json for ${target.jobId} and no upload to make one from`);
+      claim.open(manifest);
       throw new NstError(
         'JOB_ABANDONED',
         `the job's worker failed or died after ${dead.attempts} attempts; the last error: ${dead.lastError}`,

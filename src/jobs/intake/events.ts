@@ -11,13 +11,11 @@
 import type { S3Event } from 'aws-lambda';
 import { decodeEventKey } from '../../storage/event-keys.js';
 import { BATCH_JOB_ENV } from '../config.js';
+import { DEAD_LETTER_ATTEMPTS } from '../deployment.js';
 import type { Claimant } from '../lifecycle/lock.js';
 import { checkJobId, jobIdFor, type UploadVersion } from '../spec/job-id.js';
 import { classifyKey } from '../spec/keys.js';
 import { BATCH_JOB_PREFIX, type ContinuationEvent } from '../wiring/dispatch.js';
-
-/** How often the deployed sweep runs (the stack's EventBridge schedule); the sweeper turns its window each time. */
-export const SWEEP_PERIOD_MINUTES = 5;
 
 export interface BatchJobStateChangeEvent {
   readonly source: 'aws.batch';
@@ -51,15 +49,6 @@ export interface DeadLetterEvent {
 export interface SweepEvent {
   readonly nstSweep: { readonly bucket: string };
 }
-
-/** Lambda's retries of an asynchronous event: the function's `retryAttempts` (infra imports it). */
-export const LAMBDA_RETRY_ATTEMPTS = 2;
-
-/**
- * Attempts an asynchronous event gets before it is dead-lettered: the first and Lambda's retries (local
- * mode retries as often).
- */
-export const DEAD_LETTER_ATTEMPTS = 1 + LAMBDA_RETRY_ATTEMPTS;
 
 const records = (e: unknown): unknown[] | undefined => {
   const r = (e as { Records?: unknown })?.Records;

@@ -15,8 +15,8 @@ import type { S3Event } from 'aws-lambda';
 import { isNstError } from '../../errors.js';
 import type { Invocation, JobOutcome } from '../lifecycle/locked-job.js';
 import { sweepJobs } from '../recovery/sweeper.js';
+import type { WorkerDeps } from '../run/run-context.js';
 import { checkJobId } from '../spec/job-id.js';
-import type { PipelineDeps } from '../wiring/pipeline-deps.js';
 import { abandonJob, continueJob, failBatchJob, runUploadedJob } from './entry-points.js';
 import {
   type BatchJobStateChangeEvent,
@@ -32,11 +32,7 @@ import {
   uploadsIn,
 } from './events.js';
 
-export async function handleEvent(
-  deps: PipelineDeps,
-  inv: Invocation,
-  event: unknown,
-): Promise<JobOutcome[]> {
+export async function handleEvent(deps: WorkerDeps, inv: Invocation, event: unknown): Promise<JobOutcome[]> {
   if (isS3Event(event)) return handleS3Event(deps, inv, event);
   if (isContinuation(event)) {
     const { bucket, jobId } = event.nstContinuation;
@@ -51,7 +47,7 @@ export async function handleEvent(
 
 /** Runs each item; a failure is logged and the first one rethrown after all have run (for a retry). */
 async function eachRecord<T>(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   items: readonly T[],
   describe: (item: T) => Record<string, unknown>,
   run: (item: T) => Promise<JobOutcome>,
@@ -74,7 +70,7 @@ async function eachRecord<T>(
   return outcomes;
 }
 
-function handleS3Event(deps: PipelineDeps, inv: Invocation, event: S3Event): Promise<JobOutcome[]> {
+function handleS3Event(deps: WorkerDeps, inv: Invocation, event: S3Event): Promise<JobOutcome[]> {
   return eachRecord(
     deps,
     uploadsIn(event),
@@ -84,7 +80,7 @@ function handleS3Event(deps: PipelineDeps, inv: Invocation, event: S3Event): Pro
 }
 
 async function handleBatchStateChange(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   inv: Invocation,
   event: BatchJobStateChangeEvent,
 ): Promise<JobOutcome[]> {
@@ -102,11 +98,7 @@ async function handleBatchStateChange(
  * Each dead letter names the jobs of its original event; each is abandoned under its lock. A message that
  * names no job (not JSON, a sweep, a bad job id) is logged and dropped: retrying it cannot help.
  */
-function handleDeadLetters(
-  deps: PipelineDeps,
-  inv: Invocation,
-  event: DeadLetterEvent,
-): Promise<JobOutcome[]> {
+function handleDeadLetters(deps: WorkerDeps, inv: Invocation, event: DeadLetterEvent): Promise<JobOutcome[]> {
   const jobs = event.Records.flatMap((record) => {
     const dead = readDeadLetter(record);
     let named: ReturnType<typeof jobsNamedBy> = [];

@@ -1,7 +1,7 @@
 /**
  * The status manifest, outputs/<jobId>/job.json: what the user reads to learn what happened. It is
  * rewritten at each status transition (the history keeps every one), every so often while a job runs (its
- * progress, job-progress.ts) and, for a finished job, written last, after the result.
+ * progress, live-progress.ts) and, for a finished job, written last, after the result.
  */
 import type { Progress } from '../../engine/stylize.js';
 import type { EngineKind, LossTerms } from '../../engine/types.js';
@@ -10,7 +10,8 @@ import type { JobSpec } from '../spec/spec.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export type Worker = 'lambda' | 'batch' | 'local';
+/** Where a job runs. */
+export type WorkerKind = 'lambda' | 'batch' | 'local';
 
 export const isFinished = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';
 
@@ -32,7 +33,7 @@ export interface JobProgress {
   readonly percent: number;
   /**
    * Seconds this run has stylised, and the engine's estimate of the seconds left: absent until the run has
-   * done ETA_MIN_ITERATIONS (src/engine/stylize.ts), whose time includes building the engine.
+   * done ETA_MIN_ITERATIONS (src/engine/run-clock.ts), whose time includes building the engine.
    */
   readonly elapsedSeconds: number;
   readonly etaSeconds?: number;
@@ -72,7 +73,7 @@ interface Transition {
 export interface JobManifest {
   readonly jobId: string;
   readonly status: JobStatus;
-  /** While running, rewritten every so often (job-progress.ts); a finished job keeps its last. */
+  /** While running, rewritten every so often (live-progress.ts); a finished job keeps its last. */
   readonly progress?: JobProgress;
   readonly bucket: string;
   /** The upload that started the job. */
@@ -93,7 +94,7 @@ export interface JobManifest {
   readonly engine?: { readonly kind: EngineKind; readonly backend: string };
   /** Where the last run was routed, with the cost model's estimate. */
   readonly route?: {
-    readonly worker: Worker;
+    readonly worker: WorkerKind;
     /** The engine the run uses (`auto` resolved); the backend is recorded in `engine` when it succeeds. */
     readonly engine?: EngineKind;
     readonly estimatedSeconds: number;

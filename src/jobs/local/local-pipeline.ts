@@ -25,9 +25,10 @@ import type { JobOutcome } from '../lifecycle/locked-job.js';
 import { LocalNotifier, type Notifier } from '../lifecycle/notifier.js';
 import { unhandledUploads } from '../recovery/replay.js';
 import { sweepJobs } from '../recovery/sweeper.js';
+import type { WorkerDeps } from '../run/run-context.js';
 import { TRIGGER_PREFIXES } from '../spec/keys.js';
+import { buildWorkerDeps } from '../wiring/build-deps.js';
 import type { ContinuationEvent } from '../wiring/dispatch.js';
-import { buildPipelineDeps, type PipelineDeps } from '../wiring/pipeline-deps.js';
 
 export interface LocalPipelineOptions {
   readonly dataDir: string;
@@ -43,8 +44,8 @@ export interface LocalPipelineOptions {
   readonly logLevel?: LogLevel;
   /** Jobs run at once (default 1). */
   readonly concurrency?: number;
-  readonly createEngine?: PipelineDeps['createEngine'];
-  readonly onProgress?: PipelineDeps['onProgress'];
+  readonly createEngine?: WorkerDeps['createEngine'];
+  readonly onProgress?: WorkerDeps['onProgress'];
   /** Told about every finished event (S3 or continuation), with its outcomes or the error that dead-lettered it. */
   readonly onSettled?: (result: { event: unknown; outcomes?: JobOutcome[]; error?: unknown }) => void;
   /** How often the sweeper runs after the start-up sweep (default 60 s; 0: only at start-up). */
@@ -82,7 +83,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   const continuation = async (bucket: string, jobId: string) => {
     queue.push({ nstContinuation: { bucket, jobId } } satisfies ContinuationEvent);
   };
-  const deps = localPipelineDeps(opts, s3.client, write, continuation);
+  const deps = localWorkerDeps(opts, s3.client, write, continuation);
   const sweeper = new LocalSweeper(deps, opts.bucket, live, write);
   await sweeper.sweep();
   const unsubscribe = s3.onObjectCreated((event) => queue.push(event));
@@ -123,7 +124,7 @@ class LocalSweeper {
   private readonly owner = `local-sweep-${randomUUID()}`;
 
   constructor(
-    private readonly deps: PipelineDeps,
+    private readonly deps: WorkerDeps,
     private readonly bucket: string,
     private readonly live: ReadonlySet<string>,
     private readonly write: (line: string) => void,
@@ -162,14 +163,14 @@ class LocalSweeper {
 }
 
 /** The Lambda's dependencies, on the embedded server, with local notifications and no hand-offs. */
-function localPipelineDeps(
+function localWorkerDeps(
   opts: LocalPipelineOptions,
   s3: S3Client,
   write: (line: string) => void,
-  continuation: NonNullable<PipelineDeps['dispatch']['continuation']>,
+  continuation: NonNullable<WorkerDeps['dispatch']['continuation']>,
 ) {
   const config = { ...readPipelineConfig(), ...opts.config };
-  return buildPipelineDeps({
+  return buildWorkerDeps({
     config,
     worker: 'local',
     s3,
@@ -194,7 +195,7 @@ function localPipelineDeps(
  * (never swept) until the event is settled.
  */
 async function handleWithRetries(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   event: unknown,
   ctx: {
     live: Set<string>;
@@ -226,7 +227,7 @@ async function handleWithRetries(
 }
 
 async function handleDeadLetter(
-  deps: PipelineDeps,
+  deps: WorkerDeps,
   owner: string,
   event: unknown,
   error: unknown,

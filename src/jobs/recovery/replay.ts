@@ -8,17 +8,20 @@ import type { S3Event } from 'aws-lambda';
 import { objectCreatedRecord } from '../../storage/local-s3.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { jobIdFor } from '../spec/job-id.js';
-import { classifyKey, KEY_PREFIXES, outputKeys, TRIGGER_PREFIXES } from '../spec/keys.js';
+import { classifyKey, KEY_PREFIXES, outputObjectOf, TRIGGER_PREFIXES } from '../spec/keys.js';
 
 /** One S3 event per upload under the trigger prefixes that has no job.json, oldest first. */
 export async function unhandledUploads(store: ObjectStore): Promise<S3Event[]> {
-  const outputs = new Set((await store.list(KEY_PREFIXES.outputs)).filter((k) => k.endsWith('/job.json')));
+  const jobs = new Set(
+    (await store.list(KEY_PREFIXES.outputs))
+      .map(outputObjectOf)
+      .filter((output) => output?.object === 'manifest')
+      .map((output) => output?.jobId),
+  );
   const uploads = (await Promise.all(TRIGGER_PREFIXES.map((p) => store.listObjects(p)))).flat();
   return uploads
     .filter((o) => classifyKey(o.key).kind !== 'ignored')
-    .filter(
-      (o) => !outputs.has(outputKeys(jobIdFor({ bucket: store.bucket, key: o.key, etag: o.etag })).manifest),
-    )
+    .filter((o) => !jobs.has(jobIdFor({ bucket: store.bucket, key: o.key, etag: o.etag })))
     .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime())
     .map((o, i) => ({
       Records: [

@@ -7,8 +7,9 @@ import { type CostEstimate, estimateCost } from '../../engine/cost-model.js';
 import { extraStyleRegions } from '../../engine/masks.js';
 import { estimateMemory, type MemoryInput } from '../../engine/memory-model.js';
 import type { StylizeOptions } from '../../engine/options.js';
+import type { Scale } from '../../engine/schedule.js';
 import type { EngineKind } from '../../engine/types.js';
-import { type DecodedInputs, resultSize } from '../../stylize-image.js';
+import type { DecodedInputs } from '../../stylize-image.js';
 import { PIPELINE_DEFAULTS, type PipelineConfig } from '../config.js';
 
 /** Estimates are calibrated means; leave room for a slower run than the estimate. */
@@ -119,10 +120,20 @@ export type JobShape = Omit<MemoryInput, 'engine' | 'gpu' | 'options'> & {
   readonly options: MemoryInput['options'] & Pick<StylizeOptions, 'minSize' | 'scaleGrowth'>;
   /** Style regions beyond the first (style masks), which cost time at every iteration. */
   readonly extraRegions?: number;
+  /** The run's scale plan, when it is planned already (else the cost model plans it from the options). */
+  readonly scales?: readonly Scale[];
 };
 
-/** The shape of a job whose inputs are decoded (every decoded image counts, at its own size). */
-export function jobShape(decoded: DecodedInputs, options: StylizeOptions): JobShape {
+/**
+ * The shape of a job whose inputs are decoded (every decoded image counts, at its own size), for a result
+ * of `size` (resultSize() of the content).
+ */
+export function jobShape(
+  decoded: DecodedInputs,
+  options: StylizeOptions,
+  size: { readonly width: number; readonly height: number },
+  scales?: readonly Scale[],
+): JobShape {
   const styles = decoded.styles.map((s) => s.image);
   const masks = decoded.styles.flatMap((s) => (s.mask ? [s.mask] : []));
   // --color-match keeps a matched copy of each style beside the decoded one.
@@ -135,7 +146,9 @@ export function jobShape(decoded: DecodedInputs, options: StylizeOptions): JobSh
     ...(decoded.initImage ? [decoded.initImage] : []),
   ];
   return {
-    ...resultSize(decoded.content, options),
+    width: size.width,
+    height: size.height,
+    ...(scales ? { scales } : {}),
     styles,
     inputPixels: images.reduce((sum, image) => sum + image.width * image.height, 0),
     options,
@@ -143,8 +156,8 @@ export function jobShape(decoded: DecodedInputs, options: StylizeOptions): JobSh
   };
 }
 
-/** A kind of worker: its engine and cores, and what it has for a job. */
-interface Worker {
+/** What a place to run a job has: its engine and cores, its time and memory. */
+interface WorkerCapacity {
   readonly engine: EngineKind;
   readonly threads: number;
   readonly gpu?: boolean;
@@ -153,7 +166,7 @@ interface Worker {
 }
 
 /** The time and memory a job needs on a worker (device memory on a GPU), against what it has. */
-export function fitOn(job: JobShape, worker: Worker): Fit {
+export function fitOn(job: JobShape, worker: WorkerCapacity): Fit {
   const { engine, threads, gpu } = worker;
   const memory = estimateMemory({ ...job, engine, gpu });
   return {
@@ -165,6 +178,7 @@ export function fitOn(job: JobShape, worker: Worker): Fit {
       threads,
       gpu,
       extraRegions: job.extraRegions,
+      scales: job.scales,
     }),
     peakMb: gpu ? (memory.gpuMb ?? memory.peakMb) : memory.peakMb,
     availableSeconds: worker.availableSeconds,

@@ -21,10 +21,19 @@ export interface Upload {
   readonly versionId?: string;
 }
 
-export interface ResolvedJob {
+/** Where a job's spec comes from: the upload that started it, or job.json (a later run of the job). */
+export type JobRequest = { readonly trigger: Trigger; readonly upload: Upload } | { readonly spec: JobSpec };
+
+interface ResolvedSpec {
   readonly spec: JobSpec;
-  /** Objects already read while resolving (the drop-in photo), by key. */
-  readonly fetched: ReadonlyMap<string, StoredObject>;
+  /** Objects already read while resolving it (the drop-in photo), by key. */
+  readonly fetched?: ReadonlyMap<string, StoredObject>;
+}
+
+/** A job's spec and its images' bytes, read once per run. */
+export interface JobInputs {
+  readonly spec: JobSpec;
+  readonly images: ImageInputs;
 }
 
 /** Limits on what a job reads. */
@@ -102,16 +111,32 @@ export function outputFormatFor(spec: JobSpec): OutputFormat {
   return spec.output.format ?? outputFormatForName(spec.content) ?? 'jpeg';
 }
 
-export async function resolveJob(
+/**
+ * Reads what a job needs: its spec (resolved from the upload, or as job.json holds it) and then every image
+ * it names. `onSpec` hears the spec as soon as it is known, so a job that fails on an image records it.
+ */
+export async function readJobInputs(
   store: ObjectStore,
-  trigger: Trigger,
-  upload: Upload,
+  request: JobRequest,
   limits: ReadLimits,
-): Promise<ResolvedJob> {
+  onSpec: (spec: JobSpec) => void = () => {},
+): Promise<JobInputs> {
+  const resolved: ResolvedSpec = 'spec' in request ? request : await resolveJob(store, request, limits);
+  onSpec(resolved.spec);
+  const images = await fetchImages(store, resolved.spec, { fetched: resolved.fetched, limits });
+  return { spec: resolved.spec, images };
+}
+
+/** The spec of a new job, from its upload. */
+async function resolveJob(
+  store: ObjectStore,
+  { trigger, upload }: { readonly trigger: Trigger; readonly upload: Upload },
+  limits: ReadLimits,
+): Promise<ResolvedSpec> {
   switch (trigger.kind) {
     case 'spec': {
       const object = await readUpload(store, trigger, upload, limits);
-      return { spec: parseJobSpec(object.body.toString('utf8'), trigger.key), fetched: new Map() };
+      return { spec: parseJobSpec(object.body.toString('utf8'), trigger.key) };
     }
     case 'drop-in': {
       const object = await readUpload(store, trigger, upload, limits);
@@ -142,7 +167,7 @@ async function findStyle(store: ObjectStore, style: string): Promise<string> {
 }
 
 /** The spec's images as stylizeImage() takes them, read from the bucket (each under the byte limit). */
-export async function fetchInputs(
+async function fetchImages(
   store: ObjectStore,
   spec: JobSpec,
   opts: { readonly fetched?: ReadonlyMap<string, StoredObject>; readonly limits: ReadLimits },

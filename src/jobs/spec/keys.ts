@@ -55,14 +55,19 @@ export function styleKeysFor(style: string, keys: readonly string[]): string[] {
   return keys.filter((k) => k.startsWith(prefix) && rank(k) >= 0).sort((a, b) => rank(a) - rank(b));
 }
 
+const MANIFEST_NAME = 'job.json';
+const RESULT_STEM = 'result.';
+
 /** Where a job's objects live. */
 export function outputKeys(jobId: string) {
   const dir = `${KEY_PREFIXES.outputs}${jobId}/`;
   return {
     dir,
     lock: `${dir}lock.json`,
-    manifest: `${dir}job.json`,
-    result: (format: OutputFormat) => `${dir}result.${extensionFor(format)}`,
+    manifest: `${dir}${MANIFEST_NAME}`,
+    /** Every result object of the job starts so (one per format). */
+    resultPrefix: `${dir}${RESULT_STEM}`,
+    result: (format: OutputFormat) => `${dir}${RESULT_STEM}${extensionFor(format)}`,
     frame: (iteration: number, format: OutputFormat) =>
       `${dir}frames/${String(iteration).padStart(5, '0')}.${extensionFor(format)}`,
     checkpoint: `${dir}checkpoint.json`,
@@ -70,4 +75,19 @@ export function outputKeys(jobId: string) {
     checkpointImage: (scaleIndex: number, iteration: number) =>
       `${dir}checkpoints/${scaleIndex}-${iteration}.png`,
   };
+}
+
+/** What an object under outputs/ is: a job's job.json, one of its results, or another of its objects. */
+export function outputObjectOf(
+  key: string,
+): { readonly jobId: string; readonly object: 'manifest' | 'result' | 'other' } | undefined {
+  if (!key.startsWith(KEY_PREFIXES.outputs)) return undefined;
+  const rest = key.slice(KEY_PREFIXES.outputs.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return undefined;
+  const jobId = rest.slice(0, slash);
+  const name = rest.slice(slash + 1);
+  if (name === MANIFEST_NAME) return { jobId, object: 'manifest' };
+  if (name.startsWith(RESULT_STEM) && !name.includes('/')) return { jobId, object: 'result' };
+  return { jobId, object: 'other' };
 }

@@ -1,21 +1,16 @@
 /**
- * Ways to continue a job elsewhere: an AWS Batch job (the GPU worker) or a new invocation of this Lambda
- * (after a deadline checkpoint). A failed dispatch is transient: the event's retry finds the job still ours.
+ * The dispatchers a deployed worker uses (Dispatcher, run/run-context.ts): an AWS Batch job (the GPU
+ * worker) or a new invocation of this Lambda (after a deadline checkpoint). A failed dispatch is transient:
+ * the event's retry finds the job still ours.
  */
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { NstError } from '../../errors.js';
 import { BATCH_JOB_ENV } from '../config.js';
+import type { Dispatcher } from '../run/run-context.js';
 
 /** The Batch job name of a pipeline job is this prefix and its job id. */
 export const BATCH_JOB_PREFIX = 'nst-';
-
-export interface Dispatcher {
-  /** Submits the job to AWS Batch (absent: Batch is not configured). */
-  readonly batch?: (bucket: string, jobId: string) => Promise<{ jobId: string; jobQueue: string }>;
-  /** Starts a new invocation that continues the job (absent: no deadlines here). */
-  readonly continuation?: (bucket: string, jobId: string) => Promise<void>;
-}
 
 /** The event a continuation invocation receives. */
 export interface ContinuationEvent {

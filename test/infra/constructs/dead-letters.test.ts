@@ -6,9 +6,9 @@ import {
   CONSUMER_MAX_CONCURRENCY,
   consumeDeadLetters,
   createDeadLetterQueues,
-  POISON_RECEIVE_COUNT,
 } from '../../../infra/constructs/dead-letters.js';
 import { LAMBDA_NODE_RUNTIME } from '../../../infra/node-runtime.js';
+import { DEAD_LETTER_RECEIVE_COUNT } from '../../../src/jobs/deployment.js';
 import { asList, bareStack, only, roleStatements } from '../helpers.js';
 
 describe('dead-letter queues and their consumer', () => {
@@ -34,12 +34,12 @@ describe('dead-letter queues and their consumer', () => {
       VisibilityTimeout: 6 * 300,
       RedrivePolicy: {
         deadLetterTargetArn: arn(id(queues.poisonQueue)),
-        maxReceiveCount: POISON_RECEIVE_COUNT,
+        maxReceiveCount: DEAD_LETTER_RECEIVE_COUNT,
       },
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 14 * 86400,
     });
-    expect(POISON_RECEIVE_COUNT).toBeGreaterThanOrEqual(5);
+    expect(DEAD_LETTER_RECEIVE_COUNT).toBeGreaterThanOrEqual(5);
     expect(template.toJSON().Resources[id(queues.poisonQueue)].Properties.RedrivePolicy).toBeUndefined();
   });
 

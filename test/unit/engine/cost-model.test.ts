@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { estimateCost } from '../../../src/engine/cost-model.js';
 import { iterationGflop } from '../../../src/engine/flops.js';
-import { CLASSIC_SCHEDULE, DEFAULT_SCHEDULE } from '../../../src/engine/schedule.js';
+import { CLASSIC_SCHEDULE, DEFAULT_SCHEDULE, planScales } from '../../../src/engine/schedule.js';
 
 describe('cost model', () => {
   it('counts about 94 GFLOP of convolutions per iteration at 256 px', () => {
@@ -52,5 +52,19 @@ describe('cost model', () => {
     const masked = estimateCost({ ...base, extraRegions: 1 }).seconds;
     expect(masked / plain).toBeGreaterThan(1.1);
     expect(masked / plain).toBeLessThan(1.25);
+  });
+
+  it('prices a given scale plan as it prices the plan it would make, and prices the given one', () => {
+    const costing = { engine: 'onnx' as const, threads: 2, extraRegions: 1 };
+    const size = { width: 512, height: 384 };
+    const planned = estimateCost({ ...size, options: DEFAULT_SCHEDULE, ...costing });
+    const scales = planScales({ ...size, ...DEFAULT_SCHEDULE });
+    expect(estimateCost({ scales, ...costing })).toEqual(planned);
+    // A plan of its own (one scale, 50 iterations) is what gets priced.
+    const single = estimateCost({ scales: [{ ...size, iterations: 50 }], ...costing });
+    expect(single.scales.map(({ width, height, iterations }) => ({ width, height, iterations }))).toEqual([
+      { ...size, iterations: 50 },
+    ]);
+    expect(single.seconds).toBeLessThan(planned.seconds);
   });
 });

@@ -4,18 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../../src/engine/index.js';
+import { MAX_ASPECT_RATIO, MAX_STYLE_PIXELS } from '../../../src/engine/input-limits.js';
 import { averageIterates, createOptimiser } from '../../../src/engine/optim/index.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
 import { resampleHwc } from '../../../src/engine/resample.js';
-import {
-  ETA_MIN_ITERATIONS,
-  MAX_ASPECT_RATIO,
-  MAX_STYLE_PIXELS,
-  type Progress,
-  RunClock,
-  StylizeAborted,
-  stylize,
-} from '../../../src/engine/stylize.js';
+import { ETA_MIN_ITERATIONS } from '../../../src/engine/run-clock.js';
+import { type Progress, StylizeAborted, stylize } from '../../../src/engine/stylize.js';
 import type { EngineChoice, EngineSpec, StyleEngine } from '../../../src/engine/types.js';
 import { fromNetworkInput, generateVggWeights, toNetworkInput } from '../../../src/engine/vgg.js';
 import { transferLuminance } from '../../../src/image/colour.js';
@@ -445,41 +439,5 @@ describe('Adam with iterate averaging', () => {
     });
     expect(close(evaluated[0][1], toNetworkInput(checkpoint.image))).toBe(true);
     expect(resumed.iterations).toBe(6);
-  });
-});
-
-describe('RunClock', () => {
-  /** Two scales of equal work, 20 iterations each; a clock the test moves. */
-  const scales = [
-    { width: 10, height: 10, iterations: 20 },
-    { width: 10, height: 10, iterations: 20 },
-  ];
-  const perIteration = 10 * 10;
-
-  it("estimates from this run's own rate: work resumed from a checkpoint took this run no time", () => {
-    let ms = 0;
-    const clock = new RunClock(scales, () => ms);
-    clock.resumed(20 * perIteration, 20); // the first scale, done by an earlier run
-    for (let i = 0; i < ETA_MIN_ITERATIONS; i++) {
-      ms += 1000;
-      clock.count(perIteration, 1);
-    }
-    // 10 s for 10 iterations; 10 of the 40 left: 10 s more. Counting the resumed 20 as this run's would say 3.3 s.
-    expect(clock.done).toBe(30);
-    expect(clock.eta()).toBeCloseTo(10, 9);
-  });
-
-  it('has no estimate before ETA_MIN_ITERATIONS of this run, however many were resumed', () => {
-    let ms = 0;
-    const clock = new RunClock(scales, () => ms);
-    clock.resumed(30 * perIteration, 30);
-    for (let i = 1; i < ETA_MIN_ITERATIONS; i++) {
-      ms += 1000;
-      clock.count(perIteration, 1);
-      expect(clock.eta()).toBeUndefined();
-    }
-    ms += 1000;
-    clock.count(perIteration, 1);
-    expect(clock.eta()).toBe(0);
   });
 });

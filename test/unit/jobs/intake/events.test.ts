@@ -1,7 +1,7 @@
 /** The events the handler accepts: recognising them, and reading the jobs and last error of a dead letter. */
 import { describe, expect, it } from 'vitest';
+import { DEAD_LETTER_ATTEMPTS } from '../../../../src/jobs/deployment.js';
 import {
-  DEAD_LETTER_ATTEMPTS,
   deadLetterFor,
   isDeadLetterEvent,
   isS3Event,

@@ -1,47 +1,24 @@
 /**
- * What a worker gives the job runner, and the one function that assembles it for the Lambda, the Batch
- * worker and the local mode: each names its worker, client and logger, and overrides only what differs.
+ * The one function that assembles what a worker gives the pipeline (WorkerDeps, run/run-context.ts) for the
+ * Lambda, the Batch worker and the local mode: each names its worker, client and logger, and overrides only
+ * what differs.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import type { Progress, StylizeContext } from '../../engine/stylize.js';
-import type { VggWeights } from '../../engine/types.js';
 import { SERVICE_NAME } from '../../product.js';
 import { ObjectStore } from '../../storage/object-store.js';
 import { resolveWeightsDir } from '../../weights/lookup.js';
 import { PIPELINE_ENV, type PipelineConfig, POWERTOOLS_ENV } from '../config.js';
-import type { Worker } from '../lifecycle/manifest.js';
-import type { JobMetrics } from '../lifecycle/metrics.js';
 import { LogNotifier, type Notifier, SnsNotifier } from '../lifecycle/notifier.js';
-import type { Dispatcher } from './dispatch.js';
+import type { Dispatcher, WorkerDeps } from '../run/run-context.js';
 import { cachedWeights } from './weights-cache.js';
 
-export interface PipelineDeps {
-  readonly config: PipelineConfig;
-  readonly storeFor: (bucket: string) => ObjectStore;
-  readonly loadWeights: () => Promise<VggWeights>;
-  readonly notifier: Notifier;
-  readonly logger: Logger;
-  readonly metrics?: JobMetrics;
-  readonly dispatch: Dispatcher;
-  readonly worker: Worker;
-  /** Estimate with the GPU (the Batch worker). */
-  readonly gpu?: boolean;
-  readonly createEngine?: StylizeContext['createEngine'];
-  /** Told after every iteration (the local mode shows progress). */
-  readonly onProgress?: (jobId: string, progress: Progress) => void;
-  /** The least time between two progress writes to job.json (default PROGRESS_WRITE_INTERVAL_MS). */
-  readonly progressIntervalMs?: number;
-  readonly now?: () => Date;
-}
-
-export interface PipelineParts
-  extends Omit<PipelineDeps, 'storeFor' | 'loadWeights' | 'notifier' | 'dispatch'> {
+export interface WorkerParts extends Omit<WorkerDeps, 'storeFor' | 'loadWeights' | 'notifier' | 'dispatch'> {
   /** The client for every bucket the jobs use. */
   readonly s3: S3Client;
   /** Default: the configured weights (else the usual lookup), loaded once per process. */
-  readonly loadWeights?: PipelineDeps['loadWeights'];
+  readonly loadWeights?: WorkerDeps['loadWeights'];
   /** Default: SNS when the configuration names a topic, else a log line per notification. */
   readonly notifier?: Notifier;
   /** The default notifier's SNS client (default: a new one). */
@@ -50,7 +27,7 @@ export interface PipelineParts
   readonly dispatch?: Dispatcher;
 }
 
-export function buildPipelineDeps(parts: PipelineParts): PipelineDeps {
+export function buildWorkerDeps(parts: WorkerParts): WorkerDeps {
   const { s3, sns, loadWeights, notifier, dispatch, ...deps } = parts;
   return {
     ...deps,

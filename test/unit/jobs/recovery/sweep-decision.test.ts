@@ -8,7 +8,7 @@ import {
   type SweepFacts,
   sweepBudgets,
   sweepCandidates,
-} from '../../../../src/jobs/recovery/sweeper.js';
+} from '../../../../src/jobs/recovery/sweep-decision.js';
 import type { JobSpec } from '../../../../src/jobs/spec/spec.js';
 
 const T0 = new Date('2025-01-01T00:00:00Z');
