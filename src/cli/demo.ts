@@ -69,7 +69,7 @@ export async function runPipelineDemo(opts: PipelineDemoOptions = {}): Promise<v
     );
     await writeFileAtomic(sheet, await contactSheet(panels));
     say('');
-    say(`result:        ${store.uri(manifest.output!.key)}  ->  ${files.result}`);
+    say(`result:        ${store.uri(files.resultKey)}  ->  ${files.result}`);
     say(`status:        ${store.uri(submitted.statusKey)}  ->  ${files.manifest}`);
     say(`contact sheet: ${sheet}`);
   } finally {

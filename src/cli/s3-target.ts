@@ -8,7 +8,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isNstError, NstError } from '../errors.js';
 import { createS3Client, createSdkS3Client } from '../storage/s3-client.js';
-import { configuredEndpoint, ENDPOINT_ENV } from '../storage/s3-endpoint.js';
+import { configuredEndpoint, ENDPOINT_ENV, type Env } from '../storage/s3-endpoint.js';
 import { DEFAULT_ENDPOINT, type S3TargetFlags } from './commands/s3-flags.js';
 
 export interface S3Target {
@@ -16,8 +16,6 @@ export interface S3Target {
   /** Where the requests go, for an error's hint. */
   readonly hint: string;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export function s3Target(flags: S3TargetFlags, env: Env = process.env): S3Target {
   if (flags.endpoint && flags.aws)

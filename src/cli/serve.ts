@@ -139,12 +139,13 @@ export async function downloadJob(
   store: ObjectStore,
   manifest: JobManifest,
   dir: string,
-): Promise<{ result: string; manifest: string }> {
-  const resultKey = manifest.output!.key;
+): Promise<{ resultKey: string; result: string; manifest: string }> {
+  if (!manifest.output) throw new NstError('INTERNAL', `job ${manifest.jobId} has no result recorded`);
+  const resultKey = manifest.output.key;
   const result = await store.get(resultKey);
   if (!result) throw new NstError('INTERNAL', `${store.uri(resultKey)} is missing`);
   const files = { result: path.join(dir, path.basename(resultKey)), manifest: path.join(dir, 'job.json') };
   await writeFileAtomic(files.result, result.body);
   await writeFileAtomic(files.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
-  return files;
+  return { resultKey, ...files };
 }

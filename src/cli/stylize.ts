@@ -108,7 +108,7 @@ interface StylizeRequest {
 function stylizeRequest(flags: StylizeFlags): StylizeRequest {
   const options = validateOptions(flags);
   const format = outputFormatFromPath(flags.output);
-  checkQuality(flags.quality);
+  checkQualityFlag(flags.quality);
   const styles = attachMasks(flags.style.map(parseStyleArg), flags.styleMask ?? []);
   if (options.init === 'image' && !flags.initImage)
     throw new NstError('INVALID_OPTION', '--init image needs --init-image <image>');
@@ -134,7 +134,7 @@ function stylizeRequest(flags: StylizeFlags): StylizeRequest {
   return { options, input, output, outputPath, frames };
 }
 
-function checkQuality(quality: number | undefined): void {
+function checkQualityFlag(quality: number | undefined): void {
   if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
     throw new NstError('INVALID_OPTION', `--quality must be an integer from 1 to 100 (got ${quality})`);
   }

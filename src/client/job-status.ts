@@ -22,7 +22,7 @@ export async function findJob(store: ObjectStore, ref: string): Promise<JobManif
       `${JSON.stringify(ref)} is neither a job id (as \`nst submit\` prints it) nor an input key (inputs/<style>/<photo>, jobs/<name>.json)`,
     );
   }
-  const manifest = await readManifest(store, ref);
+  const manifest = await readJobManifest(store, ref);
   if (!manifest)
     throw new NstError(
       'JOB_NOT_FOUND',
@@ -54,7 +54,7 @@ async function findJobByKey(store: ObjectStore, key: string): Promise<JobManifes
   const head = await store.head(key);
   if (!head) throw new NstError('JOB_NOT_FOUND', `no object ${store.uri(key)}, so no job for it`);
   const jobId = jobIdFor({ bucket: store.bucket, key, ...head });
-  const manifest = await readManifest(store, jobId);
+  const manifest = await readJobManifest(store, jobId);
   if (!manifest) {
     // The normal case right after an upload (its event has not run yet): worth asking again, not fatal.
     throw new NstError(
@@ -65,7 +65,7 @@ async function findJobByKey(store: ObjectStore, key: string): Promise<JobManifes
   return manifest;
 }
 
-const readManifest = async (store: ObjectStore, jobId: string) =>
+const readJobManifest = async (store: ObjectStore, jobId: string) =>
   (await store.getJson<JobManifest>(outputKeys(jobId).manifest))?.value;
 
 /** Whether a listed key is a job's job.json (outputs/<jobId>/job.json, as outputKeys names it). */

@@ -67,7 +67,8 @@ export interface CostEstimate {
   readonly scales: readonly { width: number; height: number; iterations: number; seconds: number }[];
 }
 
-function backendFor(engine: EngineKind, gpu = false): string {
+/** The backend an engine runs on, as the cost and memory models' tables name it. */
+export function backendFor(engine: EngineKind, gpu = false): string {
   if (engine === 'onnx') return gpu ? 'onnx-cuda' : 'onnx-cpu';
   return 'tfjs-wasm';
 }

@@ -12,6 +12,7 @@
  *   styles     each style's features at its resampled size (the targets are computed at every scale);
  *   inputs     every decoded input image at its own size (float32 RGB, kept for the whole run).
  */
+import { backendFor } from './cost-model.js';
 import type { StylizeOptions } from './options.js';
 import { resampledStyleSize } from './resample.js';
 import { iterationsAt } from './schedule.js';
@@ -96,11 +97,6 @@ export interface MemoryEstimate {
     readonly styles: number;
     readonly inputs: number;
   };
-}
-
-function backendFor(engine: EngineKind, gpu = false): string {
-  if (engine === 'onnx') return gpu ? 'onnx-cuda' : 'onnx-cpu';
-  return 'tfjs-wasm';
 }
 
 /** Bytes per result pixel the optimiser keeps. */

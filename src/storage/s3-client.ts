@@ -3,9 +3,7 @@
  * endpoint variables), or the embedded local server (s3rver) with the settings it needs.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { configuredEndpoint } from './s3-endpoint.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import { configuredEndpoint, type Env } from './s3-endpoint.js';
 
 /** s3rver accepts any request signed with this key pair. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;

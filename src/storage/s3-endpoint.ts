@@ -13,7 +13,8 @@ export const ENDPOINT_ENV = {
   ignore: 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
 } as const;
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** Environment variables, as process.env holds them. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /** The S3 endpoint the SDK will use from the environment, if one is configured there. */
 export function configuredEndpoint(env: Env = process.env): string | undefined {

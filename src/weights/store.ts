@@ -32,7 +32,7 @@ const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 const isNotFound = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
 
-async function readManifest(dir: string): Promise<WeightsManifest> {
+async function readWeightsManifest(dir: string): Promise<WeightsManifest> {
   const file = path.join(dir, MANIFEST_FILE);
   let text: string;
   try {
@@ -84,7 +84,7 @@ async function readShards(dir: string, group: WeightGroup): Promise<Buffer> {
 
 /** Reads and validates a weights directory. Tensors the engines do not use (e.g. block5_conv2) are dropped. */
 export async function loadWeights(dir: string): Promise<VggWeights> {
-  const manifest = await readManifest(dir);
+  const manifest = await readWeightsManifest(dir);
   const wanted = expectedWeightShapes();
   const weights = new Map<string, Tensor32>();
   for (const group of manifest.weightsManifest) {

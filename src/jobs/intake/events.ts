@@ -54,13 +54,13 @@ const records = (e: unknown): unknown[] | undefined => {
   const r = (e as { Records?: unknown })?.Records;
   return Array.isArray(r) ? r : undefined;
 };
-const sourceOf = (r: unknown) => (r as { eventSource?: unknown })?.eventSource;
+const eventSourceOf = (r: unknown) => (r as { eventSource?: unknown })?.eventSource;
 
 export const isS3Event = (e: unknown): e is S3Event =>
-  records(e)?.every((r) => sourceOf(r) === 'aws:s3') ?? false;
+  records(e)?.every((r) => eventSourceOf(r) === 'aws:s3') ?? false;
 export const isDeadLetterEvent = (e: unknown): e is DeadLetterEvent => {
   const r = records(e);
-  return r !== undefined && r.length > 0 && r.every((x) => sourceOf(x) === 'aws:sqs');
+  return r !== undefined && r.length > 0 && r.every((x) => eventSourceOf(x) === 'aws:sqs');
 };
 export const isContinuation = (e: unknown): e is ContinuationEvent =>
   typeof (e as ContinuationEvent)?.nstContinuation === 'object';

@@ -30,6 +30,7 @@ import {
   type JobManifest,
   type JobProgress,
   type JobStatus,
+  secondsSince,
   transition,
 } from './manifest.js';
 import { notificationFor } from './notifier.js';
@@ -49,8 +50,6 @@ export interface RunResult {
   readonly seconds: number;
   readonly losses: NonNullable<JobManifest['losses']>;
 }
-
-const secondsSince = (since: number) => (performance.now() - since) / 1000;
 
 export class JobLifecycle {
   #manifest: JobManifest;

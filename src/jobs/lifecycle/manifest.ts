@@ -173,6 +173,9 @@ export function addPhase(
 
 export const round = (seconds: number): number => Math.round(seconds * 1000) / 1000;
 
+/** Seconds since a performance.now() mark: how the phases are timed. */
+export const secondsSince = (mark: number): number => (performance.now() - mark) / 1000;
+
 /** job.json's leading keys, in reading order (what happened first, the details after); the rest follow. */
 const READING_ORDER = [
   'jobId',

@@ -116,20 +116,24 @@ export function sweepCandidates(
   max: number,
   turn = 0,
 ): string[] {
-  const dirs = new Map<string, { manifest?: number; result?: number }>();
+  // When each job's job.json and its latest result were last written.
+  const written = new Map<string, { manifestAt?: number; resultAt?: number }>();
   for (const { key, lastModified } of objects) {
     const output = outputObjectOf(key);
     if (!output || output.object === 'other') continue;
-    const dir = dirs.get(output.jobId) ?? {};
-    if (output.object === 'manifest') dir.manifest = lastModified.getTime();
-    else dir.result = Math.max(dir.result ?? 0, lastModified.getTime());
-    dirs.set(output.jobId, dir);
+    const job = written.get(output.jobId) ?? {};
+    if (output.object === 'manifest') job.manifestAt = lastModified.getTime();
+    else job.resultAt = Math.max(job.resultAt ?? 0, lastModified.getTime());
+    written.set(output.jobId, job);
   }
-  const stale = [...dirs]
-    .filter(([, d]) => d.manifest !== undefined && d.manifest <= cutoff.getTime())
-    .filter(([, d]) => d.result === undefined || d.result > d.manifest!)
-    .sort(([, a], [, b]) => b.manifest! - a.manifest!)
-    .map(([jobId]) => jobId);
+  const stale = [...written]
+    .flatMap(([jobId, { manifestAt, resultAt }]) =>
+      manifestAt !== undefined && manifestAt <= cutoff.getTime() && (resultAt ?? Infinity) > manifestAt
+        ? [{ jobId, manifestAt }]
+        : [],
+    )
+    .sort((a, b) => b.manifestAt - a.manifestAt)
+    .map(({ jobId }) => jobId);
   if (stale.length <= max) return stale;
   const newest = stale.slice(0, Math.ceil(max / 2));
   const older = stale.slice(newest.length);

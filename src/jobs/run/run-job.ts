@@ -16,6 +16,7 @@ import {
   stylizeDecodedImage,
 } from '../../stylize-image.js';
 import type { JobOutcome } from '../lifecycle/locked-job.js';
+import { secondsSince } from '../lifecycle/manifest.js';
 import { type JobRequest, outputFormatFor, readJobInputs } from '../spec/inputs.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { stopBeforeDeadline } from './deadline.js';
@@ -23,8 +24,6 @@ import { FrameUploads } from './frame-uploads.js';
 import { handOffAtDeadline, handOffToBatch } from './hand-off.js';
 import { planRun, type RunPlan } from './plan.js';
 import type { RunContext } from './run-context.js';
-
-const secondsSince = (since: number) => (performance.now() - since) / 1000;
 
 /** Runs the job, from its upload (a new job) or from the spec job.json holds. */
 export async function runJob(run: RunContext, request: JobRequest): Promise<JobOutcome> {

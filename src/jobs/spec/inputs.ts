@@ -16,7 +16,7 @@ import { type JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './spec.js';
 
 const MAX_INPUT_BYTES_ENV = PIPELINE_ENV.maxInputBytes;
 
-export interface Upload {
+interface Upload {
   readonly etag: string;
   readonly versionId?: string;
 }
