@@ -3,7 +3,7 @@
  * engine, shared by the CLI, the job runner (Lambda, Batch, local) and the example: decode and validate
  * every input first (so a bad style fails before minutes of work), resize the content with a high-quality
  * filter, match the styles' colours to it (colorMatch), run stylize(), keep the content's colours
- * (originalColors), encode. Callers that decoded the inputs already (the runner, which routes on the
+ * (originalColors), encode. Callers that decoded the inputs already (a pipeline run, which routes on the
  * content's size) call stylizeDecodedImage(). Writes nothing: callers decide where bytes go.
  */
 import type { StylizeOptions } from './engine/options.js';

@@ -5,7 +5,7 @@
  * - AWS Batch job state changes (EventBridge): a FAILED `nst-<jobId>` Batch job marks its job failed;
  * - dead letters (SQS records of the function's dead-letter queue): each job the original event named ends
  *   `failed` with JOB_ABANDONED, unless it finished;
- * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule): sweeper.ts.
+ * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule): recovery/sweeper.ts.
  *
  * Records are processed in order. A transient failure of one record does not stop the others; it is
  * rethrown at the end so the platform retries the event, and the records that finished are then skipped

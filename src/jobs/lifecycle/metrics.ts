@@ -1,4 +1,4 @@
-/** What the runner reports per job, and its Powertools (EMF) implementation used by the Lambda. */
+/** What the lifecycle reports per finished job, and its Powertools (EMF) implementation used by the Lambda. */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ErrorCode } from '../../errors.js';
 

@@ -5,7 +5,7 @@
  * a minute apart in AWS, here after 1 and 2 seconds; then the event is dead-lettered, and its dead letter
  * handled at once as the Lambda handles its queue's (the job ends `failed`, JOB_ABANDONED).
  *
- * The sweeper (sweeper.ts) runs at start-up and on a timer, so a job left `queued` or `running` by a server
+ * The sweeper (recovery/sweeper.ts) runs at start-up and on a timer, so a job left `queued` or `running` by a server
  * that was killed ends (resumed from its checkpoint as a continuation on the queue, or failed) after a
  * restart. Jobs this server's own workers hold are never swept: each event's lock owner is known here.
  * Uploads whose events a killed server never ran are replayed once at start-up (replay.ts).
