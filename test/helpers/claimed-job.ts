@@ -2,7 +2,6 @@
  * A job claimed over the in-memory S3 (memory-s3.ts), for fast tests of the lifecycle: the lifecycle's
  * dependencies with a recording notifier and metrics, and a way to run a body on the claimed, opened job.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { ErrorCode } from '../../src/errors.js';
 import type { JobClaim, LifecycleDeps } from '../../src/jobs/lifecycle/job-claim.js';
 import type { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
@@ -12,12 +11,13 @@ import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
 import { outputKeys } from '../../src/jobs/spec/keys.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { type MemoryS3, memoryS3 } from './memory-s3.js';
+import { silentLogger } from './worker-deps.js';
 
 export const BUCKET = 'bucket';
 export const JOB_ID = 'photo-0123456789ab';
 export const KEYS = outputKeys(JOB_ID);
-export const SOURCE: JobManifest['source'] = { key: 'inputs/starry/photo.jpg', kind: 'drop-in', etag: '"e"' };
-export const LEASE_SECONDS = 30;
+const SOURCE: JobManifest['source'] = { key: 'inputs/starry/photo.jpg', kind: 'drop-in', etag: '"e"' };
+const LEASE_SECONDS = 30;
 
 export interface ClaimedJobWorld {
   readonly s3: MemoryS3;
@@ -47,7 +47,7 @@ export function claimedJobWorld(overrides: Partial<LifecycleDeps> = {}): Claimed
         notified.push({ notification, afterWrites: s3.writes().length });
       },
     },
-    logger: new Logger({ serviceName: 'nst-test', logLevel: 'SILENT' }),
+    logger: silentLogger(),
     metrics: {
       succeeded: ({ iterations }) => metrics.succeeded.push(iterations),
       failed: (code) => metrics.failed.push(code),

@@ -13,6 +13,7 @@ import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
 import { sweepJobs } from '../../src/jobs/recovery/sweeper.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
 import { buildWorkerDeps } from '../../src/jobs/wiring/build-deps.js';
+import { BATCH_ENV, batchStateChange } from '../helpers/batch-events.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,
@@ -26,9 +27,6 @@ import {
 
 const fixture = usePipelineFixture();
 
-const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
-const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
-const withBatch = { NST_BATCH_JOB_QUEUE: QUEUE, NST_BATCH_JOB_DEFINITION: DEFINITION };
 /** Two scales (32 px, then 45 px), 3 iterations each. */
 const TWO_SCALES = {
   'nst-size': '45',
@@ -348,25 +346,13 @@ describe('AWS Batch without GPU capacity', () => {
       sns.calls.length = 0;
       const { event, jobId } = await uploaded(key);
       expect(
-        await handlerWith(withBatch)(
+        await handlerWith(BATCH_ENV)(
           event,
           lambdaContext(() => 60_500),
         ),
       ).toMatchObject([{ jobId, status: 'queued' }]);
-      const cancelled = {
-        version: '0',
-        source: 'aws.batch',
-        'detail-type': 'Batch Job State Change',
-        detail: {
-          jobName: `nst-${jobId}`,
-          jobId: 'batch-job-1',
-          jobQueue: QUEUE,
-          status: 'FAILED',
-          statusReason,
-          parameters: { NST_BUCKET: BUCKET, NST_JOB_ID: jobId },
-        },
-      };
-      const [outcome] = await handlerWith(withBatch)(cancelled, lambdaContext());
+      const cancelled = batchStateChange({ jobId, bucket: BUCKET, reason: statusReason });
+      const [outcome] = await handlerWith(BATCH_ENV)(cancelled, lambdaContext());
       expect(outcome).toEqual({
         jobId,
         status: 'failed',

@@ -14,6 +14,7 @@ import type { LockRecord } from '../../src/jobs/lifecycle/lock.js';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
 import type { WorkerDeps } from '../../src/jobs/run/run-context.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
+import { BATCH_DEFINITION, BATCH_ENV, BATCH_QUEUE, batchStateChange } from '../helpers/batch-events.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
   captured,
@@ -30,8 +31,6 @@ import {
 
 const fixture = usePipelineFixture();
 
-const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/nst-gpu';
-const DEFINITION = 'arn:aws:batch:us-east-1:123456789012:job-definition/nst-gpu:3';
 /** Two scales (32 px, then 45 px), 3 iterations each. */
 const TWO_SCALES = {
   'nst-size': '45',
@@ -60,7 +59,6 @@ function handlerWith(env: Record<string, string> = {}, engines?: WorkerDeps['cre
     lambda: lambda.client,
   });
 }
-const withBatch = { NST_BATCH_JOB_QUEUE: QUEUE, NST_BATCH_JOB_DEFINITION: DEFINITION };
 
 const worker = (jobId: string) =>
   runBatchWorker({
@@ -121,7 +119,7 @@ describe('routing with the cost model', () => {
       key: 'inputs/starry/large.jpg',
       etag: event.Records[0].s3.object.eTag,
     });
-    expect(await handlerWith(withBatch)(event, almostOutOfTime())).toEqual([
+    expect(await handlerWith(BATCH_ENV)(event, almostOutOfTime())).toEqual([
       { jobId, status: 'queued', detail: 'batch batch-job-1' },
     ]);
     expect(batch.calls).toEqual([
@@ -129,8 +127,8 @@ describe('routing with the cost model', () => {
         command: 'SubmitJobCommand',
         input: {
           jobName: `nst-${jobId}`,
-          jobQueue: QUEUE,
-          jobDefinition: DEFINITION,
+          jobQueue: BATCH_QUEUE,
+          jobDefinition: BATCH_DEFINITION,
           parameters: { NST_BUCKET: BUCKET, NST_JOB_ID: jobId },
           containerOverrides: {
             environment: [
@@ -142,7 +140,10 @@ describe('routing with the cost model', () => {
       },
     ]);
     const queued = await readJson<JobManifest>(fixture.server.store, `outputs/${jobId}/job.json`);
-    expect(queued).toMatchObject({ status: 'queued', batch: { jobId: 'batch-job-1', jobQueue: QUEUE } });
+    expect(queued).toMatchObject({
+      status: 'queued',
+      batch: { jobId: 'batch-job-1', jobQueue: BATCH_QUEUE },
+    });
     expect(queued.history.at(-1)!.detail).toMatch(
       /^AWS Batch job batch-job-1: estimated \d+ s, 1 s available here$/,
     );
@@ -154,7 +155,7 @@ describe('routing with the cost model', () => {
     expect(sns.calls).toEqual([]);
 
     // A duplicate of the event while Batch has the job does not take it back.
-    expect(await handlerWith(withBatch)(event, lambdaContext())).toEqual([
+    expect(await handlerWith(BATCH_ENV)(event, lambdaContext())).toEqual([
       { jobId, status: 'skipped', detail: 'handed-off' },
     ]);
 
@@ -351,7 +352,7 @@ describe('the Lambda deadline', () => {
 
   it('continues on AWS Batch when a queue is configured', async () => {
     const event = await fixture.server.upload('inputs/starry/long.jpg', await jpeg(), TWO_SCALES);
-    const [outcome] = await handlerWith(withBatch)(event, contextNearingDeadline());
+    const [outcome] = await handlerWith(BATCH_ENV)(event, contextNearingDeadline());
     const jobId = outcome.jobId!;
     expect(outcome).toEqual({ jobId, status: 'queued', detail: 'batch batch-job-1' });
     expect(lambda.calls).toEqual([]);
@@ -378,22 +379,10 @@ describe('the Lambda deadline', () => {
 describe('Batch failures and stale locks', () => {
   it('marks the job failed when its Batch job fails', async () => {
     const event = await fixture.server.upload('inputs/starry/gpu.jpg', await jpeg(), TINY_METADATA);
-    const [queued] = await handlerWith(withBatch)(event, almostOutOfTime());
+    const [queued] = await handlerWith(BATCH_ENV)(event, almostOutOfTime());
     const jobId = queued.jobId!;
-    const batchEvent = {
-      version: '0',
-      source: 'aws.batch',
-      'detail-type': 'Batch Job State Change',
-      detail: {
-        jobName: `nst-${jobId}`,
-        jobId: 'batch-job-1',
-        jobQueue: QUEUE,
-        status: 'FAILED',
-        statusReason: 'Host EC2 instance terminated',
-        parameters: { NST_BUCKET: BUCKET, NST_JOB_ID: jobId },
-      },
-    };
-    const [outcome] = await handlerWith(withBatch)(batchEvent, lambdaContext());
+    const batchEvent = batchStateChange({ jobId, bucket: BUCKET, reason: 'Host EC2 instance terminated' });
+    const [outcome] = await handlerWith(BATCH_ENV)(batchEvent, lambdaContext());
     expect(outcome).toEqual({
       jobId,
       status: 'failed',
@@ -412,8 +401,8 @@ describe('Batch failures and stale locks', () => {
     });
     // Other Batch state changes are not ours to act on.
     expect(
-      await handlerWith(withBatch)(
-        { ...batchEvent, detail: { ...batchEvent.detail, status: 'RUNNABLE' } },
+      await handlerWith(BATCH_ENV)(
+        batchStateChange({ jobId, bucket: BUCKET, status: 'RUNNABLE' }),
         lambdaContext(),
       ),
     ).toEqual([]);

@@ -19,7 +19,6 @@ import type { WorkerDeps } from '../run/run-context.js';
 import { checkJobId } from '../spec/job-id.js';
 import { abandonJob, continueJob, failBatchJob, runUploadedJob } from './entry-points.js';
 import {
-  type BatchJobStateChangeEvent,
   type DeadLetterEvent,
   failedBatchJob,
   isBatchStateChange,
@@ -36,9 +35,13 @@ export async function handleEvent(deps: WorkerDeps, inv: Invocation, event: unkn
   if (isS3Event(event)) return handleS3Event(deps, inv, event);
   if (isContinuation(event)) {
     const { bucket, jobId } = event.nstContinuation;
-    return [await continueJob(deps, inv, { bucket, jobId: checkJobId(jobId) }, 'continuation')];
+    const checked = namedJobId(deps, () => checkJobId(jobId));
+    return checked ? [await continueJob(deps, inv, { bucket, jobId: checked }, 'continuation')] : [];
   }
-  if (isBatchStateChange(event)) return handleBatchStateChange(deps, inv, event);
+  if (isBatchStateChange(event)) {
+    const failed = namedJobId(deps, () => failedBatchJob(event));
+    return failed ? handleFailedBatchJob(deps, inv, failed) : [];
+  }
   if (isDeadLetterEvent(event)) return handleDeadLetters(deps, inv, event);
   if (isSweep(event)) return sweepJobs(deps, inv, event.nstSweep.bucket);
   deps.logger.warn('event ignored: not an S3, continuation, Batch, dead-letter or sweep event', { event });
@@ -79,13 +82,25 @@ function handleS3Event(deps: WorkerDeps, inv: Invocation, event: S3Event): Promi
   );
 }
 
-async function handleBatchStateChange(
+/**
+ * What an event names, or undefined when it names a bad job id: logged and dropped, since retrying the
+ * event cannot make the id good (it would only be retried, dead-lettered and dropped there).
+ */
+function namedJobId<T>(deps: WorkerDeps, read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (e) {
+    if (!isNstError(e) || e.kind !== 'input') throw e;
+    deps.logger.error('event names a bad job: dropped', { code: e.code, error: e.message });
+    return undefined;
+  }
+}
+
+async function handleFailedBatchJob(
   deps: WorkerDeps,
   inv: Invocation,
-  event: BatchJobStateChangeEvent,
+  failed: NonNullable<ReturnType<typeof failedBatchJob>>,
 ): Promise<JobOutcome[]> {
-  const failed = failedBatchJob(event);
-  if (!failed) return [];
   const { bucket, ...rest } = failed;
   if (!bucket) {
     deps.logger.error('Batch event without its bucket: cannot mark the job failed', { jobId: failed.jobId });
