@@ -157,26 +157,6 @@ describe.each(backends)('ObjectStore on $name', (backend) => {
     expect(Math.abs(listed.lastModified.getTime() - Date.now())).toBeLessThan(60_000);
   });
 
-  it.skipIf(!backend.pages)('lists across pages: every key once, in order', async () => {
-    const paged = await backend.start(2);
-    try {
-      const keys = ['jobs/1', 'jobs/2', 'jobs/3', 'jobs/4', 'jobs/5'];
-      for (const key of [...keys].reverse()) await paged.store.put(key, key);
-      await paged.store.put('other', 'x');
-      expect(await paged.store.list('jobs/')).toEqual(keys);
-      expect(await paged.store.list('jobs/4')).toEqual(['jobs/4']);
-      const raw = await paged.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'jobs/' }));
-      expect(raw).toMatchObject({
-        IsTruncated: true,
-        KeyCount: 2,
-        NextContinuationToken: expect.any(String),
-      });
-      expect(raw.Contents?.map((o) => o.Key)).toEqual(['jobs/1', 'jobs/2']);
-    } finally {
-      await paged.close();
-    }
-  });
-
   it('creates once with If-None-Match: a second create is PreconditionFailed and changes nothing', async () => {
     const etag = await store.put('outputs/j/lock.json', 'first', { ifNoneMatch: '*' });
     await expect(store.put('outputs/j/lock.json', 'second', { ifNoneMatch: '*' })).rejects.toEqual(
@@ -247,6 +227,29 @@ describe.each(backends)('ObjectStore on $name', (backend) => {
       PreconditionFailed,
     );
     expect(await store.head('gone')).toBeUndefined();
+  });
+});
+
+// Paging, on the backends that can page (the local server cannot: its known gap below).
+describe.each(backends.filter((b) => b.pages))('ObjectStore on $name, listing in pages', (backend) => {
+  it('lists across pages: every key once, in order', async () => {
+    const paged = await backend.start(2);
+    try {
+      const keys = ['jobs/1', 'jobs/2', 'jobs/3', 'jobs/4', 'jobs/5'];
+      for (const key of [...keys].reverse()) await paged.store.put(key, key);
+      await paged.store.put('other', 'x');
+      expect(await paged.store.list('jobs/')).toEqual(keys);
+      expect(await paged.store.list('jobs/4')).toEqual(['jobs/4']);
+      const raw = await paged.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'jobs/' }));
+      expect(raw).toMatchObject({
+        IsTruncated: true,
+        KeyCount: 2,
+        NextContinuationToken: expect.any(String),
+      });
+      expect(raw.Contents?.map((o) => o.Key)).toEqual(['jobs/1', 'jobs/2']);
+    } finally {
+      await paged.close();
+    }
   });
 });
 
