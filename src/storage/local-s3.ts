@@ -20,6 +20,7 @@ import S3rver, { type KoaContext } from 's3rver';
 import { NstError } from '../errors.js';
 import { encodeEventKey } from './event-keys.js';
 import { checkRequest } from './local-s3-guard.js';
+import { pagedListings } from './local-s3-listing.js';
 import { createS3Client, LOCAL_REGION } from './s3-client.js';
 
 export interface LocalS3Options {
@@ -74,6 +75,8 @@ export async function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
     vhostBuckets: false,
     configureBuckets: [{ name: opts.bucket }],
   });
+  // Just before s3rver's router (its last middleware), inside its XML serializer: see local-s3-listing.ts.
+  server.middleware.splice(server.middleware.length - 1, 0, pagedListings());
   server.middleware.unshift(consistentRequests(server));
   server.middleware.unshift(guard(opts));
   bufferUploads(server);

@@ -1,7 +1,7 @@
 /**
  * The in-memory S3 stand-in (test/helpers/memory-s3.ts) against the real local S3 server: the same
  * behaviours through ObjectStore, and the raw answers ObjectStore classifies, on both, so unit tests on the
- * stand-in stand for the server. Then the server's known gap (it cannot page a listing), and what only the
+ * stand-in stand for the server. Then the server's known gap (its listing order), and what only the
  * stand-in has (its inspection, call log and injected faults).
  */
 import { createHash } from 'node:crypto';
@@ -39,8 +39,6 @@ interface Bucket {
 
 interface Backend {
   readonly name: string;
-  /** Whether it can answer a listing in several pages (s3rver cannot: see the known gap below). */
-  readonly pages: boolean;
   /** A fresh, empty bucket whose listings answer at most `pageSize` keys a page. */
   start(pageSize?: number): Promise<Bucket>;
 }
@@ -48,7 +46,6 @@ interface Backend {
 const backends: Backend[] = [
   {
     name: 'the local S3 server',
-    pages: false,
     async start(pageSize) {
       const h = await startS3();
       if (pageSize) smallPages(h.s3.client, pageSize);
@@ -57,7 +54,6 @@ const backends: Backend[] = [
   },
   {
     name: 'memoryS3',
-    pages: true,
     async start(pageSize) {
       const s3 = memoryS3({ maxKeys: pageSize });
       return { store: new ObjectStore(s3.client, BUCKET), client: s3.client, close: async () => {} };
@@ -230,8 +226,8 @@ describe.each(backends)('ObjectStore on $name', (backend) => {
   });
 });
 
-// Paging, on the backends that can page (the local server cannot: its known gap below).
-describe.each(backends.filter((b) => b.pages))('ObjectStore on $name, listing in pages', (backend) => {
+// Paging (the local server pages V2 listings through src/storage/local-s3-listing.ts).
+describe.each(backends)('ObjectStore on $name, listing in pages', (backend) => {
   it('lists across pages: every key once, in order', async () => {
     const paged = await backend.start(2);
     try {
@@ -254,22 +250,6 @@ describe.each(backends.filter((b) => b.pages))('ObjectStore on $name, listing in
 });
 
 describe('the local S3 server: known gaps', () => {
-  // s3rver 3.7 enciphers its continuation tokens with DES, which OpenSSL 3 (Node.js 17 and later) lacks: every
-  // listing longer than a page (1000 keys) answers 500. When this test fails the server pages: set its
-  // backend's `pages` to true above so the paging test runs on it too.
-  it('cannot answer a listing in several pages', async () => {
-    const b = await backends[0].start(2);
-    try {
-      for (const key of ['k/1', 'k/2', 'k/3']) await b.store.put(key, key);
-      await expect(b.store.list('k/')).rejects.toMatchObject({
-        code: 'STORAGE_UNAVAILABLE',
-        cause: { name: 'InternalError', $metadata: { httpStatusCode: 500 } },
-      });
-    } finally {
-      await b.close();
-    }
-  });
-
   // S3 lists keys in UTF-8 binary order; s3rver lists its folder tree, where the object of key `a` is a file
   // `a._S3rver_object` next to a folder `a/`. When this test fails the server orders keys as S3 does: list
   // such keys in the shared test above.
@@ -454,5 +434,39 @@ describe('memoryS3 only', () => {
     ).rejects.toThrow('memoryS3 does not answer CopyObjectCommand');
     expect(() => memoryS3({ maxKeys: 0 })).toThrow(RangeError);
     expect(() => s3.failNext('GetObject', { times: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('the local S3 server: V2 listings in pages', () => {
+  it('answers start-after and its own tokens, and refuses a token it did not make', async () => {
+    const b = await backends[0].start(2);
+    try {
+      for (const key of ['k/1', 'k/2', 'k/3', 'k/4', 'k/5']) await b.store.put(key, key);
+      const first = await b.client.send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'k/', StartAfter: 'k/1' }),
+      );
+      expect(first).toMatchObject({ StartAfter: 'k/1', KeyCount: 2, IsTruncated: true });
+      expect(first.Contents?.map((o) => o.Key)).toEqual(['k/2', 'k/3']);
+      const second = await b.client.send(
+        new ListObjectsV2Command({
+          Bucket: BUCKET,
+          Prefix: 'k/',
+          ContinuationToken: first.NextContinuationToken,
+        }),
+      );
+      expect(second).toMatchObject({
+        ContinuationToken: first.NextContinuationToken,
+        KeyCount: 2,
+        IsTruncated: false,
+      });
+      expect(second.Contents?.map((o) => o.Key)).toEqual(['k/4', 'k/5']);
+      expect(second.NextContinuationToken).toBeUndefined();
+      const forged = b.client.send(
+        new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: 'bm90IG91cnM' }),
+      );
+      expect(await failure(forged)).toMatchObject({ name: 'InvalidArgument', status: 400 });
+    } finally {
+      await b.close();
+    }
   });
 });
