@@ -60,7 +60,7 @@ export function styleRegions(width: number, height: number, styles: readonly Sty
     width * height,
   );
   return groups.map((g, r) => {
-    const masks = layerMasks(full[r], { width, height }, grids);
+    const masks = poolToGrids(full[r], { width, height }, grids);
     return {
       styles: g.styles,
       blend: blendOf(g.styles),
@@ -85,10 +85,10 @@ function normaliseOverlap(masks: readonly Float32Array[], pixels: number): Float
 }
 
 /**
- * The mask at each style layer's grid: 2x2 stride-2 average pooling (flooring odd sizes, as VGG's
- * poolings do) until the grid is that layer's.
+ * A map (a mask, a tile's weights) at each of `grids`, coarser and coarser: 2x2 stride-2 average pooling
+ * (flooring odd sizes, as VGG's poolings do) until the grid is that one.
  */
-function layerMasks(mask: Float32Array, grid: Grid, grids: readonly Grid[]): Float32Array[] {
+export function poolToGrids(mask: Float32Array, grid: Grid, grids: readonly Grid[]): Float32Array[] {
   let current = { data: mask, grid };
   return grids.map((target) => {
     while (current.grid.width > target.width || current.grid.height > target.height) {
