@@ -32,6 +32,7 @@ const FLAG_KINDS: Record<keyof StylizeOptions, FlagKind> = {
   saveEvery: 'number',
   engine: { choices: ['auto', 'onnx', 'tfjs'] },
   threads: 'number',
+  tileSize: 'number',
 };
 
 /** Parses "1,0.8,0.5", "1e3" or "50,30,80" the way users type them; anything else stays a string for zod to reject. */

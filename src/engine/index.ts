@@ -3,7 +3,15 @@
  * lazily so a missing native runtime only matters to the engine that needs it.
  */
 import { NstError } from '../errors.js';
-import type { EngineChoice, EngineFactory, EngineKind, EngineSpec, StyleEngine } from './types.js';
+import type {
+  EngineChoice,
+  EngineFactory,
+  EngineKind,
+  EngineSpec,
+  StyleEngine,
+  TileEngine,
+  TileEngineSpec,
+} from './types.js';
 
 const loaders: Record<EngineKind, () => Promise<EngineFactory>> = {
   onnx: async () => (await import('./onnx/engine.js')).createOnnxEngine,
@@ -54,6 +62,18 @@ export async function resolveEngineKind(choice: EngineChoice): Promise<EngineKin
 export async function createEngine(choice: EngineChoice, spec: EngineSpec): Promise<StyleEngine> {
   const kind = await resolveEngineKind(choice);
   return (await loadEngineFactory(kind))(spec);
+}
+
+/** The engine of one tile (tiling.ts): the onnx engine's; tfjs optimises whole images only. */
+export async function createTileEngine(choice: EngineChoice, spec: TileEngineSpec): Promise<TileEngine> {
+  const kind = await resolveEngineKind(choice);
+  if (kind !== 'onnx') {
+    throw new NstError(
+      'INVALID_OPTION',
+      `tiles (tileSize) need the onnx engine; the ${kind} engine optimises whole images only`,
+    );
+  }
+  return (await import('./onnx/engine.js')).createOnnxEngine(spec);
 }
 
 /** Every engine that loads here, in preference order. */

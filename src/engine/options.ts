@@ -8,6 +8,7 @@ import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
 import { ADAM_AVERAGE_DECAY } from './optim/average.js';
 import { LBFGS_DEFAULTS } from './optim/lbfgs.js';
 import { DEFAULT_SCHEDULE } from './schedule.js';
+import { MAX_TILE_SIZE, MIN_TILE_SIZE } from './tiling.js';
 
 /** The largest result, longest side in pixels. */
 export const MAX_SIZE = 4096;
@@ -130,6 +131,15 @@ export const stylizeOptionsSchema = z
       .default('auto')
       .describe('Engine: auto picks the fastest that loads'),
     threads: z.number().int().min(1).max(256).optional().describe('Worker threads (default: all cores)'),
+    tileSize: z
+      .number()
+      .int()
+      .min(MIN_TILE_SIZE)
+      .max(MAX_TILE_SIZE)
+      .optional()
+      .describe(
+        "Longest side of a tile: a scale larger than this is optimised as overlapping tiles that share the whole image's style statistics, in bounded memory (onnx engine; default: untiled)",
+      ),
   })
   .strict()
   .superRefine((options, ctx) => {

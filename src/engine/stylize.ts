@@ -5,29 +5,27 @@
  * transfer) are the caller's steps (src/stylize-image.ts).
  */
 import { NstError } from '../errors.js';
-import { createEngine as defaultCreateEngine } from './index.js';
+import { createEngine as defaultCreateEngine, createTileEngine as defaultCreateTileEngine } from './index.js';
 import { checkInput, styleSizeAt } from './input-limits.js';
-import {
-  ADAM_AVERAGE_DECAY,
-  type AdamOptions,
-  averageIterates,
-  createOptimiser,
-  type LbfgsOptions,
-} from './optim/index.js';
+import { styleRegions } from './masks.js';
+import { averageDecay, optimiserFor } from './optimiser-for.js';
 import type { StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage } from './resample.js';
 import { RunClock } from './run-clock.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
+import { optimiseTiled, TiledScaleAborted } from './tiled-scale.js';
+import { cropTile, planTiles, type TilePlan, tileLoss } from './tiling.js';
 import type {
   EngineChoice,
   EngineKind,
   EngineSpec,
-  LossAndGradient,
   LossTerms,
   MaskImage,
   RgbImage,
   StyleEngine,
   StyleImage,
+  TileEngine,
+  TileEngineSpec,
   VggWeights,
 } from './types.js';
 import { fromNetworkInput, seededRandom, toNetworkInput } from './vgg.js';
@@ -89,6 +87,10 @@ export interface StylizeContext {
   readonly beforeScale?: (scale: ScaleStart) => boolean | undefined;
   /** Engine construction (tests inject counting or failing engines). */
   readonly createEngine?: (choice: EngineChoice, spec: EngineSpec) => Promise<StyleEngine>;
+  /** Tile engine construction, for scales larger than options.tileSize. */
+  readonly createTileEngine?: (choice: EngineChoice, spec: TileEngineSpec) => Promise<TileEngine>;
+  /** Iterations per round of a tiled scale (default TILE_ROUND_ITERATIONS; the bench measures others). */
+  readonly tileRoundIterations?: number;
   /**
    * The scales to run, when the caller planned them already (so one plan serves its checkpoint check, its
    * cost estimate and the run); the last must be at the content's size. Absent: planned from the options.
@@ -200,6 +202,8 @@ async function runScale(
     const image = fromNetworkInput(start.x, scale.width, scale.height);
     throw new StylizeAborted({ scaleIndex: s, iteration: start.iteration, image }, context.signal?.reason);
   }
+  const plan = options.tileSize ? planTiles(scale.width, scale.height, options.tileSize) : undefined;
+  if (plan && plan.tiles.length > 1) return runTiledScale(run, s, start, plan);
   const engine = await createEngine(options.engine, engineSpec(input, options, scale, context.weights));
   try {
     const initial = isLast
@@ -216,6 +220,81 @@ async function runScale(
     return { x, engine: engine.kind, backend: engine.backend, report, initial, final };
   } finally {
     engine.dispose();
+  }
+}
+
+/**
+ * One scale as tiles (tiled-scale.ts). Its report's loss terms are the whole image's, assembled from the
+ * tiles; a tiled final scale's `initial` terms are at its starting image (the previous scale's result).
+ */
+async function runTiledScale(
+  run: DriverRun,
+  s: number,
+  start: { x: Float32Array; iteration: number },
+  plan: TilePlan,
+): Promise<ScaleOutcome> {
+  const { input, options, context, scales, clock } = run;
+  const scale = scales[s];
+  const started = performance.now();
+  const whole = engineSpec(input, options, scale, context.weights);
+  const regions = styleRegions(scale.width, scale.height, whole.styles);
+  const createTile = context.createTileEngine ?? defaultCreateTileEngine;
+  let backend = '';
+  const tileEngine = async (t: number) => {
+    const tile = plan.tiles[t];
+    const engine = await createTile(options.engine, {
+      ...whole,
+      width: tile.width,
+      height: tile.height,
+      content: { width: tile.width, height: tile.height, data: cropTile(whole.content.data, plan, tile) },
+      // The masks are in the tile's regions.
+      styles: whole.styles.map(({ image, weight }) => ({ image, weight })),
+      tile: tileLoss(plan, t, regions),
+    });
+    backend = engine.backend;
+    return engine;
+  };
+  // Only the shares are kept for every tile; a tile's masks are made when its engine is.
+  const shares = plan.tiles.map((_, t) => tileLoss(plan, t, regions).styleShares);
+  const perIteration = scaleWork(scale) / scale.iterations;
+  let counted = 0;
+  try {
+    const outcome = await optimiseTiled(
+      {
+        plan,
+        regions,
+        options,
+        tileEngine,
+        shares: (t) => shares[t],
+        roundIterations: context.tileRoundIterations,
+        signal: context.signal,
+        onRound: (iteration, terms, x) => {
+          clock.count(perIteration * (iteration - counted), iteration - counted);
+          counted = iteration;
+          context.onProgress?.(progress(run, s, start.iteration + iteration, terms, x));
+        },
+      },
+      start.x,
+      scale.iterations - start.iteration,
+    );
+    const report: ScaleReport = {
+      ...scale,
+      iterationsRun: outcome.iterations,
+      seconds: (performance.now() - started) / 1000,
+      final: outcome.final,
+    };
+    const isLast = s === scales.length - 1;
+    return {
+      x: outcome.x,
+      engine: 'onnx',
+      backend,
+      report,
+      ...(isLast ? { initial: outcome.initial, final: outcome.final } : {}),
+    };
+  } catch (e) {
+    if (!(e instanceof TiledScaleAborted)) throw e;
+    const image = fromNetworkInput(e.x, scale.width, scale.height);
+    throw new StylizeAborted({ scaleIndex: s, iteration: start.iteration + e.iteration, image }, e.cause);
   }
 }
 
@@ -249,17 +328,8 @@ async function optimiseScale(
 ): Promise<{ x: Float32Array; iteration: number; last?: LossTerms }> {
   const { options, context, scales, clock } = run;
   const scale = scales[s];
-  // With averaging, optimiser.x is the average: what checkpoints, frames and the scale's result hold.
   const decay = averageDecay(options);
-  const optimiser = averageIterates(
-    createOptimiser<LossAndGradient>(
-      options.optimizer,
-      start.x,
-      (v) => engine.lossAndGradient(v),
-      optimiserOptions(options),
-    ),
-    decay,
-  );
+  const optimiser = optimiserFor(options, start.x, engine);
   let iteration = start.iteration;
   let last: LossTerms | undefined;
   while (iteration < scale.iterations) {
@@ -281,18 +351,6 @@ async function optimiseScale(
   }
   // The steps' losses are the iterates'; an averaged scale's loss is the average's (the caller evaluates it).
   return { x: optimiser.x.slice(), iteration, last: decay > 0 ? undefined : last };
-}
-
-/** Adam's iterate-averaging decay (unset: ADAM_AVERAGE_DECAY); L-BFGS never averages (options refuse it). */
-function averageDecay(options: StylizeOptions): number {
-  return options.optimizer === 'adam' ? (options.averageDecay ?? ADAM_AVERAGE_DECAY) : 0;
-}
-
-/** The optimiser's settings among the options (unset ones take the optimiser's defaults). */
-function optimiserOptions(options: StylizeOptions): LbfgsOptions | AdamOptions {
-  const learningRate = options.learningRate === undefined ? {} : { learningRate: options.learningRate };
-  if (options.optimizer === 'adam') return learningRate;
-  return { ...learningRate, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
 }
 
 function progress(run: DriverRun, s: number, iteration: number, terms: LossTerms, x: Float32Array): Progress {

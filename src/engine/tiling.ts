@@ -27,13 +27,15 @@ import { CONTENT_LAYER, STYLE_LAYERS, VGG19_LAYERS } from './vgg.js';
 /** Tiles start on multiples of this: the pixels per position of the deepest style layer (relu5_1). */
 export const TILE_ALIGN = 16;
 /** Pixels at a tile's inner edge that it sees but gives no weight. */
-export const TILE_MARGIN = 2 * TILE_ALIGN;
+const TILE_MARGIN = 2 * TILE_ALIGN;
 /** Pixels over which one tile's weight hands over to its neighbour's. */
-export const TILE_RAMP = 4 * TILE_ALIGN;
+const TILE_RAMP = 4 * TILE_ALIGN;
 /** How far neighbouring tiles overlap: both margins and the ramp. */
 export const TILE_OVERLAP = 2 * TILE_MARGIN + TILE_RAMP;
 /** The smallest tile: twice the overlap, so a tile's centre is at least as wide as its overlaps. */
 export const MIN_TILE_SIZE = 2 * TILE_OVERLAP;
+/** The largest: beyond it a tile costs as much memory as the untiled scales tiling is for. */
+export const MAX_TILE_SIZE = 4096;
 
 /** A window of the scale's image, in its pixels. */
 export interface Tile {
@@ -174,6 +176,11 @@ export function addWeightedTile(
 export interface TileLoss {
   readonly regions: readonly StyleRegion[];
   readonly positions: readonly number[];
+  /**
+   * Per region and style layer (r * 5 + l): the tile's share of the region's effective positions there
+   * (its masks' squares summed over E_{r,l}); the tiles' shares add up to 1. See tiled-scale.ts.
+   */
+  readonly styleShares: readonly number[];
   readonly contentWeights: Float32Array;
   readonly pixelWeights: Float32Array;
 }
@@ -211,9 +218,17 @@ export function tileLoss(plan: TilePlan, t: number, whole: readonly StyleRegion[
   }));
   const contentGrid = tileGrids[layerIndex(CONTENT_LAYER)];
   const [contentWeights] = poolToGrids(pixelWeights, tileGrid, [contentGrid]);
+  const styleShares = regions.flatMap((region, r) =>
+    region.masks.map((mask, l) => {
+      const effective = whole[r].effective[l];
+      const covered = mask?.reduce((sum, m) => sum + m * m, 0) ?? 0;
+      return effective > 0 ? covered / effective : 0;
+    }),
+  );
   return {
     regions,
     positions: STYLE_LAYERS.map((name) => area(wholeGrids[layerIndex(name)])),
+    styleShares,
     contentWeights,
     pixelWeights,
   };

@@ -7,6 +7,8 @@
  * so optimisers and the coarse-to-fine driver never care.
  */
 
+import type { TileLoss } from './tiling.js';
+
 /** A dense float32 tensor (weights, features, Grams). Row-major. */
 export interface Tensor32 {
   readonly shape: readonly number[];
@@ -102,3 +104,28 @@ export interface StyleEngine {
 }
 
 export type EngineFactory = (spec: EngineSpec) => Promise<StyleEngine>;
+
+/**
+ * One tile of a larger image (tiling.ts). Its styles carry no masks: `tile.regions` are the whole image's
+ * regions, masked to the tile and weighted by its share.
+ */
+export interface TileEngineSpec extends EngineSpec {
+  readonly tile: TileLoss;
+}
+
+/**
+ * An engine of one tile. Its loss is the tile's share of the whole image's, whose style residual comes
+ * from every tile: the driver gives it Gram targets that take the other tiles' contributions out
+ * (setStyleTargets), and asks for its own contributions (evaluateTile). Grams are indexed region * 5 + layer.
+ */
+export interface TileEngine extends StyleEngine {
+  /** A_{r,l}: the styles' blended Grams, normalised for the whole image (losses.ts). */
+  readonly styleTargets: readonly Float32Array[];
+  /**
+   * The tile at x: G_{r,l}, its weighted contributions to the whole image's Grams, and its loss terms (its
+   * content and TV terms are its shares of the whole image's; its style term is against its current targets).
+   */
+  evaluateTile(x: Float32Array): Promise<{ readonly grams: Float32Array[]; readonly terms: LossTerms }>;
+  /** Replaces the targets the tile's style terms compare its Grams with (copied). */
+  setStyleTargets(targets: readonly Float32Array[]): void;
+}

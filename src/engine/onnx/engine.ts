@@ -8,7 +8,8 @@ import { checkEngineCall, validateEngineSpec } from '../engine-spec.js';
 import { type StyleRegion, styleRegions } from '../masks.js';
 import { gridOf } from '../shapes.js';
 import { defaultThreads } from '../threads.js';
-import type { EngineFactory, EngineSpec, LossAndGradient, RgbImage, StyleEngine } from '../types.js';
+import type { TileLoss } from '../tiling.js';
+import type { EngineSpec, LossAndGradient, LossTerms, RgbImage, TileEngine } from '../types.js';
 import { STYLE_LAYERS, toNetworkInput } from '../vgg.js';
 import { type Kernels, prepareKernels } from './kernels.js';
 import { createSession, type OnnxBackend } from './session.js';
@@ -22,11 +23,14 @@ interface Targets {
   readonly grams: Float32Array[];
 }
 
-export const createOnnxEngine: EngineFactory = async (spec) => {
+/** The engine of a whole image, or of one tile of a larger one (spec.tile: its regions and weights). */
+export const createOnnxEngine = async (
+  spec: EngineSpec & { readonly tile?: TileLoss },
+): Promise<OnnxEngine> => {
   validateEngineSpec(spec);
   const threads = spec.threads ?? defaultThreads();
   const kernels = prepareKernels(spec.weights);
-  const regions = styleRegions(spec.width, spec.height, spec.styles);
+  const regions = spec.tile?.regions ?? styleRegions(spec.width, spec.height, spec.styles);
   const targets = await computeTargets(spec, regions, kernels, threads);
   const { session, backend } = await createSession(buildLossModel({ ...spec, kernels, regions }), {
     threads,
@@ -35,11 +39,13 @@ export const createOnnxEngine: EngineFactory = async (spec) => {
 };
 
 /** One lossAndGradient at a time (the optimisers await each): the calls share the output buffers. */
-class OnnxEngine implements StyleEngine {
+class OnnxEngine implements TileEngine {
   readonly kind = 'onnx';
   readonly width: number;
   readonly height: number;
+  readonly styleTargets: readonly Float32Array[];
   private readonly shape: number[];
+  private readonly gramShapes: number[][];
   private readonly targetFeeds: Record<string, Tensor>;
   /** Preallocated outputs: onnxruntime writes into them, so a step allocates no large buffers. */
   private readonly fetches: Record<string, Tensor>;
@@ -55,10 +61,10 @@ class OnnxEngine implements StyleEngine {
     this.height = spec.height;
     this.shape = [1, spec.height, spec.width, 3];
     const shapes = targetShapes(spec.width, spec.height);
+    this.styleTargets = targets.grams;
+    this.gramShapes = targets.grams.map((_, i) => shapes.grams[i % STYLE_LAYERS.length]);
     this.targetFeeds = { [IO.contentTarget]: new Tensor('float32', targets.content, shapes.content) };
-    targets.grams.forEach((gram, i) => {
-      this.targetFeeds[IO.gramTarget(i)] = new Tensor('float32', gram, shapes.grams[i % STYLE_LAYERS.length]);
-    });
+    this.setStyleTargets(targets.grams);
     const scalar = () => new Tensor('float32', new Float32Array(1), []);
     this.fetches = {
       [IO.loss]: scalar(),
@@ -84,6 +90,29 @@ class OnnxEngine implements StyleEngine {
       total: value(IO.loss),
     };
     return { loss: terms.total, grad: this.fetches[IO.grad].data as Float32Array, terms };
+  }
+
+  async evaluateTile(x: Float32Array): Promise<{ grams: Float32Array[]; terms: LossTerms }> {
+    checkEngineCall(this, this.disposed, x);
+    const grams = this.gramShapes.map((_, i) => IO.styleGram(i));
+    const out = await this.session.run(
+      { ...this.targetFeeds, [IO.image]: new Tensor('float32', x, this.shape) },
+      [IO.content, IO.style, IO.tv, IO.loss, ...grams],
+    );
+    const value = (name: string) => (out[name].data as Float32Array)[0];
+    return {
+      grams: grams.map((name) => (out[name].data as Float32Array).slice()),
+      terms: { content: value(IO.content), style: value(IO.style), tv: value(IO.tv), total: value(IO.loss) },
+    };
+  }
+
+  setStyleTargets(targets: readonly Float32Array[]): void {
+    if (targets.length !== this.gramShapes.length) {
+      throw new RangeError(`${targets.length} style targets for ${this.gramShapes.length} style terms`);
+    }
+    targets.forEach((gram, i) => {
+      this.targetFeeds[IO.gramTarget(i)] = new Tensor('float32', gram.slice(), this.gramShapes[i]);
+    });
   }
 
   dispose(): void {

@@ -16,6 +16,7 @@
 import { styleCoefficient } from '../losses.js';
 import type { StyleRegion } from '../masks.js';
 import { convGrids, type Grid, pooled } from '../shapes.js';
+import type { TileLoss } from '../tiling.js';
 import type { LossWeights, Pooling } from '../types.js';
 import { CONTENT_LAYER, type ConvLayer, STYLE_LAYERS, VGG19_LAYERS } from '../vgg.js';
 import { GraphBuilder, type Value } from './graph-builder.js';
@@ -33,6 +34,8 @@ export const IO = {
   tv: 'tv',
   grad: 'grad',
   gram: (i: number) => `gram_${i}`,
+  /** The loss graph's G_{r,l} (index r * 5 + l): a tile's contributions to the whole image's Grams. */
+  styleGram: (i: number) => `style_gram_${i}`,
   features: 'content_features',
 } as const;
 
@@ -128,15 +131,18 @@ export interface LossGraphSpec {
   readonly height: number;
   readonly pooling: Pooling;
   readonly loss: LossWeights;
+  /** A tile's share of a larger image's loss (tiling.ts); none: the whole image is x. */
+  readonly tile?: Pick<TileLoss, 'positions' | 'contentWeights' | 'pixelWeights' | 'styleShares'>;
 }
 
 /**
  * The loss graph. Inputs: x [1,H,W,3] NHWC, content_target (relu4_2 features, NCHW), gram_target_<r * 5 + l>
- * (the blended style Grams A_{r,l} of region r at style layer l; 0..4 with one region). Outputs: loss, content, style, tv (scalars; weighted contributions) and
- * grad (dL/dx, NHWC).
+ * (the blended style Grams A_{r,l} of region r at style layer l; 0..4 with one region). Outputs: loss, content, style, tv (scalars; weighted contributions),
+ * grad (dL/dx, NHWC) and style_gram_<r * 5 + l> (G_{r,l}). For a tile, each term is its share of the whole
+ * image's: the style terms normalised by the whole image's positions, content and TV weighted per position.
  */
 export function buildLossModel(spec: LossGraphSpec): Uint8Array {
-  const { kernels, width, height, pooling, loss, regions } = spec;
+  const { kernels, width, height, pooling, loss, regions, tile } = spec;
   const g = new GraphBuilder('vgg19-gatys-loss-and-gradient');
   const x = g.input(IO.image, [1, height, width, 3]);
   const grids = convGrids(width, height);
@@ -151,17 +157,19 @@ export function buildLossModel(spec: LossGraphSpec): Uint8Array {
       const i = layerIndex(name);
       const channels = VGG19_LAYERS[i].outChannels;
       const target = g.input(IO.gramTarget(r * STYLE_LAYERS.length + s), targets.grams[s]);
-      const { term, grad } = styleTerm(g, fwd.activations[i], target, {
+      const { term, grad, gram } = styleTerm(g, fwd.activations[i], target, {
         channels,
         grid: grids[i],
-        coefficient: styleCoefficient(
-          loss.style * (loss.styleLayers[s] ?? 0),
-          channels,
-          grids[i].width * grids[i].height,
-          region.effective[s],
-        ),
+        coefficient:
+          styleCoefficient(
+            loss.style * (loss.styleLayers[s] ?? 0),
+            channels,
+            tile?.positions[s] ?? grids[i].width * grids[i].height,
+            region.effective[s],
+          ) * (tile ? inverseShare(tile.styleShares[r * STYLE_LAYERS.length + s]) : 1),
         mask: region.masks[s],
       });
+      g.output(IO.styleGram(r * STYLE_LAYERS.length + s), gram, targets.grams[s]);
       styleTerms.push(term);
       injected.set(i, addOptional(g, injected.get(i), grad));
     });
@@ -171,11 +179,12 @@ export function buildLossModel(spec: LossGraphSpec): Uint8Array {
     fwd.activations[CONTENT_INDEX],
     g.input(IO.contentTarget, targets.content),
     loss.content,
+    tile && { grid: grids[CONTENT_INDEX], values: tile.contentWeights },
   );
   injected.set(CONTENT_INDEX, addOptional(g, injected.get(CONTENT_INDEX), content.grad));
 
   const style = g.op('Sum', styleTerms);
-  const tv = tvTerm(g, x, loss.tv, { width, height });
+  const tv = tvTerm(g, x, loss.tv, { width, height }, tile?.pixelWeights);
   const imageGrad = g.op('Transpose', [backward(g, fwd, injected, kernels, grids)], { perm: [0, 2, 3, 1] });
 
   g.output(IO.content, content.term, []);
@@ -185,6 +194,12 @@ export function buildLossModel(spec: LossGraphSpec): Uint8Array {
   g.output(IO.grad, g.op('Add', [imageGrad, tv.grad]), [1, height, width, 3]);
   return g.encode();
 }
+
+/**
+ * A tile's style term is weighted by the inverse of its share (tiled-scale.ts): its curvature in its own
+ * Gram is then the whole loss's as every tile moves at once. A tile with no share has no style term.
+ */
+const inverseShare = (share: number | undefined) => (share !== undefined && share > 0 ? 1 / share : 0);
 
 const addOptional = (g: GraphBuilder, a: Value | undefined, b: Value) =>
   a === undefined ? b : g.op('Add', [a, b]);

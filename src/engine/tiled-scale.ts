@@ -1,0 +1,202 @@
+/**
+ * One scale optimised as tiles (tiling.ts), converging to the untiled result. The whole image's loss is
+ * what is optimised: its style term compares the whole image's Grams, which are the sum of the tiles'
+ * weighted contributions, with the painting's. The scale runs in rounds:
+ *
+ *   1. every tile starts from the current whole image, with the residual R = A - G_all frozen for the
+ *      round. All tiles move at once, so a tile that cancelled the whole residual alone would overshoot
+ *      it T times over (measured: the style loss grew round after round). So tile t aims at its share s_t
+ *      of it: its target is G_t + s_t R, and its style term is weighted by 1/s_t (vgg-graph.ts). Its style
+ *      gradient at the start is then exactly the whole image's, the tiles' aims add up to R, and a fixed
+ *      point of the rounds is the untiled optimum;
+ *   2. each tile runs TILE_ROUND_ITERATIONS iterations on its own engine (independently: in a fan-out they
+ *      run in parallel), then reports its pixels and its contributions at them;
+ *   3. the tiles' pixels blend into the next whole image with their weights, and their contributions sum
+ *      to the next round's G_all.
+ *
+ * A first pass reads each tile's contributions at the starting image. One tile engine exists at a time, so
+ * memory follows the tile size: the whole image is held only as pixels and Grams (a few MB).
+ */
+import { NstError } from '../errors.js';
+import { styleCoefficient } from './losses.js';
+import type { StyleRegion } from './masks.js';
+import { optimiserFor } from './optimiser-for.js';
+import type { StylizeOptions } from './options.js';
+import { gridOf } from './shapes.js';
+import { addWeightedTile, cropTile, type TilePlan, tileWeights } from './tiling.js';
+import type { LossTerms, LossWeights, TileEngine } from './types.js';
+import { STYLE_LAYERS, VGG19_LAYERS } from './vgg.js';
+
+/**
+ * Iterations each tile runs against one frozen residual. Shorter rounds track the untiled optimum more
+ * closely; each round costs every tile one engine build and one extra evaluation.
+ */
+const TILE_ROUND_ITERATIONS = 10;
+
+export interface TiledScale {
+  readonly plan: TilePlan;
+  /** The whole image's style regions at this scale (masks.ts). */
+  readonly regions: readonly StyleRegion[];
+  readonly options: StylizeOptions;
+  /** Builds tile t's engine (one at a time: the caller disposes none, this does). */
+  readonly tileEngine: (t: number) => Promise<TileEngine>;
+  /** Tile t's style shares (tiling.ts TileLoss.styleShares). */
+  readonly shares: (t: number) => readonly number[];
+  /** Iterations per round (default TILE_ROUND_ITERATIONS; the bench measures others). */
+  readonly roundIterations?: number;
+  readonly signal?: AbortSignal;
+  /** Told after each round: the iterations done at this scale, the whole image's terms, the image. */
+  readonly onRound?: (iteration: number, terms: LossTerms, x: Float32Array) => void;
+}
+
+/** Where the tiles stand: each one's Gram contributions and its last content and TV terms. */
+interface TileState {
+  readonly grams: Float32Array[];
+  readonly terms: LossTerms;
+}
+
+/** Runs `iterations` iterations from `x0` (network space, the plan's size); returns the whole image. */
+export async function optimiseTiled(
+  scale: TiledScale,
+  x0: Float32Array,
+  iterations: number,
+): Promise<{ x: Float32Array; initial: LossTerms; final: LossTerms; iterations: number }> {
+  let targets: readonly Float32Array[] = [];
+  let states = await evaluateTiles(scale, x0, (engine) => {
+    targets = engine.styleTargets;
+  });
+  const initial = wholeTerms(scale, states, targets);
+  let x = x0;
+  let done = 0;
+  while (done < iterations) {
+    if (scale.signal?.aborted) throw new TiledScaleAborted(done, x, scale.signal.reason);
+    const round = Math.min(scale.roundIterations ?? TILE_ROUND_ITERATIONS, iterations - done);
+    ({ x, states } = await runRound(scale, x, states, targets, round));
+    done += round;
+    scale.onRound?.(done, wholeTerms(scale, states, targets), x);
+  }
+  return { x, initial, final: wholeTerms(scale, states, targets), iterations: done };
+}
+
+/** Thrown between rounds when the signal aborts: the iterations done and the whole image then. */
+export class TiledScaleAborted extends NstError {
+  constructor(
+    readonly iteration: number,
+    readonly x: Float32Array,
+    reason: unknown,
+  ) {
+    super('ABORTED', `tiled scale stopped after ${iteration} iterations`, { cause: reason });
+  }
+}
+
+/** Each tile's contributions and terms at x; `first` sees the first engine (the targets are everyone's). */
+async function evaluateTiles(
+  scale: TiledScale,
+  x: Float32Array,
+  first: (engine: TileEngine) => void,
+): Promise<TileState[]> {
+  const states: TileState[] = [];
+  for (const [t, tile] of scale.plan.tiles.entries()) {
+    const engine = await scale.tileEngine(t);
+    try {
+      if (t === 0) first(engine);
+      states.push(await engine.evaluateTile(cropTile(x, scale.plan, tile)));
+    } finally {
+      engine.dispose();
+    }
+  }
+  return states;
+}
+
+/** One round: every tile optimised against the residual frozen at its start, then blended. */
+async function runRound(
+  scale: TiledScale,
+  x: Float32Array,
+  states: readonly TileState[],
+  targets: readonly Float32Array[],
+  iterations: number,
+): Promise<{ x: Float32Array; states: TileState[] }> {
+  const { plan } = scale;
+  const all = sumGrams(states.map((s) => s.grams));
+  const next = new Float32Array(x.length);
+  const nextStates: TileState[] = [];
+  for (const [t, tile] of plan.tiles.entries()) {
+    const engine = await scale.tileEngine(t);
+    try {
+      // G_t + s_t (A - G_all): the tile's share of the residual (see the file comment).
+      const shares = scale.shares(t);
+      engine.setStyleTargets(targets.map((a, i) => aim(states[t].grams[i], shares[i], a, all[i])));
+      const optimiser = optimiserFor(scale.options, cropTile(x, plan, tile), engine);
+      for (let k = 0; k < iterations; k++) {
+        const step = await optimiser.step();
+        if (!Number.isFinite(step.evaluation.loss)) {
+          throw new NstError('INTERNAL', `the loss diverged in tile ${t + 1} of ${plan.tiles.length}`);
+        }
+        if (step.converged) break;
+      }
+      const pixels = optimiser.x;
+      nextStates.push(await engine.evaluateTile(pixels));
+      addWeightedTile(next, plan, tile, pixels, tileWeights(plan, t));
+    } finally {
+      engine.dispose();
+    }
+  }
+  return { x: next, states: nextStates };
+}
+
+function sumGrams(perTile: readonly (readonly Float32Array[])[]): Float32Array[] {
+  return perTile[0].map((_, i) => {
+    const sum = new Float64Array(perTile[0][i].length);
+    for (const grams of perTile) for (let k = 0; k < sum.length; k++) sum[k] += grams[i][k];
+    return Float32Array.from(sum);
+  });
+}
+
+/** gram + share * (target - all). */
+function aim(gram: Float32Array, share: number, target: Float32Array, all: Float32Array): Float32Array {
+  const out = new Float32Array(gram.length);
+  for (let i = 0; i < gram.length; i++) out[i] = gram[i] + share * (target[i] - all[i]);
+  return out;
+}
+
+/**
+ * The whole image's loss terms: the tiles' content and TV shares summed, and the style term of the summed
+ * Grams against the targets, as losses.ts defines it for the whole image.
+ */
+function wholeTerms(
+  scale: TiledScale,
+  states: readonly TileState[],
+  targets: readonly Float32Array[],
+): LossTerms {
+  const { options, plan, regions } = scale;
+  const loss = { style: options.styleWeight, styleLayers: options.styleLayerWeights };
+  const all = sumGrams(states.map((s) => s.grams));
+  const style = wholeStyleTerm(all, targets, regions, plan, loss);
+  const content = states.reduce((sum, s) => sum + s.terms.content, 0);
+  const tv = states.reduce((sum, s) => sum + s.terms.tv, 0);
+  return { content, style, tv, total: content + style + tv };
+}
+
+/** beta * Ls of the whole image (losses.ts) from its Grams G_{r,l} and the targets A_{r,l}. */
+export function wholeStyleTerm(
+  grams: readonly Float32Array[],
+  targets: readonly Float32Array[],
+  regions: readonly StyleRegion[],
+  size: { readonly width: number; readonly height: number },
+  loss: Pick<LossWeights, 'style' | 'styleLayers'>,
+): number {
+  let style = 0;
+  regions.forEach((region, r) => {
+    STYLE_LAYERS.forEach((name, l) => {
+      const grid = gridOf(name, size.width, size.height);
+      const channels = VGG19_LAYERS.find((layer) => layer.name === name)?.outChannels ?? 0;
+      const weight = loss.style * (loss.styleLayers[l] ?? 0);
+      const c = styleCoefficient(weight, channels, grid.width * grid.height, region.effective[l]);
+      const i = r * STYLE_LAYERS.length + l;
+      let sum = 0;
+      for (let k = 0; k < grams[i].length; k++) sum += (grams[i][k] - targets[i][k]) ** 2;
+      style += c * sum;
+    });
+  });
+  return style;
+}

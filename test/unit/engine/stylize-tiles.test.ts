@@ -1,0 +1,96 @@
+/**
+ * The driver with tiles (options.tileSize): a scale larger than the tile size runs as tiles in rounds
+ * (tiled-scale.ts), one tile engine at a time, reporting the whole image's progress each round; a scale
+ * that fits one tile runs whole; an abort between rounds leaves a checkpoint of the whole image.
+ */
+import { describe, expect, it } from 'vitest';
+import { createEngine, createTileEngine } from '../../../src/engine/index.js';
+import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
+import type { Scale } from '../../../src/engine/schedule.js';
+import { type Progress, StylizeAborted, stylize } from '../../../src/engine/stylize.js';
+import type { EngineChoice, EngineSpec, TileEngineSpec } from '../../../src/engine/types.js';
+import { generateVggWeights } from '../../../src/engine/vgg.js';
+import { photoLike } from '../../helpers/images.js';
+
+const weights = generateVggWeights(5);
+const content = photoLike(320, 272, 1);
+const style = { image: photoLike(96, 96, 7), weight: 1 };
+const options: StylizeOptions = { ...DEFAULT_STYLIZE_OPTIONS, size: 320, tileSize: 256, threads: 2 };
+/** Rounds of 2 iterations keep the test short; 3 iterations make two rounds. */
+const ROUND = 2;
+const scales: Scale[] = [
+  { width: 160, height: 136, iterations: 3 },
+  { width: 320, height: 272, iterations: ROUND + 1 },
+];
+
+/** Real engines, recording what was built: whole scales by size, tiles by their window. */
+function recordingEngines() {
+  const built: string[] = [];
+  return {
+    built,
+    createEngine: async (choice: EngineChoice, spec: EngineSpec) => {
+      built.push(`whole ${spec.width}x${spec.height}`);
+      return createEngine(choice, spec);
+    },
+    createTileEngine: async (choice: EngineChoice, spec: TileEngineSpec) => {
+      built.push(`tile ${spec.width}x${spec.height}`);
+      return createTileEngine(choice, spec);
+    },
+  };
+}
+
+describe('stylize with tiles', () => {
+  it('runs a scale larger than a tile as tiles in rounds, and one that fits whole', async () => {
+    const engines = recordingEngines();
+    const progress: Progress[] = [];
+    const result = await stylize({ content, styles: [style] }, options, {
+      weights,
+      scales,
+      tileRoundIterations: ROUND,
+      ...engines,
+      onProgress: (p) => progress.push(p),
+    });
+    // 2 x 2 tiles (256 px, overlapping by 128): a first pass for their contributions, then 2 rounds.
+    const tiles = ['tile 256x256', 'tile 192x256', 'tile 256x144', 'tile 192x144'];
+    expect(engines.built).toEqual(['whole 160x136', ...tiles, ...tiles, ...tiles]);
+    expect(result.image).toMatchObject({ width: 320, height: 272 });
+    expect(result.scales.map((s) => s.iterationsRun)).toEqual([3, ROUND + 1]);
+    const tiled = progress.filter((p) => p.scaleIndex === 1);
+    expect(tiled.map((p) => p.iteration)).toEqual([ROUND, ROUND + 1]);
+    expect(tiled.at(-1)?.done).toBe(3 + ROUND + 1);
+    // The whole image's loss, assembled from the tiles, went down.
+    expect(result.final.total).toBeLessThan(result.initial.total);
+    expect(result.final.total).toBeCloseTo(result.final.content + result.final.style + result.final.tv, -2);
+  }, 120_000);
+
+  it('stops between rounds with a checkpoint of the whole image', async () => {
+    // Aborted as the whole first scale ends: the tiled scale stops before its first round.
+    const stop = new AbortController();
+    const run = stylize({ content, styles: [style] }, options, {
+      weights,
+      scales,
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.scaleIndex === 0 && p.iteration === scales[0].iterations) stop.abort();
+      },
+    });
+    const aborted = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(aborted).toBeInstanceOf(StylizeAborted);
+    expect((aborted as StylizeAborted).checkpoint).toMatchObject({
+      scaleIndex: 1,
+      iteration: 0,
+      image: { width: 320, height: 272 },
+    });
+  }, 120_000);
+
+  it('refuses tiles on the tfjs engine, which optimises whole images only', async () => {
+    const run = stylize({ content, styles: [style] }, { ...options, engine: 'tfjs' }, { weights, scales });
+    await expect(run).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/onnx/),
+    });
+  }, 120_000);
+});
