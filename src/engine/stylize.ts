@@ -6,21 +6,22 @@
  */
 import { NstError } from '../errors.js';
 import { createEngine as defaultCreateEngine, createTileEngine as defaultCreateTileEngine } from './index.js';
-import { checkInput, styleSizeAt } from './input-limits.js';
+import { checkInput } from './input-limits.js';
 import { styleRegions } from './masks.js';
 import { averageDecay, optimiserFor } from './optimiser-for.js';
 import type { StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage } from './resample.js';
 import { RunClock } from './run-clock.js';
+import { clampImage, engineSpec, initialImage } from './scale-spec.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
-import { optimiseTiled, TiledScaleAborted } from './tiled-scale.js';
+import { blendStyleTargets } from './style-targets.js';
+import { optimiseTiled, TiledScaleAborted, tiledStyleGrams } from './tiled-scale.js';
 import { cropTile, planTiles, type TilePlan, tileLoss } from './tiling.js';
 import type {
   EngineChoice,
   EngineKind,
   EngineSpec,
   LossTerms,
-  MaskImage,
   RgbImage,
   StyleEngine,
   StyleImage,
@@ -28,7 +29,7 @@ import type {
   TileEngineSpec,
   VggWeights,
 } from './types.js';
-import { fromNetworkInput, seededRandom, toNetworkInput } from './vgg.js';
+import { fromNetworkInput, toNetworkInput } from './vgg.js';
 
 export interface StylizeInput {
   /** The content image at the target size (the caller resizes it with a high-quality filter). */
@@ -203,7 +204,8 @@ async function runScale(
     throw new StylizeAborted({ scaleIndex: s, iteration: start.iteration, image }, context.signal?.reason);
   }
   const plan = options.tileSize ? planTiles(scale.width, scale.height, options.tileSize) : undefined;
-  if (plan && plan.tiles.length > 1) return runTiledScale(run, s, start, plan);
+  if (plan && options.tileSize && plan.tiles.length > 1)
+    return runTiledScale(run, s, start, plan, options.tileSize);
   const engine = await createEngine(options.engine, engineSpec(input, options, scale, context.weights));
   try {
     const initial = isLast
@@ -232,6 +234,7 @@ async function runTiledScale(
   s: number,
   start: { x: Float32Array; iteration: number },
   plan: TilePlan,
+  tileSize: number,
 ): Promise<ScaleOutcome> {
   const { input, options, context, scales, clock } = run;
   const scale = scales[s];
@@ -240,20 +243,43 @@ async function runTiledScale(
   const regions = styleRegions(scale.width, scale.height, whole.styles);
   const createTile = context.createTileEngine ?? defaultCreateTileEngine;
   let backend = '';
-  const tileEngine = async (t: number) => {
-    const tile = plan.tiles[t];
+  /** The engine of one tile of `image` (0..255, the size of `tiles`): the content's, or a painting's. */
+  const engineOf = async (
+    image: RgbImage,
+    tiles: TilePlan,
+    t: number,
+    tile: Omit<TileEngineSpec, keyof EngineSpec>,
+  ) => {
+    const window = tiles.tiles[t];
+    const crop = { width: window.width, height: window.height, data: cropTile(image.data, tiles, window) };
+    // The masks are in the tile's regions; with the style targets given, the styles are not read.
+    const styles = whole.styles.map(({ image: styleImage, weight }) => ({ image: styleImage, weight }));
+    const { width, height } = crop;
     const engine = await createTile(options.engine, {
       ...whole,
-      width: tile.width,
-      height: tile.height,
-      content: { width: tile.width, height: tile.height, data: cropTile(whole.content.data, plan, tile) },
-      // The masks are in the tile's regions.
-      styles: whole.styles.map(({ image, weight }) => ({ image, weight })),
-      tile: tileLoss(plan, t, regions),
+      width,
+      height,
+      content: crop,
+      styles,
+      ...tile,
     });
     backend = engine.backend;
     return engine;
   };
+  // The painting's Gram targets, once per scale, each painting summed over its own tiles.
+  const targets = await blendStyleTargets(
+    regions,
+    whole.styles.map((style) => style.image),
+    async (i) => {
+      const { image } = whole.styles[i];
+      const tiles = planTiles(image.width, image.height, tileSize);
+      return tiledStyleGrams(toNetworkInput(image), tiles, (t, tile) =>
+        engineOf(image, tiles, t, { tile: tile.loss, styleTargets: tile.styleTargets }),
+      );
+    },
+  );
+  const tileEngine = (t: number) =>
+    engineOf(whole.content, plan, t, { tile: tileLoss(plan, t, regions), styleTargets: targets });
   // Only the shares are kept for every tile; a tile's masks are made when its engine is.
   const shares = plan.tiles.map((_, t) => tileLoss(plan, t, regions).styleShares);
   const perIteration = scaleWork(scale) / scale.iterations;
@@ -388,62 +414,4 @@ function result(run: DriverRun, outcomes: readonly ScaleOutcome[]): StylizeResul
     final: last.final,
     scales: reports,
   };
-}
-
-/** The engine's view of one scale: content and styles resized for it. */
-function engineSpec(
-  input: StylizeInput,
-  options: StylizeOptions,
-  scale: Scale,
-  weights: VggWeights,
-): EngineSpec {
-  return {
-    weights,
-    width: scale.width,
-    height: scale.height,
-    pooling: options.pooling,
-    loss: {
-      content: options.contentWeight,
-      style: options.styleWeight,
-      tv: options.tvWeight,
-      styleLayers: options.styleLayerWeights,
-    },
-    content: resampleImage(input.content, scale.width, scale.height),
-    styles: input.styles.map(({ image, weight, mask }) => {
-      const size = styleSizeAt(image, scale, options);
-      const resized = { image: resampleImage(image, size.width, size.height), weight };
-      return mask ? { ...resized, mask: resampleMask(mask, scale.width, scale.height) } : resized;
-    }),
-    threads: options.threads,
-  };
-}
-
-/** A mask at a scale's size, with the resampling the content gets (clamped: rounding may overshoot 0..1). */
-function resampleMask(mask: MaskImage, width: number, height: number): MaskImage {
-  const data = resampleHwc(mask.data, mask.width, mask.height, width, height, 1);
-  for (let i = 0; i < data.length; i++) data[i] = Math.min(1, Math.max(0, data[i]));
-  return { width, height, data };
-}
-
-/** The starting image at a scale, in network space. */
-function initialImage(input: StylizeInput, options: StylizeOptions, scale: Scale): Float32Array {
-  switch (options.init) {
-    case 'content':
-      return toNetworkInput(resampleImage(input.content, scale.width, scale.height));
-    case 'image':
-      return toNetworkInput(resampleImage(input.initImage!, scale.width, scale.height));
-    case 'random': {
-      // Uniform noise over the pixel range: seeded, so runs repeat exactly.
-      const rand = seededRandom(options.seed);
-      const data = new Float32Array(scale.width * scale.height * 3);
-      for (let i = 0; i < data.length; i++) data[i] = rand() * 255;
-      return toNetworkInput({ width: scale.width, height: scale.height, data });
-    }
-  }
-}
-
-function clampImage(image: RgbImage): RgbImage {
-  const data = new Float32Array(image.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.max(0, image.data[i]));
-  return { width: image.width, height: image.height, data };
 }

@@ -19,11 +19,11 @@
  */
 import { NstError } from '../errors.js';
 import { styleCoefficient } from './losses.js';
-import type { StyleRegion } from './masks.js';
+import { type StyleRegion, styleRegions } from './masks.js';
 import { optimiserFor } from './optimiser-for.js';
 import type { StylizeOptions } from './options.js';
 import { gridOf } from './shapes.js';
-import { addWeightedTile, cropTile, type TilePlan, tileWeights } from './tiling.js';
+import { addWeightedTile, cropTile, type TileLoss, type TilePlan, tileLoss, tileWeights } from './tiling.js';
 import type { LossTerms, LossWeights, TileEngine } from './types.js';
 import { STYLE_LAYERS, VGG19_LAYERS } from './vgg.js';
 
@@ -47,6 +47,35 @@ export interface TiledScale {
   readonly signal?: AbortSignal;
   /** Told after each round: the iterations done at this scale, the whole image's terms, the image. */
   readonly onRound?: (iteration: number, terms: LossTerms, x: Float32Array) => void;
+}
+
+/**
+ * A style image's raw Grams F F^T at relu1_1..relu5_1, summed over its tiles (weights adding up to 1), so a
+ * painting resampled to a print-size scale never runs through VGG whole. `tileEngine` builds the engine of
+ * one tile of `plan` with the given loss share and zero targets (only its Gram contributions are read).
+ */
+export async function tiledStyleGrams(
+  image: Float32Array,
+  plan: TilePlan,
+  tileEngine: (t: number, tile: { loss: TileLoss; styleTargets: Float32Array[] }) => Promise<TileEngine>,
+): Promise<Float32Array[]> {
+  const regions = styleRegions(plan.width, plan.height, [
+    { image: { width: plan.width, height: plan.height, data: new Float32Array(0) }, weight: 1 },
+  ]);
+  const zeros = STYLE_LAYERS.map((name) => {
+    const channels = VGG19_LAYERS.find((layer) => layer.name === name)?.outChannels ?? 0;
+    return new Float32Array(channels * channels);
+  });
+  const perTile: Float32Array[][] = [];
+  for (const [t, tile] of plan.tiles.entries()) {
+    const engine = await tileEngine(t, { loss: tileLoss(plan, t, regions), styleTargets: zeros });
+    try {
+      perTile.push((await engine.evaluateTile(cropTile(image, plan, tile))).grams);
+    } finally {
+      engine.dispose();
+    }
+  }
+  return sumGrams(perTile);
 }
 
 /** Where the tiles stand: each one's Gram contributions and its last content and TV terms. */

@@ -111,6 +111,11 @@ export type EngineFactory = (spec: EngineSpec) => Promise<StyleEngine>;
  */
 export interface TileEngineSpec extends EngineSpec {
   readonly tile: TileLoss;
+  /**
+   * A_{r,l} of the whole image (style-targets.ts), computed once per scale in bounded memory; absent: the
+   * engine computes them from its styles.
+   */
+  readonly styleTargets?: readonly Float32Array[];
 }
 
 /**

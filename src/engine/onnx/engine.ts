@@ -6,10 +6,16 @@
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { checkEngineCall, validateEngineSpec } from '../engine-spec.js';
 import { type StyleRegion, styleRegions } from '../masks.js';
-import { gridOf } from '../shapes.js';
+import { blendStyleTargets } from '../style-targets.js';
 import { defaultThreads } from '../threads.js';
-import type { TileLoss } from '../tiling.js';
-import type { EngineSpec, LossAndGradient, LossTerms, RgbImage, TileEngine } from '../types.js';
+import type {
+  EngineSpec,
+  LossAndGradient,
+  LossTerms,
+  RgbImage,
+  TileEngine,
+  TileEngineSpec,
+} from '../types.js';
 import { STYLE_LAYERS, toNetworkInput } from '../vgg.js';
 import { type Kernels, prepareKernels } from './kernels.js';
 import { createSession, type OnnxBackend } from './session.js';
@@ -24,17 +30,19 @@ interface Targets {
 }
 
 /** The engine of a whole image, or of one tile of a larger one (spec.tile: its regions and weights). */
-export const createOnnxEngine = async (
-  spec: EngineSpec & { readonly tile?: TileLoss },
-): Promise<OnnxEngine> => {
+export const createOnnxEngine = async (spec: EngineSpec | TileEngineSpec): Promise<OnnxEngine> => {
   validateEngineSpec(spec);
   const threads = spec.threads ?? defaultThreads();
   const kernels = prepareKernels(spec.weights);
-  const regions = spec.tile?.regions ?? styleRegions(spec.width, spec.height, spec.styles);
-  const targets = await computeTargets(spec, regions, kernels, threads);
-  const { session, backend } = await createSession(buildLossModel({ ...spec, kernels, regions }), {
-    threads,
-  });
+  const tile = 'tile' in spec ? spec : undefined;
+  const regions = tile?.tile.regions ?? styleRegions(spec.width, spec.height, spec.styles);
+  const targets = await computeTargets(spec, regions, kernels, threads, tile?.styleTargets);
+  const { session, backend } = await createSession(
+    buildLossModel({ ...spec, kernels, regions, tile: tile?.tile }),
+    {
+      threads,
+    },
+  );
   return new OnnxEngine(spec, session, backend, targets);
 };
 
@@ -125,14 +133,15 @@ class OnnxEngine implements TileEngine {
 }
 
 /**
- * Runs the features graph on the content and each style image; blends each region's style Grams and
- * rescales them to the region's effective size (losses.ts).
+ * Runs the features graph on the content and each style image (unless the spec brings the style targets,
+ * as a tile's does); blends each region's style Grams (style-targets.ts).
  */
 async function computeTargets(
   spec: EngineSpec,
   regions: readonly StyleRegion[],
   kernels: Kernels,
   threads: number,
+  styleTargets: readonly Float32Array[] | undefined,
 ): Promise<Targets> {
   const { session } = await createSession(buildFeaturesModel(kernels, spec.pooling), { threads });
   const run = (image: RgbImage) =>
@@ -142,22 +151,17 @@ async function computeTargets(
   try {
     // Copied so the targets do not depend on the features session's buffers after it is released.
     const content = ((await run(spec.content))[IO.features].data as Float32Array).slice();
-    const layerShapes = targetShapes(spec.width, spec.height).grams;
-    const sums = regions.flatMap(() => layerShapes.map(([n]) => new Float64Array(n * n)));
-    for (const [r, region] of regions.entries()) {
-      for (const [k, s] of region.styles.entries()) {
-        const { image } = spec.styles[s];
-        const out = await run(image);
-        STYLE_LAYERS.forEach((layer, l) => {
-          const ms = gridOf(layer, image.width, image.height);
-          const factor = (region.blend[k] * region.effective[l]) / (ms.width * ms.height);
-          const gram = out[IO.gram(l)].data as Float32Array;
-          const sum = sums[r * STYLE_LAYERS.length + l];
-          for (let i = 0; i < gram.length; i++) sum[i] += factor * gram[i];
-        });
-      }
-    }
-    return { content, grams: sums.map((sum) => Float32Array.from(sum)) };
+    const grams =
+      styleTargets?.map((target) => target.slice()) ??
+      (await blendStyleTargets(
+        regions,
+        spec.styles.map((style) => style.image),
+        async (s) => {
+          const out = await run(spec.styles[s].image);
+          return STYLE_LAYERS.map((_, l) => out[IO.gram(l)].data as Float32Array);
+        },
+      ));
+    return { content, grams };
   } finally {
     await session.release();
   }

@@ -50,9 +50,11 @@ describe('stylize with tiles', () => {
       ...engines,
       onProgress: (p) => progress.push(p),
     });
-    // 2 x 2 tiles (256 px, overlapping by 128): a first pass for their contributions, then 2 rounds.
+    // The painting at the scale's size (320x320) in 2 x 2 tiles for its Grams, once; then the content's 2 x 2
+    // tiles (256 px, overlapping by 128): a first pass for their contributions, then 2 rounds.
+    const painting = ['tile 256x256', 'tile 192x256', 'tile 256x192', 'tile 192x192'];
     const tiles = ['tile 256x256', 'tile 192x256', 'tile 256x144', 'tile 192x144'];
-    expect(engines.built).toEqual(['whole 160x136', ...tiles, ...tiles, ...tiles]);
+    expect(engines.built).toEqual(['whole 160x136', ...painting, ...tiles, ...tiles, ...tiles]);
     expect(result.image).toMatchObject({ width: 320, height: 272 });
     expect(result.scales.map((s) => s.iterationsRun)).toEqual([3, ROUND + 1]);
     const tiled = progress.filter((p) => p.scaleIndex === 1);

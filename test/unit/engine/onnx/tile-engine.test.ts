@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { styleRegions } from '../../../../src/engine/masks.js';
 import { createOnnxEngine } from '../../../../src/engine/onnx/engine.js';
-import { wholeStyleTerm } from '../../../../src/engine/tiled-scale.js';
+import { blendStyleTargets } from '../../../../src/engine/style-targets.js';
+import { tiledStyleGrams, wholeStyleTerm } from '../../../../src/engine/tiled-scale.js';
 import { cropTile, planTiles, type TilePlan, tileLoss } from '../../../../src/engine/tiling.js';
 import type { EngineSpec, LossAndGradient, TileEngine } from '../../../../src/engine/types.js';
 import { generateVggWeights, STYLE_LAYERS, toNetworkInput } from '../../../../src/engine/vgg.js';
@@ -105,5 +106,38 @@ describe('a tile engine', () => {
 
   it('refuses targets that do not match its style terms', () => {
     expect(() => tiles[0].engine.setStyleTargets([])).toThrow(RangeError);
+  });
+
+  it("sums a painting's Grams over its tiles to the whole painting's targets", async () => {
+    const painting = noiseSpec(spec.weights, W, H, 'avg', 0, [{ w: W, h: H, weight: 1 }], 11);
+    const whole = await createOnnxEngine(painting);
+    const expected = whole.styleTargets;
+    whole.dispose();
+    const image = painting.styles[0].image;
+    const tiles = planTiles(image.width, image.height, 256);
+    const targets = await blendStyleTargets(regions, [image], () =>
+      tiledStyleGrams(toNetworkInput(image), tiles, (t, tile) => {
+        const window = tiles.tiles[t];
+        const crop = {
+          width: window.width,
+          height: window.height,
+          data: cropTile(image.data, tiles, window),
+        };
+        return createOnnxEngine({
+          ...painting,
+          ...crop,
+          content: crop,
+          tile: tile.loss,
+          styleTargets: tile.styleTargets,
+        });
+      }),
+    );
+    for (const [i, target] of targets.entries()) {
+      let [diff, norm] = [0, 0];
+      for (let k = 0; k < target.length; k++)
+        [diff, norm] = [diff + (target[k] - expected[i][k]) ** 2, norm + expected[i][k] ** 2];
+      // As above: the tiles see their neighbours only as far as their margins.
+      expect(Math.sqrt(diff / norm)).toBeLessThan(1e-2);
+    }
   });
 });
