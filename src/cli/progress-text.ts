@@ -14,9 +14,12 @@ export function progressAmount(p: JobProgress, status: JobStatus): string {
   return `${amount}, ${p.etaSeconds === undefined ? 'no ETA yet' : `ETA ${duration(p.etaSeconds)}`}`;
 }
 
-/** Where a run is: scale and its size, iteration within it. */
-export const progressWhere = (p: JobProgress): string =>
-  `scale ${p.scaleIndex + 1}/${p.scaleCount} (${p.width}x${p.height}), iteration ${p.iteration}/${p.scaleIterations}`;
+/** Where a run is: scale and its size, then the iteration within it, or at a tiled scale its tiles. */
+export function progressWhere(p: JobProgress): string {
+  const scale = `scale ${p.scaleIndex + 1}/${p.scaleCount} (${p.width}x${p.height})`;
+  if (p.tiles) return `tiles ${p.tiles.done}/${p.tiles.total} at ${scale}`;
+  return `${scale}, iteration ${p.iteration}/${p.scaleIterations}`;
+}
 
 /** One log line of a job: its status and, once it has one, its progress with the latest total loss. */
 export function jobLine(jobId: string, status: JobStatus, p?: JobProgress): string {

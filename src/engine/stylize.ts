@@ -73,6 +73,8 @@ export interface Progress {
   readonly etaSeconds?: number;
   /** The current image (clamped), every `saveEvery` iterations. */
   readonly image?: RgbImage;
+  /** At a tiled scale: the tile rounds done over all its rounds, counted tile by tile. */
+  readonly tiles?: { readonly done: number; readonly total: number };
 }
 
 export interface StylizeContext {
@@ -294,10 +296,13 @@ async function runTiledScale(
         shares: (t) => shares[t],
         roundIterations: context.tileRoundIterations,
         signal: context.signal,
-        onRound: (iteration, terms, x) => {
+        onRound: (iteration, terms, x, tiles) => {
           clock.count(perIteration * (iteration - counted), iteration - counted);
           counted = iteration;
-          context.onProgress?.(progress(run, s, start.iteration + iteration, terms, x));
+          context.onProgress?.({ ...progress(run, s, start.iteration + iteration, terms, x), tiles });
+        },
+        onTile: (terms, tiles) => {
+          context.onProgress?.({ ...progress(run, s, start.iteration + counted, terms), tiles });
         },
       },
       start.x,
@@ -379,10 +384,17 @@ async function optimiseScale(
   return { x: optimiser.x.slice(), iteration, last: decay > 0 ? undefined : last };
 }
 
-function progress(run: DriverRun, s: number, iteration: number, terms: LossTerms, x: Float32Array): Progress {
+/** The run's progress; with `x`, the image too when a frame is due. */
+function progress(
+  run: DriverRun,
+  s: number,
+  iteration: number,
+  terms: LossTerms,
+  x?: Float32Array,
+): Progress {
   const { options, scales, clock } = run;
   const scale = scales[s];
-  const saveFrame = options.saveEvery > 0 && clock.done % options.saveEvery === 0;
+  const saveFrame = x !== undefined && options.saveEvery > 0 && clock.done % options.saveEvery === 0;
   return {
     scaleIndex: s,
     scaleCount: scales.length,

@@ -45,8 +45,13 @@ export interface TiledScale {
   /** Iterations per round (default TILE_ROUND_ITERATIONS; the bench measures others). */
   readonly roundIterations?: number;
   readonly signal?: AbortSignal;
-  /** Told after each round: the iterations done at this scale, the whole image's terms, the image. */
-  readonly onRound?: (iteration: number, terms: LossTerms, x: Float32Array) => void;
+  /**
+   * Told after each round: the iterations done at this scale, the whole image's terms, the image, and the
+   * tile rounds done of all this scale's (one per tile per round).
+   */
+  readonly onRound?: (iteration: number, terms: LossTerms, x: Float32Array, tiles: TilesDone) => void;
+  /** Told after each tile but a round's last: the whole image's latest terms, and the tile rounds done. */
+  readonly onTile?: (terms: LossTerms, tiles: TilesDone) => void;
 }
 
 /**
@@ -78,6 +83,11 @@ export async function tiledStyleGrams(
   return sumGrams(perTile);
 }
 
+export interface TilesDone {
+  readonly done: number;
+  readonly total: number;
+}
+
 /** Where the tiles stand: each one's Gram contributions and its last content and TV terms. */
 interface TileState {
   readonly grams: Float32Array[];
@@ -95,16 +105,22 @@ export async function optimiseTiled(
     targets = engine.styleTargets;
   });
   const initial = wholeTerms(scale, states, targets);
-  let x = x0;
-  let done = 0;
-  while (done < iterations) {
+  const perRound = scale.roundIterations ?? TILE_ROUND_ITERATIONS;
+  const tileCount = scale.plan.tiles.length;
+  const total = Math.ceil(iterations / perRound) * tileCount;
+  let [x, done, terms] = [x0, 0, initial];
+  for (let round = 0; done < iterations; round++) {
     if (scale.signal?.aborted) throw new TiledScaleAborted(done, x, scale.signal.reason);
-    const round = Math.min(scale.roundIterations ?? TILE_ROUND_ITERATIONS, iterations - done);
-    ({ x, states } = await runRound(scale, x, states, targets, round));
-    done += round;
-    scale.onRound?.(done, wholeTerms(scale, states, targets), x);
+    const length = Math.min(perRound, iterations - done);
+    const onTile = (t: number) => {
+      if (t < tileCount - 1) scale.onTile?.(terms, { done: round * tileCount + t + 1, total });
+    };
+    ({ x, states } = await runRound(scale, x, states, targets, length, onTile));
+    done += length;
+    terms = wholeTerms(scale, states, targets);
+    scale.onRound?.(done, terms, x, { done: (round + 1) * tileCount, total });
   }
-  return { x, initial, final: wholeTerms(scale, states, targets), iterations: done };
+  return { x, initial, final: terms, iterations: done };
 }
 
 /** Thrown between rounds when the signal aborts: the iterations done and the whole image then. */
@@ -144,6 +160,7 @@ async function runRound(
   states: readonly TileState[],
   targets: readonly Float32Array[],
   iterations: number,
+  tileDone: (t: number) => void,
 ): Promise<{ x: Float32Array; states: TileState[] }> {
   const { plan } = scale;
   const all = sumGrams(states.map((s) => s.grams));
@@ -169,6 +186,7 @@ async function runRound(
     } finally {
       engine.dispose();
     }
+    tileDone(t);
   }
   return { x: next, states: nextStates };
 }

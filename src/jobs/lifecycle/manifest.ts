@@ -39,6 +39,8 @@ export interface JobProgress {
   readonly etaSeconds?: number;
   /** The latest loss terms. */
   readonly loss: LossTerms;
+  /** At a tiled scale: tile rounds done of the scale's (one per tile per round). */
+  readonly tiles?: { readonly done: number; readonly total: number };
   readonly updatedAt: string;
 }
 
@@ -57,6 +59,7 @@ export function jobProgress(p: Progress, now: Date): JobProgress {
     elapsedSeconds: round(p.elapsedSeconds),
     ...(p.etaSeconds === undefined ? {} : { etaSeconds: Math.round(p.etaSeconds) }),
     loss: p.terms,
+    ...(p.tiles ? { tiles: p.tiles } : {}),
     updatedAt: now.toISOString(),
   };
 }

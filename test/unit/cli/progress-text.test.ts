@@ -32,3 +32,21 @@ describe('progressReporter', () => {
     expect(lines[1]).toBe(jobLine('j-1', 'running', jobProgress(progress(351, 58.4), new Date())));
   });
 });
+
+describe('progress at a tiled scale', () => {
+  it('says how many tile rounds are done at which scale, and job.json keeps the count', () => {
+    const tiled: Progress = {
+      ...progress(420),
+      scaleIndex: 2,
+      width: 4096,
+      height: 3072,
+      tiles: { done: 12, total: 48 },
+    };
+    const p = jobProgress(tiled, new Date('2026-01-01T00:00:00Z'));
+    expect(p.tiles).toEqual({ done: 12, total: 48 });
+    expect(jobLine('j-2', 'running', p)).toBe(
+      'nst: job j-2: running, tiles 12/48 at scale 3/3 (4096x3072), 70% (420/600), no ETA yet, loss 9.191e+9',
+    );
+    expect(jobProgress(progress(205), new Date())).not.toHaveProperty('tiles');
+  });
+});

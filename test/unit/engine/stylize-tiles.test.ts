@@ -57,8 +57,18 @@ describe('stylize with tiles', () => {
     expect(engines.built).toEqual(['whole 160x136', ...painting, ...tiles, ...tiles, ...tiles]);
     expect(result.image).toMatchObject({ width: 320, height: 272 });
     expect(result.scales.map((s) => s.iterationsRun)).toEqual([3, ROUND + 1]);
+    // Progress tile by tile (4 tiles, 2 rounds), each round's last with the round's iterations done.
     const tiled = progress.filter((p) => p.scaleIndex === 1);
-    expect(tiled.map((p) => p.iteration)).toEqual([ROUND, ROUND + 1]);
+    expect(tiled.map((p) => [p.iteration, p.tiles?.done, p.tiles?.total])).toEqual([
+      [0, 1, 8],
+      [0, 2, 8],
+      [0, 3, 8],
+      [ROUND, 4, 8],
+      [ROUND, 5, 8],
+      [ROUND, 6, 8],
+      [ROUND, 7, 8],
+      [ROUND + 1, 8, 8],
+    ]);
     expect(tiled.at(-1)?.done).toBe(3 + ROUND + 1);
     // The whole image's loss, assembled from the tiles, went down.
     expect(result.final.total).toBeLessThan(result.initial.total);
