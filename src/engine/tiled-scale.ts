@@ -83,7 +83,7 @@ export async function tiledStyleGrams(
   return sumGrams(perTile);
 }
 
-export interface TilesDone {
+interface TilesDone {
   readonly done: number;
   readonly total: number;
 }
