@@ -6,6 +6,7 @@
  */
 import { iterationGflop } from './flops.js';
 import { planScales, type Scale, type ScheduleOptions } from './schedule.js';
+import { planTiles, TILE_ROUND_ITERATIONS } from './tiling.js';
 import type { EngineKind } from './types.js';
 
 /**
@@ -44,6 +45,8 @@ export interface ScaleCosting {
   readonly gpu?: boolean;
   /** Style regions beyond the first (styles with masks, engine/masks.ts): each adds Grams at every layer. */
   readonly extraRegions?: number;
+  /** Scales larger than this run as tiles (tiling.ts), priced tile by tile. */
+  readonly tileSize?: number;
 }
 
 /**
@@ -64,7 +67,15 @@ export type CostInput = ScaleCosting &
 export interface CostEstimate {
   readonly backend: string;
   readonly seconds: number;
-  readonly scales: readonly { width: number; height: number; iterations: number; seconds: number }[];
+  readonly scales: readonly {
+    width: number;
+    height: number;
+    iterations: number;
+    seconds: number;
+    /** A tiled scale's tiles and rounds (each round builds every tile's engine again). */
+    tiles?: number;
+    rounds?: number;
+  }[];
 }
 
 /** The backend an engine runs on, as the cost and memory models' tables name it. */
@@ -95,12 +106,32 @@ export function scaleSeconds(
   );
 }
 
+/**
+ * A tiled scale (tiled-scale.ts): the painting's Grams over its tiles (one evaluation each, taken as the
+ * scale's tiles), a first pass for every tile's contributions, then per round every tile's engine again,
+ * its iterations, its first step's evaluation and its contributions. Each engine costs a set-up.
+ */
+function tiledScale(scale: Scale, tileSize: number, costing: ScaleCosting) {
+  const { tiles } = planTiles(scale.width, scale.height, tileSize);
+  const rounds = Math.ceil(scale.iterations / TILE_ROUND_ITERATIONS);
+  const evaluations = 2 + scale.iterations + 2 * rounds;
+  const seconds = tiles.reduce(
+    (sum, tile) => sum + scaleSeconds(tile, evaluations, costing) + (rounds + 1) * setupOf(costing),
+    0,
+  );
+  return { ...scale, seconds, tiles: tiles.length, rounds };
+}
+
+const setupOf = (costing: ScaleCosting) => SCALE_SETUP_SECONDS[backendFor(costing.engine, costing.gpu)];
+
 export function estimateCost(input: CostInput): CostEstimate {
   const plan = input.scales ?? planScales({ width: input.width, height: input.height, ...input.options });
-  const scales = plan.map((s, i) => ({
-    ...s,
-    seconds: scaleSeconds(s, evaluationsAt(s, i === plan.length - 1), input),
-  }));
+  const { tileSize } = input;
+  const scales = plan.map((s, i) =>
+    tileSize !== undefined && Math.max(s.width, s.height) > tileSize
+      ? tiledScale(s, tileSize, input)
+      : { ...s, seconds: scaleSeconds(s, evaluationsAt(s, i === plan.length - 1), input) },
+  );
   return {
     backend: backendFor(input.engine, input.gpu),
     seconds: scales.reduce((sum, s) => sum + s.seconds, 0),

@@ -10,7 +10,12 @@
  *   optimiser  L-BFGS: two image-sized float32 vectors (s, y) per history pair it has filled, plus its
  *              working vectors; Adam: the two moment vectors;
  *   styles     each style's features at its resampled size (the targets are computed at every scale);
- *   inputs     every decoded input image at its own size (float32 RGB, kept for the whole run).
+ *   inputs     every decoded input image at its own size (float32 RGB, kept for the whole run);
+ *   whole      with tiles (options.tileSize, tiling.ts): the network and the optimiser are a tile's, at
+ *              most tileSize x tileSize; the painting's Grams are summed over its own tiles by engines of
+ *              the same size before the content's tiles run (so they add nothing to the peak); and the
+ *              whole scale is held only as pixels: the image, the next round's blend, the content and the
+ *              previous scale's result.
  */
 import { backendFor } from './cost-model.js';
 import type { StylizeOptions } from './options.js';
@@ -68,6 +73,8 @@ const LBFGS_WORKING_VECTORS = 5;
 const ADAM_VECTORS = 5;
 /** A decoded input: float32 RGB (12 B/px) plus sharp's 8-bit buffer while decoding (3-4 B/px). */
 const INPUT_BYTES_PER_PIXEL = 16;
+/** A tiled scale's whole-image vectors: x, the next round's blend, the content, the previous result. */
+const TILED_WHOLE_VECTORS = 4;
 
 export interface MemoryInput {
   /** The result's size (the last scale). */
@@ -78,7 +85,8 @@ export interface MemoryInput {
   /** Pixels of every decoded input at its own size (content, styles, init image); default: none counted. */
   readonly inputPixels?: number;
   /** `iterations` (per scale) bounds the history: it holds at most as many pairs as a scale's iterations. */
-  readonly options: Pick<StylizeOptions, 'optimizer' | 'lbfgsHistory' | 'styleScale' | 'iterations'>;
+  readonly options: Pick<StylizeOptions, 'optimizer' | 'lbfgsHistory' | 'styleScale' | 'iterations'> &
+    Partial<Pick<StylizeOptions, 'tileSize'>>;
   readonly engine: EngineKind;
   readonly gpu?: boolean;
 }
@@ -96,6 +104,8 @@ export interface MemoryEstimate {
     readonly optimiser: number;
     readonly styles: number;
     readonly inputs: number;
+    /** A tiled scale's whole image, held as pixels (0 untiled). */
+    readonly whole: number;
   };
 }
 
@@ -110,18 +120,25 @@ function optimiserBytesPerPixel(options: MemoryInput['options']): number {
 export function estimateMemory(input: MemoryInput): MemoryEstimate {
   const backend = backendFor(input.engine, input.gpu);
   const host = HOST_MEMORY[backend];
-  const pixels = input.width * input.height;
+  const resultPixels = input.width * input.height;
   const longest = Math.max(input.width, input.height);
-  const stylePixels = input.styles.reduce((sum, style) => {
-    const size = resampledStyleSize(style, longest, input.options.styleScale);
-    return sum + size.width * size.height;
-  }, 0);
+  const tile = input.options.tileSize;
+  const tiled = tile !== undefined && longest > tile;
+  // A tile is at most tile x tile (tiling.ts); untiled, the network holds the whole result.
+  const pixels = tiled ? Math.min(input.width, tile) * Math.min(input.height, tile) : resultPixels;
+  const stylePixels = tiled
+    ? 0
+    : input.styles.reduce((sum, style) => {
+        const size = resampledStyleSize(style, longest, input.options.styleScale);
+        return sum + size.width * size.height;
+      }, 0);
   const parts = {
     base: host.baseMb,
     network: (pixels * host.networkBytesPerPixel) / MIB,
     optimiser: (pixels * optimiserBytesPerPixel(input.options)) / MIB,
     styles: (stylePixels * host.styleBytesPerPixel) / MIB,
     inputs: ((input.inputPixels ?? 0) * INPUT_BYTES_PER_PIXEL) / MIB,
+    whole: tiled ? (resultPixels * TILED_WHOLE_VECTORS * VECTOR_BYTES_PER_PIXEL) / MIB : 0,
   };
   const peakMb = Object.values(parts).reduce((sum, mb) => sum + mb, 0);
   const gpuMb =
@@ -139,6 +156,7 @@ export function estimateMemory(input: MemoryInput): MemoryEstimate {
       optimiser: Math.round(parts.optimiser),
       styles: Math.round(parts.styles),
       inputs: Math.round(parts.inputs),
+      whole: Math.round(parts.whole),
     },
   };
 }

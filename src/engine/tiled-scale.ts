@@ -23,15 +23,17 @@ import { type StyleRegion, styleRegions } from './masks.js';
 import { optimiserFor } from './optimiser-for.js';
 import type { StylizeOptions } from './options.js';
 import { gridOf } from './shapes.js';
-import { addWeightedTile, cropTile, type TileLoss, type TilePlan, tileLoss, tileWeights } from './tiling.js';
+import {
+  addWeightedTile,
+  cropTile,
+  TILE_ROUND_ITERATIONS,
+  type TileLoss,
+  type TilePlan,
+  tileLoss,
+  tileWeights,
+} from './tiling.js';
 import type { LossTerms, LossWeights, TileEngine } from './types.js';
 import { STYLE_LAYERS, VGG19_LAYERS } from './vgg.js';
-
-/**
- * Iterations each tile runs against one frozen residual. Shorter rounds track the untiled optimum more
- * closely; each round costs every tile one engine build and one extra evaluation.
- */
-const TILE_ROUND_ITERATIONS = 10;
 
 export interface TiledScale {
   readonly plan: TilePlan;

@@ -37,6 +37,12 @@ export const MIN_TILE_SIZE = 2 * TILE_OVERLAP;
 /** The largest: beyond it a tile costs as much memory as the untiled scales tiling is for. */
 export const MAX_TILE_SIZE = 4096;
 
+/**
+ * Iterations each tile runs against one frozen residual. Shorter rounds track the untiled optimum more
+ * closely; each round costs every tile one engine build and one extra evaluation (tiled-scale.ts).
+ */
+export const TILE_ROUND_ITERATIONS = 10;
+
 /** A window of the scale's image, in its pixels. */
 export interface Tile {
   readonly x: number;

@@ -179,6 +179,7 @@ export function fitOn(job: JobShape, worker: WorkerCapacity): Fit {
       gpu,
       extraRegions: job.extraRegions,
       scales: job.scales,
+      tileSize: job.options.tileSize,
     }),
     peakMb: gpu ? (memory.gpuMb ?? memory.peakMb) : memory.peakMb,
     availableSeconds: worker.availableSeconds,

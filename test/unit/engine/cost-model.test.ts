@@ -68,3 +68,21 @@ describe('cost model', () => {
     expect(single.seconds).toBeLessThan(planned.seconds);
   });
 });
+
+describe('cost model with tiles', () => {
+  const costing = { engine: 'onnx', threads: 2 } as const;
+  const scales = [
+    { width: 1024, height: 768, iterations: 60 },
+    { width: 2048, height: 1536, iterations: 100 },
+  ];
+
+  it('prices a scale larger than a tile as its tiles in rounds, and a smaller one whole', () => {
+    const tiled = estimateCost({ ...costing, scales, tileSize: 1024 });
+    const whole = estimateCost({ ...costing, scales });
+    expect(tiled.scales[0]).toEqual(whole.scales[0]);
+    expect(tiled.scales[1]).toMatchObject({ tiles: 6, rounds: 10 });
+    // The overlaps and each round's engines cost more than the untiled scale would.
+    expect(tiled.scales[1].seconds).toBeGreaterThan(whole.scales[1].seconds);
+    expect(tiled.scales[1].seconds).toBeLessThan(2 * whole.scales[1].seconds);
+  });
+});

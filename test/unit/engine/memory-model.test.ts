@@ -79,3 +79,24 @@ describe('memory model', () => {
     expect(estimateMemory(job(256, 256, { engine: 'tfjs' })).backend).toBe('tfjs-wasm');
   });
 });
+
+describe('memory model with tiles', () => {
+  const tiled = (width: number, height: number, tileSize: number) =>
+    job(width, height, { options: { ...job(0, 0).options, tileSize } });
+
+  it('counts the network and the optimiser at a tile, and the whole scale as pixels only', () => {
+    const at4096 = estimateMemory(tiled(4096, 3072, 1024));
+    const untiled1024 = estimateMemory(job(1024, 1024));
+    expect(at4096.parts.network).toBe(untiled1024.parts.network);
+    expect(at4096.parts.optimiser).toBe(untiled1024.parts.optimiser);
+    // x, the next blend, the content and the previous result: 4 float32 RGB images of 4096x3072.
+    expect(at4096.parts.whole).toBe(Math.round((4096 * 3072 * 4 * 12) / 2 ** 20));
+    // The 4096 px job in bounded memory: under 4 GB, where untiled it needs tens of GB.
+    expect(at4096.peakMb).toBeLessThan(4096);
+    expect(peak(job(4096, 3072))).toBeGreaterThan(30_000);
+  });
+
+  it('changes nothing for a result that fits one tile', () => {
+    expect(estimateMemory(tiled(512, 384, 1024))).toEqual(estimateMemory(job(512, 384)));
+  });
+});
