@@ -5,7 +5,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { estimateCost } from '../engine/cost-model.js';
+import { type CostEstimate, estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { estimateMemory } from '../engine/memory-model.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
@@ -271,10 +271,7 @@ interface Plan {
   engine: EngineKind;
   available: EngineKind[];
   threads: number;
-  estimates: Record<
-    string,
-    { seconds: number; scales: { width: number; height: number; iterations: number; seconds: number }[] }
-  >;
+  estimates: Record<string, { seconds: number; scales: CostEstimate['scales'] }>;
   /** The memory model's peak RSS of this run (the engine above), MB. */
   peakMemoryMb: number;
   /** The route the deployed pipeline would take with the stack's defaults. */
@@ -294,9 +291,12 @@ async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Pl
   const available = await availableEngines();
   const shape = jobShape(decoded, options, { width, height });
   const estimates: Plan['estimates'] = {};
-  for (const engine of available) {
+  // Tiles run on the onnx engine only (the tfjs engine refuses them).
+  for (const engine of available.filter((kind) => !options.tileSize || kind === 'onnx')) {
     const { extraRegions } = shape;
-    const { seconds, scales } = estimateCost({ width, height, options, engine, threads, extraRegions });
+    const { tileSize } = options;
+    const costing = { width, height, options, engine, threads, extraRegions, tileSize };
+    const { seconds, scales } = estimateCost(costing);
     estimates[engine] = {
       seconds: Math.round(seconds),
       scales: scales.map((s) => ({ ...s, seconds: Number(s.seconds.toFixed(1)) })),
@@ -342,8 +342,10 @@ function printPlan(p: Plan, json: boolean): void {
   ];
   for (const [engine, e] of Object.entries(p.estimates)) {
     lines.push(`  ${engine}: about ${e.seconds} s`);
-    for (const s of e.scales)
-      lines.push(`    ${s.width}x${s.height} x ${s.iterations} iterations: ${s.seconds} s`);
+    for (const s of e.scales) {
+      const tiled = s.tiles ? ` as ${s.tiles} tiles in ${s.rounds} rounds` : '';
+      lines.push(`    ${s.width}x${s.height} x ${s.iterations} iterations${tiled}: ${s.seconds} s`);
+    }
   }
   const { lambda, batch } = p.aws;
   lines.push(

@@ -280,6 +280,20 @@ describe('nst stylize', () => {
     if (route === 'too-large') expect(plan.aws.reason).toMatch(/MB of memory here.*GPU memory/);
   });
 
+  it('plans tiles on --dry-run: tiles and rounds per tiled scale, on the onnx engine, in bounded memory', async () => {
+    const flags = ['--size', '4096', '--iterations', '100', '--tile-size', '1024', '--json'];
+    const untiled = JSON.parse((await dryRun('--size', '4096', '--iterations', '100', '--json')).trim());
+    const plan = JSON.parse((await dryRun(...flags)).trim());
+    expect(Object.keys(plan.estimates)).toEqual(['onnx']);
+    const scales = plan.estimates.onnx.scales;
+    expect(scales.at(-1)).toMatchObject({ width: 4096, tiles: 20, rounds: 10 });
+    expect(scales[0].tiles).toBeUndefined();
+    expect(plan.peakMemoryMb).toBeLessThan(untiled.peakMemoryMb / 5);
+    expect(await dryRun('--size', '4096', '--tile-size', '1024')).toMatch(
+      /4096x\d+ x 100 iterations as 20 tiles in 10 rounds/,
+    );
+  });
+
   it('prints the peak memory and the deployed route on --dry-run', async () => {
     const stdout = await dryRun('--size', '2048', '--iterations', '10');
     expect(stdout).toMatch(/peak memory about \d+ MB/);
