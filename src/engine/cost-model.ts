@@ -6,7 +6,7 @@
  */
 import { iterationGflop } from './flops.js';
 import { planScales, type Scale, type ScheduleOptions } from './schedule.js';
-import { planTiles, TILE_ROUND_ITERATIONS } from './tiling.js';
+import { isTiled, planTiles, TILE_ROUND_ITERATIONS } from './tiling.js';
 import type { EngineKind } from './types.js';
 
 /**
@@ -128,7 +128,7 @@ export function estimateCost(input: CostInput): CostEstimate {
   const plan = input.scales ?? planScales({ width: input.width, height: input.height, ...input.options });
   const { tileSize } = input;
   const scales = plan.map((s, i) =>
-    tileSize !== undefined && Math.max(s.width, s.height) > tileSize
+    tileSize !== undefined && isTiled(s, tileSize)
       ? tiledScale(s, tileSize, input)
       : { ...s, seconds: scaleSeconds(s, evaluationsAt(s, i === plan.length - 1), input) },
   );

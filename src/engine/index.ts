@@ -64,8 +64,8 @@ export async function createEngine(choice: EngineChoice, spec: EngineSpec): Prom
   return (await loadEngineFactory(kind))(spec);
 }
 
-/** The engine of one tile (tiling.ts): the onnx engine's; tfjs optimises whole images only. */
-export async function createTileEngine(choice: EngineChoice, spec: TileEngineSpec): Promise<TileEngine> {
+/** Refuses an engine choice that cannot run tiles: tiles need the onnx engine. */
+export async function checkTileEngine(choice: EngineChoice): Promise<void> {
   const kind = await resolveEngineKind(choice);
   if (kind !== 'onnx') {
     throw new NstError(
@@ -73,6 +73,11 @@ export async function createTileEngine(choice: EngineChoice, spec: TileEngineSpe
       `tiles (tileSize) need the onnx engine; the ${kind} engine optimises whole images only`,
     );
   }
+}
+
+/** The engine of one tile (tiling.ts): the onnx engine's; tfjs optimises whole images only. */
+export async function createTileEngine(choice: EngineChoice, spec: TileEngineSpec): Promise<TileEngine> {
+  await checkTileEngine(choice);
   return (await import('./onnx/engine.js')).createOnnxEngine(spec);
 }
 

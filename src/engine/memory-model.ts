@@ -14,13 +14,14 @@
  *   whole      with tiles (options.tileSize, tiling.ts): the network and the optimiser are a tile's, at
  *              most tileSize x tileSize; the painting's Grams are summed over its own tiles by engines of
  *              the same size before the content's tiles run (so they add nothing to the peak); and the
- *              whole scale is held only as pixels: the image, the next round's blend, the content and the
- *              previous scale's result.
+ *              whole scale is held only as pixels: the image, the next round's blend, the content, the
+ *              previous scale's result, and each painting at its style size (twice).
  */
 import { backendFor } from './cost-model.js';
 import type { StylizeOptions } from './options.js';
 import { resampledStyleSize } from './resample.js';
 import { iterationsAt } from './schedule.js';
+import { isTiled, tileSide } from './tiling.js';
 import type { EngineKind } from './types.js';
 
 const MIB = 1024 * 1024;
@@ -75,6 +76,8 @@ const ADAM_VECTORS = 5;
 const INPUT_BYTES_PER_PIXEL = 16;
 /** A tiled scale's whole-image vectors: x, the next round's blend, the content, the previous result. */
 const TILED_WHOLE_VECTORS = 4;
+/** And each painting at the scale's style size: resampled, and its network-space copy for its tiles. */
+const TILED_PAINTING_VECTORS = 2;
 
 export interface MemoryInput {
   /** The result's size (the last scale). */
@@ -122,23 +125,26 @@ export function estimateMemory(input: MemoryInput): MemoryEstimate {
   const host = HOST_MEMORY[backend];
   const resultPixels = input.width * input.height;
   const longest = Math.max(input.width, input.height);
-  const tile = input.options.tileSize;
-  const tiled = tile !== undefined && longest > tile;
+  const { tileSize } = input.options;
+  const tile = tileSize === undefined || !isTiled(input, tileSize) ? undefined : tileSide(tileSize);
   // A tile is at most tile x tile (tiling.ts); untiled, the network holds the whole result.
-  const pixels = tiled ? Math.min(input.width, tile) * Math.min(input.height, tile) : resultPixels;
-  const stylePixels = tiled
-    ? 0
-    : input.styles.reduce((sum, style) => {
-        const size = resampledStyleSize(style, longest, input.options.styleScale);
-        return sum + size.width * size.height;
-      }, 0);
+  const pixels = tile ? Math.min(input.width, tile) * Math.min(input.height, tile) : resultPixels;
+  const resampledStylePixels = input.styles.reduce((sum, style) => {
+    const size = resampledStyleSize(style, longest, input.options.styleScale);
+    return sum + size.width * size.height;
+  }, 0);
+  const stylePixels = tile ? 0 : resampledStylePixels;
   const parts = {
     base: host.baseMb,
     network: (pixels * host.networkBytesPerPixel) / MIB,
     optimiser: (pixels * optimiserBytesPerPixel(input.options)) / MIB,
     styles: (stylePixels * host.styleBytesPerPixel) / MIB,
     inputs: ((input.inputPixels ?? 0) * INPUT_BYTES_PER_PIXEL) / MIB,
-    whole: tiled ? (resultPixels * TILED_WHOLE_VECTORS * VECTOR_BYTES_PER_PIXEL) / MIB : 0,
+    whole: tile
+      ? ((resultPixels * TILED_WHOLE_VECTORS + resampledStylePixels * TILED_PAINTING_VECTORS) *
+          VECTOR_BYTES_PER_PIXEL) /
+        MIB
+      : 0,
   };
   const peakMb = Object.values(parts).reduce((sum, mb) => sum + mb, 0);
   const gpuMb =

@@ -20,7 +20,8 @@ export class RunClock {
   done = 0;
   private workDone = 0;
   private runWork = 0;
-  private runIterations = 0;
+  /** Iterations this run has done (not those resumed). */
+  iterationsRun = 0;
 
   constructor(
     scales: readonly Scale[],
@@ -41,7 +42,7 @@ export class RunClock {
   count(work: number, iterations: number): void {
     this.resumed(work, iterations);
     this.runWork += work;
-    this.runIterations += iterations;
+    this.iterationsRun += iterations;
   }
 
   elapsed(): number {
@@ -50,7 +51,7 @@ export class RunClock {
 
   /** Seconds left at this run's own rate; undefined for its first ETA_MIN_ITERATIONS iterations. */
   eta(): number | undefined {
-    if (this.runIterations < ETA_MIN_ITERATIONS) return undefined;
+    if (this.iterationsRun < ETA_MIN_ITERATIONS) return undefined;
     return (this.elapsed() * Math.max(0, this.totalWork - this.workDone)) / this.runWork;
   }
 }

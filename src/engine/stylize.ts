@@ -5,7 +5,11 @@
  * transfer) are the caller's steps (src/stylize-image.ts).
  */
 import { NstError } from '../errors.js';
-import { createEngine as defaultCreateEngine, createTileEngine as defaultCreateTileEngine } from './index.js';
+import {
+  checkTileEngine,
+  createEngine as defaultCreateEngine,
+  createTileEngine as defaultCreateTileEngine,
+} from './index.js';
 import { checkInput } from './input-limits.js';
 import { styleRegions } from './masks.js';
 import { averageDecay, optimiserFor } from './optimiser-for.js';
@@ -14,9 +18,8 @@ import { resampleHwc, resampleImage } from './resample.js';
 import { RunClock } from './run-clock.js';
 import { clampImage, engineSpec, initialImage } from './scale-spec.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
-import { blendStyleTargets } from './style-targets.js';
-import { optimiseTiled, TiledScaleAborted, tiledStyleGrams } from './tiled-scale.js';
-import { cropTile, planTiles, type TilePlan, tileLoss } from './tiling.js';
+import { optimiseTiled, paintingTargets, TiledScaleAborted, tileEngines } from './tiled-scale.js';
+import { isTiled, planTiles, type TilePlan, tileLoss } from './tiling.js';
 import type {
   EngineChoice,
   EngineKind,
@@ -92,7 +95,7 @@ export interface StylizeContext {
   readonly createEngine?: (choice: EngineChoice, spec: EngineSpec) => Promise<StyleEngine>;
   /** Tile engine construction, for scales larger than options.tileSize. */
   readonly createTileEngine?: (choice: EngineChoice, spec: TileEngineSpec) => Promise<TileEngine>;
-  /** Iterations per round of a tiled scale (default TILE_ROUND_ITERATIONS; the bench measures others). */
+  /** Iterations per round of a tiled scale (default TILE_ROUND_ITERATIONS; tests and tuning runs set others). */
   readonly tileRoundIterations?: number;
   /**
    * The scales to run, when the caller planned them already (so one plan serves its checkpoint check, its
@@ -130,14 +133,17 @@ export interface StylizeResult {
 
 /** Thrown when the signal aborts; carries where the run was so it can continue elsewhere. */
 export class StylizeAborted extends NstError {
-  readonly checkpoint: Checkpoint;
-  constructor(checkpoint: Checkpoint, reason: unknown) {
+  constructor(
+    readonly checkpoint: Checkpoint,
+    reason: unknown,
+    /** Iterations this run did before it stopped (a tiled scale's unfinished round does not count). */
+    readonly iterationsRun: number,
+  ) {
     super(
       'ABORTED',
       `stylize stopped at scale ${checkpoint.scaleIndex + 1}, iteration ${checkpoint.iteration}`,
       { cause: reason },
     );
-    this.checkpoint = checkpoint;
   }
 }
 
@@ -160,6 +166,9 @@ export async function stylize(
 ): Promise<StylizeResult> {
   const scales = scalesFor(input, options, context.scales);
   checkInput(input, options, scales);
+  // Refused before any scale runs, not at the first tiled one.
+  const tiled = scales.some((scale) => isTiled(scale, options.tileSize));
+  if (tiled && !context.createTileEngine) await checkTileEngine(options.engine);
   const run: DriverRun = { input, options, context, scales, clock: new RunClock(scales) };
   const firstScale = context.resume?.scaleIndex ?? 0;
   for (let s = 0; s < firstScale; s++) run.clock.resumed(scaleWork(scales[s]), scales[s].iterations);
@@ -203,11 +212,21 @@ async function runScale(
   const start = startingPoint(run, s, previous);
   if (context.beforeScale?.({ ...scale, scaleIndex: s, iteration: start.iteration })) {
     const image = fromNetworkInput(start.x, scale.width, scale.height);
-    throw new StylizeAborted({ scaleIndex: s, iteration: start.iteration, image }, context.signal?.reason);
+    throw new StylizeAborted(
+      { scaleIndex: s, iteration: start.iteration, image },
+      context.signal?.reason,
+      run.clock.iterationsRun,
+    );
   }
-  const plan = options.tileSize ? planTiles(scale.width, scale.height, options.tileSize) : undefined;
-  if (plan && options.tileSize && plan.tiles.length > 1)
-    return runTiledScale(run, s, start, plan, options.tileSize);
+  if (options.tileSize !== undefined && isTiled(scale, options.tileSize)) {
+    return runTiledScale(
+      run,
+      s,
+      start,
+      planTiles(scale.width, scale.height, options.tileSize),
+      options.tileSize,
+    );
+  }
   const engine = await createEngine(options.engine, engineSpec(input, options, scale, context.weights));
   try {
     const initial = isLast
@@ -243,50 +262,21 @@ async function runTiledScale(
   const started = performance.now();
   const whole = engineSpec(input, options, scale, context.weights);
   const regions = styleRegions(scale.width, scale.height, whole.styles);
-  const createTile = context.createTileEngine ?? defaultCreateTileEngine;
-  let backend = '';
-  /** The engine of one tile of `image` (0..255, the size of `tiles`): the content's, or a painting's. */
-  const engineOf = async (
-    image: RgbImage,
-    tiles: TilePlan,
-    t: number,
-    tile: Omit<TileEngineSpec, keyof EngineSpec>,
-  ) => {
-    const window = tiles.tiles[t];
-    const crop = { width: window.width, height: window.height, data: cropTile(image.data, tiles, window) };
-    // The masks are in the tile's regions; with the style targets given, the styles are not read.
-    const styles = whole.styles.map(({ image: styleImage, weight }) => ({ image: styleImage, weight }));
-    const { width, height } = crop;
-    const engine = await createTile(options.engine, {
-      ...whole,
-      width,
-      height,
-      content: crop,
-      styles,
-      ...tile,
-    });
-    backend = engine.backend;
-    return engine;
-  };
-  // The painting's Gram targets, once per scale, each painting summed over its own tiles.
-  const targets = await blendStyleTargets(
-    regions,
-    whole.styles.map((style) => style.image),
-    async (i) => {
-      const { image } = whole.styles[i];
-      const tiles = planTiles(image.width, image.height, tileSize);
-      return tiledStyleGrams(toNetworkInput(image), tiles, (t, tile) =>
-        engineOf(image, tiles, t, { tile: tile.loss, styleTargets: tile.styleTargets }),
-      );
-    },
+  const engines = tileEngines(whole, (spec) =>
+    (context.createTileEngine ?? defaultCreateTileEngine)(options.engine, spec),
   );
-  const tileEngine = (t: number) =>
-    engineOf(whole.content, plan, t, { tile: tileLoss(plan, t, regions), styleTargets: targets });
+  // Between the painting's tiles: a stop there is a stop at the scale's start.
+  const stopBeforeRounds = () => {
+    if (context.signal?.aborted) throw new TiledScaleAborted(0, start.x, context.signal.reason);
+  };
   // Only the shares are kept for every tile; a tile's masks are made when its engine is.
   const shares = plan.tiles.map((_, t) => tileLoss(plan, t, regions).styleShares);
   const perIteration = scaleWork(scale) / scale.iterations;
   let counted = 0;
   try {
+    const targets = await paintingTargets(whole, regions, tileSize, engines.of, stopBeforeRounds);
+    const tileEngine = (t: number) =>
+      engines.of(whole.content, plan, t, { tile: tileLoss(plan, t, regions), styleTargets: targets });
     const outcome = await optimiseTiled(
       {
         plan,
@@ -297,9 +287,11 @@ async function runTiledScale(
         roundIterations: context.tileRoundIterations,
         signal: context.signal,
         onRound: (iteration, terms, x, tiles) => {
+          const doneBefore = clock.done;
           clock.count(perIteration * (iteration - counted), iteration - counted);
           counted = iteration;
-          context.onProgress?.({ ...progress(run, s, start.iteration + iteration, terms, x), tiles });
+          const round = progress(run, s, start.iteration + iteration, terms, x, doneBefore);
+          context.onProgress?.({ ...round, tiles });
         },
         onTile: (terms, tiles) => {
           context.onProgress?.({ ...progress(run, s, start.iteration + counted, terms), tiles });
@@ -307,7 +299,10 @@ async function runTiledScale(
       },
       start.x,
       scale.iterations - start.iteration,
+      start.iteration,
     );
+    const built = engines.built();
+    if (!built) throw new NstError('INTERNAL', 'a tiled scale built no engine');
     const report: ScaleReport = {
       ...scale,
       iterationsRun: outcome.iterations,
@@ -317,15 +312,16 @@ async function runTiledScale(
     const isLast = s === scales.length - 1;
     return {
       x: outcome.x,
-      engine: 'onnx',
-      backend,
+      engine: built.kind,
+      backend: built.backend,
       report,
       ...(isLast ? { initial: outcome.initial, final: outcome.final } : {}),
     };
   } catch (e) {
     if (!(e instanceof TiledScaleAborted)) throw e;
     const image = fromNetworkInput(e.x, scale.width, scale.height);
-    throw new StylizeAborted({ scaleIndex: s, iteration: start.iteration + e.iteration, image }, e.cause);
+    const checkpoint = { scaleIndex: s, iteration: start.iteration + e.iteration, image };
+    throw new StylizeAborted(checkpoint, e.cause, clock.iterationsRun);
   }
 }
 
@@ -368,6 +364,7 @@ async function optimiseScale(
       throw new StylizeAborted(
         { scaleIndex: s, iteration, image: fromNetworkInput(optimiser.x, scale.width, scale.height) },
         context.signal.reason,
+        clock.iterationsRun,
       );
     }
     const step = await optimiser.step();
@@ -384,17 +381,23 @@ async function optimiseScale(
   return { x: optimiser.x.slice(), iteration, last: decay > 0 ? undefined : last };
 }
 
-/** The run's progress; with `x`, the image too when a frame is due. */
+/**
+ * The run's progress; with `x`, the image too when a frame is due: when the iterations done since
+ * `doneBefore` (by default the one before) crossed a multiple of saveEvery (a tiled round counts many).
+ */
 function progress(
   run: DriverRun,
   s: number,
   iteration: number,
   terms: LossTerms,
   x?: Float32Array,
+  doneBefore = run.clock.done - 1,
 ): Progress {
   const { options, scales, clock } = run;
   const scale = scales[s];
-  const saveFrame = x !== undefined && options.saveEvery > 0 && clock.done % options.saveEvery === 0;
+  const every = options.saveEvery;
+  const saveFrame =
+    x !== undefined && every > 0 && Math.floor(clock.done / every) > Math.floor(doneBefore / every);
   return {
     scaleIndex: s,
     scaleCount: scales.length,

@@ -23,17 +23,27 @@ import { type StyleRegion, styleRegions } from './masks.js';
 import { optimiserFor } from './optimiser-for.js';
 import type { StylizeOptions } from './options.js';
 import { gridOf } from './shapes.js';
+import { blendStyleTargets } from './style-targets.js';
 import {
   addWeightedTile,
   cropTile,
+  planTiles,
   TILE_ROUND_ITERATIONS,
   type TileLoss,
   type TilePlan,
   tileLoss,
   tileWeights,
 } from './tiling.js';
-import type { LossTerms, LossWeights, TileEngine } from './types.js';
-import { STYLE_LAYERS, VGG19_LAYERS } from './vgg.js';
+import type {
+  EngineKind,
+  EngineSpec,
+  LossTerms,
+  LossWeights,
+  RgbImage,
+  TileEngine,
+  TileEngineSpec,
+} from './types.js';
+import { STYLE_LAYERS, toNetworkInput, VGG19_LAYERS } from './vgg.js';
 
 export interface TiledScale {
   readonly plan: TilePlan;
@@ -44,7 +54,7 @@ export interface TiledScale {
   readonly tileEngine: (t: number) => Promise<TileEngine>;
   /** Tile t's style shares (tiling.ts TileLoss.styleShares). */
   readonly shares: (t: number) => readonly number[];
-  /** Iterations per round (default TILE_ROUND_ITERATIONS; the bench measures others). */
+  /** Iterations per round (default TILE_ROUND_ITERATIONS; tests and tuning runs set others). */
   readonly roundIterations?: number;
   readonly signal?: AbortSignal;
   /**
@@ -65,6 +75,8 @@ export async function tiledStyleGrams(
   image: Float32Array,
   plan: TilePlan,
   tileEngine: (t: number, tile: { loss: TileLoss; styleTargets: Float32Array[] }) => Promise<TileEngine>,
+  /** Called between tiles: throws to stop (the caller's abort). */
+  stop: () => void = () => {},
 ): Promise<Float32Array[]> {
   const regions = styleRegions(plan.width, plan.height, [
     { image: { width: plan.width, height: plan.height, data: new Float32Array(0) }, weight: 1 },
@@ -75,6 +87,7 @@ export async function tiledStyleGrams(
   });
   const perTile: Float32Array[][] = [];
   for (const [t, tile] of plan.tiles.entries()) {
+    stop();
     const engine = await tileEngine(t, { loss: tileLoss(plan, t, regions), styleTargets: zeros });
     try {
       perTile.push((await engine.evaluateTile(cropTile(image, plan, tile))).grams);
@@ -90,34 +103,97 @@ interface TilesDone {
   readonly total: number;
 }
 
+/** A built tile engine's kind and backend, for the scale's report. */
+interface Built {
+  readonly kind: EngineKind;
+  readonly backend: string;
+}
+
+/**
+ * The tile engines of one scale: `of(image, tiles, t, extra)` builds the engine of tile t of `image` (0..255,
+ * the size of `tiles`), the content's or a painting's, from the whole scale's spec. The masks are in the
+ * tile's regions; with the style targets given, the styles are not read.
+ */
+export function tileEngines(whole: EngineSpec, create: (spec: TileEngineSpec) => Promise<TileEngine>) {
+  let built: Built | undefined;
+  const styles = whole.styles.map(({ image, weight }) => ({ image, weight }));
+  const of = async (
+    image: RgbImage,
+    tiles: TilePlan,
+    t: number,
+    extra: Omit<TileEngineSpec, keyof EngineSpec>,
+  ): Promise<TileEngine> => {
+    const { width, height } = tiles.tiles[t];
+    const content = { width, height, data: cropTile(image.data, tiles, tiles.tiles[t]) };
+    const engine = await create({ ...whole, width, height, content, styles, ...extra });
+    built = { kind: engine.kind, backend: engine.backend };
+    return engine;
+  };
+  return { of, built: (): Built | undefined => built };
+}
+
+/** The paintings' Gram targets A_{r,l} at a scale, each painting summed over its own tiles. */
+export function paintingTargets(
+  whole: EngineSpec,
+  regions: readonly StyleRegion[],
+  tileSize: number,
+  of: ReturnType<typeof tileEngines>['of'],
+  stop: () => void,
+): Promise<Float32Array[]> {
+  const images = whole.styles.map((style) => style.image);
+  return blendStyleTargets(regions, images, (i) => {
+    const tiles = planTiles(images[i].width, images[i].height, tileSize);
+    const painting = (t: number, tile: { loss: TileLoss; styleTargets: Float32Array[] }) =>
+      of(images[i], tiles, t, { tile: tile.loss, styleTargets: tile.styleTargets });
+    return tiledStyleGrams(toNetworkInput(images[i]), tiles, painting, stop);
+  });
+}
+
 /** Where the tiles stand: each one's Gram contributions and its last content and TV terms. */
 interface TileState {
   readonly grams: Float32Array[];
   readonly terms: LossTerms;
 }
 
-/** Runs `iterations` iterations from `x0` (network space, the plan's size); returns the whole image. */
+/**
+ * Runs `iterations` iterations from `x0` (network space, the plan's size), the scale's iterations from
+ * `startIteration` on (a resumed scale: a round's boundary); returns the whole image. The signal is
+ * checked between tiles and iterations: a stop loses the round under way, never more.
+ */
 export async function optimiseTiled(
   scale: TiledScale,
   x0: Float32Array,
   iterations: number,
+  startIteration = 0,
 ): Promise<{ x: Float32Array; initial: LossTerms; final: LossTerms; iterations: number }> {
+  const stopIfAborted = (done: number, x: Float32Array) => {
+    if (scale.signal?.aborted) throw new TiledScaleAborted(done, x, scale.signal.reason);
+  };
   let targets: readonly Float32Array[] = [];
-  let states = await evaluateTiles(scale, x0, (engine) => {
-    targets = engine.styleTargets;
-  });
+  let states = await evaluateTiles(
+    scale,
+    x0,
+    (engine) => {
+      targets = engine.styleTargets;
+    },
+    () => stopIfAborted(0, x0),
+  );
   const initial = wholeTerms(scale, states, targets);
   const perRound = scale.roundIterations ?? TILE_ROUND_ITERATIONS;
   const tileCount = scale.plan.tiles.length;
-  const total = Math.ceil(iterations / perRound) * tileCount;
+  // Tile rounds are counted over the whole scale, also when it resumed part-way.
+  const roundsBefore = Math.floor(startIteration / perRound);
+  const total = Math.ceil((startIteration + iterations) / perRound) * tileCount;
   let [x, done, terms] = [x0, 0, initial];
-  for (let round = 0; done < iterations; round++) {
-    if (scale.signal?.aborted) throw new TiledScaleAborted(done, x, scale.signal.reason);
+  for (let round = roundsBefore; done < iterations; round++) {
+    const [roundStart, roundDone] = [x, done];
+    const stop = () => stopIfAborted(roundDone, roundStart);
+    stop();
     const length = Math.min(perRound, iterations - done);
     const onTile = (t: number) => {
       if (t < tileCount - 1) scale.onTile?.(terms, { done: round * tileCount + t + 1, total });
     };
-    ({ x, states } = await runRound(scale, x, states, targets, length, onTile));
+    ({ x, states } = await runRound(scale, { x, states, targets, iterations: length }, onTile, stop));
     done += length;
     terms = wholeTerms(scale, states, targets);
     scale.onRound?.(done, terms, x, { done: (round + 1) * tileCount, total });
@@ -125,7 +201,7 @@ export async function optimiseTiled(
   return { x, initial, final: terms, iterations: done };
 }
 
-/** Thrown between rounds when the signal aborts: the iterations done and the whole image then. */
+/** Thrown when the signal aborts: the iterations done (whole rounds) and the whole image then. */
 export class TiledScaleAborted extends NstError {
   constructor(
     readonly iteration: number,
@@ -141,9 +217,11 @@ async function evaluateTiles(
   scale: TiledScale,
   x: Float32Array,
   first: (engine: TileEngine) => void,
+  stop: () => void,
 ): Promise<TileState[]> {
   const states: TileState[] = [];
   for (const [t, tile] of scale.plan.tiles.entries()) {
+    stop();
     const engine = await scale.tileEngine(t);
     try {
       if (t === 0) first(engine);
@@ -158,17 +236,22 @@ async function evaluateTiles(
 /** One round: every tile optimised against the residual frozen at its start, then blended. */
 async function runRound(
   scale: TiledScale,
-  x: Float32Array,
-  states: readonly TileState[],
-  targets: readonly Float32Array[],
-  iterations: number,
+  from: {
+    readonly x: Float32Array;
+    readonly states: readonly TileState[];
+    readonly targets: readonly Float32Array[];
+    readonly iterations: number;
+  },
   tileDone: (t: number) => void,
+  stop: () => void,
 ): Promise<{ x: Float32Array; states: TileState[] }> {
   const { plan } = scale;
+  const { x, states, targets, iterations } = from;
   const all = sumGrams(states.map((s) => s.grams));
   const next = new Float32Array(x.length);
   const nextStates: TileState[] = [];
   for (const [t, tile] of plan.tiles.entries()) {
+    stop();
     const engine = await scale.tileEngine(t);
     try {
       // G_t + s_t (A - G_all): the tile's share of the residual (see the file comment).
@@ -181,6 +264,7 @@ async function runRound(
           throw new NstError('INTERNAL', `the loss diverged in tile ${t + 1} of ${plan.tiles.length}`);
         }
         if (step.converged) break;
+        stop();
       }
       const pixels = optimiser.x;
       nextStates.push(await engine.evaluateTile(pixels));

@@ -78,12 +78,19 @@ function spans(size: number, tileSize: number): Span[] {
   }
 }
 
+/** The longest side a tile of `tileSize` has: rounded down to the lattice. */
+export const tileSide = (tileSize: number): number => Math.floor(tileSize / TILE_ALIGN) * TILE_ALIGN;
+
+/** Whether a width x height scale runs as tiles: it is larger than one tile (none without a tile size). */
+export const isTiled = (scale: { width: number; height: number }, tileSize: number | undefined): boolean =>
+  tileSize !== undefined && Math.max(scale.width, scale.height) > tileSide(tileSize);
+
 /**
  * The tiles of a width x height scale, each at most tileSize on a side (rounded down to TILE_ALIGN). A scale
  * that fits one tile is one tile, the whole image.
  */
 export function planTiles(width: number, height: number, tileSize: number): TilePlan {
-  const size = Math.floor(tileSize / TILE_ALIGN) * TILE_ALIGN;
+  const size = tileSide(tileSize);
   if (size < MIN_TILE_SIZE) {
     throw new NstError(
       'INVALID_OPTION',

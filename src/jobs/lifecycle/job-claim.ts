@@ -79,8 +79,10 @@ export class JobClaim {
   /** Ends the job after an error, by the error policy (see the file comment). */
   async failed(e: unknown): Promise<JobOutcome> {
     const error = toNstError(e);
-    if (this.takenOver()) return this.stopLockLost(error);
     const { job } = this;
+    // No progress write may land after the lock is given up or lost.
+    await job?.stopProgress();
+    if (this.takenOver()) return this.stopLockLost(error);
     if (job && isFinished(job.manifest.status)) return this.releaseFinished(error, e);
     // Without a job.json there is nothing to mark failed: let the platform try again.
     if (ERROR_POLICY[error.kind].retry || !job) return this.releaseForRetry(error);

@@ -80,16 +80,17 @@ export class JobLifecycle {
     this.#manifest = addPhase(this.#manifest, phase, seconds);
   }
 
-  /** The run stopped at a deadline: its checkpoint (already saved) and its iterations, which count. */
-  stoppedAt(checkpoint: { scaleIndex: number; iteration: number }, savedAt: Date, iterations: number): void {
+  /** A run that stopped before the end (at a deadline): its iterations count towards the job's. */
+  stopped(iterations: number): void {
+    this.#manifest = { ...this.#manifest, iterations: (this.#manifest.iterations ?? 0) + iterations };
+  }
+
+  /** The checkpoint a stopped run saved, to continue from. */
+  checkpointed(checkpoint: { scaleIndex: number; iteration: number }, savedAt: Date): void {
+    const { scaleIndex, iteration } = checkpoint;
     this.#manifest = {
       ...this.#manifest,
-      checkpoint: {
-        scaleIndex: checkpoint.scaleIndex,
-        iteration: checkpoint.iteration,
-        savedAt: savedAt.toISOString(),
-      },
-      iterations: (this.#manifest.iterations ?? 0) + iterations,
+      checkpoint: { scaleIndex, iteration, savedAt: savedAt.toISOString() },
     };
   }
 
@@ -123,7 +124,7 @@ export class JobLifecycle {
     submit: () => Promise<{ jobId: string; jobQueue: string }>,
     leaseSeconds: number,
   ): Promise<JobOutcome> {
-    await this.end();
+    await this.stopProgress();
     const submitted = await submit();
     await this.record('queued', `AWS Batch job ${submitted.jobId}: ${why}`, { batch: submitted });
     await this.claim.lock.handOff('batch', leaseSeconds);
@@ -136,7 +137,7 @@ export class JobLifecycle {
     dispatch: () => Promise<void>,
     outcome: string,
   ): Promise<JobOutcome> {
-    await this.end();
+    await this.stopProgress();
     await this.record('queued', why, { continuations: this.#manifest.continuations + 1 });
     await dispatch();
     await this.claim.lock.handOff('continuation', CONTINUATION_HANDOFF_SECONDS);
@@ -145,7 +146,7 @@ export class JobLifecycle {
 
   /** The result, then job.json `succeeded` (progress complete), then the notification. */
   async succeed(result: RunResult): Promise<JobOutcome> {
-    await this.end();
+    await this.stopProgress();
     const started = performance.now();
     await this.claim.lock.fence();
     await this.claim.store.put(result.key, result.body, { contentType: result.contentType });
@@ -166,7 +167,7 @@ export class JobLifecycle {
   async fail(error: NstError): Promise<JobOutcome> {
     const failure = { code: error.code, message: error.message };
     this.claim.deps.metrics?.failed(error.code);
-    await this.end();
+    await this.stopProgress();
     await this.removeResults();
     await this.record('failed', error.code, { error: failure });
     return this.announce({ jobId: this.claim.jobId, status: 'failed', error: failure });
@@ -177,8 +178,11 @@ export class JobLifecycle {
     return this.announce({ jobId: this.claim.jobId, status: 'skipped', detail: 'finished' });
   }
 
-  /** Stops live progress; the write in flight lands first, and the latest progress is kept. */
-  private async end(): Promise<void> {
+  /**
+   * Stops live progress: the write in flight lands first, none follows, and the latest progress is kept.
+   * Every transition that ends a run calls it; so does the claim before it gives the lock up after an error.
+   */
+  async stopProgress(): Promise<void> {
     this.#ended = true;
     const latest = await this.#live?.close();
     this.#live = undefined;

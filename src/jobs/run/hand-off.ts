@@ -28,6 +28,8 @@ export async function handOffAtDeadline(
   iterations: number,
 ): Promise<JobOutcome> {
   const { claim, job, deps } = run;
+  // The run's iterations count however the job goes on (also when it ends at the continuation limit).
+  job.stopped(iterations);
   const { continuations } = job.manifest;
   if (!deps.dispatch.batch && continuations >= deps.config.maxContinuations) {
     throw new NstError(
@@ -36,7 +38,7 @@ export async function handOffAtDeadline(
         'or configure the AWS Batch queue for large jobs',
     );
   }
-  await checkpointAtDeadline(run, checkpoint, iterations);
+  await checkpointAtDeadline(run, checkpoint);
   const at = `scale ${checkpoint.scaleIndex + 1}, iteration ${checkpoint.iteration}`;
   if (deps.dispatch.batch) return handOffToBatch(run, `deadline at ${at}`);
   const dispatch = deps.dispatch.continuation;
@@ -49,15 +51,11 @@ export async function handOffAtDeadline(
 }
 
 /** Saves the checkpoint to S3; the lifecycle notes it (written with the hand-off). */
-async function checkpointAtDeadline(
-  { claim, job }: RunContext,
-  checkpoint: Checkpoint,
-  iterations: number,
-): Promise<void> {
+async function checkpointAtDeadline({ claim, job }: RunContext, checkpoint: Checkpoint): Promise<void> {
   const savedAt = claim.now();
   await claim.lock.fence(); // a worker that lost its lease writes no checkpoint (lock.ts)
   await saveCheckpoint(claim.store, claim.jobId, checkpoint, savedAt);
-  job.stoppedAt(checkpoint, savedAt, iterations);
+  job.checkpointed(checkpoint, savedAt);
   claim.log.info('deadline near: checkpointed', {
     scaleIndex: checkpoint.scaleIndex,
     iteration: checkpoint.iteration,

@@ -107,7 +107,6 @@ async function stylizeUntilDeadline(run: RunContext, prepared: PreparedRun): Pro
     extraRegions: plan.shape.extraRegions,
   });
   const frames = new FrameUploads(claim.store, claim.keys, output.format, () => claim.lock.fence());
-  let iterations = 0;
   const finish = async () => {
     await frames.flush();
     job.timed('stylize', secondsSince(started));
@@ -121,7 +120,6 @@ async function stylizeUntilDeadline(run: RunContext, prepared: PreparedRun): Pro
       beforeScale: (scale) => deadline.beforeScale(scale),
       createEngine: deps.createEngine,
       onProgress: (progress) => {
-        iterations++;
         frames.add(progress);
         job.progress(progress);
         deps.onProgress?.(claim.jobId, progress);
@@ -134,7 +132,7 @@ async function stylizeUntilDeadline(run: RunContext, prepared: PreparedRun): Pro
     if (claim.lost.aborted) throw claim.lost.reason;
     if (!(e instanceof StylizeAborted && deadline.signal.aborted)) throw e;
     await finish();
-    return { stopped: e.checkpoint, iterations };
+    return { stopped: e.checkpoint, iterations: e.iterationsRun };
   } finally {
     deadline.clear();
   }

@@ -89,8 +89,11 @@ describe('memory model with tiles', () => {
     const untiled1024 = estimateMemory(job(1024, 1024));
     expect(at4096.parts.network).toBe(untiled1024.parts.network);
     expect(at4096.parts.optimiser).toBe(untiled1024.parts.optimiser);
-    // x, the next blend, the content and the previous result: 4 float32 RGB images of 4096x3072.
-    expect(at4096.parts.whole).toBe(Math.round((4096 * 3072 * 4 * 12) / 2 ** 20));
+    // x, the next blend, the content and the previous result: 4 float32 RGB images of 4096x3072; and the
+    // painting at the scale's style size, twice.
+    const painting = resampledStyleSize(STARRY_NIGHT, 4096, 1);
+    const paintingPixels = painting.width * painting.height;
+    expect(at4096.parts.whole).toBe(Math.round(((4096 * 3072 * 4 + paintingPixels * 2) * 12) / 2 ** 20));
     // The 4096 px job in bounded memory: under 4 GB, where untiled it needs tens of GB.
     expect(at4096.peakMb).toBeLessThan(4096);
     expect(peak(job(4096, 3072))).toBeGreaterThan(30_000);

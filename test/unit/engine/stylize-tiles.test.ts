@@ -43,13 +43,17 @@ describe('stylize with tiles', () => {
   it('runs a scale larger than a tile as tiles in rounds, and one that fits whole', async () => {
     const engines = recordingEngines();
     const progress: Progress[] = [];
-    const result = await stylize({ content, styles: [style] }, options, {
-      weights,
-      scales,
-      tileRoundIterations: ROUND,
-      ...engines,
-      onProgress: (p) => progress.push(p),
-    });
+    const result = await stylize(
+      { content, styles: [style] },
+      { ...options, saveEvery: 2 },
+      {
+        weights,
+        scales,
+        tileRoundIterations: ROUND,
+        ...engines,
+        onProgress: (p) => progress.push(p),
+      },
+    );
     // The painting at the scale's size (320x320) in 2 x 2 tiles for its Grams, once; then the content's 2 x 2
     // tiles (256 px, overlapping by 128): a first pass for their contributions, then 2 rounds.
     const painting = ['tile 256x256', 'tile 192x256', 'tile 256x192', 'tile 192x192'];
@@ -70,20 +74,32 @@ describe('stylize with tiles', () => {
       [ROUND + 1, 8, 8],
     ]);
     expect(tiled.at(-1)?.done).toBe(3 + ROUND + 1);
+    // Frames every 2 iterations: a round that crosses a multiple of 2 brings one (done 3 -> 5, 5 -> 6).
+    expect(tiled.map((p) => p.image !== undefined)).toEqual([
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+      true,
+    ]);
     // The whole image's loss, assembled from the tiles, went down.
     expect(result.final.total).toBeLessThan(result.initial.total);
     expect(result.final.total).toBeCloseTo(result.final.content + result.final.style + result.final.tv, -2);
   }, 120_000);
 
-  it('stops between rounds with a checkpoint of the whole image', async () => {
-    // Aborted as the whole first scale ends: the tiled scale stops before its first round.
+  it('stops between tiles with a checkpoint of the whole image at the round under way', async () => {
+    // Aborted after the first tile of the second round: that round is lost, the first is kept.
     const stop = new AbortController();
     const run = stylize({ content, styles: [style] }, options, {
       weights,
       scales,
+      tileRoundIterations: ROUND,
       signal: stop.signal,
       onProgress: (p) => {
-        if (p.scaleIndex === 0 && p.iteration === scales[0].iterations) stop.abort();
+        if (p.tiles?.done === 5) stop.abort();
       },
     });
     const aborted = await run.then(
@@ -93,9 +109,10 @@ describe('stylize with tiles', () => {
     expect(aborted).toBeInstanceOf(StylizeAborted);
     expect((aborted as StylizeAborted).checkpoint).toMatchObject({
       scaleIndex: 1,
-      iteration: 0,
+      iteration: ROUND,
       image: { width: 320, height: 272 },
     });
+    expect((aborted as StylizeAborted).iterationsRun).toBe(scales[0].iterations + ROUND);
   }, 120_000);
 
   it('refuses tiles on the tfjs engine, which optimises whole images only', async () => {

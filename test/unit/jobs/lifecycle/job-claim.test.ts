@@ -34,6 +34,32 @@ describe('the claim', () => {
     expect(Date.parse(lockOf(w).leaseExpiresAt)).toBeLessThanOrEqual(Date.now());
   });
 
+  it('a progress write in flight lands before the lock is given up after a transient error', async () => {
+    const w = claimedJobWorld();
+    const progress = {
+      scaleIndex: 0,
+      scaleCount: 1,
+      width: 8,
+      height: 8,
+      iteration: 1,
+      scaleIterations: 4,
+      done: 1,
+      total: 4,
+      terms: { content: 1, style: 2, tv: 0, total: 3 },
+      elapsedSeconds: 1,
+    };
+    const run = w.run(async (job) => {
+      await job.start('lambda run 1', { worker: 'lambda', engine: 'onnx', estimatedSeconds: 1 });
+      job.progress(progress); // in flight when the error comes
+      throw new NstError('STORAGE_UNAVAILABLE', 'S3 is away');
+    });
+    await expect(run).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    const keys = w.writtenKeys();
+    expect(keys.lastIndexOf(KEYS.manifest)).toBeLessThan(keys.lastIndexOf(KEYS.lock));
+    expect(w.manifest()?.progress).toMatchObject({ done: 1 });
+    expect(lockOf(w).state).toBe('handoff');
+  });
+
   it('an input error before the job is opened is retried: without job.json there is nothing to fail', async () => {
     const w = claimedJobWorld();
     const outcome = withLockedJob(

@@ -155,7 +155,8 @@ describe('the job lifecycle', () => {
     const savedAt = new Date('2026-01-01T00:00:00Z');
     await w.run(async (job) => {
       await job.start('lambda run 1', ROUTE);
-      job.stoppedAt({ scaleIndex: 1, iteration: 7 }, savedAt, 17);
+      job.stopped(17);
+      job.checkpointed({ scaleIndex: 1, iteration: 7 }, savedAt);
       expect(w.manifest()?.checkpoint).toBeUndefined();
       return job.handOffToContinuation('deadline', async () => {}, 'continues');
     });
