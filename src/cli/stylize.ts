@@ -9,8 +9,10 @@ import { type CostEstimate, estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
 import { estimateMemory } from '../engine/memory-model.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
+import { planScales } from '../engine/schedule.js';
 import type { StylizeResult } from '../engine/stylize.js';
 import { defaultThreads } from '../engine/threads.js';
+import { tilesOfScales } from '../engine/tiling.js';
 import type { EngineKind, RgbImage, VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
@@ -93,7 +95,7 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
   const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
   const showBar = flags.progress !== false && !flags.json && process.stderr.isTTY;
   const result = await stylizeToFile(request, weights, showBar ? progressBar() : undefined);
-  report(result, request.outputPath, Boolean(flags.json));
+  report(result, request, Boolean(flags.json));
 }
 
 /** Everything a run needs, checked before any image is decoded. */
@@ -186,7 +188,9 @@ async function stylizeToFile(
 }
 
 /** The run summary: one JSON object on stdout with --json, else one line on stderr. */
-function report(result: StylizeResult, outputPath: string, json: boolean): void {
+function report(result: StylizeResult, request: StylizeRequest, json: boolean): void {
+  const { outputPath } = request;
+  const tiles = tilesOfScales(result.scales, request.options.tileSize);
   const summary = {
     output: outputPath,
     engine: result.engine,
@@ -203,6 +207,7 @@ function report(result: StylizeResult, outputPath: string, json: boolean): void 
       iterations: s.iterationsRun,
       seconds: Number(s.seconds.toFixed(2)),
     })),
+    ...(tiles.length > 0 ? { tiles } : {}),
   };
   if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
@@ -272,6 +277,8 @@ interface Plan {
   available: EngineKind[];
   threads: number;
   estimates: Record<string, { seconds: number; scales: CostEstimate['scales'] }>;
+  /** Every tile of every tiled scale, in that scale's pixels (absent untiled). */
+  tiles?: ReturnType<typeof tilesOfScales>;
   /** The memory model's peak RSS of this run (the engine above), MB. */
   peakMemoryMb: number;
   /** The route the deployed pipeline would take with the stack's defaults. */
@@ -304,6 +311,7 @@ async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Pl
   }
   const engine = await resolveEngineKind(options.engine);
   const deployed = deployedRoute(shape);
+  const tiles = tilesOfScales(planScales({ width, height, ...options }), options.tileSize);
   const seconds = (fit: Fit) => Math.round(remainingSeconds(fit.estimate));
   return {
     width,
@@ -312,6 +320,7 @@ async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Pl
     available,
     threads,
     estimates,
+    ...(tiles.length > 0 ? { tiles } : {}),
     peakMemoryMb: estimateMemory({ ...shape, engine }).peakMb,
     awsRoute: AWS_ROUTES[deployed.route.target],
     aws: {

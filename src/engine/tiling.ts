@@ -110,6 +110,19 @@ export function planTiles(width: number, height: number, tileSize: number): Tile
   return { width, height, tiles, columns, rows };
 }
 
+/** Every tile of every tiled scale, in that scale's pixels (`scale`: its index in the plan). */
+export function tilesOfScales(
+  scales: readonly { readonly width: number; readonly height: number }[],
+  tileSize: number | undefined,
+): { scale: number; x: number; y: number; width: number; height: number }[] {
+  if (tileSize === undefined) return [];
+  return scales.flatMap((scale, s) =>
+    isTiled(scale, tileSize)
+      ? planTiles(scale.width, scale.height, tileSize).tiles.map((tile) => ({ scale: s, ...tile }))
+      : [],
+  );
+}
+
 /** One axis's weights of span i: 1 inside, 0 in a margin, a ramp between, 1 to the image's own edge. */
 function profile(axis: readonly Span[], i: number): Float32Array {
   const { start, end } = axis[i];

@@ -288,6 +288,11 @@ describe('nst stylize', () => {
     const scales = plan.estimates.onnx.scales;
     expect(scales.at(-1)).toMatchObject({ width: 4096, tiles: 20, rounds: 10 });
     expect(scales[0].tiles).toBeUndefined();
+    // Every tile of every tiled scale, in that scale's pixels: 3 x 2 at 2048 px, 5 x 4 at 4096 px.
+    expect(plan.tiles).toHaveLength(6 + 20);
+    expect(plan.tiles[0]).toEqual({ scale: 3, x: 0, y: 0, width: 1024, height: 1024 });
+    const last = { scale: 4, x: 3584, y: 2688, width: 512, height: plan.height - 2688 };
+    expect(plan.tiles.at(-1)).toEqual(last);
     expect(plan.peakMemoryMb).toBeLessThan(untiled.peakMemoryMb / 5);
     expect(await dryRun('--size', '4096', '--tile-size', '1024')).toMatch(
       /4096x\d+ x 100 iterations as 20 tiles in 10 rounds/,

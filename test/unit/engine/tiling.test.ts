@@ -11,6 +11,7 @@ import {
   TILE_OVERLAP,
   type TilePlan,
   tileLoss,
+  tilesOfScales,
   tileWeights,
 } from '../../../src/engine/tiling.js';
 import { STYLE_LAYERS, VGG19_LAYERS } from '../../../src/engine/vgg.js';
@@ -68,6 +69,18 @@ describe('tile plans', () => {
   it('counts the tiles of a 4096 px scale in 1024 px tiles: 5 x 4', () => {
     const plan = planTiles(4096, 3072, 1024);
     expect([plan.columns.length, plan.rows.length]).toEqual([5, 4]);
+  });
+
+  it('lists the tiles of every tiled scale, in its pixels', () => {
+    const scales = [
+      { width: 300, height: 200 },
+      { width: 600, height: 400 },
+    ];
+    expect(tilesOfScales(scales, undefined)).toEqual([]);
+    expect(tilesOfScales(scales, 512)).toEqual([
+      { scale: 1, x: 0, y: 0, width: 512, height: 400 },
+      { scale: 1, x: 384, y: 0, width: 216, height: 400 },
+    ]);
   });
 
   it('refuses a tile too small to have a centre', () => {
