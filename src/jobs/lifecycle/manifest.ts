@@ -15,51 +15,30 @@ export type WorkerKind = 'lambda' | 'batch' | 'local';
 
 export const isFinished = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';
 
-/** How far a run is: the engine's latest Progress, as job.json carries it. */
-export interface JobProgress {
-  /** 0-based, of scaleCount. */
-  readonly scaleIndex: number;
-  readonly scaleCount: number;
-  /** The scale's size. */
-  readonly width: number;
-  readonly height: number;
-  /** Iteration within the scale (1-based), of scaleIterations. */
-  readonly iteration: number;
-  readonly scaleIterations: number;
-  /** Iterations done over all scales, of total. */
-  readonly done: number;
-  readonly total: number;
+/**
+ * How far a run is: the engine's latest Progress (its position: scale, iteration, done of total, tiles) as
+ * job.json carries it, with its loss terms as `loss` and without its frame image.
+ */
+export type JobProgress = Omit<Progress, 'terms' | 'image'> & {
   /** done / total (one decimal); 100 once the job has succeeded (a scale may converge early). */
   readonly percent: number;
-  /**
-   * Seconds this run has stylised, and the engine's estimate of the seconds left: absent until the run has
-   * done ETA_MIN_ITERATIONS (src/engine/run-clock.ts), whose time includes building the engine.
-   */
-  readonly elapsedSeconds: number;
-  readonly etaSeconds?: number;
   /** The latest loss terms. */
   readonly loss: LossTerms;
-  /** At a tiled scale: tile rounds done of the scale's (one per tile per round). */
-  readonly tiles?: { readonly done: number; readonly total: number };
   readonly updatedAt: string;
-}
+};
 
-/** The engine's progress as job.json records it. */
+/**
+ * The engine's progress as job.json records it: seconds rounded, the ETA (absent until the run has done
+ * ETA_MIN_ITERATIONS, src/engine/run-clock.ts) to whole seconds.
+ */
 export function jobProgress(p: Progress, now: Date): JobProgress {
+  const { terms, image: _frame, elapsedSeconds, etaSeconds, ...position } = p;
   return {
-    scaleIndex: p.scaleIndex,
-    scaleCount: p.scaleCount,
-    width: p.width,
-    height: p.height,
-    iteration: p.iteration,
-    scaleIterations: p.scaleIterations,
-    done: p.done,
-    total: p.total,
+    ...position,
     percent: p.total > 0 ? Math.floor((p.done * 1000) / p.total) / 10 : 0,
-    elapsedSeconds: round(p.elapsedSeconds),
-    ...(p.etaSeconds === undefined ? {} : { etaSeconds: Math.round(p.etaSeconds) }),
-    loss: p.terms,
-    ...(p.tiles ? { tiles: p.tiles } : {}),
+    elapsedSeconds: round(elapsedSeconds),
+    ...(etaSeconds === undefined ? {} : { etaSeconds: Math.round(etaSeconds) }),
+    loss: terms,
     updatedAt: now.toISOString(),
   };
 }
