@@ -170,15 +170,17 @@ export async function optimiseTiled(
     if (scale.signal?.aborted) throw new TiledScaleAborted(done, x, scale.signal.reason);
   };
   let targets: readonly Float32Array[] = [];
-  let states = await evaluateTiles(
-    scale,
-    x0,
-    (engine) => {
-      targets = engine.styleTargets;
-    },
-    () => stopIfAborted(0, x0),
+  let standing = standingOf(
+    await evaluateTiles(
+      scale,
+      x0,
+      (engine) => {
+        targets = engine.styleTargets;
+      },
+      () => stopIfAborted(0, x0),
+    ),
   );
-  const initial = wholeTerms(scale, states, targets);
+  const initial = wholeTerms(scale, standing, targets);
   const perRound = scale.roundIterations ?? TILE_ROUND_ITERATIONS;
   const tileCount = scale.plan.tiles.length;
   // Tile rounds are counted over the whole scale, also when it resumed part-way.
@@ -193,9 +195,11 @@ export async function optimiseTiled(
     const onTile = (t: number) => {
       if (t < tileCount - 1) scale.onTile?.(terms, { done: round * tileCount + t + 1, total });
     };
-    ({ x, states } = await runRound(scale, { x, states, targets, iterations: length }, onTile, stop));
+    const next = await runRound(scale, { x, standing, targets, iterations: length }, onTile, stop);
+    x = next.x;
+    standing = standingOf(next.states);
     done += length;
-    terms = wholeTerms(scale, states, targets);
+    terms = wholeTerms(scale, standing, targets);
     scale.onRound?.(done, terms, x, { done: (round + 1) * tileCount, total });
   }
   return { x, initial, final: terms, iterations: done };
@@ -211,6 +215,17 @@ export class TiledScaleAborted extends NstError {
     super('ABORTED', `tiled scale stopped after ${iteration} iterations`, { cause: reason });
   }
 }
+
+/** The tiles' states and their contributions summed (G_all), summed once per round. */
+interface Standing {
+  readonly states: readonly TileState[];
+  readonly all: Float32Array[];
+}
+
+const standingOf = (states: readonly TileState[]): Standing => ({
+  states,
+  all: sumGrams(states.map((s) => s.grams)),
+});
 
 /** Each tile's contributions and terms at x; `first` sees the first engine (the targets are everyone's). */
 async function evaluateTiles(
@@ -238,7 +253,7 @@ async function runRound(
   scale: TiledScale,
   from: {
     readonly x: Float32Array;
-    readonly states: readonly TileState[];
+    readonly standing: Standing;
     readonly targets: readonly Float32Array[];
     readonly iterations: number;
   },
@@ -246,8 +261,8 @@ async function runRound(
   stop: () => void,
 ): Promise<{ x: Float32Array; states: TileState[] }> {
   const { plan } = scale;
-  const { x, states, targets, iterations } = from;
-  const all = sumGrams(states.map((s) => s.grams));
+  const { x, targets, iterations } = from;
+  const { states, all } = from.standing;
   const next = new Float32Array(x.length);
   const nextStates: TileState[] = [];
   for (const [t, tile] of plan.tiles.entries()) {
@@ -298,12 +313,11 @@ function aim(gram: Float32Array, share: number, target: Float32Array, all: Float
  */
 function wholeTerms(
   scale: TiledScale,
-  states: readonly TileState[],
+  { states, all }: Standing,
   targets: readonly Float32Array[],
 ): LossTerms {
   const { options, plan, regions } = scale;
   const loss = { style: options.styleWeight, styleLayers: options.styleLayerWeights };
-  const all = sumGrams(states.map((s) => s.grams));
   const style = wholeStyleTerm(all, targets, regions, plan, loss);
   const content = states.reduce((sum, s) => sum + s.terms.content, 0);
   const tv = states.reduce((sum, s) => sum + s.terms.tv, 0);
