@@ -55,7 +55,7 @@ export async function planRun(
   const size = resultSize(decoded.content, specOptions);
   const scales = planScales({ ...size, ...specOptions });
   const options = workerOptions(specOptions, config, engine, scales);
-  const threads = options.threads ?? defaultThreads();
+  const { threads } = options;
   const shape = jobShape(decoded, options, size, scales);
   const resume = await loadResume(scales);
   const route = routeRun({ engine, threads, shape, resume }, place);
@@ -73,7 +73,7 @@ function workerOptions(
   config: PipelineConfig,
   engine: EngineKind,
   scales: readonly Scale[],
-): StylizeOptions {
+): StylizeOptions & { readonly threads: number } {
   const cores = defaultThreads();
   const total = scales.reduce((sum, scale) => sum + scale.iterations, 0);
   return {
