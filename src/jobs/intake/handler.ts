@@ -116,12 +116,7 @@ async function handleFailedBatchJob(
 function handleDeadLetters(deps: WorkerDeps, inv: Invocation, event: DeadLetterEvent): Promise<JobOutcome[]> {
   const jobs = event.Records.flatMap((record) => {
     const dead = readDeadLetter(record);
-    let named: ReturnType<typeof jobsNamedBy> = [];
-    try {
-      named = dead ? jobsNamedBy(dead.event) : [];
-    } catch (e) {
-      deps.logger.error('dead letter names a bad job', { error: (e as Error).message });
-    }
+    const named = (dead && namedJobId(deps, () => jobsNamedBy(dead.event))) ?? [];
     if (named.length === 0)
       deps.logger.warn('dead letter names no job: dropped', { messageId: record.messageId });
     return named.map((job) => ({ job, dead: dead! }));
