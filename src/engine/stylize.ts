@@ -18,8 +18,8 @@ import { resampleHwc, resampleImage } from './resample.js';
 import { RunClock } from './run-clock.js';
 import { clampImage, engineSpec, initialImage } from './scale-spec.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
-import { optimiseTiled, paintingTargets, TiledScaleAborted, tileEngines } from './tiled-scale.js';
-import { isTiled, planTiles, type TilePlan, tileLoss } from './tiling.js';
+import { optimiseTiled, setUpTiledScale, TiledScaleAborted } from './tiled-scale.js';
+import { isTiled } from './tiling.js';
 import type {
   EngineChoice,
   EngineKind,
@@ -219,13 +219,7 @@ async function runScale(
     );
   }
   if (options.tileSize !== undefined && isTiled(scale, options.tileSize)) {
-    return runTiledScale(
-      run,
-      s,
-      start,
-      planTiles(scale.width, scale.height, options.tileSize),
-      options.tileSize,
-    );
+    return runTiledScale(run, s, start, options.tileSize);
   }
   const engine = await createEngine(options.engine, engineSpec(input, options, scale, context.weights));
   try {
@@ -254,36 +248,30 @@ async function runTiledScale(
   run: DriverRun,
   s: number,
   start: { x: Float32Array; iteration: number },
-  plan: TilePlan,
   tileSize: number,
 ): Promise<ScaleOutcome> {
   const { input, options, context, scales, clock } = run;
   const scale = scales[s];
   const started = performance.now();
   const whole = engineSpec(input, options, scale, context.weights);
-  const regions = styleRegions(scale.width, scale.height, whole.styles);
-  const engines = tileEngines(whole, (spec) =>
+  const setup = setUpTiledScale(whole, tileSize, (spec) =>
     (context.createTileEngine ?? defaultCreateTileEngine)(options.engine, spec),
   );
   // Between the painting's tiles: a stop there is a stop at the scale's start.
   const stopBeforeRounds = () => {
     if (context.signal?.aborted) throw new TiledScaleAborted(0, start.x, context.signal.reason);
   };
-  // Only the shares are kept for every tile; a tile's masks are made when its engine is.
-  const shares = plan.tiles.map((_, t) => tileLoss(plan, t, regions).styleShares);
   const perIteration = scaleWork(scale) / scale.iterations;
   let counted = 0;
   try {
-    const targets = await paintingTargets(whole, regions, tileSize, engines.of, stopBeforeRounds);
-    const tileEngine = (t: number) =>
-      engines.of(whole.content, plan, t, { tile: tileLoss(plan, t, regions), styleTargets: targets });
+    const targets = await setup.targets(stopBeforeRounds);
     const outcome = await optimiseTiled(
       {
-        plan,
-        regions,
+        plan: setup.plan,
+        regions: setup.regions,
         options,
-        tileEngine,
-        shares: (t) => shares[t],
+        tileEngine: (t) => setup.tileEngine(t, targets),
+        shares: setup.shares,
         roundIterations: context.tileRoundIterations,
         signal: context.signal,
         onRound: (iteration, terms, x, tiles) => {
@@ -301,7 +289,7 @@ async function runTiledScale(
       scale.iterations - start.iteration,
       start.iteration,
     );
-    const built = engines.built();
+    const built = setup.built();
     if (!built) throw new NstError('INTERNAL', 'a tiled scale built no engine');
     const report: ScaleReport = {
       ...scale,

@@ -114,7 +114,7 @@ interface Built {
  * the size of `tiles`), the content's or a painting's, from the whole scale's spec. The masks are in the
  * tile's regions; with the style targets given, the styles are not read.
  */
-export function tileEngines(whole: EngineSpec, create: (spec: TileEngineSpec) => Promise<TileEngine>) {
+function tileEngines(whole: EngineSpec, create: (spec: TileEngineSpec) => Promise<TileEngine>) {
   let built: Built | undefined;
   const styles = whole.styles.map(({ image, weight }) => ({ image, weight }));
   const of = async (
@@ -133,7 +133,7 @@ export function tileEngines(whole: EngineSpec, create: (spec: TileEngineSpec) =>
 }
 
 /** The paintings' Gram targets A_{r,l} at a scale, each painting summed over its own tiles. */
-export function paintingTargets(
+function paintingTargets(
   whole: EngineSpec,
   regions: readonly StyleRegion[],
   tileSize: number,
@@ -149,8 +149,8 @@ export function paintingTargets(
   });
 }
 
-/** Where the tiles stand: each one's Gram contributions and its last content and TV terms. */
-interface TileState {
+/** Where a tile stands: its Gram contributions and its content and TV terms, at its pixels. */
+export interface TileState {
   readonly grams: Float32Array[];
   readonly terms: LossTerms;
 }
@@ -205,6 +205,41 @@ export async function optimiseTiled(
   return { x, initial, final: terms, iterations: done };
 }
 
+/** One tiled scale's parts, made once from the whole scale's spec: what every runner of its rounds uses. */
+export interface TiledScaleSetup {
+  readonly plan: TilePlan;
+  readonly regions: readonly StyleRegion[];
+  /** Tile t's style shares (tiling.ts TileLoss.styleShares). */
+  readonly shares: (t: number) => readonly number[];
+  /** The paintings' Gram targets A at this scale, tile by tile (`stop` is called between tiles). */
+  readonly targets: (stop?: () => void) => Promise<Float32Array[]>;
+  /** Tile t's engine on the content's tile, built with `targets` (each round then sets its aim). */
+  readonly tileEngine: (t: number, targets: readonly Float32Array[]) => Promise<TileEngine>;
+  /** The kind and backend of the last engine built, for the scale's report. */
+  readonly built: () => Built | undefined;
+}
+
+export function setUpTiledScale(
+  whole: EngineSpec,
+  tileSize: number,
+  create: (spec: TileEngineSpec) => Promise<TileEngine>,
+): TiledScaleSetup {
+  const plan = planTiles(whole.width, whole.height, tileSize);
+  const regions = styleRegions(whole.width, whole.height, whole.styles);
+  const engines = tileEngines(whole, create);
+  // Only the shares are kept for every tile; a tile's masks are made when its engine is.
+  const shares = plan.tiles.map((_, t) => tileLoss(plan, t, regions).styleShares);
+  return {
+    plan,
+    regions,
+    shares: (t) => shares[t],
+    targets: (stop = () => {}) => paintingTargets(whole, regions, tileSize, engines.of, stop),
+    tileEngine: (t, targets) =>
+      engines.of(whole.content, plan, t, { tile: tileLoss(plan, t, regions), styleTargets: [...targets] }),
+    built: engines.built,
+  };
+}
+
 /** Thrown when the signal aborts: the iterations done (whole rounds) and the whole image then. */
 export class TiledScaleAborted extends NstError {
   constructor(
@@ -217,12 +252,12 @@ export class TiledScaleAborted extends NstError {
 }
 
 /** The tiles' states and their contributions summed (G_all), summed once per round. */
-interface Standing {
+export interface Standing {
   readonly states: readonly TileState[];
   readonly all: Float32Array[];
 }
 
-const standingOf = (states: readonly TileState[]): Standing => ({
+export const standingOf = (states: readonly TileState[]): Standing => ({
   states,
   all: sumGrams(states.map((s) => s.grams)),
 });
@@ -261,38 +296,94 @@ async function runRound(
   stop: () => void,
 ): Promise<{ x: Float32Array; states: TileState[] }> {
   const { plan } = scale;
-  const { x, targets, iterations } = from;
-  const { states, all } = from.standing;
-  const next = new Float32Array(x.length);
-  const nextStates: TileState[] = [];
+  const residual = residualOf(from.targets, from.standing.all);
+  const outputs: TileRoundOutput[] = [];
   for (const [t, tile] of plan.tiles.entries()) {
     stop();
     const engine = await scale.tileEngine(t);
     try {
-      // G_t + s_t (A - G_all): the tile's share of the residual (see the file comment).
-      const shares = scale.shares(t);
-      engine.setStyleTargets(targets.map((a, i) => aim(states[t].grams[i], shares[i], a, all[i])));
-      const optimiser = optimiserFor(scale.options, cropTile(x, plan, tile), engine);
-      for (let k = 0; k < iterations; k++) {
-        const step = await optimiser.step();
-        if (!Number.isFinite(step.evaluation.loss)) {
-          throw new NstError('INTERNAL', `the loss diverged in tile ${t + 1} of ${plan.tiles.length}`);
-        }
-        if (step.converged) break;
-        stop();
-      }
-      const pixels = optimiser.x;
-      nextStates.push(await engine.evaluateTile(pixels));
-      addWeightedTile(next, plan, tile, pixels, tileWeights(plan, t));
+      const input = {
+        start: cropTile(from.x, plan, tile),
+        grams: from.standing.states[t].grams,
+        residual,
+        iterations: from.iterations,
+      };
+      outputs.push(
+        await optimiseTile(engine, scale.options, scale.shares(t), input, stop, tileName(plan, t)),
+      );
     } finally {
       engine.dispose();
     }
     tileDone(t);
   }
-  return { x: next, states: nextStates };
+  return {
+    x: blendTiles(
+      plan,
+      outputs.map((o) => o.pixels),
+    ),
+    states: outputs.map((o) => o.state),
+  };
 }
 
-function sumGrams(perTile: readonly (readonly Float32Array[])[]): Float32Array[] {
+const tileName = (plan: TilePlan, t: number) => `tile ${t + 1} of ${plan.tiles.length}`;
+
+/** One tile's part of a round: its crop of the round's image, its contributions there, and the residual. */
+export interface TileRoundInput {
+  readonly start: Float32Array;
+  readonly grams: readonly Float32Array[];
+  /** A - G_all at the round's start, one per style region and layer (residualOf). */
+  readonly residual: readonly Float32Array[];
+  readonly iterations: number;
+}
+
+export interface TileRoundOutput {
+  readonly pixels: Float32Array;
+  readonly state: TileState;
+}
+
+/**
+ * Tile t's iterations of a round, on its engine: it aims at G_t + s_t R (its share of the residual, see the
+ * file comment), then reports its pixels and its contributions at them. The same function runs every tile
+ * of the CLI's rounds and each tile task of the Step Functions fan-out (src/jobs/tiled).
+ */
+export async function optimiseTile(
+  engine: TileEngine,
+  options: StylizeOptions,
+  shares: readonly number[],
+  input: TileRoundInput,
+  stop: () => void = () => {},
+  name = 'a tile',
+): Promise<TileRoundOutput> {
+  engine.setStyleTargets(input.residual.map((r, i) => aim(input.grams[i], shares[i], r)));
+  const optimiser = optimiserFor(options, input.start, engine);
+  for (let k = 0; k < input.iterations; k++) {
+    const step = await optimiser.step();
+    if (!Number.isFinite(step.evaluation.loss)) {
+      throw new NstError('INTERNAL', `the loss diverged in ${name}`);
+    }
+    if (step.converged) break;
+    stop();
+  }
+  const pixels = optimiser.x;
+  return { pixels, state: await engine.evaluateTile(pixels) };
+}
+
+/** The round's image: the tiles' pixels blended with their weights (which add up to 1 everywhere). */
+export function blendTiles(plan: TilePlan, pixels: readonly Float32Array[]): Float32Array {
+  const x = new Float32Array(plan.width * plan.height * 3);
+  plan.tiles.forEach((tile, t) => {
+    addWeightedTile(x, plan, tile, pixels[t], tileWeights(plan, t));
+  });
+  return x;
+}
+
+/** R = A - G_all: what the whole image's Grams still miss of the painting's. */
+export function residualOf(targets: readonly Float32Array[], all: readonly Float32Array[]): Float32Array[] {
+  return targets.map((a, i) => a.map((v, k) => v - all[i][k]));
+}
+
+/** G_all: the tiles' contributions summed, per style region and layer. */
+export function sumGrams(perTile: readonly (readonly Float32Array[])[]): Float32Array[] {
   return perTile[0].map((_, i) => {
     const sum = new Float64Array(perTile[0][i].length);
     for (const grams of perTile) for (let k = 0; k < sum.length; k++) sum[k] += grams[i][k];
@@ -300,10 +391,10 @@ function sumGrams(perTile: readonly (readonly Float32Array[])[]): Float32Array[]
   });
 }
 
-/** gram + share * (target - all). */
-function aim(gram: Float32Array, share: number, target: Float32Array, all: Float32Array): Float32Array {
+/** gram + share * residual. */
+function aim(gram: Float32Array, share: number, residual: Float32Array): Float32Array {
   const out = new Float32Array(gram.length);
-  for (let i = 0; i < gram.length; i++) out[i] = gram[i] + share * (target[i] - all[i]);
+  for (let i = 0; i < gram.length; i++) out[i] = gram[i] + share * residual[i];
   return out;
 }
 
@@ -311,8 +402,8 @@ function aim(gram: Float32Array, share: number, target: Float32Array, all: Float
  * The whole image's loss terms: the tiles' content and TV shares summed, and the style term of the summed
  * Grams against the targets, as losses.ts defines it for the whole image.
  */
-function wholeTerms(
-  scale: TiledScale,
+export function wholeTerms(
+  scale: Pick<TiledScale, 'options' | 'plan' | 'regions'>,
   { states, all }: Standing,
   targets: readonly Float32Array[],
 ): LossTerms {
