@@ -41,6 +41,10 @@ const configSchema = z.object({
   /** Lambda timeout (seconds); longer jobs checkpoint and continue in a new invocation. */
   timeout: int(30, 900),
   architecture: z.enum(['x86_64', 'arm64']),
+  /** Tile tasks of one tiled job at once (the tiles' Map's MaxConcurrency). */
+  tileConcurrency: int(1, 1000),
+  /** The cost cap: a job estimated at more Lambda GB-seconds fails with JOB_TOO_LARGE. */
+  maxJobGbSeconds: int(1, 100_000_000),
   /**
    * Concurrent executions reserved for the function, which is also its ceiling: a storm of uploads queues
    * (Lambda keeps async events up to 6 hours) instead of taking the account's whole concurrency.
@@ -108,6 +112,8 @@ export const DEFAULT_CONFIG: NstConfig = {
   memory: PIPELINE_DEFAULTS.memoryMb,
   timeout: PIPELINE_DEFAULTS.functionTimeoutSeconds,
   architecture: 'x86_64',
+  tileConcurrency: PIPELINE_DEFAULTS.tileConcurrency,
+  maxJobGbSeconds: PIPELINE_DEFAULTS.maxJobGbSeconds,
   reservedConcurrency: DEFAULT_RESERVED_CONCURRENCY,
   batch: true,
   instanceTypes: ['g5', 'g6'],

@@ -5,13 +5,15 @@
  *     --> outputs/<jobId>/..., SNS notification
  *     --> too big for Lambda: Batch GPU job; a FAILED Batch job (cancelled after waiting RUNNABLE too
  *         long included) comes back to the Lambda via EventBridge
+ *     --> a job with tiled scales: its tiles fanned out over the same Lambda by a Step Functions
+ *         execution; an execution that fails, times out or is stopped comes back via EventBridge
  *   failed async events --> SQS dead-letter queue --> the same Lambda (marks the job failed) --> SNS;
  *     dead letters it cannot process --> poison queue --> alarm --> SNS
  *   every 5 minutes: EventBridge --> the Lambda sweeps for jobs whose worker died
  *
  * The stack reads the settings (infra/config.ts) and hands each construct the few it uses.
  */
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -26,6 +28,7 @@ import { Alarms, NotificationTopic } from './constructs/operations.js';
 import { Storage } from './constructs/storage.js';
 import { StylizeFunction } from './constructs/stylize-function.js';
 import { SweepSchedule } from './constructs/sweeper.js';
+import { TilesStateMachine } from './constructs/tiles-state-machine.js';
 
 export interface NstStackProps extends StackProps {
   readonly config: NstConfig;
@@ -58,6 +61,7 @@ export class NstStack extends Stack {
   readonly storage: Storage;
   readonly stylize: StylizeFunction;
   readonly batch?: BatchGpu;
+  readonly tiles: TilesStateMachine;
 
   constructor(scope: Construct, id: string, props: NstStackProps) {
     super(scope, id, props);
@@ -73,7 +77,16 @@ export class NstStack extends Stack {
       architecture: lambdaArchitecture(config.architecture),
     });
     keepDeployedLogicalIds(layers);
-    this.stylize = this.addStylizeFunction(topic, layers, props);
+    const tilesName = `${config.prefix}-tiles`;
+    this.stylize = this.addStylizeFunction(topic, layers, props, this.stateMachineArn(tilesName));
+    this.tiles = new TilesStateMachine(this, 'Tiles', {
+      function: this.stylize.function,
+      functionTimeout: Duration.seconds(config.timeout),
+      tileConcurrency: config.tileConcurrency,
+      stateMachineName: tilesName,
+      deadLetterQueue: this.stylize.deadLetterQueue,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
     if (this.batch) this.routeFailedGpuJobs(this.batch);
     new SweepSchedule(this, 'Sweep', { function: this.stylize.function, bucket: this.storage.bucket });
     new Alarms(this, 'Alarms', {
@@ -81,6 +94,7 @@ export class NstStack extends Stack {
       function: this.stylize.function,
       deadLetterQueue: this.stylize.deadLetterQueue,
       poisonQueue: this.stylize.poisonQueue,
+      tilesStateMachine: this.tiles.stateMachine,
     });
     this.addOutputs(topic);
   }
@@ -102,10 +116,24 @@ export class NstStack extends Stack {
     });
   }
 
+  /**
+   * The tiles' state machine's ARN, made from its name: the function's environment and policy name it,
+   * and the state machine invokes the function, so a reference would be circular.
+   */
+  private stateMachineArn(name: string): string {
+    return this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: name,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  }
+
   private addStylizeFunction(
     topic: sns.ITopic,
     layers: PipelineLayers,
     { config, code }: NstStackProps,
+    tilesStateMachineArn: string,
   ): StylizeFunction {
     return new StylizeFunction(this, 'Stylize', {
       bucket: this.storage.bucket,
@@ -119,6 +147,7 @@ export class NstStack extends Stack {
         runnableTimeout: this.batch.runnableTimeout,
         gpuMemoryMb: this.batch.gpuMemoryMb,
       },
+      tiles: { stateMachineArn: tilesStateMachineArn, maxJobGbSeconds: config.maxJobGbSeconds },
       prefix: config.prefix,
       memorySize: config.memory,
       timeout: Duration.seconds(config.timeout),
@@ -160,5 +189,6 @@ export class NstStack extends Stack {
     new CfnOutput(this, 'PoisonQueueUrl', { value: this.stylize.poisonQueue.queueUrl });
     new CfnOutput(this, 'FunctionName', { value: this.stylize.function.functionName });
     if (this.batch) new CfnOutput(this, 'JobQueueArn', { value: this.batch.jobQueue.jobQueueArn });
+    new CfnOutput(this, 'TilesStateMachineArn', { value: this.tiles.stateMachine.stateMachineArn });
   }
 }

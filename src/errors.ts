@@ -57,6 +57,8 @@ export const ERROR_KINDS = {
   BATCH_JOB_FAILED: 'internal',
   /** The Batch job was cancelled after waiting RUNNABLE too long: no GPU capacity or quota. */
   BATCH_NO_CAPACITY: 'internal',
+  /** The Step Functions execution of a job's tiles failed, timed out or was stopped. */
+  TILES_FAILED: 'internal',
   /** The job's worker died or its retries ran out (the dead-letter consumer, the sweeper). */
   JOB_ABANDONED: 'internal',
   /** A job that finished (job.json written) but whose last bookkeeping failed: retried to finish it. */

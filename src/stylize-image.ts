@@ -7,7 +7,7 @@
  * content's size) call stylizeDecodedImage(). Writes nothing: callers decide where bytes go.
  */
 import type { StylizeOptions } from './engine/options.js';
-import { type StylizeContext, type StylizeResult, stylize } from './engine/stylize.js';
+import { type StylizeContext, type StylizeInput, type StylizeResult, stylize } from './engine/stylize.js';
 import type { MaskImage, RgbImage } from './engine/types.js';
 import { NstError } from './errors.js';
 import { luminanceOnly, transferLuminance } from './image/colour.js';
@@ -104,16 +104,38 @@ export async function stylizeDecodedImage(
 ): Promise<StylizedImage> {
   // An empty plan falls through to resultSize(); stylize() then refuses it.
   const size = context.scales?.at(-1) ?? resultSize(decoded.content, options);
+  const input = await stylizeInputOf(decoded, options, size);
+  return finishStylized(decoded, options, output, input.content, await stylize(input, options, context));
+}
+
+/** What stylize() gets: the content resized to the result's size, the styles (colour-matched) and masks. */
+export async function stylizeInputOf(
+  decoded: DecodedInputs,
+  options: Pick<StylizeOptions, 'colorMatch'>,
+  size: { readonly width: number; readonly height: number },
+): Promise<StylizeInput> {
   const content = await resizeImage(decoded.content.image, size.width, size.height);
   const styles = [];
   for (const { image, weight, mask } of styleImages(decoded.styles, content, options))
     styles.push({ image, weight, ...(mask ? { mask: await maskAt(mask, size.width, size.height) } : {}) });
-  const stylized = await stylize({ content, styles, initImage: decoded.initImage }, options, context);
+  return { content, styles, initImage: decoded.initImage };
+}
+
+/**
+ * stylize()'s result as the user gets it: the content's colours kept (originalColors), its alpha carried
+ * over, encoded. `content` is the content at the result's size (stylizeInputOf).
+ */
+export async function finishStylized(
+  decoded: DecodedInputs,
+  options: Pick<StylizeOptions, 'originalColors'>,
+  output: OutputSettings,
+  content: RgbImage,
+  stylized: StylizeResult,
+): Promise<StylizedImage> {
+  const { width, height } = content;
   const image = options.originalColors ? transferLuminance(stylized.image, content) : stylized.image;
   const result = { ...stylized, image };
-  const alpha = decoded.content.alpha
-    ? await resizeAlpha(decoded.content, size.width, size.height)
-    : undefined;
+  const alpha = decoded.content.alpha ? await resizeAlpha(decoded.content, width, height) : undefined;
   const encoded = await encodeImage(result.image, { format: output.format, quality: output.quality, alpha });
   return { output: encoded, result, content };
 }

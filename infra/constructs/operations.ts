@@ -12,6 +12,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DEAD_LETTER_RECEIVE_COUNT } from '../../src/jobs/deployment.js';
 
@@ -74,12 +75,15 @@ export interface AlarmsProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** The queue of dead letters that could not be processed. */
   readonly poisonQueue: sqs.IQueue;
+  /** The tiles' state machine, whose failed executions raise an alarm. */
+  readonly tilesStateMachine?: sfn.IStateMachine;
 }
 
 export class Alarms extends Construct {
   readonly deadLetters: cloudwatch.Alarm;
   readonly poisonLetters: cloudwatch.Alarm;
   readonly functionErrors: cloudwatch.Alarm;
+  readonly failedTiles?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
@@ -103,8 +107,17 @@ export class Alarms extends Construct {
       'The stylize function threw (it will be retried; see its logs).',
       props.function.metricErrors({ period, statistic: 'Sum' }),
     );
-    for (const alarm of [this.deadLetters, this.poisonLetters, this.functionErrors])
-      alarm.addAlarmAction(new SnsAction(props.topic));
+    const alarms = [this.deadLetters, this.poisonLetters, this.functionErrors];
+    if (props.tilesStateMachine) {
+      this.failedTiles = this.anyAbove0(
+        'FailedTiles',
+        "A tiled job's Step Functions execution failed, timed out or was stopped; its job failed " +
+          '(see job.json and the execution history).',
+        props.tilesStateMachine.metricFailed({ period, statistic: 'Sum' }),
+      );
+      alarms.push(this.failedTiles);
+    }
+    for (const alarm of alarms) alarm.addAlarmAction(new SnsAction(props.topic));
   }
 
   /** An alarm when one 5-minute period of `metric` is above zero. */

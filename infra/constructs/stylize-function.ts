@@ -61,6 +61,8 @@ export interface StylizeFunctionProps {
    * @default - none: every job runs in Lambda, continuing in new invocations at deadlines
    */
   readonly batch?: BatchTarget;
+  /** The tiles' fan-out: the state machine the function starts (by ARN) and the cost cap of a job. */
+  readonly tiles?: { readonly stateMachineArn: string; readonly maxJobGbSeconds: number };
   /**
    * Prefix of the function's name, `<prefix>-stylize`.
    * @default 'nst' (DEFAULT_CONFIG.prefix)
@@ -209,6 +211,14 @@ export class StylizeFunction extends Construct {
       'Versions and aliases of this function only: it invokes itself to continue a long job.',
     );
     if (props.batch) statements.push(this.submitJobStatement(role, props.batch));
+    if (props.tiles)
+      statements.push(
+        new iam.PolicyStatement({
+          sid: 'StartTiles',
+          actions: ['states:StartExecution'],
+          resources: [props.tiles.stateMachineArn],
+        }),
+      );
     for (const statement of statements) role.addToPrincipalPolicy(statement);
   }
 
@@ -254,6 +264,10 @@ function environment(props: WithTimeout): Record<string, string> {
       [PIPELINE_ENV.batchTimeoutSeconds]: String(props.batch.jobTimeout.toSeconds()),
       [PIPELINE_ENV.batchRunnableTimeoutSeconds]: String(props.batch.runnableTimeout.toSeconds()),
       [PIPELINE_ENV.batchGpuMemoryMb]: String(props.batch.gpuMemoryMb),
+    }),
+    ...(props.tiles && {
+      [PIPELINE_ENV.tilesStateMachineArn]: props.tiles.stateMachineArn,
+      [PIPELINE_ENV.maxJobGbSeconds]: String(props.tiles.maxJobGbSeconds),
     }),
     ...POWERTOOLS_ENVIRONMENT,
     NODE_OPTIONS: '--enable-source-maps',

@@ -17,7 +17,15 @@ import type { EngineKind, RgbImage, VggWeights } from '../engine/types.js';
 import { NstError } from '../errors.js';
 import { encodeImage, outputFormatFromPath, writeFileAtomic } from '../image/encode.js';
 import type { OutputFormat } from '../image/formats.js';
-import { deployedRoute, type Fit, jobShape, remainingSeconds } from '../jobs/run/routing.js';
+import { PIPELINE_DEFAULTS } from '../jobs/config.js';
+import {
+  deployedRoute,
+  type Fit,
+  jobShape,
+  remainingSeconds,
+  type TilesFit,
+  tilesWallSeconds,
+} from '../jobs/run/routing.js';
 import {
   type DecodedInputs,
   decodeInputs,
@@ -282,15 +290,24 @@ interface Plan {
   /** The memory model's peak RSS of this run (the engine above), MB. */
   peakMemoryMb: number;
   /** The route the deployed pipeline would take with the stack's defaults. */
-  awsRoute: 'lambda' | 'batch' | 'too-large';
+  awsRoute: 'lambda' | 'batch' | 'tiles' | 'too-large';
   aws: {
     lambda: { seconds: number; peakMemoryMb: number; availableSeconds: number; memoryMb: number };
+    /** The fan-out (tiled jobs): tile-seconds, wall time at the stack's concurrency, Lambda GB-seconds. */
+    tiles?: {
+      seconds: number;
+      wallSeconds: number;
+      concurrency: number;
+      peakMemoryMb: number;
+      gbSeconds: number;
+      maxGbSeconds: number;
+    };
     batch: { seconds: number; gpuMemoryMb: number; timeoutSeconds: number; gpuMemoryLimitMb: number };
     reason?: string;
   };
 }
 
-const AWS_ROUTES = { here: 'lambda', batch: 'batch', 'too-large': 'too-large' } as const;
+const AWS_ROUTES = { here: 'lambda', batch: 'batch', tiles: 'tiles', 'too-large': 'too-large' } as const;
 
 async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Plan> {
   const { width, height } = resultSize(decoded.content, options);
@@ -336,8 +353,23 @@ async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Pl
         timeoutSeconds: deployed.batch.availableSeconds!,
         gpuMemoryLimitMb: deployed.batch.memoryMb!,
       },
+      ...(deployed.tiles ? { tiles: fanOut(deployed.tiles) } : {}),
       ...(deployed.route.target === 'too-large' ? { reason: deployed.route.reason } : {}),
     },
+  };
+}
+
+/** The fan-out's estimates at the stack's defaults. */
+function fanOut(tiles: TilesFit): NonNullable<Plan['aws']['tiles']> {
+  const seconds = remainingSeconds(tiles.estimate);
+  const concurrency = PIPELINE_DEFAULTS.tileConcurrency;
+  return {
+    seconds: Math.round(seconds),
+    wallSeconds: Math.round(tilesWallSeconds(tiles.estimate, concurrency)),
+    concurrency,
+    peakMemoryMb: tiles.peakMb,
+    gbSeconds: Math.round((seconds * tiles.memoryMb) / 1024),
+    maxGbSeconds: tiles.maxGbSeconds,
   };
 }
 
@@ -361,6 +393,13 @@ function printPlan(p: Plan, json: boolean): void {
     `deployed pipeline (default stack): ${p.awsRoute}`,
     `  Lambda: about ${lambda.seconds} s of ${lambda.availableSeconds} s, ${lambda.peakMemoryMb} MB of ${lambda.memoryMb} MB`,
     `  AWS Batch GPU: about ${batch.seconds} s of ${batch.timeoutSeconds} s, ${batch.gpuMemoryMb} MB of ${batch.gpuMemoryLimitMb} MB GPU memory`,
+    ...(p.aws.tiles
+      ? [
+          `  Lambda tiles: about ${p.aws.tiles.seconds} tile-seconds, ${p.aws.tiles.wallSeconds} s wall at ` +
+            `${p.aws.tiles.concurrency} at once, ${p.aws.tiles.peakMemoryMb} MB a tile, ` +
+            `${p.aws.tiles.gbSeconds} GB-s of the ${p.aws.tiles.maxGbSeconds} GB-s cap`,
+        ]
+      : []),
     ...(p.aws.reason ? [`  refused: ${p.aws.reason}`] : []),
   );
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -31,6 +31,10 @@ export const PIPELINE_ENV = {
   batchTimeoutSeconds: 'NST_BATCH_TIMEOUT_SECONDS',
   batchRunnableTimeoutSeconds: 'NST_BATCH_RUNNABLE_TIMEOUT_SECONDS',
   batchGpuMemoryMb: 'NST_BATCH_GPU_MEMORY_MB',
+  /** The state machine that fans a job's tiled scales out over Lambda (absent: tiles run in one worker). */
+  tilesStateMachineArn: 'NST_TILES_STATE_MACHINE_ARN',
+  /** The most Lambda GB-seconds a job may be estimated to cost; a job over it fails with JOB_TOO_LARGE. */
+  maxJobGbSeconds: 'NST_MAX_JOB_GB_SECONDS',
 } as const;
 
 /** The variables that name one Batch job's work (SubmitJob sets them; the worker reads them). */
@@ -59,6 +63,13 @@ export const PIPELINE_DEFAULTS = {
    * (DEFAULT_MAX_PIXELS) in any format read: 120 MB as uncompressed 8-bit TIFF, far less compressed.
    */
   maxInputBytes: 200 * 1024 * 1024,
+  /**
+   * The cost cap: 200,000 GB-s is about $3.30 of x86 Lambda time (section 5 of docs/design/tiled-route.md),
+   * several times the estimate of a default job at 4096 px.
+   */
+  maxJobGbSeconds: 200_000,
+  /** Tile tasks of one job at once: the tiles' Map's MaxConcurrency (infra/config.ts tileConcurrency). */
+  tileConcurrency: 10,
 } as const;
 
 const positiveInt = z.coerce.number().int().positive();
@@ -86,6 +97,8 @@ const envSchema = z.object({
     PIPELINE_DEFAULTS.batchRunnableTimeoutSeconds,
   ),
   [PIPELINE_ENV.batchGpuMemoryMb]: positiveInt.default(PIPELINE_DEFAULTS.batchGpuMemoryMb),
+  [PIPELINE_ENV.tilesStateMachineArn]: z.string().optional(),
+  [PIPELINE_ENV.maxJobGbSeconds]: positiveInt.default(PIPELINE_DEFAULTS.maxJobGbSeconds),
 });
 
 export interface PipelineConfig {
@@ -116,6 +129,10 @@ export interface PipelineConfig {
   /** How long a Batch job may wait RUNNABLE before the queue cancels it (each attempt). */
   readonly batchRunnableTimeoutSeconds: number;
   readonly batchGpuMemoryMb: number;
+  /** The tiles' state machine, when the stack deploys it (src/jobs/tiled). */
+  readonly tilesStateMachineArn?: string;
+  /** The cost cap of one job, in Lambda GB-seconds (routing.ts). */
+  readonly maxJobGbSeconds: number;
 }
 
 export function readPipelineConfig(env: Record<string, string | undefined> = process.env): PipelineConfig {
@@ -149,5 +166,7 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
     batchTimeoutSeconds: e[PIPELINE_ENV.batchTimeoutSeconds],
     batchRunnableTimeoutSeconds: e[PIPELINE_ENV.batchRunnableTimeoutSeconds],
     batchGpuMemoryMb: e[PIPELINE_ENV.batchGpuMemoryMb],
+    tilesStateMachineArn: e[PIPELINE_ENV.tilesStateMachineArn],
+    maxJobGbSeconds: e[PIPELINE_ENV.maxJobGbSeconds],
   };
 }

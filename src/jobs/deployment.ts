@@ -49,3 +49,18 @@ const BATCH_START_SECONDS = 600;
  */
 export const batchHandOffSeconds = (config: Pick<PipelineConfig, 'batchRunnableTimeoutSeconds'>): number =>
   config.batchRunnableTimeoutSeconds + BATCH_START_SECONDS;
+
+/**
+ * The longest a tiled job's Step Functions execution may run (its TimeoutSeconds): at the largest size,
+ * a few scales of several rounds of tile tasks of up to the function's timeout each. It is also the lease
+ * of a hand-off to the execution's steps, which no other worker may take meanwhile; an execution that
+ * fails, times out or is stopped ends the job through its status-change event (EventBridge).
+ */
+export const TILES_EXECUTION_TIMEOUT_HOURS = 24;
+export const TILES_HANDOFF_SECONDS = TILES_EXECUTION_TIMEOUT_HOURS * 3600;
+
+/** A tile task's timeout beyond the function's own, so the function's timeout surfaces first. */
+export const TILE_TASK_TIMEOUT_MARGIN_SECONDS = 60;
+
+/** Step Functions' retries of a step that failed transiently (S3, throttling, Lambda's service errors). */
+export const TILE_STEP_RETRY_ATTEMPTS = 4;

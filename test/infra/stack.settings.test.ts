@@ -44,12 +44,13 @@ describe('Batch off, Lambda settings changed', () => {
     ]) {
       template.resourceCountIs(type, 0);
     }
-    // The sweep schedule only: no rule for Batch job state changes.
+    // The sweep schedule and the tiles' ended executions: no rule for Batch job state changes.
     expect(
       Object.values(resourcesOfType(template, 'AWS::Events::Rule')).map(
-        (r) => r.Properties?.ScheduleExpression,
+        (r) => r.Properties?.ScheduleExpression ?? r.Properties?.EventPattern?.source?.[0],
       ),
-    ).toEqual(['rate(5 minutes)']);
+    ).toEqual(expect.arrayContaining(['rate(5 minutes)', 'aws.states']));
+    template.resourceCountIs('AWS::Events::Rule', 2);
     const variables = stylizeFunction(template, 'art-stylize').Environment.Variables;
     expect(variables).toMatchObject({ NST_TOPIC_ARN: expect.anything(), NST_MEMORY_MB: '3008' });
     for (const name of [

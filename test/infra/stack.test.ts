@@ -52,7 +52,7 @@ const rules = Object.entries(resourcesOfType(template, 'AWS::Events::Rule')).map
   id,
   properties: (r.Properties ?? {}) as Record<string, Cfn>,
 }));
-const batchRule = rules.find((r) => r.properties.EventPattern)!;
+const batchRule = rules.find((r) => r.properties.EventPattern?.source?.[0] === 'aws.batch')!;
 const sweepRule = rules.find((r) => r.properties.ScheduleExpression)!;
 const topic = only(template, 'AWS::SNS::Topic');
 const queue = only(template, 'AWS::Batch::JobQueue');
@@ -164,6 +164,22 @@ describe('stylize function', () => {
       NST_BATCH_TIMEOUT_SECONDS: String(jobDefinition.properties.Timeout.AttemptDurationSeconds),
       NST_BATCH_RUNNABLE_TIMEOUT_SECONDS: String(queue.properties.JobStateTimeLimitActions[0].MaxTimeSeconds),
       NST_BATCH_GPU_MEMORY_MB: '24576', // g5 (A10G) and g6 (L4): 24 GiB
+      // An ARN built from the state machine's name: a reference would make a cycle (it invokes the function).
+      NST_TILES_STATE_MACHINE_ARN: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':states:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':stateMachine:nst-tiles',
+          ],
+        ],
+      },
+      NST_MAX_JOB_GB_SECONDS: '200000',
       POWERTOOLS_SERVICE_NAME: 'serverless-style-transfer',
       POWERTOOLS_METRICS_NAMESPACE: 'ServerlessStyleTransfer',
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -316,8 +332,11 @@ describe('IAM', () => {
     for (const s of statements.filter((st) => st.Effect === 'Allow')) {
       for (const action of asList(s.Action)) expect(action, JSON.stringify(s)).not.toContain('*');
       if (asList(s.Resource).includes('*')) {
-        // ECR's token API and the ECS agent's managed role take no resource.
-        expect(asList(s.Action), JSON.stringify(s)).toEqual(['ecr:GetAuthorizationToken']);
+        // ECR's token API, the ECS agent's managed role, Step Functions' log delivery and X-Ray take no
+        // resource.
+        const noResource =
+          /^(ecr:GetAuthorizationToken|logs:[A-Za-z]*(LogDelivery|LogDeliveries|ResourcePolicies|ResourcePolicy|LogGroups)|xray:[A-Za-z]+)$/;
+        for (const action of asList(s.Action)) expect(action, JSON.stringify(s)).toMatch(noResource);
       }
     }
   });
@@ -493,11 +512,11 @@ describe('notifications and operations', () => {
   });
 
   it('every alarm action reaches a topic that lets cloudwatch.amazonaws.com publish', () => {
-    expect(Object.keys(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))).toHaveLength(3);
+    expect(Object.keys(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))).toHaveLength(4);
     expect(unreachableAlarms(template)).toEqual([]);
   });
 
-  it('alarms to the topic on dead letters, on poison letters and on function errors', () => {
+  it('alarms to the topic on dead letters, on poison letters, on function errors and on failed tiles executions', () => {
     const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties,
     );
@@ -528,12 +547,19 @@ describe('notifications and operations', () => {
           Threshold: 0,
           AlarmActions: [ref(topic.id)],
         }),
+        expect.objectContaining({
+          Namespace: 'AWS/States',
+          MetricName: 'ExecutionsFailed',
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 0,
+          AlarmActions: [ref(topic.id)],
+        }),
       ]),
     );
-    expect(alarms).toHaveLength(3);
+    expect(alarms).toHaveLength(4);
   });
 
-  it('outputs the bucket, topic ARN, dead-letter and poison queue URLs, function and job queue', () => {
+  it('outputs the bucket, topic ARN, dead-letter and poison queue URLs, function, job queue and state machine', () => {
     const outputs = template.toJSON().Outputs;
     expect(outputs).toEqual({
       BucketName: expect.objectContaining({ Value: ref(bucketId) }),
@@ -542,6 +568,7 @@ describe('notifications and operations', () => {
       PoisonQueueUrl: { Value: ref(poison.id) },
       FunctionName: { Value: ref(fnId) },
       JobQueueArn: { Value: queueArn },
+      TilesStateMachineArn: { Value: ref(only(template, 'AWS::StepFunctions::StateMachine').id) },
     });
   });
 });

@@ -3,6 +3,8 @@
  * - S3 events: a job per ObjectCreated record (keys form-URL-encoded as S3 sends them);
  * - continuations `{ "nstContinuation": { "bucket", "jobId" } }` (a deadline, or the sweeper resuming a job);
  * - AWS Batch job state changes (EventBridge) of `nst-<jobId>` Batch jobs;
+ * - Step Functions execution status changes (EventBridge) of the tiles' executions that ended without
+ *   succeeding (failed, timed out, aborted);
  * - dead letters: SQS records from the function's dead-letter queue, whose body is one of the events above
  *   after Lambda's retries ran out, and whose attributes carry the last error (Lambda's `ErrorCode` and
  *   `ErrorMessage`);
@@ -32,6 +34,24 @@ export interface BatchJobStateChangeEvent {
     };
   };
 }
+
+/** EventBridge's event for a Step Functions execution's status change (only the fields read here). */
+export interface ExecutionStatusChangeEvent {
+  readonly source: 'aws.states';
+  readonly 'detail-type': 'Step Functions Execution Status Change';
+  readonly detail: {
+    readonly executionArn: string;
+    readonly name: string;
+    readonly status: string;
+    /** The execution's input as JSON (null when EventBridge dropped it for size). */
+    readonly input?: string | null;
+    readonly error?: string | null;
+    readonly cause?: string | null;
+  };
+}
+
+/** The statuses of an execution that ended without succeeding. */
+const EXECUTION_ENDS = ['FAILED', 'TIMED_OUT', 'ABORTED'];
 
 /** One message of the dead-letter queue, as the SQS event source delivers it. */
 interface DeadLetterRecord {
@@ -67,6 +87,9 @@ export const isContinuation = (e: unknown): e is ContinuationEvent =>
 export const isBatchStateChange = (e: unknown): e is BatchJobStateChangeEvent =>
   (e as BatchJobStateChangeEvent)?.source === 'aws.batch' &&
   (e as BatchJobStateChangeEvent)['detail-type'] === 'Batch Job State Change';
+export const isExecutionStatusChange = (e: unknown): e is ExecutionStatusChangeEvent =>
+  (e as ExecutionStatusChangeEvent)?.source === 'aws.states' &&
+  (e as ExecutionStatusChangeEvent)['detail-type'] === 'Step Functions Execution Status Change';
 export const isSweep = (e: unknown): e is SweepEvent =>
   typeof (e as SweepEvent)?.nstSweep?.bucket === 'string';
 
@@ -96,6 +119,30 @@ export function failedBatchJob(
   };
 }
 
+/**
+ * The job of a tiles' execution that ended without succeeding, from the execution's input
+ * (`{ bucket, jobId }`), and why it ended; undefined for any other status or an input that names no job.
+ */
+export function endedTilesExecution(
+  event: ExecutionStatusChangeEvent,
+): { bucket: string; jobId: string; reason: string } | undefined {
+  const { detail } = event;
+  if (!EXECUTION_ENDS.includes(detail.status)) return undefined;
+  let input: { bucket?: unknown; jobId?: unknown } | undefined;
+  try {
+    input = JSON.parse(detail.input ?? 'null');
+  } catch {
+    input = undefined;
+  }
+  if (typeof input?.bucket !== 'string') return undefined;
+  const why = [detail.error, detail.cause].filter(Boolean).join(': ');
+  return {
+    bucket: input.bucket,
+    jobId: checkJobId(input.jobId),
+    reason: `the tiles' execution ${detail.name} ended ${detail.status}${why ? ` (${why})` : ''}`,
+  };
+}
+
 /** A job a dead-lettered event named; `upload` when the event was its upload (a job.json can be made). */
 export interface NamedJob {
   readonly bucket: string;
@@ -119,6 +166,10 @@ export function jobsNamedBy(event: unknown): NamedJob[] {
   if (isBatchStateChange(event)) {
     const failed = failedBatchJob(event);
     return failed?.bucket ? [{ bucket: failed.bucket, jobId: failed.jobId, claimant: 'batch' }] : [];
+  }
+  if (isExecutionStatusChange(event)) {
+    const ended = endedTilesExecution(event);
+    return ended ? [{ bucket: ended.bucket, jobId: ended.jobId, claimant: 'tiles' }] : [];
   }
   return [];
 }

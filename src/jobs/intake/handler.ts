@@ -3,6 +3,8 @@
  * - S3 events (several records each): a job per ObjectCreated record;
  * - continuations `{ "nstContinuation": { "bucket", "jobId" } }` (a deadline, or the sweeper resuming a job);
  * - AWS Batch job state changes (EventBridge): a FAILED `nst-<jobId>` Batch job marks its job failed;
+ * - the steps of a job's tiles' execution `{ "nstTiles": { "step", "state", "tile"? } }` (handleTilesStep),
+ *   and that execution's end without success (EventBridge): its job fails with TILES_FAILED;
  * - dead letters (SQS records of the function's dead-letter queue): each job the original event named ends
  *   `failed` with JOB_ABANDONED, unless it finished;
  * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule): recovery/sweeper.ts.
@@ -12,18 +14,22 @@
  * as duplicates by their locks.
  */
 import type { S3Event } from 'aws-lambda';
-import { isNstError } from '../../errors.js';
+import { isNstError, NstError, toNstError } from '../../errors.js';
 import type { Invocation, JobOutcome } from '../lifecycle/locked-job.js';
 import { sweepJobs } from '../recovery/sweeper.js';
 import type { WorkerDeps } from '../run/run-context.js';
 import { checkJobId } from '../spec/job-id.js';
+import { readTilesStep, type TilesState } from '../tiled/execution.js';
+import { failTiledJob, failTiles, joinScale, prepareScale, reduceRound, runTile } from '../tiled/steps.js';
 import { abandonJob, continueJob, failBatchJob, runUploadedJob } from './entry-points.js';
 import {
   type DeadLetterEvent,
+  endedTilesExecution,
   failedBatchJob,
   isBatchStateChange,
   isContinuation,
   isDeadLetterEvent,
+  isExecutionStatusChange,
   isS3Event,
   isSweep,
   jobsNamedBy,
@@ -42,10 +48,69 @@ export async function handleEvent(deps: WorkerDeps, inv: Invocation, event: unkn
     const failed = namedJobId(deps, () => failedBatchJob(event));
     return failed ? handleFailedBatchJob(deps, inv, failed) : [];
   }
+  if (isExecutionStatusChange(event)) {
+    const ended = namedJobId(deps, () => endedTilesExecution(event));
+    if (!ended) return [];
+    const error = new NstError('TILES_FAILED', ended.reason);
+    const state = await failTiledJob(deps, inv, ended, error);
+    return [
+      { jobId: ended.jobId, status: state.next === 'failed' ? 'failed' : 'skipped', detail: ended.reason },
+    ];
+  }
   if (isDeadLetterEvent(event)) return handleDeadLetters(deps, inv, event);
   if (isSweep(event)) return sweepJobs(deps, inv, event.nstSweep.bucket);
-  deps.logger.warn('event ignored: not an S3, continuation, Batch, dead-letter or sweep event', { event });
+  deps.logger.warn(
+    'event ignored: not an S3, continuation, Batch, Step Functions, dead-letter or sweep event',
+    {
+      event,
+    },
+  );
   return [];
+}
+
+/** What a tiles step returns to its state: the execution's next state, or a tile's report. */
+export type TilesStepResult = TilesState | Awaited<ReturnType<typeof runTile>>;
+
+/**
+ * One step of a job's tiles' execution (tiled/steps.ts). A step that fails throws an error named by its
+ * code, so the state machine's Retry and Catch match on codes (a transient one is retried).
+ */
+export async function handleTilesStep(
+  deps: WorkerDeps,
+  inv: Invocation,
+  event: unknown,
+): Promise<TilesStepResult> {
+  try {
+    const { step, state, tile } = readTilesStep(event);
+    deps.logger.info(`tiles step: ${step}`, {
+      jobId: state.jobId,
+      scale: state.scale,
+      round: state.round,
+      tile,
+    });
+    switch (step) {
+      case 'prepare':
+        return await prepareScale(deps, inv, state);
+      case 'tile':
+        return await runTile(deps, state, tile ?? 0);
+      case 'reduce':
+        return await reduceRound(deps, inv, state);
+      case 'join':
+        return await joinScale(deps, inv, state);
+      case 'fail':
+        return await failTiles(deps, inv, state);
+    }
+  } catch (e) {
+    throw namedByCode(e);
+  }
+}
+
+/** The error as Step Functions sees it: its name (Lambda's errorType) is its code. */
+function namedByCode(e: unknown): Error {
+  const error = toNstError(e);
+  const named = new Error(error.message, { cause: e });
+  named.name = error.code;
+  return named;
 }
 
 /** Runs each item; a failure is logged and the first one rethrown after all have run (for a retry). */

@@ -4,7 +4,8 @@
  *   (new) --> queued --start--> running --succeed--> succeeded
  *                ^                 |  \--fail-----> failed          (fail also from queued)
  *                |                 |
- *                +--handOff--------+   (to AWS Batch, or to a continuation at a deadline or by the sweeper)
+ *                +--handOff--------+   (to AWS Batch, to its tiles' execution, or to a continuation at a
+ *                                        deadline or by the sweeper)
  *
  * Each transition writes in one fixed order, so no caller can get it wrong:
  * - every transition first settles live progress (the write in flight lands, and none follows);
@@ -129,6 +130,33 @@ export class JobLifecycle {
     await this.record('queued', `AWS Batch job ${submitted.jobId}: ${why}`, { batch: submitted });
     await this.claim.lock.handOff('batch', leaseSeconds);
     return { jobId: this.claim.jobId, status: 'queued', detail: `batch ${submitted.jobId}` };
+  }
+
+  /**
+   * Hands the job's tiled scales to their Step Functions execution (src/jobs/tiled): started first (a
+   * failed start leaves the job ours to retry), then `queued` with the execution, then the lock.
+   */
+  async handOffToTiles(
+    why: string,
+    start: () => Promise<{ executionArn: string }>,
+    leaseSeconds: number,
+  ): Promise<JobOutcome> {
+    await this.stopProgress();
+    const started = await start();
+    await this.record('queued', `tiles: ${why}`, { tiles: started });
+    await this.claim.lock.handOff('tiles', leaseSeconds);
+    return { jobId: this.claim.jobId, status: 'queued', detail: `tiles ${started.executionArn}` };
+  }
+
+  /**
+   * A step of the tiles' execution is done with the job: job.json gets the latest progress and the facts
+   * noted, then the lock goes back to the execution's next step.
+   */
+  async handBackToTiles(detail: string, leaseSeconds: number): Promise<JobOutcome> {
+    await this.stopProgress();
+    await this.save();
+    await this.claim.lock.handOff('tiles', leaseSeconds);
+    return { jobId: this.claim.jobId, status: 'queued', detail };
   }
 
   /** Hands the job to a continuation: `queued` with one more continuation, the dispatch, then the lock. */

@@ -10,7 +10,8 @@
  * - held: a worker runs the job. It renews its lease (a heartbeat); a lease that runs out means the worker
  *   died (crash, out of memory), and the next delivery or retry of the event takes the job over.
  * - handoff: the worker stopped at a deadline or after a transient error and passed the job on (to a
- *   continuation invocation, to Batch, or to anyone when `to` is absent). Only that claimant may take it,
+ *   continuation invocation, to Batch, to the steps of its tiles' execution, or to anyone when `to` is
+ *   absent). Only that claimant may take it,
  *   until the hand-off lease runs out.
  * - done: the job finished (succeeded or failed); every later event is a duplicate.
  *
@@ -23,14 +24,17 @@
 import { NstError } from '../../errors.js';
 import { type ObjectStore, PreconditionFailed } from '../../storage/object-store.js';
 
-export type Claimant = 'event' | 'continuation' | 'batch';
+export type Claimant = 'event' | 'continuation' | 'batch' | 'tiles';
+
+/** Who a hand-off passes the job to. */
+export type HandOffTo = Exclude<Claimant, 'event'>;
 
 export interface LockRecord {
   readonly jobId: string;
   readonly state: 'held' | 'handoff' | 'done';
   readonly owner: string;
   readonly leaseExpiresAt: string;
-  readonly to?: 'continuation' | 'batch';
+  readonly to?: HandOffTo;
   readonly updatedAt: string;
 }
 
@@ -169,7 +173,7 @@ export class JobLock {
   }
 
   /** Passes the job on; `to` undefined lets anyone take it over at once (after a transient failure). */
-  handOff(to: 'continuation' | 'batch' | undefined, leaseSeconds: number): Promise<void> {
+  handOff(to: HandOffTo | undefined, leaseSeconds: number): Promise<void> {
     return this.end(() => this.write('handoff', to, leaseSeconds));
   }
 

@@ -84,6 +84,8 @@ export interface JobManifest {
     readonly availableSeconds?: number;
   };
   readonly batch?: { readonly jobId: string; readonly jobQueue: string };
+  /** The Step Functions execution that runs the job's tiled scales (src/jobs/tiled). */
+  readonly tiles?: { readonly executionArn: string };
   /** The last deadline checkpoint (outputs/<jobId>/checkpoint.json). */
   readonly checkpoint?: { readonly scaleIndex: number; readonly iteration: number; readonly savedAt: string };
   /** Runs started (a continuation or Batch hand-off starts another). */
@@ -171,6 +173,7 @@ const READING_ORDER = [
   'engine',
   'route',
   'batch',
+  'tiles',
   'checkpoint',
 ] as const satisfies readonly (keyof JobManifest)[];
 

@@ -69,6 +69,10 @@ const leave = (reason: string): SweepDecision => ({ action: 'leave', reason });
 function budgetFor({ manifest, where, budgets }: SweepFacts) {
   if (where === 'local') return { seconds: budgets.local, runs: 'locally' };
   if (manifest.batch) return { seconds: budgets.batch, runs: `on AWS Batch (${manifest.batch.jobId})` };
+  // A tiles' execution holds the lock for as long as it may run (TILES_HANDOFF_SECONDS): once that lapsed,
+  // its last step's sign of life is old, and the execution is over.
+  if (manifest.tiles)
+    return { seconds: budgets.lambda, runs: `in its tiles' execution (${manifest.tiles.executionArn})` };
   return { seconds: budgets.lambda, runs: 'in Lambda' };
 }
 

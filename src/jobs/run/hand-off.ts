@@ -6,7 +6,7 @@
  */
 import type { Checkpoint } from '../../engine/stylize.js';
 import { NstError } from '../../errors.js';
-import { batchHandOffSeconds } from '../deployment.js';
+import { batchHandOffSeconds, TILES_HANDOFF_SECONDS } from '../deployment.js';
 import type { JobOutcome } from '../lifecycle/locked-job.js';
 import { saveCheckpoint } from './checkpoint.js';
 import type { RunContext } from './run-context.js';
@@ -38,7 +38,7 @@ export async function handOffAtDeadline(
         'or configure the AWS Batch queue for large jobs',
     );
   }
-  await checkpointAtDeadline(run, checkpoint);
+  await checkpointRun(run, checkpoint, 'deadline near');
   const at = `scale ${checkpoint.scaleIndex + 1}, iteration ${checkpoint.iteration}`;
   if (deps.dispatch.batch) return handOffToBatch(run, `deadline at ${at}`);
   const dispatch = deps.dispatch.continuation;
@@ -50,13 +50,36 @@ export async function handOffAtDeadline(
   );
 }
 
+/**
+ * Hands the job's tiled scales to their Step Functions execution (src/jobs/tiled), from the checkpoint at
+ * the first of them, where this run stopped.
+ */
+export async function handOffToTiles(
+  run: RunContext,
+  checkpoint: Checkpoint,
+  iterations: number,
+): Promise<JobOutcome> {
+  const { claim, job, deps } = run;
+  const start = deps.dispatch.tiles;
+  if (!start)
+    throw new NstError('INTERNAL', 'a hand-off to the tiles, whose state machine is not configured');
+  job.stopped(iterations);
+  await checkpointRun(run, checkpoint, 'tiled scales next');
+  const at = `scale ${checkpoint.scaleIndex + 1}, iteration ${checkpoint.iteration}`;
+  return job.handOffToTiles(
+    `tiled scales from ${at}`,
+    () => start(claim.store.bucket, claim.jobId, job.manifest.runs),
+    TILES_HANDOFF_SECONDS,
+  );
+}
+
 /** Saves the checkpoint to S3; the lifecycle notes it (written with the hand-off). */
-async function checkpointAtDeadline({ claim, job }: RunContext, checkpoint: Checkpoint): Promise<void> {
+async function checkpointRun({ claim, job }: RunContext, checkpoint: Checkpoint, why: string): Promise<void> {
   const savedAt = claim.now();
   await claim.lock.fence(); // a worker that lost its lease writes no checkpoint (lock.ts)
   await saveCheckpoint(claim.store, claim.jobId, checkpoint, savedAt);
   job.checkpointed(checkpoint, savedAt);
-  claim.log.info('deadline near: checkpointed', {
+  claim.log.info(`${why}: checkpointed`, {
     scaleIndex: checkpoint.scaleIndex,
     iteration: checkpoint.iteration,
   });

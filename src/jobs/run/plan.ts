@@ -13,7 +13,7 @@ import { type DecodedInputs, resultSize } from '../../stylize-image.js';
 import type { PipelineConfig } from '../config.js';
 import { type JobManifest, round } from '../lifecycle/manifest.js';
 import { PIPELINE_LIMITS } from '../spec/spec.js';
-import { batchFit, chooseRoute, fitOn, type JobShape, jobShape, type Route } from './routing.js';
+import { batchFit, chooseRoute, fitOn, type JobShape, jobShape, type Route, tilesFit } from './routing.js';
 import type { WorkerDeps } from './run-context.js';
 
 export interface RunPlan {
@@ -102,7 +102,8 @@ function routeRun(
     memoryMb: deps.worker === 'lambda' ? config.memoryMb : undefined,
   });
   const batch = deps.dispatch.batch ? batchFit(run.shape, config) : undefined;
-  const route = chooseRoute({ here, batch, resume: run.resume });
+  const tiles = deps.dispatch.tiles ? tilesFit(run.shape, { ...run, config }) : undefined;
+  const route = chooseRoute({ here, batch, tiles, resume: run.resume });
   const record = {
     worker: deps.worker,
     engine: run.engine,

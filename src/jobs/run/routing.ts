@@ -1,5 +1,6 @@
 /**
- * Routing: run a job here, hand it to AWS Batch, or refuse it, from the cost model's estimate of the work
+ * Routing: run a job here, fan its tiles out over Lambda (src/jobs/tiled), hand it to AWS Batch, or refuse
+ * it, from the cost model's estimate of the work
  * left (time) and the memory model's estimate of the peak (memory), against what this worker and the Batch
  * job definition have.
  */
@@ -7,7 +8,8 @@ import { type CostEstimate, estimateCost } from '../../engine/cost-model.js';
 import { extraStyleRegions } from '../../engine/masks.js';
 import { estimateMemory, type MemoryInput } from '../../engine/memory-model.js';
 import type { StylizeOptions } from '../../engine/options.js';
-import type { Scale } from '../../engine/schedule.js';
+import { planScales, type Scale } from '../../engine/schedule.js';
+import { isTiled } from '../../engine/tiling.js';
 import type { EngineKind } from '../../engine/types.js';
 import type { DecodedInputs } from '../../stylize-image.js';
 import { PIPELINE_DEFAULTS, type PipelineConfig } from '../config.js';
@@ -23,6 +25,8 @@ export const MEMORY_MARGIN = 0.8;
 export type Route =
   | { readonly target: 'here'; readonly seconds: number }
   | { readonly target: 'batch'; readonly seconds: number }
+  /** Its untiled scales here, then its tiled ones fanned out; `gbSeconds` is the Lambda time they cost. */
+  | { readonly target: 'tiles'; readonly seconds: number; readonly gbSeconds: number }
   | { readonly target: 'too-large'; readonly seconds: number; readonly reason: string };
 
 /** What a job needs (estimates) and what a place to run it has (limits). */
@@ -42,9 +46,31 @@ export interface RouteInput {
   readonly here: Fit;
   /** The Batch GPU path, when configured: time there, GPU memory, the job definition's timeout. */
   readonly batch?: Fit;
+  /** The tiles' fan-out, when deployed and the job has tiled scales: a tile's fit on the tile function. */
+  readonly tiles?: TilesFit;
   /** Where a previous run stopped, when continuing. */
   readonly resume?: { readonly scaleIndex: number; readonly iteration: number };
 }
+
+/** The fan-out: a tile on one tile function, and the cost cap a job's Lambda time must stay under. */
+export interface TilesFit extends Fit {
+  readonly memoryMb: number;
+  readonly maxGbSeconds: number;
+}
+
+/**
+ * The wall time of a fanned-out job with `concurrency` tile tasks at once: its untiled scales in one
+ * worker, each tiled scale's tile-seconds spread over its tiles (a round waits for its slowest tile).
+ */
+export function tilesWallSeconds(estimate: Pick<CostEstimate, 'scales'>, concurrency: number): number {
+  return estimate.scales.reduce(
+    (sum, scale) => sum + (scale.tiles ? scale.seconds / Math.min(scale.tiles, concurrency) : scale.seconds),
+    0,
+  );
+}
+
+/** Lambda's x86 price per GB-second (docs/design/tiled-route.md, section 5): what a cap's refusal quotes. */
+const LAMBDA_DOLLARS_PER_GB_SECOND = 0.0000166667;
 
 /** Estimated seconds of the work after `resume` (all of it without one). */
 export function remainingSeconds(
@@ -68,15 +94,32 @@ const fitsMemory = (fit: Fit) => fit.memoryMb === undefined || fit.peakMb <= fit
  * up to the continuation limit), and anything else is refused at once, naming both estimates.
  */
 export function chooseRoute(input: RouteInput): Route {
-  const { here, batch, resume } = input;
+  const { here, batch, tiles, resume } = input;
   const seconds = remainingSeconds(here.estimate, resume);
   if (fitsTime(seconds, here) && fitsMemory(here)) return { target: 'here', seconds };
+  if (tiles && fitsMemory(tiles)) return tilesRoute(tiles, resume);
   const batchSeconds = batch ? remainingSeconds(batch.estimate, resume) : undefined;
   if (batch && batchSeconds !== undefined && fitsTime(batchSeconds, batch) && fitsMemory(batch)) {
     return { target: 'batch', seconds: batchSeconds };
   }
   if (resume && fitsMemory(here)) return { target: 'here', seconds };
   return { target: 'too-large', seconds, reason: tooLargeReason(seconds, here, batch, batchSeconds) };
+}
+
+/** The fan-out, unless its estimated Lambda time is over the cost cap: then refused, naming both. */
+function tilesRoute(tiles: TilesFit, resume: RouteInput['resume']): Route {
+  const seconds = remainingSeconds(tiles.estimate, resume);
+  const gbSeconds = (seconds * tiles.memoryMb) / 1024;
+  if (gbSeconds <= tiles.maxGbSeconds) return { target: 'tiles', seconds, gbSeconds };
+  const dollars = (n: number) => `$${(n * LAMBDA_DOLLARS_PER_GB_SECOND).toFixed(2)}`;
+  return {
+    target: 'too-large',
+    seconds,
+    reason:
+      `the job's tiles need about ${Math.round(gbSeconds)} GB-s of Lambda time (about ${dollars(gbSeconds)}), ` +
+      `over the cost cap of ${tiles.maxGbSeconds} GB-s (${dollars(tiles.maxGbSeconds)}, NST_MAX_JOB_GB_SECONDS): ` +
+      'lower size or iterations, or raise the cap',
+  };
 }
 
 const mb = (n: number) => `${Math.round(n)} MB`;
@@ -187,6 +230,26 @@ export function fitOn(job: JobShape, worker: WorkerCapacity): Fit {
   };
 }
 
+/**
+ * A job with tiled scales on the tile function (the function's memory, and no deadline: one round of a
+ * tile is far shorter), with the cost cap; undefined for a job without tiled scales.
+ */
+export function tilesFit(
+  job: JobShape,
+  worker: {
+    readonly engine: EngineKind;
+    readonly threads: number;
+    readonly config: Pick<PipelineConfig, 'memoryMb' | 'maxJobGbSeconds'>;
+  },
+): TilesFit | undefined {
+  const { tileSize } = job.options;
+  const scales = job.scales ?? planScales({ width: job.width, height: job.height, ...job.options });
+  if (tileSize === undefined || !scales.some((scale) => isTiled(scale, tileSize))) return undefined;
+  const { engine, threads, config } = worker;
+  const fit = fitOn(job, { engine, threads, memoryMb: config.memoryMb });
+  return { ...fit, memoryMb: config.memoryMb, maxGbSeconds: config.maxJobGbSeconds };
+}
+
 /** The Batch GPU worker: the onnx engine on CUDA (infra: BATCH_ENGINE), one job per GPU. */
 export function batchFit(
   job: JobShape,
@@ -212,13 +275,14 @@ const DEPLOYED_LAMBDA = {
 } as const;
 
 /** The route the deployed pipeline (default stack settings) would take for a new job. */
-export function deployedRoute(job: JobShape): { route: Route; lambda: Fit; batch: Fit } {
+export function deployedRoute(job: JobShape): { route: Route; lambda: Fit; batch: Fit; tiles?: TilesFit } {
+  const worker = { engine: 'onnx', threads: DEPLOYED_LAMBDA.vcpus } as const;
+  const tiles = tilesFit(job, { ...worker, config: PIPELINE_DEFAULTS });
   const lambda = fitOn(job, {
-    engine: 'onnx',
-    threads: DEPLOYED_LAMBDA.vcpus,
+    ...worker,
     availableSeconds: DEPLOYED_LAMBDA.timeoutSeconds - PIPELINE_DEFAULTS.deadlineMarginSeconds,
     memoryMb: DEPLOYED_LAMBDA.memoryMb,
   });
   const batch = batchFit(job, PIPELINE_DEFAULTS);
-  return { route: chooseRoute({ here: lambda, batch }), lambda, batch };
+  return { route: chooseRoute({ here: lambda, batch, tiles }), lambda, batch, ...(tiles ? { tiles } : {}) };
 }

@@ -15,6 +15,8 @@ export interface Dispatcher {
   readonly batch?: (bucket: string, jobId: string) => Promise<{ jobId: string; jobQueue: string }>;
   /** Starts a new invocation that continues the job (absent: no deadlines here). */
   readonly continuation?: (bucket: string, jobId: string) => Promise<void>;
+  /** Starts the execution that runs the job's tiled scales (absent: tiles run in the worker itself). */
+  readonly tiles?: (bucket: string, jobId: string, run: number) => Promise<{ executionArn: string }>;
 }
 
 /** What a worker (the Lambda function, the Batch worker, local mode) gives the pipeline. */
@@ -26,6 +28,7 @@ export interface WorkerDeps extends LifecycleDeps {
   /** Estimate with the GPU (the Batch worker). */
   readonly gpu?: boolean;
   readonly createEngine?: StylizeContext['createEngine'];
+  readonly createTileEngine?: StylizeContext['createTileEngine'];
   /** Told after every iteration (the local mode shows progress). */
   readonly onProgress?: (jobId: string, progress: Progress) => void;
 }

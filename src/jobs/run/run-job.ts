@@ -4,7 +4,10 @@
  * succeeded with the result, or handed off from a checkpoint (hand-off.ts). Nothing but frames and
  * checkpoints is written before the job has succeeded.
  */
+
+import type { Scale } from '../../engine/schedule.js';
 import { type Checkpoint, StylizeAborted } from '../../engine/stylize.js';
+import { isTiled } from '../../engine/tiling.js';
 import type { VggWeights } from '../../engine/types.js';
 import { NstError } from '../../errors.js';
 import { contentTypeFor } from '../../image/formats.js';
@@ -17,11 +20,11 @@ import {
 } from '../../stylize-image.js';
 import type { JobOutcome } from '../lifecycle/locked-job.js';
 import { secondsSince } from '../lifecycle/manifest.js';
-import { type JobRequest, outputFormatFor, readJobInputs } from '../spec/inputs.js';
+import { type JobRequest, outputSettingsFor, readJobInputs } from '../spec/inputs.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { stopBeforeDeadline } from './deadline.js';
 import { FrameUploads } from './frame-uploads.js';
-import { handOffAtDeadline, handOffToBatch } from './hand-off.js';
+import { handOffAtDeadline, handOffToBatch, handOffToTiles } from './hand-off.js';
 import { planRun, type RunPlan } from './plan.js';
 import type { RunContext } from './run-context.js';
 
@@ -39,9 +42,10 @@ export async function runJob(run: RunContext, request: JobRequest): Promise<JobO
   const from = resume ? ` from scale ${resume.scaleIndex + 1}, iteration ${resume.iteration}` : '';
   await run.job.start(`${run.deps.worker} run ${run.job.manifest.runs + 1}${from}`, route.record);
   const end = await stylizeUntilDeadline(run, prepared);
-  return end.stopped
-    ? handOffAtDeadline(run, end.stopped, end.iterations)
-    : succeed(run, prepared.output, end.stylized);
+  if (!end.stopped) return succeed(run, prepared.output, end.stylized);
+  return end.atTiles
+    ? handOffToTiles(run, end.stopped, end.iterations)
+    : handOffAtDeadline(run, end.stopped, end.iterations);
 }
 
 /** Everything a run needs, read, decoded and planned before any work. */
@@ -57,12 +61,7 @@ async function prepareRun(run: RunContext, request: JobRequest): Promise<Prepare
   const { claim, job, deps } = run;
   const started = performance.now();
   const { spec, images } = await readJobInputs(claim.store, request, deps.config, (s) => job.specResolved(s));
-  const output: OutputSettings = {
-    format: outputFormatFor(spec),
-    quality: spec.output.quality,
-    keepAlpha: spec.output.keepAlpha,
-    maxPixels: deps.config.maxPixels,
-  };
+  const output = outputSettingsFor(spec, deps.config);
   const decoded = await decodeInputs(images, output);
   const weights = await deps.loadWeights();
   const deadline = claim.inv.deadline;
@@ -86,10 +85,13 @@ async function resumeFrom({ claim }: RunContext, scales: RunPlan['scales']): Pro
   return undefined;
 }
 
-/** How a stylising run ended: finished, or stopped at the deadline after `iterations` iterations. */
+/**
+ * How a stylising run ended: finished, or stopped after `iterations` iterations, at the deadline or, on
+ * the tiles route, at its first tiled scale (`atTiles`).
+ */
 type RunEnd =
   | { readonly stylized: StylizedImage; readonly stopped?: undefined }
-  | { readonly stopped: Checkpoint; readonly iterations: number };
+  | { readonly stopped: Checkpoint; readonly iterations: number; readonly atTiles: boolean };
 
 /**
  * stylizeDecodedImage() until the deadline is near (stopBeforeDeadline), returning where it stopped then.
@@ -106,6 +108,11 @@ async function stylizeUntilDeadline(run: RunContext, prepared: PreparedRun): Pro
     gpu: deps.gpu,
     extraRegions: plan.shape.extraRegions,
   });
+  // On the tiles route this run does the untiled scales, and the tiles' execution the rest.
+  const { tileSize } = plan.options;
+  let atTiles = false;
+  const stopForTiles = (scale: Scale) =>
+    plan.route.target === 'tiles' && tileSize !== undefined && isTiled(scale, tileSize);
   const frames = new FrameUploads(claim.store, claim.keys, output.format, () => claim.lock.fence());
   const finish = async () => {
     await frames.flush();
@@ -117,8 +124,12 @@ async function stylizeUntilDeadline(run: RunContext, prepared: PreparedRun): Pro
       scales: plan.scales,
       signal: AbortSignal.any([deadline.signal, claim.lost]),
       resume: plan.resume,
-      beforeScale: (scale) => deadline.beforeScale(scale),
+      beforeScale: (scale) => {
+        atTiles = stopForTiles(scale);
+        return atTiles || deadline.beforeScale(scale);
+      },
       createEngine: deps.createEngine,
+      createTileEngine: deps.createTileEngine,
       onProgress: (progress) => {
         frames.add(progress);
         job.progress(progress);
@@ -130,9 +141,9 @@ async function stylizeUntilDeadline(run: RunContext, prepared: PreparedRun): Pro
     return { stylized };
   } catch (e) {
     if (claim.lost.aborted) throw claim.lost.reason;
-    if (!(e instanceof StylizeAborted && deadline.signal.aborted)) throw e;
+    if (!(e instanceof StylizeAborted && (atTiles || deadline.signal.aborted))) throw e;
     await finish();
-    return { stopped: e.checkpoint, iterations: e.iterationsRun };
+    return { stopped: e.checkpoint, iterations: e.iterationsRun, atTiles };
   } finally {
     deadline.clear();
   }

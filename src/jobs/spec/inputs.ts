@@ -8,8 +8,8 @@ import { outputFormatForName } from '../../image/encode.js';
 import { IMAGE_EXTENSIONS, type OutputFormat } from '../../image/formats.js';
 import type { ObjectStore, ReadOptions, StoredObject } from '../../storage/object-store.js';
 import { PreconditionFailed } from '../../storage/object-store.js';
-import type { ImageInputs, ImageSource } from '../../stylize-image.js';
-import { PIPELINE_ENV } from '../config.js';
+import type { ImageInputs, ImageSource, OutputSettings } from '../../stylize-image.js';
+import { PIPELINE_ENV, type PipelineConfig } from '../config.js';
 import { KEY_PREFIXES, STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
 import { specFromMetadata } from './metadata.js';
 import { type JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './spec.js';
@@ -109,6 +109,16 @@ async function readUpload(
 /** The spec's output format, else the content's when it can be written, else JPEG. */
 export function outputFormatFor(spec: JobSpec): OutputFormat {
   return spec.output.format ?? outputFormatForName(spec.content) ?? 'jpeg';
+}
+
+/** How a job's result is written: its format and quality, its alpha, and the pixel limit of its inputs. */
+export function outputSettingsFor(spec: JobSpec, config: Pick<PipelineConfig, 'maxPixels'>): OutputSettings {
+  return {
+    format: outputFormatFor(spec),
+    quality: spec.output.quality,
+    keepAlpha: spec.output.keepAlpha,
+    maxPixels: config.maxPixels,
+  };
 }
 
 /**

@@ -71,6 +71,8 @@ export function outputKeys(jobId: string) {
     frame: (iteration: number, format: OutputFormat) =>
       `${dir}frames/${String(iteration).padStart(5, '0')}.${extensionFor(format)}`,
     checkpoint: `${dir}checkpoint.json`,
+    /** A tiled scale's plan, targets and rounds, for its Step Functions execution (src/jobs/tiled). */
+    tiles: `${dir}tiles/`,
     /** Versioned by scale and iteration: a record written after its image never points at another one. */
     checkpointImage: (scaleIndex: number, iteration: number) =>
       `${dir}checkpoints/${scaleIndex}-${iteration}.png`,

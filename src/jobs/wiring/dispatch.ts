@@ -1,13 +1,16 @@
 /**
  * The dispatchers a deployed worker uses (Dispatcher, run/run-context.ts): an AWS Batch job (the GPU
- * worker) or a new invocation of this Lambda (after a deadline checkpoint). A failed dispatch is transient:
+ * worker), the tiles' Step Functions execution, or a new invocation of this Lambda (after a deadline
+ * checkpoint). A failed dispatch is transient:
  * the event's retry finds the job still ours.
  */
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { NstError } from '../../errors.js';
 import { BATCH_JOB_ENV } from '../config.js';
 import type { Dispatcher } from '../run/run-context.js';
+import { executionNameFor, type TilesState } from '../tiled/execution.js';
 
 /** The Batch job name of a pipeline job is this prefix and its job id. */
 export const BATCH_JOB_PREFIX = 'nst-';
@@ -46,6 +49,25 @@ export function batchDispatch(
       return { jobId: out.jobId ?? 'unknown', jobQueue: batch.jobQueue };
     } catch (e) {
       throw transient(`cannot submit the AWS Batch job for ${jobId}`, e);
+    }
+  };
+}
+
+/** Starts the job's tiles' execution (src/jobs/tiled): its input names the job, its name the run. */
+export function tilesDispatch(client: SFNClient, stateMachineArn: string): Dispatcher['tiles'] {
+  return async (bucket, jobId, run) => {
+    const input: TilesState = { bucket, jobId };
+    try {
+      const out = await client.send(
+        new StartExecutionCommand({
+          stateMachineArn,
+          name: executionNameFor(jobId, run),
+          input: JSON.stringify(input),
+        }),
+      );
+      return { executionArn: out.executionArn ?? 'unknown' };
+    } catch (e) {
+      throw transient(`cannot start the tiles' execution for ${jobId}`, e);
     }
   };
 }

@@ -21,6 +21,8 @@ describe('configuration', () => {
       batchTimeoutSeconds: 14400,
       batchRunnableTimeoutSeconds: 3600,
       batchGpuMemoryMb: 24_576,
+      tilesStateMachineArn: undefined,
+      maxJobGbSeconds: 200_000,
     });
   });
 

@@ -1,0 +1,376 @@
+/**
+ * The steps of a job's tiles' execution (execution.ts), each one Lambda invocation:
+ * - prepare: the scale's paintings' targets, and every tile's contributions at the scale's start image
+ *   (the job's checkpoint), for round one;
+ * - tile: one tile's iterations of a round against the round's residual (engine/tiled-scale.ts
+ *   optimiseTile), many at once in the execution's Map;
+ * - reduce: the tiles' pixels blended into the next image (checkpointed), their contributions summed into
+ *   the next residual, the progress written; then another round or the join;
+ * - join: the scale's image starts the next scale, or, at the last scale, becomes the job's result;
+ * - fail: the job fails with the failed step's error (the execution's Catch).
+ * The control steps (all but tile) hold the job's lock, as any worker does (lifecycle/locked-job.ts), and
+ * hand it back to the execution when they are done; tile steps write only their own objects.
+ */
+import { backendFor } from '../../engine/cost-model.js';
+import { resampleImage } from '../../engine/resample.js';
+import { clampImage } from '../../engine/scale-spec.js';
+import type { Progress, StylizeResult } from '../../engine/stylize.js';
+import {
+  blendTiles,
+  optimiseTile,
+  residualOf,
+  standingOf,
+  type TileState,
+  wholeTerms,
+} from '../../engine/tiled-scale.js';
+import { cropTile } from '../../engine/tiling.js';
+import { fromNetworkInput, toNetworkInput } from '../../engine/vgg.js';
+import { ERROR_KINDS, type ErrorCode, NstError } from '../../errors.js';
+import { contentTypeFor } from '../../image/formats.js';
+import { finishStylized } from '../../stylize-image.js';
+import { TILES_HANDOFF_SECONDS } from '../deployment.js';
+import type { JobOutcome } from '../lifecycle/locked-job.js';
+import { type Invocation, withLockedJob } from '../lifecycle/locked-job.js';
+import type { JobManifest } from '../lifecycle/manifest.js';
+import { isFinished } from '../lifecycle/manifest.js';
+import { loadCheckpoint, saveCheckpoint } from '../run/checkpoint.js';
+import type { RunContext, WorkerDeps } from '../run/run-context.js';
+import { outputKeys } from '../spec/keys.js';
+import type { JobSpec } from '../spec/spec.js';
+import { scaleAndRound, type TilesNext, type TilesState } from './execution.js';
+import { type OpenedScale, openScale } from './opened-scale.js';
+import { getArrays, putArrays, type ScaleTerms, termsArray, termsOf } from './tile-objects.js';
+
+/** What a control step decided: the execution's next state, and the job's outcome for the log. */
+interface StepEnd {
+  readonly state: TilesState;
+  readonly outcome: JobOutcome;
+}
+
+/**
+ * Runs a control step under the job's lock. A job that ended meanwhile (its execution's failure event, say)
+ * ends the execution; a lock still held by a live worker is transient (the step is retried).
+ */
+async function controlStep(
+  deps: WorkerDeps,
+  inv: Invocation,
+  state: TilesState,
+  body: (run: RunContext, spec: JobSpec) => Promise<StepEnd>,
+): Promise<TilesState> {
+  const { bucket, jobId } = state;
+  let end: StepEnd | undefined;
+  const outcome = await withLockedJob(deps, inv, { bucket, jobId }, 'tiles', async (claim, existing) => {
+    if (!existing?.spec) return claim.skip(`no job.json with a spec for ${jobId}`);
+    const job = claim.open(existing);
+    end = await body({ claim, job, deps }, existing.spec);
+    return end.outcome;
+  });
+  if (outcome.status === 'skipped' && outcome.detail === 'running')
+    throw new NstError('ABORTED', `job ${jobId} is held by another worker: the step is tried again`);
+  if (end && outcome.status === 'queued') return end.state;
+  return { bucket, jobId, next: outcome.status === 'failed' ? 'failed' : 'done' };
+}
+
+const handBack = (run: RunContext, state: TilesState, next: TilesNext, detail: string): Promise<StepEnd> =>
+  run.job.handBackToTiles(detail, TILES_HANDOFF_SECONDS).then((outcome) => ({
+    state: { ...state, next },
+    outcome,
+  }));
+
+/** The tiles of a scale at its start image (the job's checkpoint): targets, contributions, residual. */
+export function prepareScale(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
+  return controlStep(deps, inv, state, async (run, spec) => {
+    const { claim, job } = run;
+    const { checkpoint, scale } = await checkpointedScale(run, spec);
+    const round = Math.floor(checkpoint.iteration / roundLength(scale));
+    const tiles = scale.setup.plan.tiles.map((_, t) => t);
+    const where = `scale ${scale.scaleIndex + 1} of ${scale.plan.scales.length}, ${tiles.length} tiles`;
+    if (job.manifest.status !== 'running') await job.start(`tiles: ${where}`, scale.plan.route.record);
+    const stop = () => claim.lost.throwIfAborted();
+    const targets = await scale.setup.targets(stop);
+    await claim.lock.fence();
+    await putArrays(claim.store, scale.keys.targets, targets);
+    const x = toNetworkInput(checkpoint.image);
+    const states = await evaluateTiles(scale, targets, x, stop);
+    const standing = standingOf(states);
+    await writeRoundInputs(run, scale, round, x, states, residualOf(targets, standing.all));
+    const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
+    await putTerms(run, scale, { initial: terms, latest: terms });
+    const next: TilesNext = checkpoint.iteration < scale.scale.iterations ? 'tiles' : 'join';
+    const at = { ...state, scale: scale.scaleIndex, round, tiles };
+    return handBack(run, at, next, `tiles: ${where} prepared`);
+  });
+}
+
+/** Iterations per round, the same for every round of a scale but its last (opened-scale.ts). */
+const roundLength = (scale: OpenedScale) => scale.roundIterations(0);
+
+/** One tile's iterations of a round: reads its start and the residual, writes its pixels and contributions. */
+export async function runTile(
+  deps: WorkerDeps,
+  state: TilesState,
+  tile: number,
+): Promise<{ tile: number; status: 'done' | 'skipped' }> {
+  const { scale: scaleIndex, round } = scaleAndRound(state);
+  const store = deps.storeFor(state.bucket);
+  const manifest = (await store.getJson<JobManifest>(outputKeys(state.jobId).manifest))?.value;
+  if (!manifest?.spec) throw new NstError('INTERNAL', `no job.json with a spec for ${state.jobId}`);
+  if (isFinished(manifest.status)) return { tile, status: 'skipped' };
+  const scale = await openScale(deps, store, { jobId: state.jobId, spec: manifest.spec }, scaleIndex);
+  if (tile >= scale.setup.plan.tiles.length)
+    throw new NstError('INTERNAL', `tile ${tile} of a ${scale.setup.plan.tiles.length}-tile scale`);
+  const [start, ...grams] = await getArrays(store, scale.keys.input(round, tile));
+  const residual = await getArrays(store, scale.keys.residual(round));
+  const engine = await scale.setup.tileEngine(tile, residual);
+  try {
+    const input = { start, grams, residual, iterations: scale.roundIterations(round) };
+    const name = `tile ${tile + 1} of ${scale.setup.plan.tiles.length}`;
+    const out = await optimiseTile(
+      engine,
+      scale.plan.options,
+      scale.setup.shares(tile),
+      input,
+      undefined,
+      name,
+    );
+    await putArrays(store, scale.keys.output(round, tile), [
+      out.pixels,
+      termsArray(out.state.terms),
+      ...out.state.grams,
+    ]);
+  } finally {
+    engine.dispose();
+  }
+  return { tile, status: 'done' };
+}
+
+/** The round's tiles blended and summed: the next image (checkpointed), residual and progress. */
+export function reduceRound(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
+  return controlStep(deps, inv, state, async (run, spec) => {
+    const { claim, job } = run;
+    const { scale: scaleIndex, round } = scaleAndRound(state);
+    const scale = await openScale(deps, claim.store, { jobId: claim.jobId, spec }, scaleIndex);
+    const { plan: tiles } = scale.setup;
+    const outputs = await Promise.all(
+      tiles.tiles.map((_, t) => getArrays(claim.store, scale.keys.output(round, t))),
+    );
+    const x = blendTiles(
+      tiles,
+      outputs.map(([pixels]) => pixels),
+    );
+    const states: TileState[] = outputs.map(([, terms, ...grams]) => ({ grams, terms: termsOf(terms) }));
+    const standing = standingOf(states);
+    const targets = await getArrays(claim.store, scale.keys.targets);
+    const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
+    const iteration = Math.min((round + 1) * roundLength(scale), scale.scale.iterations);
+    await checkpointScale(run, scaleIndex, iteration, imageOf(x, scale));
+    job.stopped(scale.roundIterations(round));
+    const previous = await getTerms(run, scale);
+    await putTerms(run, scale, { initial: previous.initial, latest: terms });
+    job.progress(roundProgress(run, scale, round, iteration, terms));
+    const more = round + 1 < scale.rounds;
+    if (more) await writeRoundInputs(run, scale, round + 1, x, states, residualOf(targets, standing.all));
+    const at = { ...state, round: round + 1 };
+    return handBack(run, at, more ? 'tiles' : 'join', `tiles: round ${round + 1} of ${scale.rounds} reduced`);
+  });
+}
+
+/** The scale's image starts the next scale; the last scale's is the job's result. */
+export function joinScale(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
+  return controlStep(deps, inv, state, async (run, spec) => {
+    const { checkpoint, scale } = await checkpointedScale(run, spec);
+    if (checkpoint.iteration < scale.scale.iterations)
+      throw new NstError('INTERNAL', `join of scale ${scale.scaleIndex + 1} before its last round`);
+    const { scales } = scale.plan;
+    const s = scale.scaleIndex;
+    if (s === scales.length - 1)
+      return { state: { ...state, next: 'done' }, outcome: await succeed(run, scale, checkpoint.image) };
+    const next = scales[s + 1];
+    await checkpointScale(run, s + 1, 0, resampleImage(checkpoint.image, next.width, next.height));
+    const at = { bucket: state.bucket, jobId: state.jobId, scale: s + 1, round: 0 };
+    return handBack(run, at, 'prepare', `tiles: scale ${s + 1} of ${scales.length} joined`);
+  });
+}
+
+/**
+ * Ends the job after a step failed for good (the execution's Catch): with the step's code when it is one
+ * of ours that ends a job, else TILES_FAILED naming the error.
+ */
+export function failTiles(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
+  return failTiledJob(deps, inv, state, errorOfStep(state.error));
+}
+
+/** Ends a tiled job with `error` (a failed step, or the execution's end: intake/entry-points.ts). */
+export async function failTiledJob(
+  deps: WorkerDeps,
+  inv: Invocation,
+  target: { readonly bucket: string; readonly jobId: string },
+  error: NstError,
+): Promise<TilesState> {
+  return controlStep(deps, inv, target, async () => {
+    throw error;
+  });
+}
+
+/** What a Catch recorded, as the error that ends the job. */
+export function errorOfStep(error: TilesState['error']): NstError {
+  const name = error?.Error ?? 'States.Unknown';
+  const message = causeMessage(error?.Cause) ?? 'no cause given';
+  const code = name in ERROR_KINDS ? (name as ErrorCode) : undefined;
+  if (code && ERROR_KINDS[code] !== 'transient' && ERROR_KINDS[code] !== 'aborted')
+    return new NstError(code, message);
+  return new NstError('TILES_FAILED', `a step of the job's tiles failed for good (${name}): ${message}`);
+}
+
+/** A Lambda error's cause is its JSON ({ errorType, errorMessage, trace }); other causes are text. */
+function causeMessage(cause: string | undefined): string | undefined {
+  if (!cause) return undefined;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause as it is
+  }
+  return cause;
+}
+
+/** The job's checkpoint, which names the scale a control step works on. */
+async function checkpointedScale(run: RunContext, spec: JobSpec) {
+  const { claim, deps } = run;
+  const record = run.job.manifest.checkpoint;
+  if (!record) throw new NstError('INTERNAL', `job ${claim.jobId} went to its tiles without a checkpoint`);
+  const scale = await openScale(deps, claim.store, { jobId: claim.jobId, spec }, record.scaleIndex);
+  const loaded = await loadCheckpoint(claim.store, claim.jobId, scale.plan.scales);
+  if (!loaded.checkpoint) throw new NstError('INTERNAL', `the job's checkpoint: ${loaded.problem ?? 'none'}`);
+  return { checkpoint: loaded.checkpoint, scale };
+}
+
+/** Every tile's contributions at x, one engine at a time. */
+async function evaluateTiles(
+  scale: OpenedScale,
+  targets: readonly Float32Array[],
+  x: Float32Array,
+  stop: () => void,
+): Promise<TileState[]> {
+  const { plan } = scale.setup;
+  const states: TileState[] = [];
+  for (const [t, tile] of plan.tiles.entries()) {
+    stop();
+    const engine = await scale.setup.tileEngine(t, targets);
+    try {
+      states.push(await engine.evaluateTile(cropTile(x, plan, tile)));
+    } finally {
+      engine.dispose();
+    }
+  }
+  return states;
+}
+
+/** Round r's inputs: each tile's crop of x with its contributions, and the residual. */
+async function writeRoundInputs(
+  { claim }: RunContext,
+  scale: OpenedScale,
+  round: number,
+  x: Float32Array,
+  states: readonly TileState[],
+  residual: readonly Float32Array[],
+): Promise<void> {
+  const { plan } = scale.setup;
+  await claim.lock.fence();
+  await putArrays(claim.store, scale.keys.residual(round), residual);
+  for (const [t, tile] of plan.tiles.entries())
+    await putArrays(claim.store, scale.keys.input(round, t), [cropTile(x, plan, tile), ...states[t].grams]);
+}
+
+/** The scale's image as the checkpoint keeps it (RGB 0..255, unclamped). */
+const imageOf = (x: Float32Array, scale: OpenedScale) =>
+  fromNetworkInput(x, scale.scale.width, scale.scale.height);
+
+/** A checkpoint at (scale, iteration), noted in job.json: the sweeper resumes a dead execution from it. */
+async function checkpointScale(
+  { claim, job }: RunContext,
+  scaleIndex: number,
+  iteration: number,
+  image: ReturnType<typeof fromNetworkInput>,
+): Promise<void> {
+  const savedAt = claim.now();
+  await claim.lock.fence();
+  await saveCheckpoint(claim.store, claim.jobId, { scaleIndex, iteration, image }, savedAt);
+  job.checkpointed({ scaleIndex, iteration }, savedAt);
+}
+
+async function getTerms({ claim }: RunContext, scale: OpenedScale): Promise<ScaleTerms> {
+  const found = await claim.store.getJson<ScaleTerms>(scale.keys.terms);
+  if (!found) throw new NstError('INTERNAL', `${claim.store.uri(scale.keys.terms)} is missing`);
+  return found.value;
+}
+
+async function putTerms({ claim }: RunContext, scale: OpenedScale, terms: ScaleTerms): Promise<void> {
+  await claim.lock.fence();
+  await claim.store.putJson(scale.keys.terms, terms, { temporary: true });
+}
+
+/** The job's progress after a round, as the engine driver reports a tiled scale's (`tiles 12/48`). */
+function roundProgress(
+  { job, claim }: RunContext,
+  scale: OpenedScale,
+  round: number,
+  iteration: number,
+  terms: Progress['terms'],
+): Progress {
+  const { scales } = scale.plan;
+  const before = scales.slice(0, scale.scaleIndex).reduce((sum, s) => sum + s.iterations, 0);
+  const tiles = scale.setup.plan.tiles.length;
+  const started = Date.parse(job.manifest.timings.startedAt ?? job.manifest.timings.createdAt);
+  return {
+    scaleIndex: scale.scaleIndex,
+    scaleCount: scales.length,
+    width: scale.scale.width,
+    height: scale.scale.height,
+    iteration,
+    scaleIterations: scale.scale.iterations,
+    done: before + iteration,
+    total: scales.reduce((sum, s) => sum + s.iterations, 0),
+    terms,
+    elapsedSeconds: (claim.now().getTime() - started) / 1000,
+    tiles: { done: (round + 1) * tiles, total: scale.rounds * tiles },
+  };
+}
+
+/** The last scale's image, finished as stylizeImage() finishes one, is the job's result. */
+async function succeed(
+  run: RunContext,
+  scale: OpenedScale,
+  image: StylizeResult['image'],
+): Promise<JobOutcome> {
+  const { claim, job } = run;
+  const { initial, latest } = await getTerms(run, scale);
+  const { engine } = scale.plan;
+  const backend = backendFor(engine);
+  const started = Date.parse(job.manifest.timings.startedAt ?? job.manifest.timings.createdAt);
+  const seconds = (claim.now().getTime() - started) / 1000;
+  const result: StylizeResult = {
+    image: clampImage(image),
+    engine,
+    backend,
+    iterations: 0,
+    seconds,
+    initial,
+    final: latest,
+    scales: [],
+  };
+  const { decoded, plan, output, input } = scale;
+  const finished = await finishStylized(decoded, plan.options, output, input.content, result);
+  return job.succeed({
+    key: claim.keys.result(output.format),
+    body: finished.output,
+    contentType: contentTypeFor(output.format),
+    width: image.width,
+    height: image.height,
+    engine: { kind: engine, backend },
+    // The rounds' iterations were counted as they were reduced (job.stopped).
+    iterations: 0,
+    seconds,
+    losses: { initial, final: latest },
+  });
+}
