@@ -2,8 +2,8 @@
  * The tiles' fan-out (src/jobs/tiled): one Standard execution per tiled run of a job, whose states invoke
  * the stylize function with `{ "nstTiles": { "step", "state", "tile"? } }` (src/jobs/tiled/execution.ts):
  *
- *   PrepareScale -> Next -> RunTiles (Distributed Map: one OptimiseTile per tile) -> ReduceRound -> Next
- *   Next: $.next = tiles -> RunTiles | join -> JoinScale | prepare -> PrepareScale | failed -> JobFailed
+ *   PrepareScale -> GoOn -> RunTiles (Distributed Map: one OptimiseTile per tile) -> ReduceRound -> GoOn
+ *   GoOn: $.next = tiles -> RunTiles | join -> JoinScale | prepare -> PrepareScale | failed -> JobFailed
  *         | otherwise Done
  *   any step that fails for good -> MarkFailed (the job fails with the step's code) -> JobFailed
  *
@@ -87,7 +87,7 @@ export class TilesStateMachine extends Construct {
     const join = control('JoinScale', 'join');
     const runTiles = this.tilesMap(props).addCatch(markFailed, { resultPath: '$.error' });
     const goTo = (next: TilesNext) => sfn.Condition.stringEquals('$.next', next);
-    const next = new sfn.Choice(this, 'Next', { comment: 'Where the last step sent the execution' })
+    const next = new sfn.Choice(this, 'GoOn', { comment: 'Where the last step sent the execution' })
       .when(goTo('tiles'), runTiles)
       .when(goTo('join'), join)
       .when(goTo('prepare'), prepare)

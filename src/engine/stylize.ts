@@ -11,7 +11,6 @@ import {
   createTileEngine as defaultCreateTileEngine,
 } from './index.js';
 import { checkInput } from './input-limits.js';
-import { styleRegions } from './masks.js';
 import { averageDecay, optimiserFor } from './optimiser-for.js';
 import type { StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage } from './resample.js';

@@ -89,15 +89,17 @@ const fitsTime = (seconds: number, fit: Fit) =>
 const fitsMemory = (fit: Fit) => fit.memoryMb === undefined || fit.peakMb <= fit.memoryMb * MEMORY_MARGIN;
 
 /**
- * Fits here in time and memory: run here. Else Batch when configured and the job fits its GPU memory and
+ * A job with tiled scales, where the fan-out is deployed and a tile fits its memory: the tiles route,
+ * under the cost cap. Else fits here in time and memory: run here. Else Batch when configured and the job fits its GPU memory and
  * timeout. Else a continuation that fits the memory keeps going (it checkpoints again at the next deadline,
  * up to the continuation limit), and anything else is refused at once, naming both estimates.
  */
 export function chooseRoute(input: RouteInput): Route {
   const { here, batch, tiles, resume } = input;
   const seconds = remainingSeconds(here.estimate, resume);
-  if (fitsTime(seconds, here) && fitsMemory(here)) return { target: 'here', seconds };
+  // Tiled scales fan out wherever the fan-out is deployed: their tiles run in parallel.
   if (tiles && fitsMemory(tiles)) return tilesRoute(tiles, resume);
+  if (fitsTime(seconds, here) && fitsMemory(here)) return { target: 'here', seconds };
   const batchSeconds = batch ? remainingSeconds(batch.estimate, resume) : undefined;
   if (batch && batchSeconds !== undefined && fitsTime(batchSeconds, batch) && fitsMemory(batch)) {
     return { target: 'batch', seconds: batchSeconds };
