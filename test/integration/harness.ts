@@ -11,6 +11,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchClient } from '@aws-sdk/client-batch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import sharp from 'sharp';
@@ -113,7 +114,7 @@ export interface CapturedCall {
  * Adds a first middleware to a real SDK client that records each command's input and answers it with
  * `answer` (or throws what it throws), so nothing leaves the process and the exact parameters can be checked.
  */
-export function capture<C extends SNSClient | BatchClient | LambdaClient>(
+export function capture<C extends SNSClient | BatchClient | LambdaClient | SFNClient>(
   client: C,
   answer: (call: CapturedCall) => Record<string, unknown> = () => ({}),
 ): { client: C; calls: CapturedCall[] } {
@@ -141,6 +142,14 @@ export const captured = {
     ),
   lambda: (answer?: Parameters<typeof capture>[1]) =>
     capture(new LambdaClient(fakeAws), answer ?? (() => ({ StatusCode: 202 }))),
+  sfn: (answer?: Parameters<typeof capture>[1]) =>
+    capture(
+      new SFNClient(fakeAws),
+      answer ??
+        ((c) => ({
+          executionArn: `arn:aws:states:us-east-1:123456789012:execution:nst-tiles:${c.input.name}`,
+        })),
+    ),
 };
 
 export const quietLogger = () => new Logger({ serviceName: 'nst-test', logLevel: 'SILENT' });
