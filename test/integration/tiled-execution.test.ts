@@ -28,7 +28,7 @@ const TILED = {
   'nst-iterations': '1,11',
   'nst-tile-size': '256',
   'nst-engine': 'onnx',
-  'nst-threads': '1',
+  'nst-threads': '2',
 };
 
 let sns: ReturnType<typeof captured.sns>;

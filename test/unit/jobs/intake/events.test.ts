@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_ATTEMPTS } from '../../../../src/jobs/deployment.js';
 import {
   deadLetterFor,
+  endedTilesExecution,
   isDeadLetterEvent,
+  isExecutionStatusChange,
   isS3Event,
   isSweep,
   jobsNamedBy,
@@ -109,5 +111,46 @@ describe('dead letters', () => {
       attempts: 3,
       lastError: 'S3 down (error code STORAGE_UNAVAILABLE)',
     });
+  });
+});
+
+describe("a tiles' execution that ended", () => {
+  const ended = (status: string, input: unknown = { bucket: 'b', jobId: 'photo-0123456789abcdef' }) => ({
+    source: 'aws.states' as const,
+    'detail-type': 'Step Functions Execution Status Change' as const,
+    detail: {
+      executionArn: 'arn:aws:states:us-east-1:1:execution:nst-tiles:nst-r1-photo-0123456789abcdef',
+      name: 'nst-r1-photo-0123456789abcdef',
+      status,
+      input: JSON.stringify(input),
+      error: 'States.Timeout',
+      cause: 'the execution timed out',
+    },
+  });
+
+  it('names the job of a failed, timed-out or aborted execution, from its input', () => {
+    for (const status of ['FAILED', 'TIMED_OUT', 'ABORTED']) {
+      const event = ended(status);
+      expect(isExecutionStatusChange(event)).toBe(true);
+      expect(endedTilesExecution(event)).toEqual({
+        bucket: 'b',
+        jobId: 'photo-0123456789abcdef',
+        reason: `the tiles' execution nst-r1-photo-0123456789abcdef ended ${status} (States.Timeout: the execution timed out)`,
+      });
+      expect(jobsNamedBy(event)).toEqual([
+        { bucket: 'b', jobId: 'photo-0123456789abcdef', claimant: 'tiles' },
+      ]);
+    }
+  });
+
+  it('names no job for a running or succeeded execution, or an input without a bucket', () => {
+    expect(endedTilesExecution(ended('SUCCEEDED'))).toBeUndefined();
+    expect(endedTilesExecution(ended('RUNNING'))).toBeUndefined();
+    expect(
+      endedTilesExecution({ ...ended('FAILED'), detail: { ...ended('FAILED').detail, input: null } }),
+    ).toBeUndefined();
+    expect(() => endedTilesExecution(ended('FAILED', { bucket: 'b', jobId: '../x' }))).toThrow(
+      'is not a job id',
+    );
   });
 });

@@ -1,4 +1,4 @@
-/** Routing: here, Batch, or refuse, from the time and memory estimates of the work left. */
+/** Routing: here, the tiles' fan-out, Batch, or refuse, from the time and memory estimates of the work left. */
 import { describe, expect, it } from 'vitest';
 import { estimateCost } from '../../../../src/engine/cost-model.js';
 import { estimateMemory } from '../../../../src/engine/memory-model.js';
@@ -7,9 +7,14 @@ import {
   chooseRoute,
   ESTIMATE_SAFETY_FACTOR,
   type Fit,
+  jobShape,
   MEMORY_MARGIN,
   remainingSeconds,
+  type TilesFit,
+  tilesFit,
+  tilesWallSeconds,
 } from '../../../../src/jobs/run/routing.js';
+import { photoLike } from '../../../helpers/images.js';
 
 describe('routing', () => {
   const estimate = {
@@ -133,6 +138,78 @@ describe('routing', () => {
 
     it('4096 px at 10000 iterations fits nowhere', () => {
       expect(chooseRoute(lambda(4096, 4096, 10_000, 10240)).target).toBe('too-large');
+    });
+  });
+
+  describe('the tiles fan-out', () => {
+    const tiles = (over: Partial<TilesFit> = {}): TilesFit => ({
+      estimate,
+      peakMb: 1500,
+      memoryMb: 10240,
+      maxGbSeconds: 1000,
+      ...over,
+    });
+
+    it('takes a job with tiled scales when a tile fits, even one that would fit here', () => {
+      // 40 s x 10 GB = 400 GB-s, under the cap of 1000.
+      expect(chooseRoute({ here: here(), batch: batch(), tiles: tiles() })).toEqual({
+        target: 'tiles',
+        seconds: 40,
+        gbSeconds: 400,
+      });
+      // After a checkpoint, only the work left counts.
+      expect(
+        chooseRoute({ here: here(), tiles: tiles(), resume: { scaleIndex: 1, iteration: 5 } }),
+      ).toMatchObject({
+        target: 'tiles',
+        seconds: 15,
+        gbSeconds: 150,
+      });
+    });
+
+    it('refuses a job over the cost cap with JOB_TOO_LARGE, naming the estimate and the cap', () => {
+      const route = chooseRoute({ here: here(), batch: batch(), tiles: tiles({ maxGbSeconds: 100 }) });
+      expect(route.target).toBe('too-large');
+      expect(route.target === 'too-large' && route.reason).toBe(
+        "the job's tiles need about 400 GB-s of Lambda time (about $0.01), over the cost cap of 100 GB-s " +
+          '($0.00, NST_MAX_JOB_GB_SECONDS): lower size or iterations, or raise the cap',
+      );
+    });
+
+    it('goes on as before when a tile does not fit the function', () => {
+      expect(chooseRoute({ here: here(), batch: batch(), tiles: tiles({ peakMb: 9000 }) }).target).toBe(
+        'here',
+      );
+    });
+
+    it('is offered only for jobs with tiled scales, and priced from the cost model', () => {
+      const options = stylizeOptionsSchema.parse({ size: 4096, tileSize: 1024 });
+      const decoded = {
+        content: { ...photoLike(64, 48), alpha: undefined },
+        styles: [{ image: photoLike(32, 32), weight: 1 }],
+      };
+      const shape = jobShape(decoded as never, options, { width: 4096, height: 3072 });
+      const config = { memoryMb: 10240, maxJobGbSeconds: 200_000 };
+      const fit = tilesFit(shape, { engine: 'onnx', threads: 6, config });
+      expect(fit).toMatchObject({ memoryMb: 10240, maxGbSeconds: 200_000 });
+      expect(fit!.peakMb).toBeLessThan(10240 * MEMORY_MARGIN);
+      const untiled = jobShape(
+        decoded as never,
+        { ...options, tileSize: undefined },
+        { width: 4096, height: 3072 },
+      );
+      expect(tilesFit(untiled, { engine: 'onnx', threads: 6, config })).toBeUndefined();
+      // Wall time: the untiled scales as they are, each tiled scale spread over its tiles.
+      const scales = fit!.estimate.scales;
+      const tiled = scales.filter((s) => s.tiles);
+      expect(tiled.length).toBeGreaterThan(0);
+      const wall = tilesWallSeconds(fit!.estimate, 10);
+      const expected = scales.reduce(
+        (sum, s) => sum + (s.tiles ? s.seconds / Math.min(s.tiles, 10) : s.seconds),
+        0,
+      );
+      expect(wall).toBeCloseTo(expected, 6);
+      expect(wall).toBeLessThan(remainingSeconds(fit!.estimate));
     });
   });
 });
