@@ -383,7 +383,7 @@ export function residualOf(targets: readonly Float32Array[], all: readonly Float
 }
 
 /** G_all: the tiles' contributions summed, per style region and layer. */
-export function sumGrams(perTile: readonly (readonly Float32Array[])[]): Float32Array[] {
+function sumGrams(perTile: readonly (readonly Float32Array[])[]): Float32Array[] {
   return perTile[0].map((_, i) => {
     const sum = new Float64Array(perTile[0][i].length);
     for (const grams of perTile) for (let k = 0; k < sum.length; k++) sum[k] += grams[i][k];

@@ -14,11 +14,11 @@ import { NstError } from '../../errors.js';
 import { describeIssues } from '../../validation.js';
 import { JOB_ID_PATTERN } from '../spec/job-id.js';
 
-export const TILES_STEPS = ['prepare', 'tile', 'reduce', 'join', 'fail'] as const;
+const TILES_STEPS = ['prepare', 'tile', 'reduce', 'join', 'fail'] as const;
 export type TilesStep = (typeof TILES_STEPS)[number];
 
 /** Where the execution goes after a control step. */
-export const TILES_NEXT = ['tiles', 'join', 'prepare', 'done', 'failed'] as const;
+const TILES_NEXT = ['tiles', 'join', 'prepare', 'done', 'failed'] as const;
 export type TilesNext = (typeof TILES_NEXT)[number];
 
 const stateSchema = z.object({
