@@ -13,7 +13,16 @@ import { type DecodedInputs, resultSize } from '../../stylize-image.js';
 import type { PipelineConfig } from '../config.js';
 import { type JobManifest, round } from '../lifecycle/manifest.js';
 import { PIPELINE_LIMITS } from '../spec/spec.js';
-import { batchFit, chooseRoute, fitOn, type JobShape, jobShape, type Route, tilesFit } from './routing.js';
+import {
+  batchFit,
+  chooseRoute,
+  fitOn,
+  type JobShape,
+  jobShape,
+  type Route,
+  tileSizeToFit,
+  tilesFit,
+} from './routing.js';
 import type { WorkerDeps } from './run-context.js';
 
 export interface RunPlan {
@@ -54,7 +63,7 @@ export async function planRun(
   const engine = await resolveEngineKind(specOptions.engine === 'auto' ? config.engine : specOptions.engine);
   const size = resultSize(decoded.content, specOptions);
   const scales = planScales({ ...size, ...specOptions });
-  const options = workerOptions(specOptions, config, engine, scales);
+  const options = withTileSize(decoded, workerOptions(specOptions, config, engine, scales), size, place.deps);
   const { threads } = options;
   const shape = jobShape(decoded, options, size, scales);
   const resume = await loadResume(scales);
@@ -83,6 +92,23 @@ function workerOptions(
     saveEvery:
       options.saveEvery > 0 ? Math.max(options.saveEvery, Math.ceil(total / PIPELINE_LIMITS.maxFrames)) : 0,
   };
+}
+
+/**
+ * The spec's tile size, else (Lambda and local workers) the one that makes a tile fit the function's memory
+ * (routing.ts tileSizeToFit): a job too large to run whole runs as tiles. The Batch worker's GPU memory is
+ * modelled apart; there the spec decides.
+ */
+function withTileSize<T extends StylizeOptions>(
+  decoded: DecodedInputs,
+  options: T,
+  size: { readonly width: number; readonly height: number },
+  deps: RunPlace['deps'],
+): T {
+  // The tfjs engine optimises whole images only.
+  if (options.tileSize !== undefined || deps.worker === 'batch' || options.engine !== 'onnx') return options;
+  const tileSize = tileSizeToFit(jobShape(decoded, options, size), 'onnx', deps.config.memoryMb);
+  return tileSize === undefined ? options : { ...options, tileSize };
 }
 
 /**

@@ -9,7 +9,7 @@ import { extraStyleRegions } from '../../engine/masks.js';
 import { estimateMemory, type MemoryInput } from '../../engine/memory-model.js';
 import type { StylizeOptions } from '../../engine/options.js';
 import { planScales, type Scale } from '../../engine/schedule.js';
-import { isTiled } from '../../engine/tiling.js';
+import { isTiled, MAX_TILE_SIZE, MIN_TILE_SIZE, TILE_ALIGN } from '../../engine/tiling.js';
 import type { EngineKind } from '../../engine/types.js';
 import type { DecodedInputs } from '../../stylize-image.js';
 import { PIPELINE_DEFAULTS, type PipelineConfig } from '../config.js';
@@ -208,6 +208,20 @@ interface WorkerCapacity {
   readonly gpu?: boolean;
   readonly availableSeconds?: number;
   readonly memoryMb?: number;
+}
+
+/**
+ * The tile size of a job whose spec names none: none (the job runs untiled) when the whole job fits
+ * `memoryMb` with the margin, else the largest tile, on the tiles' lattice, with which it fits; none when
+ * not even the smallest does (routing then refuses it, naming the estimate).
+ */
+export function tileSizeToFit(job: JobShape, engine: EngineKind, memoryMb: number): number | undefined {
+  const fits = (tileSize: number | undefined) =>
+    estimateMemory({ ...job, engine, options: { ...job.options, tileSize } }).peakMb <=
+    memoryMb * MEMORY_MARGIN;
+  if (fits(undefined)) return undefined;
+  for (let size = MAX_TILE_SIZE; size >= MIN_TILE_SIZE; size -= TILE_ALIGN) if (fits(size)) return size;
+  return undefined;
 }
 
 /** The time and memory a job needs on a worker (device memory on a GPU), against what it has. */

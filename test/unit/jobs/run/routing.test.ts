@@ -11,6 +11,7 @@ import {
   MEMORY_MARGIN,
   remainingSeconds,
   type TilesFit,
+  tileSizeToFit,
   tilesFit,
   tilesWallSeconds,
 } from '../../../../src/jobs/run/routing.js';
@@ -210,6 +211,32 @@ describe('routing', () => {
       );
       expect(wall).toBeCloseTo(expected, 6);
       expect(wall).toBeLessThan(remainingSeconds(fit!.estimate));
+    });
+  });
+
+  describe('the default tile size', () => {
+    const decoded = {
+      content: { ...photoLike(64, 48), alpha: undefined },
+      styles: [{ image: photoLike(1024, 800), weight: 1 }],
+    };
+    const shapeAt = (size: number, tileSize?: number) =>
+      jobShape(decoded as never, stylizeOptionsSchema.parse({ size, tileSize }), {
+        width: size,
+        height: Math.round(size * 0.75),
+      });
+
+    it('is none for a job that fits the function whole', () => {
+      expect(tileSizeToFit(shapeAt(1024), 'onnx', 10240)).toBeUndefined();
+    });
+
+    it('is the largest tile on the lattice with which a 4096 px job fits the function, with the margin', () => {
+      const size = tileSizeToFit(shapeAt(4096), 'onnx', 10240)!;
+      expect(size % 16).toBe(0);
+      const peak = (tile: number) => estimateMemory({ ...shapeAt(4096, tile), engine: 'onnx' }).peakMb;
+      expect(peak(size)).toBeLessThanOrEqual(10240 * MEMORY_MARGIN);
+      expect(peak(size + 16)).toBeGreaterThan(10240 * MEMORY_MARGIN);
+      // A smaller function gets smaller tiles.
+      expect(tileSizeToFit(shapeAt(4096), 'onnx', 3008)!).toBeLessThan(size);
     });
   });
 });
