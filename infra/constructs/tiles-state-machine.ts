@@ -103,7 +103,9 @@ export class TilesStateMachine extends Construct {
     return this.retried(
       new tasks.LambdaInvoke(this, id, {
         lambdaFunction: props.function,
-        payload: sfn.TaskInput.fromObject({ nstTiles: { step, state: sfn.JsonPath.entirePayload } }),
+        payload: sfn.TaskInput.fromObject({
+          nstTiles: { step, state: sfn.JsonPath.entirePayload, execution: sfn.JsonPath.executionId },
+        }),
         payloadResponseOnly: true,
         taskTimeout: taskTimeout(props),
       }),
@@ -132,6 +134,8 @@ export class TilesStateMachine extends Construct {
             round: sfn.JsonPath.numberAt('$.round'),
           },
           tile: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
+          // A child execution's own id is another: the parent's travels with the item.
+          execution: sfn.JsonPath.executionId,
         },
       },
       maxConcurrency: props.tileConcurrency,

@@ -56,7 +56,11 @@ function steps(override: Partial<Record<string, (input: unknown) => Promise<unkn
 }
 
 /** Uploads the photo and runs its event: the untiled scale here, then the execution is started. */
-async function startTiledJob(): Promise<{ jobId: string; input: TilesState }> {
+async function startTiledJob(): Promise<{
+  jobId: string;
+  input: TilesState;
+  context: { Execution: { Id: string } };
+}> {
   const event = await fixture.server.upload('inputs/starry/photo.png', await png(288, 240, 3), TILED);
   const [outcome] = await handler(event, context());
   expect(outcome).toMatchObject({ status: 'queued' });
@@ -64,7 +68,9 @@ async function startTiledJob(): Promise<{ jobId: string; input: TilesState }> {
   const start = sfn.calls[0].input as { stateMachineArn: string; name: string; input: string };
   expect(start.stateMachineArn).toBe(STATE_MACHINE);
   expect(start.name).toBe(`nst-r1-${outcome.jobId}`);
-  return { jobId: outcome.jobId!, input: JSON.parse(start.input) };
+  // The execution's id ($$.Execution.Id), as StartExecution answered (harness.ts captured.sfn).
+  const Id = `arn:aws:states:us-east-1:123456789012:execution:nst-tiles:${start.name}`;
+  return { jobId: outcome.jobId!, input: JSON.parse(start.input), context: { Execution: { Id } } };
 }
 
 const manifestOf = (jobId: string) =>
@@ -72,7 +78,7 @@ const manifestOf = (jobId: string) =>
 
 describe('a tiled job through the tiles state machine', () => {
   it('runs its tiled scale as tiles in rounds and succeeds with the result and one notification', async () => {
-    const { jobId, input } = await startTiledJob();
+    const { jobId, input, context: execution } = await startTiledJob();
     const queued = await manifestOf(jobId);
     expect(queued.status).toBe('queued');
     expect(queued.tiles?.executionArn).toContain(`nst-r1-${jobId}`);
@@ -81,6 +87,7 @@ describe('a tiled job through the tiles state machine', () => {
 
     const run = new StateMachine(definition as never).run(input as never, {
       overrides: { taskResourceLocalHandlers: steps() as never },
+      context: execution,
     });
     const entered: string[] = [];
     const logging = (async () => {
@@ -108,12 +115,13 @@ describe('a tiled job through the tiles state machine', () => {
   });
 
   it('fails the job with the code of a tile that fails for good, and notifies once', async () => {
-    const { jobId, input } = await startTiledJob();
+    const { jobId, input, context: execution } = await startTiledJob();
     const diverged = async () => {
       throw Object.assign(new Error('the loss diverged in tile 2 of 2'), { name: 'INTERNAL' });
     };
     const run = new StateMachine(definition as never).run(input as never, {
       overrides: { taskResourceLocalHandlers: steps({ OptimiseTile: diverged }) as never },
+      context: execution,
     });
     await expect(run.result).rejects.toMatchObject({ cause: { name: 'TilesJobFailed' } });
     const failed = await manifestOf(jobId);
@@ -124,6 +132,13 @@ describe('a tiled job through the tiles state machine', () => {
 
   it('fails the job with TILES_FAILED when its execution ends without a Catch (EventBridge), once', async () => {
     const { jobId, input } = await startTiledJob();
+    // A step or an ended event of another execution (an orphan of a retried hand-off) leaves the job alone.
+    const orphan = `arn:aws:states:us-east-1:123456789012:execution:nst-tiles:nst-r0-${jobId}`;
+    const step = {
+      nstTiles: { step: 'fail', state: { ...input, error: { Error: 'INTERNAL' } }, execution: orphan },
+    };
+    expect(await handler(step as never, context())).toMatchObject({ next: 'done' });
+    expect((await manifestOf(jobId)).status).toBe('queued');
     const ended = {
       source: 'aws.states',
       'detail-type': 'Step Functions Execution Status Change',

@@ -125,7 +125,7 @@ export function failedBatchJob(
  */
 export function endedTilesExecution(
   event: ExecutionStatusChangeEvent,
-): { bucket: string; jobId: string; reason: string } | undefined {
+): { bucket: string; jobId: string; executionArn: string; reason: string } | undefined {
   const { detail } = event;
   if (!EXECUTION_ENDS.includes(detail.status)) return undefined;
   let input: { bucket?: unknown; jobId?: unknown } | undefined;
@@ -139,6 +139,7 @@ export function endedTilesExecution(
   return {
     bucket: input.bucket,
     jobId: checkJobId(input.jobId),
+    executionArn: detail.executionArn,
     reason: `the tiles' execution ${detail.name} ended ${detail.status}${why ? ` (${why})` : ''}`,
   };
 }

@@ -52,7 +52,7 @@ export async function handleEvent(deps: WorkerDeps, inv: Invocation, event: unkn
     const ended = namedJobId(deps, () => endedTilesExecution(event));
     if (!ended) return [];
     const error = new NstError('TILES_FAILED', ended.reason);
-    const state = await failTiledJob(deps, inv, ended, error);
+    const state = await failTiledJob(deps, inv, ended, ended.executionArn, error);
     return [
       { jobId: ended.jobId, status: state.next === 'failed' ? 'failed' : 'skipped', detail: ended.reason },
     ];
@@ -81,7 +81,7 @@ export async function handleTilesStep(
   event: unknown,
 ): Promise<TilesStepResult> {
   try {
-    const { step, state, tile } = readTilesStep(event);
+    const { step, state, tile, execution } = readTilesStep(event);
     deps.logger.info(`tiles step: ${step}`, {
       jobId: state.jobId,
       scale: state.scale,
@@ -90,15 +90,16 @@ export async function handleTilesStep(
     });
     switch (step) {
       case 'prepare':
-        return await prepareScale(deps, inv, state);
+        return await prepareScale(deps, inv, state, execution);
       case 'tile':
-        return await runTile(deps, state, tile ?? 0);
+        if (tile === undefined) throw new NstError('INVALID_JOB_SPEC', 'a tile step without its tile');
+        return await runTile(deps, state, tile, execution);
       case 'reduce':
-        return await reduceRound(deps, inv, state);
+        return await reduceRound(deps, inv, state, execution);
       case 'join':
-        return await joinScale(deps, inv, state);
+        return await joinScale(deps, inv, state, execution);
       case 'fail':
-        return await failTiles(deps, inv, state);
+        return await failTiles(deps, inv, state, execution);
     }
   } catch (e) {
     throw namedByCode(e);

@@ -98,12 +98,14 @@ export function chooseRoute(input: RouteInput): Route {
   const { here, batch, tiles, resume } = input;
   const seconds = remainingSeconds(here.estimate, resume);
   // Tiled scales fan out wherever the fan-out is deployed: their tiles run in parallel.
-  if (tiles && fitsMemory(tiles)) return tilesRoute(tiles, resume);
-  if (fitsTime(seconds, here) && fitsMemory(here)) return { target: 'here', seconds };
+  const fanOut = tiles && fitsMemory(tiles) ? tilesRoute(tiles, resume) : undefined;
+  if (fanOut?.target === 'tiles') return fanOut;
   const batchSeconds = batch ? remainingSeconds(batch.estimate, resume) : undefined;
-  if (batch && batchSeconds !== undefined && fitsTime(batchSeconds, batch) && fitsMemory(batch)) {
-    return { target: 'batch', seconds: batchSeconds };
-  }
+  const fitsBatch = batch && batchSeconds !== undefined && fitsTime(batchSeconds, batch) && fitsMemory(batch);
+  // Over the cost cap: on Batch if it fits there, else refused naming the cap (more Lambda time is no cheaper).
+  if (fanOut) return fitsBatch ? { target: 'batch', seconds: batchSeconds } : fanOut;
+  if (fitsTime(seconds, here) && fitsMemory(here)) return { target: 'here', seconds };
+  if (fitsBatch) return { target: 'batch', seconds: batchSeconds };
   if (resume && fitsMemory(here)) return { target: 'here', seconds };
   return { target: 'too-large', seconds, reason: tooLargeReason(seconds, here, batch, batchSeconds) };
 }

@@ -43,6 +43,11 @@ const eventSchema = z.object({
     state: stateSchema,
     /** The tile of a `tile` step. */
     tile: z.number().int().min(0).optional(),
+    /**
+     * The execution that sends it ($$.Execution.Id): a step of any other execution than the one job.json
+     * names (an orphan whose hand-off was retried, say) leaves the job alone.
+     */
+    execution: z.string().min(1),
   }),
 });
 

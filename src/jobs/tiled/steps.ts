@@ -47,14 +47,20 @@ interface StepEnd {
   readonly outcome: JobOutcome;
 }
 
+/** The execution a step belongs to ($$.Execution.Id, or the ended execution's ARN). */
+type ExecutionArn = string;
+
 /**
  * Runs a control step under the job's lock. A job that ended meanwhile (its execution's failure event, say)
- * ends the execution; a lock still held by a live worker is transient (the step is retried).
+ * ends the execution; a lock still held by a live worker is transient (the step is retried). A step of an
+ * execution other than the one job.json names (an orphan: its hand-off was retried and another started)
+ * ends its execution and leaves the job as it is.
  */
 async function controlStep(
   deps: WorkerDeps,
   inv: Invocation,
   state: TilesState,
+  execution: ExecutionArn,
   body: (run: RunContext, spec: JobSpec) => Promise<StepEnd>,
 ): Promise<TilesState> {
   const { bucket, jobId } = state;
@@ -62,7 +68,13 @@ async function controlStep(
   const outcome = await withLockedJob(deps, inv, { bucket, jobId }, 'tiles', async (claim, existing) => {
     if (!existing?.spec) return claim.skip(`no job.json with a spec for ${jobId}`);
     const job = claim.open(existing);
-    end = await body({ claim, job, deps }, existing.spec);
+    const run = { claim, job, deps };
+    if (existing.tiles?.executionArn !== execution) {
+      claim.log.warn('a step of another execution than the job names: left alone', { execution });
+      end = await handBack(run, { bucket, jobId }, 'done', `tiles: ${execution} is not the job's execution`);
+    } else {
+      end = await body(run, existing.spec);
+    }
     return end.outcome;
   });
   if (outcome.status === 'skipped' && outcome.detail === 'running')
@@ -78,10 +90,19 @@ const handBack = (run: RunContext, state: TilesState, next: TilesNext, detail: s
   }));
 
 /** The tiles of a scale at its start image (the job's checkpoint): targets, contributions, residual. */
-export function prepareScale(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
-  return controlStep(deps, inv, state, async (run, spec) => {
+export function prepareScale(
+  deps: WorkerDeps,
+  inv: Invocation,
+  state: TilesState,
+  execution: ExecutionArn,
+): Promise<TilesState> {
+  return controlStep(deps, inv, state, execution, async (run, spec) => {
     const { claim, job } = run;
-    const { checkpoint, scale } = await checkpointedScale(run, spec);
+    const record = job.manifest.checkpoint;
+    if (!record) throw new NstError('INTERNAL', `job ${claim.jobId} went to its tiles without a checkpoint`);
+    const { checkpoint, scale } = await checkpointedScale(run, spec, record.scaleIndex);
+    // Rounds start at multiples of the round length: a checkpoint inside a round (never written by the
+    // rounds themselves) restarts that round.
     const round = Math.floor(checkpoint.iteration / roundLength(scale));
     const tiles = scale.setup.plan.tiles.map((_, t) => t);
     const where = `scale ${scale.scaleIndex + 1} of ${scale.plan.scales.length}, ${tiles.length} tiles`;
@@ -110,12 +131,15 @@ export async function runTile(
   deps: WorkerDeps,
   state: TilesState,
   tile: number,
+  execution: ExecutionArn,
 ): Promise<{ tile: number; status: 'done' | 'skipped' }> {
   const { scale: scaleIndex, round } = scaleAndRound(state);
   const store = deps.storeFor(state.bucket);
   const manifest = (await store.getJson<JobManifest>(outputKeys(state.jobId).manifest))?.value;
   if (!manifest?.spec) throw new NstError('INTERNAL', `no job.json with a spec for ${state.jobId}`);
-  if (isFinished(manifest.status)) return { tile, status: 'skipped' };
+  // A finished job, or one another execution runs now, needs nothing of this tile.
+  if (isFinished(manifest.status) || manifest.tiles?.executionArn !== execution)
+    return { tile, status: 'skipped' };
   const scale = await openScale(deps, store, { jobId: state.jobId, spec: manifest.spec }, scaleIndex);
   if (tile >= scale.setup.plan.tiles.length)
     throw new NstError('INTERNAL', `tile ${tile} of a ${scale.setup.plan.tiles.length}-tile scale`);
@@ -145,8 +169,13 @@ export async function runTile(
 }
 
 /** The round's tiles blended and summed: the next image (checkpointed), residual and progress. */
-export function reduceRound(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
-  return controlStep(deps, inv, state, async (run, spec) => {
+export function reduceRound(
+  deps: WorkerDeps,
+  inv: Invocation,
+  state: TilesState,
+  execution: ExecutionArn,
+): Promise<TilesState> {
+  return controlStep(deps, inv, state, execution, async (run, spec) => {
     const { claim, job } = run;
     const { scale: scaleIndex, round } = scaleAndRound(state);
     const scale = await openScale(deps, claim.store, { jobId: claim.jobId, spec }, scaleIndex);
@@ -163,8 +192,11 @@ export function reduceRound(deps: WorkerDeps, inv: Invocation, state: TilesState
     const targets = await getArrays(claim.store, scale.keys.targets);
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
     const iteration = Math.min((round + 1) * roundLength(scale), scale.scale.iterations);
+    // A retried reduce (its answer lost after it handed back) finds its round recorded: counted once.
+    const recorded = job.manifest.checkpoint;
+    if (!(recorded?.scaleIndex === scaleIndex && recorded.iteration >= iteration))
+      job.stopped(scale.roundIterations(round));
     await checkpointScale(run, scaleIndex, iteration, imageOf(x, scale));
-    job.stopped(scale.roundIterations(round));
     const previous = await getTerms(run, scale);
     await putTerms(run, scale, { initial: previous.initial, latest: terms });
     job.progress(roundProgress(run, scale, round, iteration, terms));
@@ -176,19 +208,29 @@ export function reduceRound(deps: WorkerDeps, inv: Invocation, state: TilesState
 }
 
 /** The scale's image starts the next scale; the last scale's is the job's result. */
-export function joinScale(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
-  return controlStep(deps, inv, state, async (run, spec) => {
-    const { checkpoint, scale } = await checkpointedScale(run, spec);
-    if (checkpoint.iteration < scale.scale.iterations)
-      throw new NstError('INTERNAL', `join of scale ${scale.scaleIndex + 1} before its last round`);
+export function joinScale(
+  deps: WorkerDeps,
+  inv: Invocation,
+  state: TilesState,
+  execution: ExecutionArn,
+): Promise<TilesState> {
+  return controlStep(deps, inv, state, execution, async (run, spec) => {
+    const s = scaleAndRound(state).scale;
+    const { checkpoint, scale } = await checkpointedScale(run, spec, s);
     const { scales } = scale.plan;
-    const s = scale.scaleIndex;
+    const next = { bucket: state.bucket, jobId: state.jobId, scale: s + 1, round: 0 };
+    if (checkpoint.scaleIndex === s + 1 && checkpoint.iteration === 0) {
+      // A retried join whose checkpoint landed before its hand-back failed: the scale is joined.
+      run.job.checkpointed({ scaleIndex: s + 1, iteration: 0 }, run.claim.now());
+      return handBack(run, next, 'prepare', `tiles: scale ${s + 1} of ${scales.length} joined`);
+    }
+    if (checkpoint.scaleIndex !== s || checkpoint.iteration < scale.scale.iterations)
+      throw new NstError('INTERNAL', `join of scale ${s + 1} before its last round`);
     if (s === scales.length - 1)
       return { state: { ...state, next: 'done' }, outcome: await succeed(run, scale, checkpoint.image) };
-    const next = scales[s + 1];
-    await checkpointScale(run, s + 1, 0, resampleImage(checkpoint.image, next.width, next.height));
-    const at = { bucket: state.bucket, jobId: state.jobId, scale: s + 1, round: 0 };
-    return handBack(run, at, 'prepare', `tiles: scale ${s + 1} of ${scales.length} joined`);
+    const { width, height } = scales[s + 1];
+    await checkpointScale(run, s + 1, 0, resampleImage(checkpoint.image, width, height));
+    return handBack(run, next, 'prepare', `tiles: scale ${s + 1} of ${scales.length} joined`);
   });
 }
 
@@ -196,18 +238,24 @@ export function joinScale(deps: WorkerDeps, inv: Invocation, state: TilesState):
  * Ends the job after a step failed for good (the execution's Catch): with the step's code when it is one
  * of ours that ends a job, else TILES_FAILED naming the error.
  */
-export function failTiles(deps: WorkerDeps, inv: Invocation, state: TilesState): Promise<TilesState> {
-  return failTiledJob(deps, inv, state, errorOfStep(state.error));
+export function failTiles(
+  deps: WorkerDeps,
+  inv: Invocation,
+  state: TilesState,
+  execution: ExecutionArn,
+): Promise<TilesState> {
+  return failTiledJob(deps, inv, state, execution, errorOfStep(state.error));
 }
 
-/** Ends a tiled job with `error` (a failed step, or the execution's end: intake/entry-points.ts). */
+/** Ends a tiled job with `error`: a failed step, or its execution's end (intake/handler.ts). */
 export async function failTiledJob(
   deps: WorkerDeps,
   inv: Invocation,
   target: { readonly bucket: string; readonly jobId: string },
+  execution: ExecutionArn,
   error: NstError,
 ): Promise<TilesState> {
-  return controlStep(deps, inv, target, async () => {
+  return controlStep(deps, inv, target, execution, async () => {
     throw error;
   });
 }
@@ -234,12 +282,10 @@ function causeMessage(cause: string | undefined): string | undefined {
   return cause;
 }
 
-/** The job's checkpoint, which names the scale a control step works on. */
-async function checkpointedScale(run: RunContext, spec: JobSpec) {
+/** Scale `scaleIndex` of the job, opened, and the job's checkpoint (which may name another scale). */
+async function checkpointedScale(run: RunContext, spec: JobSpec, scaleIndex: number) {
   const { claim, deps } = run;
-  const record = run.job.manifest.checkpoint;
-  if (!record) throw new NstError('INTERNAL', `job ${claim.jobId} went to its tiles without a checkpoint`);
-  const scale = await openScale(deps, claim.store, { jobId: claim.jobId, spec }, record.scaleIndex);
+  const scale = await openScale(deps, claim.store, { jobId: claim.jobId, spec }, scaleIndex);
   const loaded = await loadCheckpoint(claim.store, claim.jobId, scale.plan.scales);
   if (!loaded.checkpoint) throw new NstError('INTERNAL', `the job's checkpoint: ${loaded.problem ?? 'none'}`);
   return { checkpoint: loaded.checkpoint, scale };

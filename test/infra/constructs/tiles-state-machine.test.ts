@@ -36,6 +36,10 @@ describe('the tiles state machine definition', () => {
       step: 'tile',
       state: { 'bucket.$': '$.bucket', 'jobId.$': '$.jobId', 'scale.$': '$.scale', 'round.$': '$.round' },
       'tile.$': '$$.Map.Item.Value',
+      'execution.$': '$$.Execution.Id',
+    });
+    expect(states.PrepareScale.Parameters).toEqual({
+      nstTiles: { step: 'prepare', 'state.$': '$', 'execution.$': '$$.Execution.Id' },
     });
     const tile = map.ItemProcessor.States.OptimiseTile;
     expect(tile.Resource).toBe(TEST_FUNCTION_ARN);
@@ -120,6 +124,10 @@ function standIns(tileError?: (call: number) => Error | undefined) {
 
 const noWaits = { OptimiseTile: 0, PrepareScale: 0, ReduceRound: 0, JoinScale: 0, MarkFailed: 0 };
 const input = { bucket: 'b', jobId: 'photo-0123456789abcdef' };
+/** $$.Execution.Id, which every step is given. */
+const context = {
+  Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:nst-tiles:nst-r1-photo' },
+};
 
 describe('the tiles state machine, run by an ASL interpreter', () => {
   it('runs every tile of every round of every scale, then joins each scale and ends Done', async () => {
@@ -127,6 +135,7 @@ describe('the tiles state machine, run by an ASL interpreter', () => {
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true } });
     const run = machine.run(input, {
       overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: noWaits },
+      context,
     });
     expect(await run.result).toMatchObject({ next: 'done' });
     const rounds = (s: number) =>
@@ -142,6 +151,7 @@ describe('the tiles state machine, run by an ASL interpreter', () => {
     const retried = standIns((n) => (n === 1 ? throttled : undefined));
     const ok = new StateMachine(definition as never).run(input, {
       overrides: { taskResourceLocalHandlers: retried.handlers, retryIntervalOverrides: noWaits },
+      context,
     });
     expect(await ok.result).toMatchObject({ next: 'done' });
 
@@ -149,6 +159,7 @@ describe('the tiles state machine, run by an ASL interpreter', () => {
     const failing = standIns(() => diverged);
     const failed = new StateMachine(definition as never).run(input, {
       overrides: { taskResourceLocalHandlers: failing.handlers, retryIntervalOverrides: noWaits },
+      context,
     });
     const error = await failed.result.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExecutionError);

@@ -135,6 +135,7 @@ describe("a tiles' execution that ended", () => {
       expect(endedTilesExecution(event)).toEqual({
         bucket: 'b',
         jobId: 'photo-0123456789abcdef',
+        executionArn: 'arn:aws:states:us-east-1:1:execution:nst-tiles:nst-r1-photo-0123456789abcdef',
         reason: `the tiles' execution nst-r1-photo-0123456789abcdef ended ${status} (States.Timeout: the execution timed out)`,
       });
       expect(jobsNamedBy(event)).toEqual([

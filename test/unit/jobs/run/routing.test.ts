@@ -168,8 +168,12 @@ describe('routing', () => {
       });
     });
 
-    it('refuses a job over the cost cap with JOB_TOO_LARGE, naming the estimate and the cap', () => {
-      const route = chooseRoute({ here: here(), batch: batch(), tiles: tiles({ maxGbSeconds: 100 }) });
+    it('sends a job over the cost cap to Batch when it fits there, else refuses it naming both', () => {
+      expect(chooseRoute({ here: here(), batch: batch(), tiles: tiles({ maxGbSeconds: 100 }) })).toEqual({
+        target: 'batch',
+        seconds: 4,
+      });
+      const route = chooseRoute({ here: here(), tiles: tiles({ maxGbSeconds: 100 }) });
       expect(route.target).toBe('too-large');
       expect(route.target === 'too-large' && route.reason).toBe(
         "the job's tiles need about 400 GB-s of Lambda time (about $0.01), over the cost cap of 100 GB-s " +

@@ -7,19 +7,25 @@ const state = { bucket: 'b', jobId: 'photo-0123456789abcdef', scale: 2, round: 1
 
 describe('tiles steps', () => {
   it('reads a step with its state and tile', () => {
-    expect(readTilesStep({ nstTiles: { step: 'tile', state, tile: 3 } })).toEqual({
+    const execution = 'arn:aws:states:us-east-1:1:execution:nst-tiles:nst-r1-photo';
+    expect(readTilesStep({ nstTiles: { step: 'tile', state, tile: 3, execution } })).toEqual({
       step: 'tile',
       state,
       tile: 3,
+      execution,
     });
     expect(scaleAndRound(state)).toEqual({ scale: 2, round: 1 });
   });
 
   it('refuses a malformed step as INVALID_JOB_SPEC, naming what is wrong', () => {
     const bad = (event: unknown) => () => readTilesStep(event);
-    expect(bad({ nstTiles: { step: 'dance', state } })).toThrow(/bad tiles step: .*step/);
-    expect(bad({ nstTiles: { step: 'tile', state: { ...state, jobId: '../x' } } })).toThrow(/jobId/);
-    expect(bad({ nstTiles: { step: 'tile', state, tile: -1 } })).toThrow(/tile/);
+    const execution = 'arn:x';
+    expect(bad({ nstTiles: { step: 'dance', state, execution } })).toThrow(/bad tiles step: .*step/);
+    expect(bad({ nstTiles: { step: 'tile', state: { ...state, jobId: '../x' }, execution } })).toThrow(
+      /jobId/,
+    );
+    expect(bad({ nstTiles: { step: 'tile', state, tile: -1, execution } })).toThrow(/tile/);
+    expect(bad({ nstTiles: { step: 'prepare', state } })).toThrow(/execution/);
     expect(() => scaleAndRound({ bucket: 'b', jobId: 'j' })).toThrow('without its scale and round');
   });
 
