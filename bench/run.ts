@@ -5,6 +5,7 @@
  *   npm run bench -- [--sizes 128,256,512] [--engines onnx,tfjs,torch] [--iters 5] [--threads N] [--json]
  *                    [--e2e [--pairs tubingen:starry_night,...] [--out output/bench]]
  *   npm run bench -- --startup [--runs 7] [--nst other-checkout/bin/nst.js]
+ *   npm run bench -- --tiles [--size 1024] [--tile-size 384] [--pairs ...] [--out output/bench]
  *
  * Efficiency is against the larger of two ceilings measured in the same run (bench/peaks.ts): one large conv
  * and one large MatMul. Each engine row shows the memory model's peak (src/engine/memory-model.ts) beside the measured peak RSS.
@@ -14,7 +15,8 @@
  * Every measurement runs in its own process. --json prints one JSON object per line. --e2e adds the
  * classic and the default schedule end to end at 512 px on real images, with contact sheets (bench/e2e.ts);
  * `--engines torch --sizes 512 --e2e` runs only that and the peer. --startup measures only how fast `nst`
- * starts (bench/startup.ts).
+ * starts (bench/startup.ts). --tiles runs only the tiled-against-untiled checks and prints the fan-out's
+ * time and cost from the models (bench/tiles.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +31,7 @@ import { defaultThreads } from '../src/engine/threads.js';
 import { MANIFEST_FILE } from '../src/weights/manifest.js';
 import { DEFAULT_PAIRS, type EndToEndPair, endToEndPair, endToEndTable, parsePairs } from './e2e.js';
 import { measureStartup, startupTable } from './startup.js';
+import { type TilesPair, tilesCostTable, tilesPair, tilesTable } from './tiles.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,6 +60,9 @@ const opts = new Command()
   .option('--pairs <list>', 'e2e pairs as content:style names under ../shared/images (default: two)')
   .option('--out <dir>', 'where e2e writes its results and contact sheets', 'output/bench')
   .option('--startup', 'only measure how fast nst starts, against node -e 0')
+  .option('--tiles', 'only compare tiled and untiled results (losses, seams, colour), and price the fan-out')
+  .option('--size <px>', 'with --tiles: the result size', '1024')
+  .option('--tile-size <px>', 'with --tiles: the tile size', '384')
   .option('--runs <n>', 'with --startup: runs of each command', '7')
   .option(
     '--nst <bin>',
@@ -74,6 +80,9 @@ const opts = new Command()
     pairs?: string;
     out: string;
     startup?: boolean;
+    tiles?: boolean;
+    size: string;
+    tileSize: string;
     runs: string;
     nst: string;
   }>();
@@ -132,6 +141,27 @@ async function torch(size: number): Promise<Row | undefined> {
     gflops: Number((iterationGflop(size, size) / peer.sec_per_iter_median).toFixed(1)),
     peakRssMb: Math.round(Number(stderr.trim().split('\n').pop()) / 1024),
   };
+}
+
+if (opts.tiles) {
+  const setup = {
+    nst: path.join(ROOT, 'bin/nst.js'),
+    shared: SHARED,
+    threads: opts.threads,
+    outDir: path.resolve(opts.out),
+    size: Number(opts.size),
+    tileSize: Number(opts.tileSize),
+  };
+  const pairs: TilesPair[] = [];
+  for (const pair of opts.pairs ? parsePairs(opts.pairs) : DEFAULT_PAIRS) {
+    const result = await tilesPair(setup, pair);
+    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    pairs.push(result);
+  }
+  process.stdout.write(
+    `${[...tilesTable(setup, pairs), '', ...(await tilesCostTable(SHARED))].join('\n')}\n`,
+  );
+  process.exit(0);
 }
 
 if (opts.startup) {

@@ -25,6 +25,7 @@ import {
   remainingSeconds,
   type TilesFit,
   tilesWallSeconds,
+  withTileSizeToFit,
 } from '../jobs/run/routing.js';
 import {
   type DecodedInputs,
@@ -33,7 +34,7 @@ import {
   type ImageSource,
   type OutputSettings,
   resultSize,
-  stylizeImage,
+  stylizeDecodedImage,
 } from '../stylize-image.js';
 import { camelToKebab } from '../text.js';
 import { describeIssues } from '../validation.js';
@@ -94,16 +95,27 @@ function validateOptions(flags: Record<string, unknown>): StylizeOptions {
 }
 
 export async function runStylize(flags: StylizeFlags): Promise<void> {
-  const request = stylizeRequest(flags);
+  const given = stylizeRequest(flags);
+  const decoded = await decodeInputs(given.input, given.output);
+  const request = { ...given, options: await withDefaultTileSize(decoded, given.options) };
   if (flags.dryRun) {
-    const decoded = await decodeInputs(request.input, request.output);
     printPlan(await plan(decoded, request.options), Boolean(flags.json));
     return;
   }
   const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
   const showBar = flags.progress !== false && !flags.json && process.stderr.isTTY;
-  const result = await stylizeToFile(request, weights, showBar ? progressBar() : undefined);
+  const result = await stylizeToFile(request, decoded, weights, showBar ? progressBar() : undefined);
   report(result, request, Boolean(flags.json));
+}
+
+/**
+ * Without --tile-size, a run too large to fit a default Lambda function whole (the stack's memory) gets the
+ * largest tiles that do, as the pipeline would give it: the CLI and the pipeline run the same plan.
+ */
+async function withDefaultTileSize(decoded: DecodedInputs, options: StylizeOptions): Promise<StylizeOptions> {
+  const engine = await resolveEngineKind(options.engine);
+  const size = resultSize(decoded.content, options);
+  return withTileSizeToFit(decoded, options, engine, size, PIPELINE_DEFAULTS.memoryMb);
 }
 
 /** Everything a run needs, checked before any image is decoded. */
@@ -171,12 +183,13 @@ function checkInputsSafe(inputs: readonly string[], output: string, frames: Fram
 /** Stylises and writes the result (and its frames) atomically; a failed run leaves no frames behind. */
 async function stylizeToFile(
   request: StylizeRequest,
+  decoded: DecodedInputs,
   weights: VggWeights,
   bar: ProgressView | undefined,
 ): Promise<StylizeResult> {
-  const { options, input, output, outputPath, frames } = request;
+  const { options, output, outputPath, frames } = request;
   try {
-    const stylized = await stylizeImage(input, options, output, {
+    const stylized = await stylizeDecodedImage(decoded, options, output, {
       weights,
       onProgress: (p) => {
         bar?.update({ ...p, loss: p.terms });

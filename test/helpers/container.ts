@@ -30,6 +30,10 @@ export interface ContainerSpec {
   readonly timeoutMs: number;
   /** The size of the empty /tmp. @default half the memory (tmpfs's default) */
   readonly tmpSizeMb?: number;
+  /** Piped to the command's stdin (a harness's requests); absent: no stdin. */
+  readonly stdin?: NodeJS.ReadableStream;
+  /** Told each chunk the command writes to file descriptor 3, as it comes (besides `reports`). */
+  readonly onReports?: (chunk: string) => void;
 }
 
 export interface ContainerRun {
@@ -98,7 +102,8 @@ export function runContainer(spec: ContainerSpec): Promise<ContainerRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     // Every step execs the next, so this pid ends as the command's own: the timeout kills it.
-    const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const child = spawn('unshare', args, { stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'] });
+    if (spec.stdin) spec.stdin.pipe(child.stdin!);
     let stdout = '';
     let stderr = '';
     let reports = '';
@@ -110,6 +115,7 @@ export function runContainer(spec: ContainerSpec): Promise<ContainerRun> {
     });
     child.stdio[3]!.on('data', (d: Buffer) => {
       reports += d.toString('utf8');
+      spec.onReports?.(d.toString('utf8'));
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutMs);
     child.on('error', reject);

@@ -12,9 +12,10 @@ import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { DEPLOYED_NODE_MAJOR } from '../../infra/node-runtime.js';
-import { runContainer } from './container.js';
+import { type ContainerRun, type ContainerSpec, runContainer } from './container.js';
 import type { DeployedFunction } from './lambda-template.js';
 
 /** Lambda's module search path for Node.js runtimes (the layers' nodejs/ folders first). */
@@ -111,6 +112,67 @@ async function mergeLayers(layers: DeployedFunction['layers'], dir: string): Pro
 }
 
 export async function runLikeLambda(opts: LambdaRunOptions): Promise<LambdaRun> {
+  return inLambdaLayout(opts, opts.events, (spec) => runContainer(spec));
+}
+
+/** A warm container that takes events as they are sent (startLikeLambda). */
+export interface LiveLambda {
+  /** Invokes the function with `event` once the events before it are done. */
+  invoke(event: unknown): Promise<Invocation>;
+  /** Ends the container (stdin closed) and reports its run. */
+  finish(): Promise<LambdaRun>;
+}
+
+/**
+ * The function in one warm container, invoked with each event as the caller sends it (a Step Functions
+ * interpreter deciding each step from the last result). Invocations run one at a time, in order.
+ */
+export function startLikeLambda(opts: Omit<LambdaRunOptions, 'events'>): LiveLambda {
+  const requests = new PassThrough();
+  const pending = new Map<string, (invocation: Invocation) => void>();
+  let partial = '';
+  const onReports = (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines.filter(Boolean).map((l) => JSON.parse(l))) {
+      if (line.kind === 'invocation') pending.get(line.requestId)?.(line);
+    }
+  };
+  const run = inLambdaLayout(opts, undefined, (spec) =>
+    runContainer({ ...spec, stdin: requests, onReports }),
+  );
+  let count = 0;
+  return {
+    invoke(event) {
+      const requestId = `request-${++count}`;
+      const answered = new Promise<Invocation>((resolve) => pending.set(requestId, resolve));
+      requests.write(`${JSON.stringify({ requestId, event })}\n`);
+      // A container that ends first (a fatal error, the timeout) answers nothing: its run says why.
+      return Promise.race([
+        answered,
+        run.then((r) =>
+          Promise.reject(
+            new Error(`the function ended: ${r.fatal?.error.errorMessage ?? r.logs.slice(-2000)}`),
+          ),
+        ),
+      ]);
+    },
+    finish() {
+      requests.end();
+      return run;
+    },
+  };
+}
+
+/**
+ * Lays the function out as Lambda does (code, merged layers, Node, the runtime stand-in) in a fresh root,
+ * runs `start` on the container spec, and parses its reports. `invocations` undefined: events on stdin.
+ */
+async function inLambdaLayout(
+  opts: Omit<LambdaRunOptions, 'events'>,
+  events: readonly unknown[] | undefined,
+  start: (spec: ContainerSpec) => Promise<ContainerRun>,
+): Promise<LambdaRun> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'nst-lambda-'));
   try {
     const runtime = path.join(root, 'runtime');
@@ -124,14 +186,14 @@ export async function runLikeLambda(opts: LambdaRunOptions): Promise<LambdaRun> 
       JSON.stringify({
         timeoutSeconds: opts.fn.timeoutSeconds,
         invokedFunctionArn: opts.fn.arn,
-        invocations: opts.events.map((event, i) => ({ requestId: `request-${i + 1}`, event })),
+        invocations: events?.map((event, i) => ({ requestId: `request-${i + 1}`, event })),
         absent: opts.absent,
       }),
     );
     await mergeLayers(opts.fn.layers, opt);
     const passwd = path.join(root, 'passwd');
     await writeFile(passwd, (await readFile('/etc/passwd', 'utf8')) + LAMBDA_PASSWD);
-    const run = await runContainer({
+    const run = await start({
       rootfs: path.join(root, 'rootfs'),
       mounts: [
         { from: opts.fn.code, at: '/var/task', readOnly: true },

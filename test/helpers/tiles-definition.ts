@@ -1,31 +1,39 @@
 /**
  * The tiles' state machine definition as the stack synthesises it (infra/constructs/tiles-state-machine.ts),
- * with its tokens made concrete: the function's ARN as an ARN of this test account, the partition `aws`.
- * Also a Promise.withResolvers polyfill for Node 20, which aws-local-stepfunctions (Node >= 22) calls when
- * it runs a Task state.
+ * its tokens resolved as the deployed stack would resolve them (lambda-template.ts templateResolver): the
+ * function's ARN in the stand-in account. Also a Promise.withResolvers polyfill for Node 20, which
+ * aws-local-stepfunctions (Node >= 22) calls when it runs a Task state.
  */
-import { resourcesOfType, type Synthesised, synthesise } from '../infra/helpers.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Synthesised, synthesise } from '../infra/helpers.js';
+import { type Resources, type StandInAccount, templateResolver } from './lambda-template.js';
 
-export const TEST_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:nst-stylize';
+const STAND_IN: StandInAccount = { account: '123456789012', region: 'us-east-1' };
+export const TEST_FUNCTION_ARN = `arn:aws:lambda:${STAND_IN.region}:${STAND_IN.account}:function:nst-stylize`;
 
-type Part = string | { readonly Ref?: string; readonly 'Fn::GetAtt'?: readonly string[] };
+/** The definition of the one state machine among `resources`, resolved. */
+function definitionIn(resources: Resources, stack: string, where: StandInAccount): Record<string, unknown> {
+  const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
+  return JSON.parse(templateResolver(resources, stack, where)(machines[0].Properties.DefinitionString));
+}
 
-/** The definition's JSON: its Fn::Join parts with each token replaced. */
+/** The definition of a stack synthesised in this process (test/infra/helpers.ts). */
 export function tilesDefinition(
   synth: Pick<Synthesised, 'template'> = synthesise(),
 ): Record<string, unknown> {
-  const machines = Object.values(resourcesOfType(synth.template, 'AWS::StepFunctions::StateMachine'));
-  if (machines.length !== 1) throw new Error(`expected one state machine, found ${machines.length}`);
-  const joined = machines[0].Properties.DefinitionString['Fn::Join'][1] as Part[];
-  const text = joined
-    .map((part) => {
-      if (typeof part === 'string') return part;
-      if (part.Ref === 'AWS::Partition') return 'aws';
-      if (part['Fn::GetAtt']?.[1] === 'Arn') return TEST_FUNCTION_ARN;
-      throw new Error(`an unexpected token in the definition: ${JSON.stringify(part)}`);
-    })
-    .join('');
-  return JSON.parse(text);
+  return definitionIn(synth.template.toJSON().Resources, 'Test', STAND_IN);
+}
+
+/** The definition in a cloud assembly (test/helpers/cdk-synth.ts), in the given stand-in account. */
+export function tilesDefinitionOf(
+  out: string,
+  stack: string,
+  where: StandInAccount,
+): Record<string, unknown> {
+  const template = JSON.parse(readFileSync(path.join(out, `${stack}.template.json`), 'utf8'));
+  return definitionIn(template.Resources, stack, where);
 }
 
 type WithResolvers = <T>() => {

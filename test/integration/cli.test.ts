@@ -246,8 +246,14 @@ describe('nst stylize', () => {
   it.each([
     { job: 'the default 512 px job', flags: [], route: 'lambda' },
     {
+      // Too large to run whole: the default tile size makes it tiles that fit the function.
       job: "2048x2048 at 10 iterations (the issue's OOM case)",
       flags: ['--size', '2048', '--iterations', '10'],
+      route: 'tiles',
+    },
+    {
+      job: '2048x2048 at 10 iterations, untiled (--tile-size 4096)',
+      flags: ['--size', '2048', '--iterations', '10', '--tile-size', '4096'],
       route: 'batch',
     },
     {
@@ -277,12 +283,17 @@ describe('nst stylize', () => {
     const plan = JSON.parse(stdout.trim());
     expect(plan.awsRoute).toBe(route);
     expect(plan.peakMemoryMb).toBeGreaterThan(900);
-    if (route === 'too-large') expect(plan.aws.reason).toMatch(/MB of memory here.*GPU memory/);
+    if (route === 'too-large')
+      expect(plan.aws.reason).toMatch(/GB-s of Lambda time .*over the cost cap of 200000 GB-s/);
+    if (route === 'tiles') expect(plan.aws.tiles).toMatchObject({ concurrency: 10, maxGbSeconds: 200_000 });
   });
 
   it('plans tiles on --dry-run: tiles and rounds per tiled scale, on the onnx engine, in bounded memory', async () => {
     const flags = ['--size', '4096', '--iterations', '100', '--tile-size', '1024', '--json'];
-    const untiled = JSON.parse((await dryRun('--size', '4096', '--iterations', '100', '--json')).trim());
+    // A tile as large as the result: untiled.
+    const untiled = JSON.parse(
+      (await dryRun('--size', '4096', '--iterations', '100', '--tile-size', '4096', '--json')).trim(),
+    );
     const plan = JSON.parse((await dryRun(...flags)).trim());
     expect(Object.keys(plan.estimates)).toEqual(['onnx']);
     const scales = plan.estimates.onnx.scales;
@@ -302,8 +313,11 @@ describe('nst stylize', () => {
   it('prints the peak memory and the deployed route on --dry-run', async () => {
     const stdout = await dryRun('--size', '2048', '--iterations', '10');
     expect(stdout).toMatch(/peak memory about \d+ MB/);
-    expect(stdout).toMatch(/deployed pipeline \(default stack\): batch/);
+    expect(stdout).toMatch(/deployed pipeline \(default stack\): tiles/);
     expect(stdout).toMatch(/Lambda: about \d+ s of 840 s, \d+ MB of 10240 MB/);
+    expect(stdout).toMatch(
+      /Lambda tiles: about \d+ tile-seconds, \d+ s wall at 10 at once, \d+ MB a tile, \d+ GB-s of the 200000 GB-s cap/,
+    );
   });
 });
 

@@ -20,8 +20,8 @@ import {
   type JobShape,
   jobShape,
   type Route,
-  tileSizeToFit,
   tilesFit,
+  withTileSizeToFit,
 } from './routing.js';
 import type { WorkerDeps } from './run-context.js';
 
@@ -63,7 +63,13 @@ export async function planRun(
   const engine = await resolveEngineKind(specOptions.engine === 'auto' ? config.engine : specOptions.engine);
   const size = resultSize(decoded.content, specOptions);
   const scales = planScales({ ...size, ...specOptions });
-  const options = withTileSize(decoded, workerOptions(specOptions, config, engine, scales), size, place.deps);
+  // A job too large to run whole runs as tiles that fit the function's memory; the Batch worker's GPU
+  // memory is modelled apart, and there the spec decides.
+  const worker = workerOptions(specOptions, config, engine, scales);
+  const options =
+    place.deps.worker === 'batch'
+      ? worker
+      : withTileSizeToFit(decoded, worker, engine, size, config.memoryMb);
   const { threads } = options;
   const shape = jobShape(decoded, options, size, scales);
   const resume = await loadResume(scales);
@@ -92,23 +98,6 @@ function workerOptions(
     saveEvery:
       options.saveEvery > 0 ? Math.max(options.saveEvery, Math.ceil(total / PIPELINE_LIMITS.maxFrames)) : 0,
   };
-}
-
-/**
- * The spec's tile size, else (Lambda and local workers) the one that makes a tile fit the function's memory
- * (routing.ts tileSizeToFit): a job too large to run whole runs as tiles. The Batch worker's GPU memory is
- * modelled apart; there the spec decides.
- */
-function withTileSize<T extends StylizeOptions>(
-  decoded: DecodedInputs,
-  options: T,
-  size: { readonly width: number; readonly height: number },
-  deps: RunPlace['deps'],
-): T {
-  // The tfjs engine optimises whole images only.
-  if (options.tileSize !== undefined || deps.worker === 'batch' || options.engine !== 'onnx') return options;
-  const tileSize = tileSizeToFit(jobShape(decoded, options, size), 'onnx', deps.config.memoryMb);
-  return tileSize === undefined ? options : { ...options, tileSize };
 }
 
 /**

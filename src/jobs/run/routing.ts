@@ -226,6 +226,22 @@ export function tileSizeToFit(job: JobShape, engine: EngineKind, memoryMb: numbe
   return undefined;
 }
 
+/**
+ * The options with a tile size: the one they name, else (the onnx engine only: tfjs optimises whole
+ * images) the one tileSizeToFit gives for the decoded inputs at `size` in `memoryMb`.
+ */
+export function withTileSizeToFit<T extends StylizeOptions>(
+  decoded: DecodedInputs,
+  options: T,
+  engine: EngineKind,
+  size: { readonly width: number; readonly height: number },
+  memoryMb: number,
+): T {
+  if (options.tileSize !== undefined || engine !== 'onnx') return options;
+  const tileSize = tileSizeToFit(jobShape(decoded, options, size), engine, memoryMb);
+  return tileSize === undefined ? options : { ...options, tileSize };
+}
+
 /** The time and memory a job needs on a worker (device memory on a GPU), against what it has. */
 export function fitOn(job: JobShape, worker: WorkerCapacity): Fit {
   const { engine, threads, gpu } = worker;

@@ -4,11 +4,15 @@
  * names from LAMBDA_TASK_ROOT, and invokes it once per event in invocations.json, one after another in this
  * process as a warm container would, each with a Lambda context and the function's timeout as its
  * deadline (invocations.json also gives the timeout, the function's ARN and the host paths to look for).
+ * Without `invocations` there, the events come as they are sent: JSON lines `{ requestId, event }` on
+ * stdin, each invoked in turn, until stdin ends (a caller that decides each event from the last result,
+ * as Step Functions does).
  * Reports go to file descriptor 3 as JSON lines; stdout and stderr are the function's logs.
  */
 import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { register } from 'node:module';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 const report = (kind, fields) => writeSync(3, `${JSON.stringify({ kind, ...fields })}\n`);
@@ -75,7 +79,16 @@ let started = performance.now();
 const handler = (await import(url))[exportName];
 report('init', { importSeconds: seconds(started), handlerType: typeof handler });
 
-for (const { requestId, event } of invocations) {
+/** The events: invocations.json's, or JSON lines on stdin as they come. */
+async function* events() {
+  if (invocations) {
+    yield* invocations;
+    return;
+  }
+  for await (const line of createInterface({ input: process.stdin })) if (line.trim()) yield JSON.parse(line);
+}
+
+for await (const { requestId, event } of events()) {
   started = performance.now();
   try {
     const result = await handler(event, contextFor(requestId));
