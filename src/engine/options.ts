@@ -138,7 +138,7 @@ export const stylizeOptionsSchema = z
       .max(MAX_TILE_SIZE)
       .optional()
       .describe(
-        "Longest side of a tile: a scale larger than this is optimised as overlapping tiles that share the whole image's style statistics, in bounded memory (onnx engine; default: untiled)",
+        "Longest side of a tile: a scale larger than this is optimised as overlapping tiles that share the whole image's style statistics, in bounded memory (onnx engine; default: untiled when the run fits a default Lambda function's memory, else the largest tile with which it does)",
       ),
   })
   .strict()
