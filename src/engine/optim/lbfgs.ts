@@ -16,7 +16,9 @@
  * - gradient: |g|_inf <= tolerance.gradient (default 1e-5, torch's tolerance_grad);
  * - step: |x_new - x_old|_inf <= tolerance.change (default 1e-9): x no longer moves;
  * - loss: |f_new - f_old| <= tolerance.change * max(|f_old|, |f_new|, 1): relative (like SciPy's ftol)
- *   because style losses run from 1e5 to 1e12, where torch's absolute test would never fire;
+ *   because style losses run from 1e5 to 1e12, where torch's absolute test would never fire; the step and
+ *   loss tests skip the first fixed step, whose length lr / |g|_1 shrinks with the image: at 1024 px it
+ *   moved the loss by under 1e-9 of itself, and the final scale stopped after one iteration;
  * - direction: the search direction no longer descends (g'd > -tolerance.change) even as steepest descent.
  *
  * Memory: x, its gradient, the direction (and for the line search a trial point and one kept gradient),
@@ -108,6 +110,9 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
     if (gtd > -this.changeTolerance) return { evaluation: before, evaluations, converged: true };
 
     const t = (this.history.empty ? Math.min(1, 1 / sumAbs(this.g)) : 1) * this.learningRate;
+    // The first fixed step is a scale-free probe of length lr / |g|_1: at print sizes |g|_1 is so large that
+    // it barely changes the loss, which says nothing about convergence (a line search sizes its own step).
+    const probing = this.iteration === 0 && this.lineSearch === 'none';
     const moved = this.lineSearch === 'none' ? await this.fixedStep(t) : await this.lineSearchStep(t, gtd);
     this.history.push(this.d, moved.grad, this.g);
     this.g.set(moved.grad);
@@ -118,8 +123,9 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
     const f1 = moved.evaluation.loss;
     const converged =
       maxAbs(this.g) <= this.gradientTolerance ||
-      maxAbs(this.d) <= this.changeTolerance ||
-      Math.abs(f1 - f0) <= this.changeTolerance * Math.max(Math.abs(f0), Math.abs(f1), 1);
+      (!probing &&
+        (maxAbs(this.d) <= this.changeTolerance ||
+          Math.abs(f1 - f0) <= this.changeTolerance * Math.max(Math.abs(f0), Math.abs(f1), 1)));
     return { evaluation: moved.evaluation, evaluations: evaluations + moved.evaluations, converged };
   }
 

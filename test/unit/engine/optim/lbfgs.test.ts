@@ -51,6 +51,20 @@ describe('L-BFGS', () => {
     },
   );
 
+  it('does not stop at its first fixed step, however little that probe changes a large loss', async () => {
+    // 1e12 + |x|^2 / 2 from x = 1: the first step (length lr / |g|_1) lowers the loss by about 1e-12 of itself,
+    // as the first step of a 1024 px final scale does; stopping there left that scale one iteration long.
+    const n = 100;
+    const objective: Objective = async (x) => ({ loss: 1e12 + dot(x, x) / 2, grad: Float32Array.from(x) });
+    const optimiser = createOptimiser('lbfgs', new Float32Array(n).fill(1), objective);
+    const first = await optimiser.step();
+    expect(first.converged).toBe(false);
+    const { steps, converged } = await run(optimiser, 50);
+    expect(converged).toBe(true);
+    expect(steps).toBeGreaterThan(0);
+    expect(Math.max(...Array.from(optimiser.x, Math.abs))).toBeLessThan(1e-3);
+  });
+
   it('with history 5 takes hundreds of steps through its ring buffer and still converges', async () => {
     const { objective, xStar } = quadratic(50, 1e3);
     const optimiser = createOptimiser('lbfgs', new Float32Array(50), objective, { historySize: 5 });
