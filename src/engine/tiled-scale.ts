@@ -172,12 +172,13 @@ export async function optimiseTiled(
   let targets: readonly Float32Array[] = [];
   let standing = standingOf(
     await evaluateTiles(
-      scale,
+      scale.plan,
+      scale.tileEngine,
       x0,
+      () => stopIfAborted(0, x0),
       (engine) => {
         targets = engine.styleTargets;
       },
-      () => stopIfAborted(0, x0),
     ),
   );
   const initial = wholeTerms(scale, standing, targets);
@@ -262,20 +263,24 @@ export const standingOf = (states: readonly TileState[]): Standing => ({
   all: sumGrams(states.map((s) => s.grams)),
 });
 
-/** Each tile's contributions and terms at x; `first` sees the first engine (the targets are everyone's). */
-async function evaluateTiles(
-  scale: TiledScale,
+/**
+ * Each tile's contributions and terms at x (network space, the plan's size), one engine at a time; `first`
+ * sees the first engine (the targets are everyone's). `stop` is called between tiles.
+ */
+export async function evaluateTiles(
+  plan: TilePlan,
+  tileEngine: (t: number) => Promise<TileEngine>,
   x: Float32Array,
-  first: (engine: TileEngine) => void,
   stop: () => void,
+  first: (engine: TileEngine) => void = () => {},
 ): Promise<TileState[]> {
   const states: TileState[] = [];
-  for (const [t, tile] of scale.plan.tiles.entries()) {
+  for (const [t, tile] of plan.tiles.entries()) {
     stop();
-    const engine = await scale.tileEngine(t);
+    const engine = await tileEngine(t);
     try {
       if (t === 0) first(engine);
-      states.push(await engine.evaluateTile(cropTile(x, scale.plan, tile)));
+      states.push(await engine.evaluateTile(cropTile(x, plan, tile)));
     } finally {
       engine.dispose();
     }
@@ -325,7 +330,8 @@ async function runRound(
   };
 }
 
-const tileName = (plan: TilePlan, t: number) => `tile ${t + 1} of ${plan.tiles.length}`;
+/** How errors name tile t. */
+export const tileName = (plan: TilePlan, t: number) => `tile ${t + 1} of ${plan.tiles.length}`;
 
 /** One tile's part of a round: its crop of the round's image, its contributions there, and the residual. */
 export interface TileRoundInput {

@@ -34,8 +34,10 @@ export interface OpenedScale {
   readonly scale: Scale;
   readonly setup: TiledScaleSetup;
   readonly keys: ReturnType<typeof tileObjectKeys>;
-  /** The scale's rounds, and the iterations of round r (the last may be shorter). */
+  /** Iterations per round (round r starts at iteration r x roundLength); the scale's rounds. */
+  readonly roundLength: number;
   readonly rounds: number;
+  /** The iterations of round r (the last may be shorter). */
   readonly roundIterations: (round: number) => number;
 }
 
@@ -64,6 +66,7 @@ export async function openScale(
     scale,
     setup,
     keys: tileObjectKeys(job.jobId, scaleIndex),
+    roundLength: perRound,
     rounds: Math.ceil(scale.iterations / perRound),
     roundIterations: (round) => Math.min(perRound, scale.iterations - round * perRound),
   };

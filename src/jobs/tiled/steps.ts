@@ -17,10 +17,12 @@ import { clampImage } from '../../engine/scale-spec.js';
 import type { Progress, StylizeResult } from '../../engine/stylize.js';
 import {
   blendTiles,
+  evaluateTiles,
   optimiseTile,
   residualOf,
   standingOf,
   type TileState,
+  tileName,
   wholeTerms,
 } from '../../engine/tiled-scale.js';
 import { cropTile } from '../../engine/tiling.js';
@@ -103,7 +105,7 @@ export function prepareScale(
     const { checkpoint, scale } = await checkpointedScale(run, spec, record.scaleIndex);
     // Rounds start at multiples of the round length: a checkpoint inside a round (never written by the
     // rounds themselves) restarts that round.
-    const round = Math.floor(checkpoint.iteration / roundLength(scale));
+    const round = Math.floor(checkpoint.iteration / scale.roundLength);
     const tiles = scale.setup.plan.tiles.map((_, t) => t);
     const where = `scale ${scale.scaleIndex + 1} of ${scale.plan.scales.length}, ${tiles.length} tiles`;
     if (job.manifest.status !== 'running') await job.start(`tiles: ${where}`, scale.plan.route.record);
@@ -112,7 +114,8 @@ export function prepareScale(
     await claim.lock.fence();
     await putArrays(claim.store, scale.keys.targets, targets);
     const x = toNetworkInput(checkpoint.image);
-    const states = await evaluateTiles(scale, targets, x, stop);
+    const { plan } = scale.setup;
+    const states = await evaluateTiles(plan, (t) => scale.setup.tileEngine(t, targets), x, stop);
     const standing = standingOf(states);
     await writeRoundInputs(run, scale, round, x, states, residualOf(targets, standing.all));
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
@@ -122,9 +125,6 @@ export function prepareScale(
     return handBack(run, at, next, `tiles: ${where} prepared`);
   });
 }
-
-/** Iterations per round, the same for every round of a scale but its last (opened-scale.ts). */
-const roundLength = (scale: OpenedScale) => scale.roundIterations(0);
 
 /** One tile's iterations of a round: reads its start and the residual, writes its pixels and contributions. */
 export async function runTile(
@@ -148,7 +148,7 @@ export async function runTile(
   const engine = await scale.setup.tileEngine(tile, residual);
   try {
     const input = { start, grams, residual, iterations: scale.roundIterations(round) };
-    const name = `tile ${tile + 1} of ${scale.setup.plan.tiles.length}`;
+    const name = tileName(scale.setup.plan, tile);
     const out = await optimiseTile(
       engine,
       scale.plan.options,
@@ -191,7 +191,7 @@ export function reduceRound(
     const standing = standingOf(states);
     const targets = await getArrays(claim.store, scale.keys.targets);
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
-    const iteration = Math.min((round + 1) * roundLength(scale), scale.scale.iterations);
+    const iteration = Math.min((round + 1) * scale.roundLength, scale.scale.iterations);
     // A retried reduce (its answer lost after it handed back) finds its round recorded: counted once.
     const recorded = job.manifest.checkpoint;
     if (!(recorded?.scaleIndex === scaleIndex && recorded.iteration >= iteration))
@@ -289,27 +289,6 @@ async function checkpointedScale(run: RunContext, spec: JobSpec, scaleIndex: num
   const loaded = await loadCheckpoint(claim.store, claim.jobId, scale.plan.scales);
   if (!loaded.checkpoint) throw new NstError('INTERNAL', `the job's checkpoint: ${loaded.problem ?? 'none'}`);
   return { checkpoint: loaded.checkpoint, scale };
-}
-
-/** Every tile's contributions at x, one engine at a time. */
-async function evaluateTiles(
-  scale: OpenedScale,
-  targets: readonly Float32Array[],
-  x: Float32Array,
-  stop: () => void,
-): Promise<TileState[]> {
-  const { plan } = scale.setup;
-  const states: TileState[] = [];
-  for (const [t, tile] of plan.tiles.entries()) {
-    stop();
-    const engine = await scale.setup.tileEngine(t, targets);
-    try {
-      states.push(await engine.evaluateTile(cropTile(x, plan, tile)));
-    } finally {
-      engine.dispose();
-    }
-  }
-  return states;
 }
 
 /** Round r's inputs: each tile's crop of x with its contributions, and the residual. */
