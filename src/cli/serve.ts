@@ -10,6 +10,7 @@ import { NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
 import { type JobManifest, jobProgress } from '../jobs/lifecycle/manifest.js';
 import { type LocalPipeline, startLocalPipeline } from '../jobs/local/local-pipeline.js';
+import { parseTileWorkers } from '../jobs/run/tile-pool.js';
 import { cachedWeights } from '../jobs/wiring/weights-cache.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { LOCAL_CREDENTIALS } from '../storage/s3-client.js';
@@ -49,6 +50,7 @@ export async function serve(flags: ServeFlags, control: ServeControl = {}): Prom
     loadWeights: () => cachedWeights(weightsDir),
     config: flags.webhook ? { webhookUrl: flags.webhook } : {},
     concurrency,
+    tileWorkers: parseTileWorkers(flags.workers),
     onProgress: progressReporter(say),
   });
   say(serveInstructions(pipeline.endpoint, flags.bucket, path.resolve(flags.data)));

@@ -7,7 +7,6 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type CostEstimate, estimateCost } from '../engine/cost-model.js';
 import { availableEngines, resolveEngineKind } from '../engine/index.js';
-import { estimateMemory } from '../engine/memory-model.js';
 import { type StylizeOptions, stylizeOptionsSchema } from '../engine/options.js';
 import { planScales } from '../engine/schedule.js';
 import type { StylizeResult } from '../engine/stylize.js';
@@ -27,6 +26,14 @@ import {
   tilesWallSeconds,
   withTileSizeToFit,
 } from '../jobs/run/routing.js';
+import {
+  capacityHere,
+  defaultTileWorkers,
+  parseTileWorkers,
+  peakWithWorkers,
+  type TileWorkersWanted,
+  withTileWorkers,
+} from '../jobs/run/tile-pool.js';
 import {
   type DecodedInputs,
   decodeInputs,
@@ -97,15 +104,29 @@ function validateOptions(flags: Record<string, unknown>): StylizeOptions {
 export async function runStylize(flags: StylizeFlags): Promise<void> {
   const given = stylizeRequest(flags);
   const decoded = await decodeInputs(given.input, given.output);
-  const request = { ...given, options: await withDefaultTileSize(decoded, given.options) };
+  const options = await withDefaultTileSize(decoded, given.options);
+  const workers = await tileWorkersFor(decoded, options, given.workers);
+  const request = { ...given, options, workers };
   if (flags.dryRun) {
-    printPlan(await plan(decoded, request.options), Boolean(flags.json));
+    printPlan(await plan(decoded, request.options, workers), Boolean(flags.json));
     return;
   }
   const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
   const showBar = flags.progress !== false && !flags.json && process.stderr.isTTY;
   const result = await stylizeToFile(request, decoded, weights, showBar ? progressBar() : undefined);
   report(result, request, Boolean(flags.json));
+}
+
+/** The tile workers of this run: as asked, or what this machine allows (defaultTileWorkers). */
+async function tileWorkersFor(
+  decoded: DecodedInputs,
+  options: StylizeOptions,
+  wanted: TileWorkersWanted,
+): Promise<number> {
+  if (wanted !== 'auto') return wanted;
+  const engine = await resolveEngineKind(options.engine);
+  const job = jobShape(decoded, options, resultSize(decoded.content, options));
+  return defaultTileWorkers(job, engine, capacityHere(options.threads));
 }
 
 /**
@@ -121,6 +142,8 @@ async function withDefaultTileSize(decoded: DecodedInputs, options: StylizeOptio
 /** Everything a run needs, checked before any image is decoded. */
 interface StylizeRequest {
   readonly options: StylizeOptions;
+  /** Tile workers (`--workers`): as asked until the inputs are decoded, then a number. */
+  readonly workers: TileWorkersWanted;
   readonly input: ImageInputs;
   readonly output: OutputSettings;
   readonly outputPath: string;
@@ -153,7 +176,8 @@ function stylizeRequest(flags: StylizeFlags): StylizeRequest {
     initImage: flags.initImage ? source(flags.initImage) : undefined,
   };
   const output = { format, quality: flags.quality, keepAlpha: flags.keepAlpha };
-  return { options, input, output, outputPath, frames };
+  const workers = parseTileWorkers(flags.workers);
+  return { options, input, output, outputPath, frames, workers };
 }
 
 function checkQualityFlag(quality: number | undefined): void {
@@ -182,20 +206,24 @@ function checkInputsSafe(inputs: readonly string[], output: string, frames: Fram
 
 /** Stylises and writes the result (and its frames) atomically; a failed run leaves no frames behind. */
 async function stylizeToFile(
-  request: StylizeRequest,
+  request: StylizeRequest & { readonly workers: number },
   decoded: DecodedInputs,
   weights: VggWeights,
   bar: ProgressView | undefined,
 ): Promise<StylizeResult> {
   const { options, output, outputPath, frames } = request;
+  const pool = { workers: request.workers, threads: options.threads ?? defaultThreads(), weights };
   try {
-    const stylized = await stylizeDecodedImage(decoded, options, output, {
-      weights,
-      onProgress: (p) => {
-        bar?.update({ ...p, loss: p.terms });
-        if (p.image) frames.write(p.done, p.image, output.format);
-      },
-    });
+    const stylized = await withTileWorkers(pool, (tileRunner) =>
+      stylizeDecodedImage(decoded, options, output, {
+        weights,
+        tileRunner,
+        onProgress: (p) => {
+          bar?.update({ ...p, loss: p.terms });
+          if (p.image) frames.write(p.done, p.image, output.format);
+        },
+      }),
+    );
     await frames.settled();
     await mkdir(path.dirname(outputPath), { recursive: true });
     await writeFileAtomic(outputPath, stylized.output);
@@ -300,6 +328,8 @@ interface Plan {
   estimates: Record<string, { seconds: number; scales: CostEstimate['scales'] }>;
   /** Every tile of every tiled scale, in that scale's pixels (absent untiled). */
   tiles?: ReturnType<typeof tilesOfScales>;
+  /** Tile workers: the tiles that run at once (with tiles). */
+  workers?: number;
   /** The memory model's peak RSS of this run (the engine above), MB. */
   peakMemoryMb: number;
   /** The route the deployed pipeline would take with the stack's defaults. */
@@ -322,7 +352,7 @@ interface Plan {
 
 const AWS_ROUTES = { here: 'lambda', batch: 'batch', tiles: 'tiles', 'too-large': 'too-large' } as const;
 
-async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Plan> {
+async function plan(decoded: DecodedInputs, options: StylizeOptions, workers: number): Promise<Plan> {
   const { width, height } = resultSize(decoded.content, options);
   const threads = options.threads ?? defaultThreads();
   const available = await availableEngines();
@@ -350,8 +380,8 @@ async function plan(decoded: DecodedInputs, options: StylizeOptions): Promise<Pl
     available,
     threads,
     estimates,
-    ...(tiles.length > 0 ? { tiles } : {}),
-    peakMemoryMb: estimateMemory({ ...shape, engine }).peakMb,
+    ...(tiles.length > 0 ? { tiles, workers } : {}),
+    peakMemoryMb: peakWithWorkers(shape, engine, tiles.length > 0 ? workers : 1),
     awsRoute: AWS_ROUTES[deployed.route.target],
     aws: {
       lambda: {
@@ -392,7 +422,7 @@ function printPlan(p: Plan, json: boolean): void {
     return;
   }
   const lines = [
-    `plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads, peak memory about ${p.peakMemoryMb} MB`,
+    `plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads${p.workers ? ` in ${p.workers} tile workers` : ''}, peak memory about ${p.peakMemoryMb} MB`,
   ];
   for (const [engine, e] of Object.entries(p.estimates)) {
     lines.push(`  ${engine}: about ${e.seconds} s`);

@@ -4,7 +4,7 @@
  */
 import { NstError } from '../errors.js';
 import { styleRegions } from './masks.js';
-import type { EngineSpec, MaskImage, RgbImage, StyleEngine } from './types.js';
+import type { EngineSpec, MaskImage, RgbImage, StyleEngine, TileEngineSpec } from './types.js';
 import { expectedWeightShapes, MIN_IMAGE_SIDE, STYLE_LAYERS } from './vgg.js';
 
 const invalid = (message: string) => new NstError('INVALID_OPTION', message);
@@ -30,8 +30,23 @@ function checkMask(what: string, mask: MaskImage, width: number, height: number)
   if (!mask.data.every((v) => v >= 0 && v <= 1)) throw invalid(`${what} has values outside 0..1`);
 }
 
+/** The style images, their masks at x's size, and each region's blend weights. */
+function validateStyles({ styles, width, height }: EngineSpec): void {
+  if (styles.length === 0) throw invalid('at least one style image is needed');
+  for (const [i, s] of styles.entries()) {
+    checkImage(`style image ${i + 1}`, s.image);
+    if (s.mask) checkMask(`the mask of style image ${i + 1}`, s.mask, width, height);
+  }
+  try {
+    // The blend weights of each region (the styles sharing a mask) must not be all zero.
+    styleRegions(width, height, styles);
+  } catch (e) {
+    throw invalid((e as Error).message);
+  }
+}
+
 /** Throws INVALID_OPTION (or WEIGHTS_INVALID) naming the first problem of the spec. */
-export function validateEngineSpec(spec: EngineSpec): void {
+export function validateEngineSpec(spec: EngineSpec | TileEngineSpec): void {
   const { width, height } = spec;
   if (
     !Number.isInteger(width) ||
@@ -49,17 +64,8 @@ export function validateEngineSpec(spec: EngineSpec): void {
       `the content image is ${spec.content.width}x${spec.content.height}, expected ${width}x${height}`,
     );
   }
-  if (spec.styles.length === 0) throw invalid('at least one style image is needed');
-  for (const [i, s] of spec.styles.entries()) {
-    checkImage(`style image ${i + 1}`, s.image);
-    if (s.mask) checkMask(`the mask of style image ${i + 1}`, s.mask, width, height);
-  }
-  try {
-    // The blend weights of each region (the styles sharing a mask) must not be all zero.
-    styleRegions(width, height, spec.styles);
-  } catch (e) {
-    throw invalid((e as Error).message);
-  }
+  // A tile given the whole image's style targets reads no style image.
+  if (!('styleTargets' in spec && spec.styleTargets)) validateStyles(spec);
   const { content, style, tv, styleLayers } = spec.loss;
   if (styleLayers.length !== STYLE_LAYERS.length) {
     throw invalid(`expected ${STYLE_LAYERS.length} style layer weights, got ${styleLayers.length}`);

@@ -17,7 +17,13 @@ import { resampleHwc, resampleImage } from './resample.js';
 import { RunClock } from './run-clock.js';
 import { clampImage, engineSpec, initialImage } from './scale-spec.js';
 import { planScales, type Scale, scaleWork } from './schedule.js';
-import { optimiseTiled, setUpTiledScale, TiledScaleAborted } from './tiled-scale.js';
+import {
+  optimiseTiled,
+  setUpTiledScale,
+  TiledScaleAborted,
+  type TileRunnerFactory,
+  tilesInTurn,
+} from './tiled-scale.js';
 import { isTiled } from './tiling.js';
 import type {
   EngineChoice,
@@ -96,6 +102,8 @@ export interface StylizeContext {
   readonly createTileEngine?: (choice: EngineChoice, spec: TileEngineSpec) => Promise<TileEngine>;
   /** Iterations per round of a tiled scale (default TILE_ROUND_ITERATIONS; tests and tuning runs set others). */
   readonly tileRoundIterations?: number;
+  /** Where tiled scales run their tiles (a pool of workers); absent, in turn on this thread. */
+  readonly tileRunner?: TileRunnerFactory;
   /**
    * The scales to run, when the caller planned them already (so one plan serves its checkpoint check, its
    * cost estimate and the run); the last must be at the content's size. Absent: planned from the options.
@@ -256,21 +264,23 @@ async function runTiledScale(
   const setup = setUpTiledScale(whole, tileSize, (spec) =>
     (context.createTileEngine ?? defaultCreateTileEngine)(options.engine, spec),
   );
-  // Between the painting's tiles: a stop there is a stop at the scale's start.
-  const stopBeforeRounds = () => {
-    if (context.signal?.aborted) throw new TiledScaleAborted(0, start.x, context.signal.reason);
-  };
+  const stop = () => context.signal?.throwIfAborted();
   const perIteration = scaleWork(scale) / scale.iterations;
   let counted = 0;
   try {
-    const targets = await setup.targets(stopBeforeRounds);
+    // Between the painting's tiles: a stop there is a stop at the scale's start.
+    const targets = await setup.targets(() => {
+      if (context.signal?.aborted) throw new TiledScaleAborted(0, start.x, context.signal.reason);
+    });
     const outcome = await optimiseTiled(
       {
         plan: setup.plan,
         regions: setup.regions,
         options,
-        tileEngine: (t) => setup.tileEngine(t, targets),
-        shares: setup.shares,
+        targets,
+        tiles:
+          context.tileRunner?.(setup, options, targets, context.signal) ??
+          tilesInTurn(setup, options, targets, stop),
         roundIterations: context.tileRoundIterations,
         signal: context.signal,
         onRound: (iteration, terms, x, tiles) => {

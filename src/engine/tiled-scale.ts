@@ -50,10 +50,10 @@ export interface TiledScale {
   /** The whole image's style regions at this scale (masks.ts). */
   readonly regions: readonly StyleRegion[];
   readonly options: StylizeOptions;
-  /** Builds tile t's engine (one at a time: the caller disposes none, this does). */
-  readonly tileEngine: (t: number) => Promise<TileEngine>;
-  /** Tile t's style shares (tiling.ts TileLoss.styleShares). */
-  readonly shares: (t: number) => readonly number[];
+  /** The paintings' Gram targets A at this scale (TiledScaleSetup.targets). */
+  readonly targets: readonly Float32Array[];
+  /** Where the tiles run: in turn on this thread (tilesInTurn), or in a pool of workers (src/tile-workers). */
+  readonly tiles: TileRunner;
   /** Iterations per round (default TILE_ROUND_ITERATIONS; tests and tuning runs set others). */
   readonly roundIterations?: number;
   readonly signal?: AbortSignal;
@@ -109,23 +109,31 @@ interface Built {
   readonly backend: string;
 }
 
+/** What a tile's spec adds to the whole scale's: its loss's share and regions, and the style targets. */
+type TileExtras = Required<Omit<TileEngineSpec, keyof EngineSpec>>;
+
 /**
- * The tile engines of one scale: `of(image, tiles, t, extra)` builds the engine of tile t of `image` (0..255,
- * the size of `tiles`), the content's or a painting's, from the whole scale's spec. The masks are in the
- * tile's regions; with the style targets given, the styles are not read.
+ * The spec of tile t of `image` (0..255, the size of `tiles`), the content's or a painting's, from the whole
+ * scale's spec. The masks are in the tile's regions, and the style targets stand for the styles.
  */
+function tileSpec(
+  whole: EngineSpec,
+  image: RgbImage,
+  tiles: TilePlan,
+  t: number,
+  extra: TileExtras,
+): TileEngineSpec {
+  const { width, height } = tiles.tiles[t];
+  const content = { width, height, data: cropTile(image.data, tiles, tiles.tiles[t]) };
+  // The style targets are given, so the styles are not read: no painting travels with a tile's spec.
+  return { ...whole, width, height, content, styles: [], ...extra };
+}
+
+/** The tile engines of one scale, built from their specs; the last one's kind and backend are kept. */
 function tileEngines(whole: EngineSpec, create: (spec: TileEngineSpec) => Promise<TileEngine>) {
   let built: Built | undefined;
-  const styles = whole.styles.map(({ image, weight }) => ({ image, weight }));
-  const of = async (
-    image: RgbImage,
-    tiles: TilePlan,
-    t: number,
-    extra: Omit<TileEngineSpec, keyof EngineSpec>,
-  ): Promise<TileEngine> => {
-    const { width, height } = tiles.tiles[t];
-    const content = { width, height, data: cropTile(image.data, tiles, tiles.tiles[t]) };
-    const engine = await create({ ...whole, width, height, content, styles, ...extra });
+  const of = async (image: RgbImage, tiles: TilePlan, t: number, extra: TileExtras) => {
+    const engine = await create(tileSpec(whole, image, tiles, t, extra));
     built = { kind: engine.kind, backend: engine.backend };
     return engine;
   };
@@ -166,21 +174,9 @@ export async function optimiseTiled(
   iterations: number,
   startIteration = 0,
 ): Promise<{ x: Float32Array; initial: LossTerms; final: LossTerms; iterations: number }> {
-  const stopIfAborted = (done: number, x: Float32Array) => {
-    if (scale.signal?.aborted) throw new TiledScaleAborted(done, x, scale.signal.reason);
-  };
-  let targets: readonly Float32Array[] = [];
-  let standing = standingOf(
-    await evaluateTiles(
-      scale.plan,
-      scale.tileEngine,
-      x0,
-      () => stopIfAborted(0, x0),
-      (engine) => {
-        targets = engine.styleTargets;
-      },
-    ),
-  );
+  const { targets } = scale;
+  const stopped = (done: number, x: Float32Array) => new TiledScaleAborted(done, x, scale.signal?.reason);
+  let standing = standingOf(await stopsAt(scale, stopped(0, x0), () => evaluateTiles(scale, x0)));
   const initial = wholeTerms(scale, standing, targets);
   const perRound = scale.roundIterations ?? TILE_ROUND_ITERATIONS;
   const tileCount = scale.plan.tiles.length;
@@ -189,14 +185,14 @@ export async function optimiseTiled(
   const total = Math.ceil((startIteration + iterations) / perRound) * tileCount;
   let [x, done, terms] = [x0, 0, initial];
   for (let round = roundsBefore; done < iterations; round++) {
-    const [roundStart, roundDone] = [x, done];
-    const stop = () => stopIfAborted(roundDone, roundStart);
-    stop();
     const length = Math.min(perRound, iterations - done);
-    const onTile = (t: number) => {
-      if (t < tileCount - 1) scale.onTile?.(terms, { done: round * tileCount + t + 1, total });
+    let tilesDone = 0;
+    const onTile = () => {
+      tilesDone += 1;
+      if (tilesDone < tileCount) scale.onTile?.(terms, { done: round * tileCount + tilesDone, total });
     };
-    const next = await runRound(scale, { x, standing, targets, iterations: length }, onTile, stop);
+    const from = { x, standing, iterations: length };
+    const next = await stopsAt(scale, stopped(done, x), () => runRound(scale, from, onTile));
     x = next.x;
     standing = standingOf(next.states);
     done += length;
@@ -204,6 +200,20 @@ export async function optimiseTiled(
     scale.onRound?.(done, terms, x, { done: (round + 1) * tileCount, total });
   }
   return { x, initial, final: terms, iterations: done };
+}
+
+/**
+ * Runs `work` unless the scale's signal has aborted, and turns whatever it throws once the signal has aborted
+ * into `aborted` (a runner stops its tiles its own way: between iterations, or by ending a worker's task).
+ */
+async function stopsAt<T>(scale: TiledScale, aborted: TiledScaleAborted, work: () => Promise<T>): Promise<T> {
+  if (scale.signal?.aborted) throw aborted;
+  try {
+    return await work();
+  } catch (e) {
+    if (scale.signal?.aborted) throw aborted;
+    throw e;
+  }
 }
 
 /** One tiled scale's parts, made once from the whole scale's spec: what every runner of its rounds uses. */
@@ -214,9 +224,11 @@ export interface TiledScaleSetup {
   readonly shares: (t: number) => readonly number[];
   /** The paintings' Gram targets A at this scale, tile by tile (`stop` is called between tiles). */
   readonly targets: (stop?: () => void) => Promise<Float32Array[]>;
-  /** Tile t's engine on the content's tile, built with `targets` (each round then sets its aim). */
+  /** Tile t's engine spec on the content's tile, with `targets` (each round then sets its aim). */
+  readonly tileSpec: (t: number, targets: readonly Float32Array[]) => TileEngineSpec;
+  /** Tile t's engine on the content's tile, built with `targets`. */
   readonly tileEngine: (t: number, targets: readonly Float32Array[]) => Promise<TileEngine>;
-  /** The kind and backend of the last engine built, for the scale's report. */
+  /** The kind and backend of the last engine built here, for the scale's report. */
   readonly built: () => Built | undefined;
 }
 
@@ -230,13 +242,17 @@ export function setUpTiledScale(
   const engines = tileEngines(whole, create);
   // Only the shares are kept for every tile; a tile's masks are made when its engine is.
   const shares = plan.tiles.map((_, t) => tileLoss(plan, t, regions).styleShares);
+  const extras = (t: number, targets: readonly Float32Array[]): TileExtras => ({
+    tile: tileLoss(plan, t, regions),
+    styleTargets: [...targets],
+  });
   return {
     plan,
     regions,
     shares: (t) => shares[t],
     targets: (stop = () => {}) => paintingTargets(whole, regions, tileSize, engines.of, stop),
-    tileEngine: (t, targets) =>
-      engines.of(whole.content, plan, t, { tile: tileLoss(plan, t, regions), styleTargets: [...targets] }),
+    tileSpec: (t, targets) => tileSpec(whole, whole.content, plan, t, extras(t, targets)),
+    tileEngine: (t, targets) => engines.of(whole.content, plan, t, extras(t, targets)),
     built: engines.built,
   };
 }
@@ -264,63 +280,92 @@ export const standingOf = (states: readonly TileState[]): Standing => ({
 });
 
 /**
- * Each tile's contributions and terms at x (network space, the plan's size), one engine at a time; `first`
- * sees the first engine (the targets are everyone's). `stop` is called between tiles.
+ * Where a scale's tile work runs. Each call is one tile's; the runner decides how many run at once: one
+ * engine at a time on this thread (tilesInTurn), or a bounded pool of workers (src/tile-workers).
  */
-export async function evaluateTiles(
-  plan: TilePlan,
-  tileEngine: (t: number) => Promise<TileEngine>,
+export interface TileRunner {
+  /** Tile t's contributions and terms at `crop`, its part of the whole image. */
+  evaluate(t: number, crop: Float32Array): Promise<TileState>;
+  /** Tile t's part of a round (optimiseTile). */
+  optimise(t: number, input: TileRoundInput): Promise<TileRoundOutput>;
+}
+
+/** Makes the runner of one tiled scale's tiles, stopped by `signal` (src/tile-workers: a pool of workers). */
+export type TileRunnerFactory = (
+  setup: Pick<TiledScaleSetup, 'plan' | 'shares' | 'tileSpec'>,
+  options: StylizeOptions,
+  targets: readonly Float32Array[],
+  signal?: AbortSignal,
+) => TileRunner;
+
+/**
+ * The runner that runs tiles one after another on this thread, each on its own engine, so that one tile
+ * engine exists at a time. `stop` is called before each tile and between iterations; once a tile has
+ * failed, the tiles still waiting fail with it instead of running.
+ */
+export function tilesInTurn(
+  setup: Pick<TiledScaleSetup, 'plan' | 'shares' | 'tileEngine'>,
+  options: StylizeOptions,
+  targets: readonly Float32Array[],
+  stop: () => void = () => {},
+): TileRunner {
+  let queue: Promise<unknown> = Promise.resolve();
+  let failure: { readonly error: unknown } | undefined;
+  const inTurn = <T>(t: number, work: (engine: TileEngine) => Promise<T>): Promise<T> => {
+    const run = queue.then(async () => {
+      if (failure) throw failure.error;
+      stop();
+      const engine = await setup.tileEngine(t, targets);
+      try {
+        return await work(engine);
+      } finally {
+        engine.dispose();
+      }
+    });
+    queue = run.catch((error: unknown) => {
+      failure ??= { error };
+    });
+    return run;
+  };
+  return {
+    evaluate: (t, crop) => inTurn(t, (engine) => engine.evaluateTile(crop)),
+    optimise: (t, input) =>
+      inTurn(t, (engine) =>
+        optimiseTile(engine, options, setup.shares(t), input, stop, tileName(setup.plan, t)),
+      ),
+  };
+}
+
+/** Each tile's contributions and terms at x (network space, the plan's size). */
+export function evaluateTiles(
+  scale: { readonly plan: TilePlan; readonly tiles: TileRunner },
   x: Float32Array,
-  stop: () => void,
-  first: (engine: TileEngine) => void = () => {},
 ): Promise<TileState[]> {
-  const states: TileState[] = [];
-  for (const [t, tile] of plan.tiles.entries()) {
-    stop();
-    const engine = await tileEngine(t);
-    try {
-      if (t === 0) first(engine);
-      states.push(await engine.evaluateTile(cropTile(x, plan, tile)));
-    } finally {
-      engine.dispose();
-    }
-  }
-  return states;
+  const { plan, tiles } = scale;
+  return Promise.all(plan.tiles.map((tile, t) => tiles.evaluate(t, cropTile(x, plan, tile))));
 }
 
 /** One round: every tile optimised against the residual frozen at its start, then blended. */
 async function runRound(
   scale: TiledScale,
-  from: {
-    readonly x: Float32Array;
-    readonly standing: Standing;
-    readonly targets: readonly Float32Array[];
-    readonly iterations: number;
-  },
-  tileDone: (t: number) => void,
-  stop: () => void,
+  from: { readonly x: Float32Array; readonly standing: Standing; readonly iterations: number },
+  tileDone: () => void,
 ): Promise<{ x: Float32Array; states: TileState[] }> {
   const { plan } = scale;
-  const residual = residualOf(from.targets, from.standing.all);
-  const outputs: TileRoundOutput[] = [];
-  for (const [t, tile] of plan.tiles.entries()) {
-    stop();
-    const engine = await scale.tileEngine(t);
-    try {
+  const residual = residualOf(scale.targets, from.standing.all);
+  const outputs = await Promise.all(
+    plan.tiles.map(async (tile, t) => {
       const input = {
         start: cropTile(from.x, plan, tile),
         grams: from.standing.states[t].grams,
         residual,
         iterations: from.iterations,
       };
-      outputs.push(
-        await optimiseTile(engine, scale.options, scale.shares(t), input, stop, tileName(plan, t)),
-      );
-    } finally {
-      engine.dispose();
-    }
-    tileDone(t);
-  }
+      const output = await scale.tiles.optimise(t, input);
+      tileDone();
+      return output;
+    }),
+  );
   return {
     x: blendTiles(
       plan,

@@ -13,6 +13,7 @@ import {
   ENDPOINT_FLAG_HELP,
   type S3TargetFlags,
 } from './s3-flags.js';
+import { TILE_WORKERS_HELP } from './stylize.js';
 
 const DEFAULT_DATA_DIR = path.join('.nst', 's3');
 
@@ -23,6 +24,7 @@ export interface ServeFlags {
   weights?: string;
   webhook?: string;
   concurrency: string;
+  workers?: string;
 }
 
 export interface SubmitFlags extends Record<string, unknown>, S3TargetFlags {
@@ -46,6 +48,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--weights <dir>', WEIGHTS_FLAG_HELP)
     .option('--webhook <url>', 'POST each job notification (JSON) to this URL (default: $NST_WEBHOOK_URL)')
     .option('--concurrency <n>', 'jobs run at once (each uses every core)', '1')
+    .option('--workers <n|auto>', TILE_WORKERS_HELP, 'auto')
     .action(async (flags: ServeFlags) => {
       const { serve } = await import('../serve.js');
       await serve(flags);

@@ -16,6 +16,7 @@ export interface StylizeFlags extends Record<string, unknown> {
   json?: boolean;
   dryRun?: boolean;
   progress?: boolean;
+  workers?: string;
 }
 
 /** A --style-mask as given: its path and how many --style flags came before it on the command line. */
@@ -31,6 +32,11 @@ const STYLE_MASK_HELP =
   'mask covers gets only the content and TV losses; a style without a mask covers the whole image. A ' +
   "style's :weight blends it with the styles of the same region (the same mask, or none): alone in its " +
   'region, its weight changes nothing';
+
+/** --workers, for `nst stylize` and `nst serve`. */
+export const TILE_WORKERS_HELP =
+  'tile workers: the tiles of a tiled scale run this many at once, each in a thread with its share of ' +
+  '--threads; auto: what the cores (2 threads a worker) and the free memory allow';
 
 export function registerStylizeCommand(program: Command): void {
   const command: Command = program
@@ -57,7 +63,8 @@ export function registerStylizeCommand(program: Command): void {
     .option('--keep-alpha', "carry the content's transparency into the result (png, webp, avif, tiff)")
     .option('--json', 'print one JSON object with the run summary on stdout at the end')
     .option('--dry-run', 'validate everything and print the plan and time estimate, without running')
-    .option('--no-progress', 'no progress bar');
+    .option('--no-progress', 'no progress bar')
+    .option('--workers <n|auto>', TILE_WORKERS_HELP, 'auto');
   addStylizeOptionFlags(command);
   command.action(async (flags: StylizeFlags) => {
     const { runStylize } = await import('../stylize.js');

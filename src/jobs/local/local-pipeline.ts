@@ -44,6 +44,8 @@ export interface LocalPipelineOptions {
   readonly logLevel?: LogLevel;
   /** Jobs run at once (default 1). */
   readonly concurrency?: number;
+  /** Tile workers of each job's tiled scales (`--workers`; default 'auto'). */
+  readonly tileWorkers?: WorkerDeps['tileWorkers'];
   readonly createEngine?: WorkerDeps['createEngine'];
   readonly onProgress?: WorkerDeps['onProgress'];
   /** Told about every finished event (S3 or continuation), with its outcomes or the error that dead-lettered it. */
@@ -184,6 +186,7 @@ function localWorkerDeps(
         onWebhookError: (e) => write(`nst: webhook ${config.webhookUrl} failed: ${e.message}`),
       }),
     createEngine: opts.createEngine,
+    tileWorkers: opts.tileWorkers ?? 'auto',
     onProgress: opts.onProgress,
     dispatch: { continuation },
   });

@@ -2,12 +2,14 @@
  * What one run works with: the claim (the lock, the bucket, the job's keys), the job's lifecycle (the one
  * writer of job.json) and the worker's dependencies.
  */
+
 import type { Progress, StylizeContext } from '../../engine/stylize.js';
 import type { VggWeights } from '../../engine/types.js';
 import type { PipelineConfig } from '../config.js';
 import type { JobClaim, LifecycleDeps } from '../lifecycle/job-claim.js';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle.js';
 import type { WorkerKind } from '../lifecycle/manifest.js';
+import type { TileWorkersWanted } from './tile-pool.js';
 
 /** Ways to continue a job elsewhere (wiring/dispatch.ts makes them). A failed dispatch is transient. */
 export interface Dispatcher {
@@ -29,6 +31,8 @@ export interface WorkerDeps extends LifecycleDeps {
   readonly gpu?: boolean;
   readonly createEngine?: StylizeContext['createEngine'];
   readonly createTileEngine?: StylizeContext['createTileEngine'];
+  /** Tile workers for tiled scales run here (local mode); absent: tiles run in turn on this thread. */
+  readonly tileWorkers?: TileWorkersWanted;
   /** Told after every iteration (the local mode shows progress). */
   readonly onProgress?: (jobId: string, progress: Progress) => void;
 }

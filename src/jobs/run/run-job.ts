@@ -27,6 +27,7 @@ import { FrameUploads } from './frame-uploads.js';
 import { handOffAtDeadline, handOffToBatch, handOffToTiles } from './hand-off.js';
 import { planRun, type RunPlan } from './plan.js';
 import type { RunContext } from './run-context.js';
+import { capacityHere, defaultTileWorkers, withTileWorkers } from './tile-pool.js';
 
 /** Runs the job, from its upload (a new job) or from the spec job.json holds. */
 export async function runJob(run: RunContext, request: JobRequest): Promise<JobOutcome> {
@@ -85,6 +86,14 @@ async function resumeFrom({ claim }: RunContext, scales: RunPlan['scales']): Pro
   return undefined;
 }
 
+/** The tile workers of this run: none asked for (Lambda, Batch), as asked, or what this machine allows. */
+function tileWorkersOf({ deps }: RunContext, plan: RunPlan): number {
+  const wanted = deps.tileWorkers;
+  if (wanted === undefined) return 1;
+  if (wanted !== 'auto') return wanted;
+  return defaultTileWorkers(plan.shape, plan.engine, capacityHere(plan.threads));
+}
+
 /**
  * How a stylising run ended: finished, or stopped after `iterations` iterations, at the deadline or, on
  * the tiles route, at its first tiled scale (`atTiles`).
@@ -119,24 +128,28 @@ async function stylizeUntilDeadline(run: RunContext, prepared: PreparedRun): Pro
     job.timed('stylize', secondsSince(started));
   };
   try {
-    const stylized = await stylizeDecodedImage(decoded, plan.options, output, {
-      weights: prepared.weights,
-      scales: plan.scales,
-      signal: AbortSignal.any([deadline.signal, claim.lost]),
-      resume: plan.resume,
-      beforeScale: (scale) => {
-        atTiles = stopForTiles(scale);
-        return atTiles || deadline.beforeScale(scale);
-      },
-      createEngine: deps.createEngine,
-      createTileEngine: deps.createTileEngine,
-      onProgress: (progress) => {
-        frames.add(progress);
-        job.progress(progress);
-        deps.onProgress?.(claim.jobId, progress);
-        deadline.check();
-      },
-    });
+    const pool = { workers: tileWorkersOf(run, plan), threads: plan.threads, weights: prepared.weights };
+    const stylized = await withTileWorkers(pool, (tileRunner) =>
+      stylizeDecodedImage(decoded, plan.options, output, {
+        tileRunner,
+        weights: prepared.weights,
+        scales: plan.scales,
+        signal: AbortSignal.any([deadline.signal, claim.lost]),
+        resume: plan.resume,
+        beforeScale: (scale) => {
+          atTiles = stopForTiles(scale);
+          return atTiles || deadline.beforeScale(scale);
+        },
+        createEngine: deps.createEngine,
+        createTileEngine: deps.createTileEngine,
+        onProgress: (progress) => {
+          frames.add(progress);
+          job.progress(progress);
+          deps.onProgress?.(claim.jobId, progress);
+          deadline.check();
+        },
+      }),
+    );
     await finish();
     return { stylized };
   } catch (e) {

@@ -23,6 +23,7 @@ import {
   standingOf,
   type TileState,
   tileName,
+  tilesInTurn,
   wholeTerms,
 } from '../../engine/tiled-scale.js';
 import { cropTile } from '../../engine/tiling.js';
@@ -114,8 +115,8 @@ export function prepareScale(
     await claim.lock.fence();
     await putArrays(claim.store, scale.keys.targets, targets);
     const x = toNetworkInput(checkpoint.image);
-    const { plan } = scale.setup;
-    const states = await evaluateTiles(plan, (t) => scale.setup.tileEngine(t, targets), x, stop);
+    const inTurn = tilesInTurn(scale.setup, scale.plan.options, targets, stop);
+    const states = await evaluateTiles({ plan: scale.setup.plan, tiles: inTurn }, x);
     const standing = standingOf(states);
     await writeRoundInputs(run, scale, round, x, states, residualOf(targets, standing.all));
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);

@@ -141,3 +141,34 @@ describe('a tile engine', () => {
     }
   });
 });
+
+describe('a tile engine given the style targets', () => {
+  it('needs no style image (no painting travels with a tile), and gives the same contributions', async () => {
+    const t = 1;
+    const tile = plan.tiles[t];
+    const bare = await createOnnxEngine({
+      ...spec,
+      width: tile.width,
+      height: tile.height,
+      content: { width: tile.width, height: tile.height, data: cropTile(spec.content.data, plan, tile) },
+      styles: [],
+      tile: tileLoss(plan, t, regions),
+      styleTargets: tiles[t].engine.styleTargets,
+    });
+    try {
+      const { grams } = await bare.evaluateTile(cropTile(x, plan, tile));
+      grams.forEach((g, i) => {
+        expect(g).toEqual(tiles[t].grams[i]);
+      });
+    } finally {
+      bare.dispose();
+    }
+  });
+
+  it('is still refused without style images when it has no targets', async () => {
+    await expect(createOnnxEngine({ ...spec, styles: [] })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: 'at least one style image is needed',
+    });
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * A tiled scale's tiles on a pool of worker threads (`--workers`): the same picture as the tiles run in turn
+ * on this thread, a tile that fails fails the run with its code, and a stop ends the workers' round with a
+ * checkpoint of the whole image at the round's start.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
+import type { Scale } from '../../../src/engine/schedule.js';
+import { StylizeAborted, stylize } from '../../../src/engine/stylize.js';
+import { generateVggWeights } from '../../../src/engine/vgg.js';
+import { TileWorkers } from '../../../src/tile-workers/pool.js';
+import { photoLike } from '../../helpers/images.js';
+
+const weights = generateVggWeights(5);
+const content = photoLike(320, 272, 1);
+const style = { image: photoLike(96, 96, 7), weight: 1 };
+// One thread per engine on both sides, so the arithmetic is the same wherever a tile runs.
+const options: StylizeOptions = { ...DEFAULT_STYLIZE_OPTIONS, size: 320, tileSize: 256, threads: 1 };
+const ROUND = 2;
+const scales: Scale[] = [{ width: 320, height: 272, iterations: ROUND }];
+const workers = TileWorkers.start({ weights, workers: 2, threads: 2 });
+afterAll(() => workers.close());
+
+describe('TileWorkers', () => {
+  it('gives each worker its share of the threads', () => {
+    expect([workers.size, workers.threadsEach]).toEqual([2, 1]);
+    const single = TileWorkers.start({ weights, workers: 3, threads: 2 });
+    expect(single.threadsEach).toBe(1);
+    return single.close();
+  });
+
+  it('refuses a pool of no workers', () => {
+    expect(() => TileWorkers.start({ weights, workers: 0, threads: 2 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringMatching(/workers/) }),
+    );
+  });
+
+  it('runs the tiles at once in the workers, to the same picture as in turn on this thread', async () => {
+    const inputs = { content, styles: [style] };
+    const context = { weights, scales, tileRoundIterations: ROUND };
+    const tiles: number[] = [];
+    const pooled = await stylize(inputs, options, {
+      ...context,
+      tileRunner: (...args) => workers.runner(...args),
+      onProgress: (p) => p.tiles && tiles.push(p.tiles.done),
+    });
+    const inTurn = await stylize(inputs, options, context);
+    // Every tile of the round is counted once, whichever finished first (the last with the round).
+    expect(tiles).toEqual([1, 2, 3, 4]);
+    expect(pooled.iterations).toBe(inTurn.iterations);
+    expect(pooled.final.total).toBeCloseTo(inTurn.final.total, 6);
+    expect(maxDifference(pooled.image.data, inTurn.image.data)).toBeLessThan(1e-3);
+    expect(pooled.final.total).toBeLessThan(pooled.initial.total);
+  }, 120_000);
+
+  it('fails the run with the code of a tile that failed in a worker', async () => {
+    // An infinite learning rate makes the first tile's loss diverge.
+    const run = stylize(
+      { content, styles: [style] },
+      { ...options, optimizer: 'adam', learningRate: 1e30 },
+      {
+        weights,
+        scales,
+        tileRoundIterations: ROUND,
+        tileRunner: (...args) => workers.runner(...args),
+      },
+    );
+    await expect(run).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: expect.stringMatching(/loss/),
+    });
+  }, 120_000);
+
+  it('stops the workers at an abort, with a checkpoint at the start of the round under way', async () => {
+    const stop = new AbortController();
+    const run = stylize({ content, styles: [style] }, options, {
+      weights,
+      scales,
+      tileRoundIterations: ROUND,
+      tileRunner: (...args) => workers.runner(...args),
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.tiles?.done === 1) stop.abort();
+      },
+    });
+    const aborted = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(aborted).toBeInstanceOf(StylizeAborted);
+    expect((aborted as StylizeAborted).checkpoint).toMatchObject({
+      scaleIndex: 0,
+      iteration: 0,
+      image: { width: 320, height: 272 },
+    });
+    // The pool still runs the next run's tiles: an abort ends tasks, not the pool.
+    const after = await stylize({ content, styles: [style] }, options, {
+      weights,
+      scales: [{ width: 320, height: 272, iterations: 1 }],
+      tileRunner: (...args) => workers.runner(...args),
+    });
+    expect(after.iterations).toBe(1);
+  }, 120_000);
+});
+
+function maxDifference(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
