@@ -422,7 +422,7 @@ function printPlan(p: Plan, json: boolean): void {
     return;
   }
   const lines = [
-    `plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads${p.workers ? ` in ${p.workers} tile workers` : ''}, peak memory about ${p.peakMemoryMb} MB`,
+    `plan: ${p.width}x${p.height}, engine ${p.engine}, ${p.threads} threads${p.workers ? ` in ${p.workers} tile worker${p.workers === 1 ? '' : 's'}` : ''}, peak memory about ${p.peakMemoryMb} MB`,
   ];
   for (const [engine, e] of Object.entries(p.estimates)) {
     lines.push(`  ${engine}: about ${e.seconds} s`);

@@ -308,6 +308,15 @@ describe('nst stylize', () => {
     expect(await dryRun('--size', '4096', '--tile-size', '1024')).toMatch(
       /4096x\d+ x 100 iterations as 20 tiles in 10 rounds/,
     );
+    // Each tile worker beyond the first holds a tile engine of its own.
+    const [one, two] = await Promise.all(
+      ['1', '2'].map(async (n) => JSON.parse((await dryRun(...flags, '--workers', n)).trim())),
+    );
+    expect([one.workers, two.workers]).toEqual([1, 2]);
+    expect(two.peakMemoryMb).toBeGreaterThan(one.peakMemoryMb);
+    expect(await dryRun('--size', '4096', '--tile-size', '1024', '--workers', '2')).toMatch(
+      /\d+ threads in 2 tile workers, peak memory about \d+ MB/,
+    );
   });
 
   it('prints the peak memory and the deployed route on --dry-run', async () => {
@@ -378,6 +387,11 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
     ],
     ['an unknown choice', async () => ['--pooling', 'median'], /pooling/],
     ['an unknown line search', async () => ['--line-search', 'sideways'], /--line-search.*sideways/],
+    [
+      'no tile workers',
+      async () => ['--workers', '0'],
+      /INVALID_OPTION.*--workers must be a whole number from 1/,
+    ],
     [
       'an L-BFGS history out of range',
       async () => ['--lbfgs-history', '0'],

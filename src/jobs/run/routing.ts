@@ -213,16 +213,26 @@ interface WorkerCapacity {
 }
 
 /**
+ * The memory a tiled job is planned in, MiB, wherever it runs (the CLI, local mode, a Lambda tile): its
+ * default tiles are the largest with which its peak fits this with the margin. One size for every runner
+ * keeps their plans, and so their pictures, the same; this one holds a 4096 px run under 4 GB, and spreads
+ * a large job's tiles over more Lambda workers at once than tiles filling a 10 GB function would.
+ */
+export const TILE_MEMORY_MB = 4096;
+
+/**
  * The tile size of a job whose spec names none: none (the job runs untiled) when the whole job fits
- * `memoryMb` with the margin, else the largest tile, on the tiles' lattice, with which it fits; none when
- * not even the smallest does (routing then refuses it, naming the estimate).
+ * `memoryMb` with the margin, else the largest tile, on the tiles' lattice, with which it fits both
+ * `memoryMb` and TILE_MEMORY_MB; none when not even the smallest does (routing then refuses it, naming the
+ * estimate).
  */
 export function tileSizeToFit(job: JobShape, engine: EngineKind, memoryMb: number): number | undefined {
-  const fits = (tileSize: number | undefined) =>
-    estimateMemory({ ...job, engine, options: { ...job.options, tileSize } }).peakMb <=
-    memoryMb * MEMORY_MARGIN;
-  if (fits(undefined)) return undefined;
-  for (let size = MAX_TILE_SIZE; size >= MIN_TILE_SIZE; size -= TILE_ALIGN) if (fits(size)) return size;
+  const fits = (tileSize: number | undefined, mb: number) =>
+    estimateMemory({ ...job, engine, options: { ...job.options, tileSize } }).peakMb <= mb * MEMORY_MARGIN;
+  if (fits(undefined, memoryMb)) return undefined;
+  const budget = Math.min(memoryMb, TILE_MEMORY_MB);
+  for (let size = MAX_TILE_SIZE; size >= MIN_TILE_SIZE; size -= TILE_ALIGN)
+    if (fits(size, budget)) return size;
   return undefined;
 }
 
