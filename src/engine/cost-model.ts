@@ -6,7 +6,7 @@
  */
 import { iterationGflop } from './flops.js';
 import { planScales, type Scale, type ScheduleOptions } from './schedule.js';
-import { isTiled, planTiles, TILE_ROUND_ITERATIONS } from './tiling.js';
+import { isTiled, planTiles, tileRounds } from './tiling.js';
 import type { EngineKind } from './types.js';
 
 /**
@@ -113,7 +113,7 @@ export function scaleSeconds(
  */
 function tiledScale(scale: Scale, tileSize: number, costing: ScaleCosting) {
   const { tiles } = planTiles(scale.width, scale.height, tileSize);
-  const rounds = Math.ceil(scale.iterations / TILE_ROUND_ITERATIONS);
+  const rounds = tileRounds(scale.iterations).count;
   const evaluations = 2 + scale.iterations + 2 * rounds;
   const seconds = tiles.reduce(
     (sum, tile) => sum + scaleSeconds(tile, evaluations, costing) + (rounds + 1) * setupOf(costing),

@@ -28,10 +28,10 @@ import {
   addWeightedTile,
   cropTile,
   planTiles,
-  TILE_ROUND_ITERATIONS,
   type TileLoss,
   type TilePlan,
   tileLoss,
+  tileRounds,
   tileWeights,
 } from './tiling.js';
 import type {
@@ -178,14 +178,14 @@ export async function optimiseTiled(
   const stopped = (done: number, x: Float32Array) => new TiledScaleAborted(done, x, scale.signal?.reason);
   let standing = standingOf(await stopsAt(scale, stopped(0, x0), () => evaluateTiles(scale, x0)));
   const initial = wholeTerms(scale, standing, targets);
-  const perRound = scale.roundIterations ?? TILE_ROUND_ITERATIONS;
+  const rounds = tileRounds(startIteration + iterations, scale.roundIterations);
   const tileCount = scale.plan.tiles.length;
   // Tile rounds are counted over the whole scale, also when it resumed part-way.
-  const roundsBefore = Math.floor(startIteration / perRound);
-  const total = Math.ceil((startIteration + iterations) / perRound) * tileCount;
+  const total = rounds.count * tileCount;
   let [x, done, terms] = [x0, 0, initial];
-  for (let round = roundsBefore; done < iterations; round++) {
-    const length = Math.min(perRound, iterations - done);
+  for (let round = rounds.of(startIteration); done < iterations; round++) {
+    // A checkpoint inside a round (none of the rounds' own) makes its round shorter.
+    const length = Math.min(rounds.length, iterations - done);
     let tilesDone = 0;
     const onTile = () => {
       tilesDone += 1;

@@ -43,6 +43,30 @@ export const MAX_TILE_SIZE = 4096;
  */
 export const TILE_ROUND_ITERATIONS = 10;
 
+/** The rounds of a tiled scale: the one home of their arithmetic (the CLI's, the fan-out's, the cost model's). */
+export interface TileRounds {
+  /** Iterations a round runs (the last may run fewer). */
+  readonly length: number;
+  /** Rounds in the scale. */
+  readonly count: number;
+  /** The round iteration i falls in (round r starts at r x length). */
+  readonly of: (iteration: number) => number;
+  /** The iterations round r runs. */
+  readonly iterationsOf: (round: number) => number;
+  /** Iterations done at the end of round r. */
+  readonly doneAfter: (round: number) => number;
+}
+
+export function tileRounds(iterations: number, length = TILE_ROUND_ITERATIONS): TileRounds {
+  return {
+    length,
+    count: Math.ceil(iterations / length),
+    of: (iteration) => Math.floor(iteration / length),
+    iterationsOf: (round) => Math.min(length, iterations - round * length),
+    doneAfter: (round) => Math.min((round + 1) * length, iterations),
+  };
+}
+
 /** A window of the scale's image, in its pixels. */
 export interface Tile {
   readonly x: number;

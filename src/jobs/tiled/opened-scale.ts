@@ -9,7 +9,7 @@ import { engineSpec } from '../../engine/scale-spec.js';
 import type { Scale } from '../../engine/schedule.js';
 import type { StylizeInput } from '../../engine/stylize.js';
 import { setUpTiledScale, type TiledScaleSetup } from '../../engine/tiled-scale.js';
-import { isTiled, TILE_ROUND_ITERATIONS } from '../../engine/tiling.js';
+import { isTiled, type TileRounds, tileRounds } from '../../engine/tiling.js';
 import { NstError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import {
@@ -34,11 +34,8 @@ export interface OpenedScale {
   readonly scale: Scale;
   readonly setup: TiledScaleSetup;
   readonly keys: ReturnType<typeof tileObjectKeys>;
-  /** Iterations per round (round r starts at iteration r x roundLength); the scale's rounds. */
-  readonly roundLength: number;
-  readonly rounds: number;
-  /** The iterations of round r (the last may be shorter). */
-  readonly roundIterations: (round: number) => number;
+  /** The scale's rounds. */
+  readonly rounds: TileRounds;
 }
 
 export async function openScale(
@@ -56,7 +53,6 @@ export async function openScale(
   const whole = engineSpec(input, plan.options, scale, await deps.loadWeights());
   const create = deps.createTileEngine ?? createTileEngine;
   const setup = setUpTiledScale(whole, tileSize, (spec) => create(plan.options.engine, spec));
-  const perRound = TILE_ROUND_ITERATIONS;
   return {
     decoded,
     output,
@@ -66,9 +62,7 @@ export async function openScale(
     scale,
     setup,
     keys: tileObjectKeys(job.jobId, scaleIndex),
-    roundLength: perRound,
-    rounds: Math.ceil(scale.iterations / perRound),
-    roundIterations: (round) => Math.min(perRound, scale.iterations - round * perRound),
+    rounds: tileRounds(scale.iterations),
   };
 }
 

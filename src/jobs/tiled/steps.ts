@@ -106,7 +106,7 @@ export function prepareScale(
     const { checkpoint, scale } = await checkpointedScale(run, spec, record.scaleIndex);
     // Rounds start at multiples of the round length: a checkpoint inside a round (never written by the
     // rounds themselves) restarts that round.
-    const round = Math.floor(checkpoint.iteration / scale.roundLength);
+    const round = scale.rounds.of(checkpoint.iteration);
     const tiles = scale.setup.plan.tiles.map((_, t) => t);
     const where = `scale ${scale.scaleIndex + 1} of ${scale.plan.scales.length}, ${tiles.length} tiles`;
     if (job.manifest.status !== 'running') await job.start(`tiles: ${where}`, scale.plan.route.record);
@@ -148,7 +148,7 @@ export async function runTile(
   const residual = await getArrays(store, scale.keys.residual(round));
   const engine = await scale.setup.tileEngine(tile, residual);
   try {
-    const input = { start, grams, residual, iterations: scale.roundIterations(round) };
+    const input = { start, grams, residual, iterations: scale.rounds.iterationsOf(round) };
     const name = tileName(scale.setup.plan, tile);
     const out = await optimiseTile(
       engine,
@@ -192,19 +192,24 @@ export function reduceRound(
     const standing = standingOf(states);
     const targets = await getArrays(claim.store, scale.keys.targets);
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
-    const iteration = Math.min((round + 1) * scale.roundLength, scale.scale.iterations);
+    const iteration = scale.rounds.doneAfter(round);
     // A retried reduce (its answer lost after it handed back) finds its round recorded: counted once.
     const recorded = job.manifest.checkpoint;
     if (!(recorded?.scaleIndex === scaleIndex && recorded.iteration >= iteration))
-      job.stopped(scale.roundIterations(round));
+      job.stopped(scale.rounds.iterationsOf(round));
     await checkpointScale(run, scaleIndex, iteration, imageOf(x, scale));
     const previous = await getTerms(run, scale);
     await putTerms(run, scale, { initial: previous.initial, latest: terms });
     job.progress(roundProgress(run, scale, round, iteration, terms));
-    const more = round + 1 < scale.rounds;
+    const more = round + 1 < scale.rounds.count;
     if (more) await writeRoundInputs(run, scale, round + 1, x, states, residualOf(targets, standing.all));
     const at = { ...state, round: round + 1 };
-    return handBack(run, at, more ? 'tiles' : 'join', `tiles: round ${round + 1} of ${scale.rounds} reduced`);
+    return handBack(
+      run,
+      at,
+      more ? 'tiles' : 'join',
+      `tiles: round ${round + 1} of ${scale.rounds.count} reduced`,
+    );
   });
 }
 
@@ -359,7 +364,7 @@ function roundProgress(
     total: scales.reduce((sum, s) => sum + s.iterations, 0),
     terms,
     elapsedSeconds: (claim.now().getTime() - started) / 1000,
-    tiles: { done: (round + 1) * tiles, total: scale.rounds * tiles },
+    tiles: { done: (round + 1) * tiles, total: scale.rounds.count * tiles },
   };
 }
 

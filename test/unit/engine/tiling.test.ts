@@ -9,8 +9,10 @@ import {
   planTiles,
   TILE_ALIGN,
   TILE_OVERLAP,
+  TILE_ROUND_ITERATIONS,
   type TilePlan,
   tileLoss,
+  tileRounds,
   tilesOfScales,
   tileWeights,
 } from '../../../src/engine/tiling.js';
@@ -131,5 +133,16 @@ describe("a tile's share of the loss", () => {
     let worst = 0;
     for (const sum of sums) for (const v of sum) worst = Math.max(worst, Math.abs(v - 1));
     expect(worst).toBeLessThan(1e-5);
+  });
+});
+
+describe('tileRounds', () => {
+  it('splits a scale into rounds of the round length, the last one shorter', () => {
+    const rounds = tileRounds(25, 10);
+    expect([rounds.length, rounds.count]).toEqual([10, 3]);
+    expect([0, 9, 10, 24].map(rounds.of)).toEqual([0, 0, 1, 2]);
+    expect([0, 1, 2].map(rounds.iterationsOf)).toEqual([10, 10, 5]);
+    expect([0, 1, 2].map(rounds.doneAfter)).toEqual([10, 20, 25]);
+    expect(tileRounds(100).count).toBe(100 / TILE_ROUND_ITERATIONS);
   });
 });
