@@ -5,7 +5,7 @@
  *   npm run bench -- [--sizes 128,256,512] [--engines onnx,tfjs,torch] [--iters 5] [--threads N] [--json]
  *                    [--e2e [--pairs tubingen:starry_night,...] [--out output/bench]]
  *   npm run bench -- --startup [--runs 7] [--nst other-checkout/bin/nst.js]
- *   npm run bench -- --tiles [--size 1024] [--tile-size 384] [--pairs ...] [--out output/bench]
+ *   npm run bench -- --tiles [--size 1024] [--tile-size 384] [--pairs ...] [--time-sizes 2048,4096] [--out output/bench]
  *
  * Efficiency is against the larger of two ceilings measured in the same run (bench/peaks.ts): one large conv
  * and one large MatMul. Each engine row shows the memory model's peak (src/engine/memory-model.ts) beside the measured peak RSS.
@@ -31,7 +31,15 @@ import { defaultThreads } from '../src/engine/threads.js';
 import { MANIFEST_FILE } from '../src/weights/manifest.js';
 import { DEFAULT_PAIRS, type EndToEndPair, endToEndPair, endToEndTable, parsePairs } from './e2e.js';
 import { measureStartup, startupTable } from './startup.js';
-import { type TilesPair, tilesCostTable, tilesPair, tilesTable } from './tiles.js';
+import {
+  type MachineTime,
+  machineTimeTable,
+  type TilesPair,
+  tilesCostTable,
+  tilesPair,
+  tilesTable,
+  timeOnMachine,
+} from './tiles.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,6 +71,10 @@ const opts = new Command()
   .option('--tiles', 'only compare tiled and untiled results (losses, seams, colour), and price the fan-out')
   .option('--size <px>', 'with --tiles: the result size', '1024')
   .option('--tile-size <px>', 'with --tiles: the tile size', '384')
+  .option(
+    '--time-sizes <list>',
+    'with --tiles: time runs this large on this machine with 1 and 2 tile workers (then pairs only with --pairs)',
+  )
   .option('--runs <n>', 'with --startup: runs of each command', '7')
   .option(
     '--nst <bin>',
@@ -83,6 +95,7 @@ const opts = new Command()
     tiles?: boolean;
     size: string;
     tileSize: string;
+    timeSizes?: string;
     runs: string;
     nst: string;
   }>();
@@ -152,8 +165,19 @@ if (opts.tiles) {
     size: Number(opts.size),
     tileSize: Number(opts.tileSize),
   };
+  const times: MachineTime[] = [];
+  for (const size of opts.timeSizes?.split(',').map(Number) ?? []) {
+    for (const workers of [1, 2]) {
+      const row = await timeOnMachine(setup, size, workers);
+      if (opts.json) process.stdout.write(`${JSON.stringify(row)}\n`);
+      times.push(row);
+    }
+  }
+  if (times.length > 0) process.stdout.write(`${machineTimeTable(setup, times).join('\n')}\n\n`);
   const pairs: TilesPair[] = [];
-  for (const pair of opts.pairs ? parsePairs(opts.pairs) : DEFAULT_PAIRS) {
+  // Timing runs alone compare no pairs, unless --pairs names some.
+  const qualityPairs = opts.pairs ? parsePairs(opts.pairs) : times.length > 0 ? [] : DEFAULT_PAIRS;
+  for (const pair of qualityPairs) {
     const result = await tilesPair(setup, pair);
     if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     pairs.push(result);

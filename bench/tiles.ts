@@ -8,16 +8,19 @@
  * - style shift: the mean colour of each tile's centre against the same region of the untiled result;
  * - seconds and peak RSS of each run;
  * and, from the cost model (no run), the fan-out's tile-seconds, wall time and Lambda cost at 2048 and
- * 4096 px for 10, 50 and 100 tiles at once.
+ * 4096 px for 10, 50 and 100 tiles at once. With --time-sizes, the wall time on this machine with 1 and 2
+ * tile workers (timeOnMachine).
  */
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { estimateCost } from '../src/engine/cost-model.js';
 import { createEngine } from '../src/engine/index.js';
 import { stylizeOptionsSchema } from '../src/engine/options.js';
 import { engineSpec } from '../src/engine/scale-spec.js';
-import { planTiles, type TilePlan, tileWeights } from '../src/engine/tiling.js';
+import { planScales } from '../src/engine/schedule.js';
+import { planTiles, TILE_ROUND_ITERATIONS, type TilePlan, tileWeights } from '../src/engine/tiling.js';
 import type { LossTerms, RgbImage } from '../src/engine/types.js';
 import { toNetworkInput } from '../src/engine/vgg.js';
 import { decodeImage } from '../src/image/decode.js';
@@ -29,7 +32,7 @@ import {
   tileSizeToFit,
   tilesWallSeconds,
 } from '../src/jobs/run/routing.js';
-import { decodeInputs, stylizeInputOf } from '../src/stylize-image.js';
+import { decodeInputs, resultSize, stylizeInputOf } from '../src/stylize-image.js';
 import { loadWeights } from '../src/weights/store.js';
 import type { Pair } from './e2e.js';
 
@@ -69,14 +72,20 @@ const imagesOf = (setup: TilesSetup, pair: Pair) => {
   };
 };
 
-async function stylizeOnce(setup: TilesSetup, pair: Pair, tileSize: number, name: string): Promise<TilesRun> {
+async function stylizeOnce(
+  setup: TilesSetup,
+  pair: Pair,
+  tileSize: number,
+  name: string,
+  flags: readonly string[] = ['--size', String(setup.size)],
+): Promise<TilesRun> {
   const { content, style } = imagesOf(setup, pair);
-  const output = path.join(setup.outDir, `${pair.content}-${pair.style}-${setup.size}-${name}.png`);
+  const output = path.join(setup.outDir, `${pair.content}-${pair.style}-${name}.png`);
   const args = [
     setup.nst,
     'stylize',
     ...['--content', content, '--style', style, '-o', output],
-    ...['--size', String(setup.size), '--tile-size', String(tileSize), '--threads', setup.threads],
+    ...[...flags, '--tile-size', String(tileSize), '--threads', setup.threads],
     ...['--engine', 'onnx', '--weights', path.join(setup.shared, 'models/vgg19'), '--json'],
   ];
   const started = performance.now();
@@ -195,8 +204,8 @@ function colourShift(plan: TilePlan, tiled: RgbImage, untiled: RgbImage): number
 export async function tilesPair(setup: TilesSetup, pair: Pair): Promise<TilesPair> {
   await mkdir(setup.outDir, { recursive: true });
   // A tile as large as the result: untiled.
-  const untiled = await stylizeOnce(setup, pair, 4096, 'untiled');
-  const tiled = await stylizeOnce(setup, pair, setup.tileSize, `tiles-${setup.tileSize}`);
+  const untiled = await stylizeOnce(setup, pair, 4096, `${setup.size}-untiled`);
+  const tiled = await stylizeOnce(setup, pair, setup.tileSize, `${setup.size}-tiles-${setup.tileSize}`);
   const read = async (file: string) => (await decodeImage(file, { name: file })).image;
   const [u, t] = [await read(untiled.output), await read(tiled.output)];
   const [uLoss, tLoss] = await wholeLosses(setup, pair, [u, t]);
@@ -267,6 +276,68 @@ export async function tilesCostTable(shared: string): Promise<string[]> {
     const gbs = (seconds * PIPELINE_DEFAULTS.memoryMb) / 1024;
     lines.push(
       `${`${dims.width}x${dims.height}`.padEnd(10)} ${String(tileSize).padStart(4)}  ${seconds.toFixed(0).padStart(12)}  ${walls.padStart(24)}  ${gbs.toFixed(0).padStart(7)}  ${(gbs * dollars).toFixed(2).padStart(6)}`,
+    );
+  }
+  return lines;
+}
+
+export interface MachineTime {
+  readonly width: number;
+  readonly height: number;
+  readonly tileSize: number;
+  readonly workers: number;
+  /** The short run measured: one iteration a scale, then one round of the last scale. */
+  readonly shortSeconds: number;
+  readonly peakRssMb: number;
+  /** The default run, projected: the cost model's estimate times the short run's measured/estimated. */
+  readonly projectedSeconds: number;
+}
+
+/**
+ * The wall time of a default run at `size` on this machine with `workers` tile workers, without running it
+ * whole (4096 px takes hours on 2 cores): a short run of the same plan (the default tile size; one iteration
+ * a scale, then one round at the last) is measured, and the cost model's estimate of the default run is
+ * scaled by how the short run's measurement compares with its own estimate.
+ */
+export async function timeOnMachine(setup: TilesSetup, size: number, workers: number): Promise<MachineTime> {
+  const pair = { content: 'tubingen', style: 'starry_night' };
+  const { content, style } = imagesOf(setup, pair);
+  const decoded = await decodeInputs(
+    {
+      content: { data: content, name: content },
+      styles: [{ source: { data: style, name: style }, weight: 1 }],
+    },
+    { format: 'png' },
+  );
+  const full = stylizeOptionsSchema.parse({ size, engine: 'onnx', threads: Number(setup.threads) });
+  const dims = resultSize(decoded.content, full);
+  const tileSize = tileSizeToFit(jobShape(decoded, full, dims), 'onnx', PIPELINE_DEFAULTS.memoryMb) ?? size;
+  const scales = planScales({ ...dims, ...full });
+  const iterations = scales.map((_, s) => (s === scales.length - 1 ? TILE_ROUND_ITERATIONS : 1));
+  const short = { ...full, iterations };
+  const estimate = (options: typeof full) =>
+    estimateCost({ ...dims, options, engine: 'onnx', threads: Number(setup.threads), tileSize }).seconds;
+  const run = await stylizeOnce(setup, pair, tileSize, `w${workers}`, [
+    ...['--size', String(size), '--iterations', iterations.join(','), '--workers', String(workers)],
+  ]);
+  return {
+    ...dims,
+    tileSize,
+    workers,
+    shortSeconds: run.wallSeconds,
+    peakRssMb: run.peakRssMb,
+    projectedSeconds: (estimate(full) * run.wallSeconds) / estimate(short),
+  };
+}
+
+export function machineTimeTable(setup: TilesSetup, rows: readonly MachineTime[]): string[] {
+  const lines = [
+    `wall time on this machine (${setup.threads} threads; short run: 1 iteration a scale, then 1 round of the last)`,
+    'size       tile  workers  short run s  peak RSS MB  default run s (projected)',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `${`${r.width}x${r.height}`.padEnd(10)} ${String(r.tileSize).padStart(4)}  ${String(r.workers).padStart(7)}  ${r.shortSeconds.toFixed(0).padStart(11)}  ${String(r.peakRssMb).padStart(11)}  ${r.projectedSeconds.toFixed(0).padStart(25)}`,
     );
   }
   return lines;
