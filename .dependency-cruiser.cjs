@@ -52,6 +52,12 @@ module.exports = {
       { path: ['^src/(jobs|cli)/', '^(functions|infra)/'] },
     ),
     rule(
+      'tile-workers-know-no-jobs',
+      'the tile workers run engine tiles in threads: they know nothing of jobs, storage, images or the CLI',
+      { path: '^src/tile-workers/' },
+      { path: ['^src/(jobs|cli|client|image|storage|weights)/', '^(functions|infra)/'] },
+    ),
+    rule(
       'weights-know-no-jobs',
       'weights storage knows nothing of jobs or the CLI',
       { path: '^src/weights/' },

@@ -166,7 +166,10 @@ if (opts.tiles) {
     tileSize: Number(opts.tileSize),
   };
   const times: MachineTime[] = [];
-  for (const size of opts.timeSizes?.split(',').map(Number) ?? []) {
+  const timeSizes = opts.timeSizes?.split(',').map(Number) ?? [];
+  if (timeSizes.some((size) => !Number.isInteger(size) || size < 256))
+    throw new Error(`--time-sizes: "${opts.timeSizes}" is not a list of sizes in px (at least 256)`);
+  for (const size of timeSizes) {
     for (const workers of [1, 2]) {
       const row = await timeOnMachine(setup, size, workers);
       if (opts.json) process.stdout.write(`${JSON.stringify(row)}\n`);

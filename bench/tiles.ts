@@ -317,7 +317,7 @@ export async function timeOnMachine(setup: TilesSetup, size: number, workers: nu
   const short = { ...full, iterations };
   const estimate = (options: typeof full) =>
     estimateCost({ ...dims, options, engine: 'onnx', threads: Number(setup.threads), tileSize }).seconds;
-  const run = await stylizeOnce(setup, pair, tileSize, `w${workers}`, [
+  const run = await stylizeOnce(setup, pair, tileSize, `${size}-workers-${workers}`, [
     ...['--size', String(size), '--iterations', iterations.join(','), '--workers', String(workers)],
   ]);
   return {
@@ -332,7 +332,8 @@ export async function timeOnMachine(setup: TilesSetup, size: number, workers: nu
 
 export function machineTimeTable(setup: TilesSetup, rows: readonly MachineTime[]): string[] {
   const lines = [
-    `wall time on this machine (${setup.threads} threads; short run: 1 iteration a scale, then 1 round of the last)`,
+    `wall time on this machine (${setup.threads} threads; short run: 1 iteration a scale, then 1 round of the last;`,
+    " the projection scales the whole default run by it, so the workers' gain at the tiled scales is diluted)",
     'size       tile  workers  short run s  peak RSS MB  default run s (projected)',
   ];
   for (const r of rows) {

@@ -28,10 +28,10 @@ import {
 } from '../jobs/run/routing.js';
 import {
   capacityHere,
-  defaultTileWorkers,
   parseTileWorkers,
   peakWithWorkers,
   type TileWorkersWanted,
+  tileWorkersFor,
   withTileWorkers,
 } from '../jobs/run/tile-pool.js';
 import {
@@ -105,7 +105,7 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
   const given = stylizeRequest(flags);
   const decoded = await decodeInputs(given.input, given.output);
   const options = await withDefaultTileSize(decoded, given.options);
-  const workers = await tileWorkersFor(decoded, options, given.workers);
+  const workers = await workersOf(decoded, options, given.workers);
   const request = { ...given, options, workers };
   if (flags.dryRun) {
     printPlan(await plan(decoded, request.options, workers), Boolean(flags.json));
@@ -117,16 +117,15 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
   report(result, request, Boolean(flags.json));
 }
 
-/** The tile workers of this run: as asked, or what this machine allows (defaultTileWorkers). */
-async function tileWorkersFor(
+/** The tile workers of this run: as asked or, by default, what this machine allows (tileWorkersFor). */
+async function workersOf(
   decoded: DecodedInputs,
   options: StylizeOptions,
   wanted: TileWorkersWanted,
 ): Promise<number> {
-  if (wanted !== 'auto') return wanted;
   const engine = await resolveEngineKind(options.engine);
   const job = jobShape(decoded, options, resultSize(decoded.content, options));
-  return defaultTileWorkers(job, engine, capacityHere(options.threads));
+  return tileWorkersFor(wanted, job, engine, capacityHere(options.threads));
 }
 
 /**

@@ -14,8 +14,9 @@
  *   3. the tiles' pixels blend into the next whole image with their weights, and their contributions sum
  *      to the next round's G_all.
  *
- * A first pass reads each tile's contributions at the starting image. One tile engine exists at a time, so
- * memory follows the tile size: the whole image is held only as pixels and Grams (a few MB).
+ * A first pass reads each tile's contributions at the starting image. Only the tiles running at once (one,
+ * or one per worker) have engines, so memory follows the tile size: the whole image is held only as pixels
+ * and Grams (a few MB).
  */
 import { NstError } from '../errors.js';
 import { styleCoefficient } from './losses.js';
@@ -175,7 +176,9 @@ export async function optimiseTiled(
   startIteration = 0,
 ): Promise<{ x: Float32Array; initial: LossTerms; final: LossTerms; iterations: number }> {
   const { targets } = scale;
-  const stopped = (done: number, x: Float32Array) => new TiledScaleAborted(done, x, scale.signal?.reason);
+  // Made when the stop comes, so that it carries the signal's reason.
+  const stopped = (done: number, x: Float32Array) => () =>
+    new TiledScaleAborted(done, x, scale.signal?.reason);
   let standing = standingOf(await stopsAt(scale, stopped(0, x0), () => evaluateTiles(scale, x0)));
   const initial = wholeTerms(scale, standing, targets);
   const rounds = tileRounds(startIteration + iterations, scale.roundIterations);
@@ -184,7 +187,7 @@ export async function optimiseTiled(
   const total = rounds.count * tileCount;
   let [x, done, terms] = [x0, 0, initial];
   for (let round = rounds.of(startIteration); done < iterations; round++) {
-    // A checkpoint inside a round (none of the rounds' own) makes its round shorter.
+    // A checkpoint inside a round (none of the rounds' own) shifts the rounds after it; the last is shorter.
     const length = Math.min(rounds.length, iterations - done);
     let tilesDone = 0;
     const onTile = () => {
@@ -204,14 +207,18 @@ export async function optimiseTiled(
 
 /**
  * Runs `work` unless the scale's signal has aborted, and turns whatever it throws once the signal has aborted
- * into `aborted` (a runner stops its tiles its own way: between iterations, or by ending a worker's task).
+ * into `aborted()` (a runner stops its tiles its own way: between iterations, or by a worker's stop flag).
  */
-async function stopsAt<T>(scale: TiledScale, aborted: TiledScaleAborted, work: () => Promise<T>): Promise<T> {
-  if (scale.signal?.aborted) throw aborted;
+async function stopsAt<T>(
+  scale: TiledScale,
+  aborted: () => TiledScaleAborted,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (scale.signal?.aborted) throw aborted();
   try {
     return await work();
   } catch (e) {
-    if (scale.signal?.aborted) throw aborted;
+    if (scale.signal?.aborted) throw aborted();
     throw e;
   }
 }
@@ -281,13 +288,14 @@ export const standingOf = (states: readonly TileState[]): Standing => ({
 
 /**
  * Where a scale's tile work runs. Each call is one tile's; the runner decides how many run at once: one
- * engine at a time on this thread (tilesInTurn), or a bounded pool of workers (src/tile-workers).
+ * engine at a time on this thread (tilesInTurn), or a bounded pool of workers (src/tile-workers). A tile's
+ * crop is made when it starts, so that only the tiles running hold theirs.
  */
 export interface TileRunner {
-  /** Tile t's contributions and terms at `crop`, its part of the whole image. */
-  evaluate(t: number, crop: Float32Array): Promise<TileState>;
-  /** Tile t's part of a round (optimiseTile). */
-  optimise(t: number, input: TileRoundInput): Promise<TileRoundOutput>;
+  /** Tile t's contributions and terms at `crop()`, its part of the whole image. */
+  evaluate(t: number, crop: () => Float32Array): Promise<TileState>;
+  /** Tile t's part of a round (optimiseTile) from `input()`. */
+  optimise(t: number, input: () => TileRoundInput): Promise<TileRoundOutput>;
 }
 
 /** Makes the runner of one tiled scale's tiles, stopped by `signal` (src/tile-workers: a pool of workers). */
@@ -328,10 +336,10 @@ export function tilesInTurn(
     return run;
   };
   return {
-    evaluate: (t, crop) => inTurn(t, (engine) => engine.evaluateTile(crop)),
+    evaluate: (t, crop) => inTurn(t, (engine) => engine.evaluateTile(crop())),
     optimise: (t, input) =>
       inTurn(t, (engine) =>
-        optimiseTile(engine, options, setup.shares(t), input, stop, tileName(setup.plan, t)),
+        optimiseTile(engine, options, setup.shares(t), input(), stop, tileName(setup.plan, t)),
       ),
   };
 }
@@ -342,7 +350,7 @@ export function evaluateTiles(
   x: Float32Array,
 ): Promise<TileState[]> {
   const { plan, tiles } = scale;
-  return Promise.all(plan.tiles.map((tile, t) => tiles.evaluate(t, cropTile(x, plan, tile))));
+  return Promise.all(plan.tiles.map((tile, t) => tiles.evaluate(t, () => cropTile(x, plan, tile))));
 }
 
 /** One round: every tile optimised against the residual frozen at its start, then blended. */
@@ -353,17 +361,24 @@ async function runRound(
 ): Promise<{ x: Float32Array; states: TileState[] }> {
   const { plan } = scale;
   const residual = residualOf(scale.targets, from.standing.all);
+  // Tiles that finish after another failed are not progress: the round is lost.
+  let failed = false;
   const outputs = await Promise.all(
     plan.tiles.map(async (tile, t) => {
-      const input = {
+      const input = () => ({
         start: cropTile(from.x, plan, tile),
         grams: from.standing.states[t].grams,
         residual,
         iterations: from.iterations,
-      };
-      const output = await scale.tiles.optimise(t, input);
-      tileDone();
-      return output;
+      });
+      try {
+        const output = await scale.tiles.optimise(t, input);
+        if (!failed) tileDone();
+        return output;
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }),
   );
   return {

@@ -106,8 +106,8 @@ export interface StyleEngine {
 export type EngineFactory = (spec: EngineSpec) => Promise<StyleEngine>;
 
 /**
- * One tile of a larger image (tiling.ts). Its styles carry no masks: `tile.regions` are the whole image's
- * regions, masked to the tile and weighted by its share.
+ * One tile of a larger image (tiling.ts). With `styleTargets` given it needs no styles (tiled-scale.ts gives
+ * none): `tile.regions` are the whole image's regions, masked to the tile and weighted by its share.
  */
 export interface TileEngineSpec extends EngineSpec {
   readonly tile: TileLoss;

@@ -5,6 +5,7 @@
  * when it starts. The pool is piscina's; what is ours is the task (worker.ts) and the runner.
  */
 import { existsSync } from 'node:fs';
+import pLimit from 'p-limit';
 import { Piscina } from 'piscina';
 import type { StylizeOptions } from '../engine/options.js';
 import type {
@@ -87,8 +88,9 @@ export class TileWorkers {
   }
 
   /**
-   * The runner of one tiled scale's tiles on this pool. The first tile to fail stops the tiles still
-   * running or waiting, and so does `signal`.
+   * The runner of one tiled scale's tiles on this pool. A tile's task is made when a worker is free, so only
+   * the tiles running hold their crops. The first tile to fail stops the tiles still running or waiting,
+   * and so does `signal`.
    */
   runner(
     setup: Pick<TiledScaleSetup, 'plan' | 'shares' | 'tileSpec'>,
@@ -99,33 +101,38 @@ export class TileWorkers {
     const stop = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
     const stopAll = () => Atomics.store(stop, 0, 1);
     signal?.addEventListener('abort', stopAll, { once: true });
-    const run = async <T extends TileState | TileRoundOutput>(t: number, work: TileTask['work']) => {
-      if (this.broken) throw this.broken;
-      const { weights: _, ...spec } = setup.tileSpec(t, targets);
-      const task: TileTask = {
-        engine: options.engine,
-        spec: { ...spec, threads: this.threadsEach },
-        work,
-        stop,
-      };
-      const result = await this.pool.run(task).catch((e: unknown) => {
-        stopAll();
-        throw this.broken ?? toNstError(e);
+    const oneTaskAWorker = pLimit(this.size);
+    const run = <T extends TileState | TileRoundOutput>(t: number, work: () => TileTask['work']) =>
+      oneTaskAWorker(async () => {
+        try {
+          if (this.broken) throw this.broken;
+          const { weights: _, ...spec } = setup.tileSpec(t, targets);
+          const task = {
+            engine: options.engine,
+            spec: { ...spec, threads: this.threadsEach },
+            work: work(),
+            stop,
+          };
+          const result = await this.pool.run(task).catch((e: unknown) => {
+            throw this.broken ?? toNstError(e);
+          });
+          if (!result.ok) throw new NstError(result.code, result.message);
+          return result.value as T;
+        } catch (e) {
+          stopAll();
+          throw e;
+        }
       });
-      if (result.ok) return result.value as T;
-      stopAll();
-      throw new NstError(result.code, result.message);
-    };
     return {
-      evaluate: (t, crop) => run<TileState>(t, { kind: 'evaluate', crop }),
+      evaluate: (t, crop) => run<TileState>(t, () => ({ kind: 'evaluate', crop: crop() })),
       optimise: (t, input) =>
-        run<TileRoundOutput>(t, {
+        run<TileRoundOutput>(t, () => ({
           kind: 'optimise',
           options,
           shares: setup.shares(t),
-          input,
+          input: input(),
           name: tileName(setup.plan, t),
-        }),
+        })),
     };
   }
 

@@ -27,7 +27,7 @@ import { FrameUploads } from './frame-uploads.js';
 import { handOffAtDeadline, handOffToBatch, handOffToTiles } from './hand-off.js';
 import { planRun, type RunPlan } from './plan.js';
 import type { RunContext } from './run-context.js';
-import { capacityHere, defaultTileWorkers, withTileWorkers } from './tile-pool.js';
+import { capacityHere, tileWorkersFor, withTileWorkers } from './tile-pool.js';
 
 /** Runs the job, from its upload (a new job) or from the spec job.json holds. */
 export async function runJob(run: RunContext, request: JobRequest): Promise<JobOutcome> {
@@ -90,8 +90,7 @@ async function resumeFrom({ claim }: RunContext, scales: RunPlan['scales']): Pro
 function tileWorkersOf({ deps }: RunContext, plan: RunPlan): number {
   const wanted = deps.tileWorkers;
   if (wanted === undefined) return 1;
-  if (wanted !== 'auto') return wanted;
-  return defaultTileWorkers(plan.shape, plan.engine, capacityHere(plan.threads));
+  return tileWorkersFor(wanted, plan.shape, plan.engine, capacityHere(plan.threads));
 }
 
 /**

@@ -2,7 +2,6 @@
  * The tile workers of a run on this machine (`--workers`; the CLI and local mode): how many, by default,
  * and the pool's lifetime around the run. The deployed pipeline fans its tiles out over Lambda instead.
  */
-import { freemem } from 'node:os';
 import { estimateMemory } from '../../engine/memory-model.js';
 import { planScales } from '../../engine/schedule.js';
 import { defaultThreads } from '../../engine/threads.js';
@@ -13,11 +12,11 @@ import { NstError } from '../../errors.js';
 import { type JobShape, MEMORY_MARGIN } from './routing.js';
 
 /**
- * Engine threads each tile worker gets at least, by default. With fewer, workers gain nothing over one
- * engine using the threads itself (measured on 2 cores: see tile-workers.ts in the bench notes).
+ * Engine threads each tile worker gets at least, by default: onnxruntime's own threads already use 2 cores
+ * well, so a 2-core machine runs its tiles in turn (the bench measures 1 against 2 workers: --time-sizes).
  */
 export const TILE_WORKER_THREADS = 2;
-/** What a worker holds besides its tile engine: the runtime and its copy of the weights, MiB (measured). */
+/** What a worker holds besides its tile engine: its runtime and its copy of the weights, MiB. */
 const TILE_WORKER_BASE_MB = 400;
 
 /** Tile workers as asked for: a whole number from 1, or 'auto' (defaultTileWorkers). */
@@ -26,38 +25,61 @@ export type TileWorkersWanted = number | 'auto';
 /** Checks a `--workers` value: 'auto' or a whole number from 1. */
 export function parseTileWorkers(raw: unknown): TileWorkersWanted {
   if (raw === undefined || raw === 'auto') return 'auto';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
+  if (typeof raw !== 'string' || !/^[1-9][0-9]*$/.test(raw.trim())) {
     throw new NstError('INVALID_OPTION', `--workers must be a whole number from 1, or auto (got ${raw})`);
   }
-  return n;
+  return Number(raw);
+}
+
+/** What this machine gives tile workers: threads (the option's, else every core) and free memory, MiB. */
+interface Capacity {
+  readonly threads: number;
+  readonly availableMb: number;
 }
 
 /**
- * The workers a job's tiles get here by default: one per TILE_WORKER_THREADS threads, no more than its
- * largest tiled scale has tiles, and no more than the memory left beside the job's own peak holds (each
- * worker adds a tile engine and its base).
+ * The workers a job's tiles get here: as many as asked, but no more than its largest tiled scale has tiles
+ * (one when it has none); by default (auto), also one per TILE_WORKER_THREADS threads, and no more than the
+ * memory left beside the job's own peak holds. Asking for more workers than threads is refused: each needs
+ * a thread of its own.
  */
-export function defaultTileWorkers(
+export function tileWorkersFor(
+  wanted: TileWorkersWanted,
   job: JobShape,
   engine: EngineKind,
-  here: { readonly threads: number; readonly availableMb: number },
+  here: Capacity,
 ): number {
-  const { tileSize } = job.options;
-  const scales = job.scales ?? planScales({ width: job.width, height: job.height, ...job.options });
-  const tiles = tilesOfScales(scales, tileSize);
-  if (engine !== 'onnx' || tiles.length === 0) return 1;
-  const tilesAtOnce = Math.max(...scales.map((_, s) => tiles.filter((t) => t.scale === s).length));
+  if (wanted !== 'auto' && wanted > here.threads) {
+    throw new NstError(
+      'INVALID_OPTION',
+      `--workers ${wanted} is more than the ${here.threads} threads (--threads): each worker needs one`,
+    );
+  }
+  const atOnce = engine === 'onnx' ? tilesAtOnce(job) : 0;
+  if (atOnce === 0) return 1;
+  if (wanted !== 'auto') return Math.min(wanted, atOnce);
   const { peakMb, perWorkerMb } = workerMemory(job, engine);
-  const byMemory = 1 + Math.floor((here.availableMb * MEMORY_MARGIN - peakMb) / perWorkerMb);
+  const byMemory = Math.floor(
+    (here.availableMb * MEMORY_MARGIN - peakMb - TILE_WORKER_BASE_MB) / perWorkerMb,
+  );
   const byCores = Math.floor(here.threads / TILE_WORKER_THREADS);
-  return Math.max(1, Math.min(byCores, byMemory, tilesAtOnce));
+  return Math.max(1, Math.min(byCores, byMemory + 1, atOnce));
 }
 
-/** The memory model's peak of a job run with `workers` tile workers: each beyond the first adds its own. */
+/** The tiles of the job's most tiled scale (0 untiled). */
+function tilesAtOnce(job: JobShape): number {
+  const scales = job.scales ?? planScales({ width: job.width, height: job.height, ...job.options });
+  const tiles = tilesOfScales(scales, job.options.tileSize);
+  return Math.max(0, ...scales.map((_, s) => tiles.filter((t) => t.scale === s).length));
+}
+
+/**
+ * The memory model's peak of a job run with `workers` tile workers: a pool's every worker holds a tile
+ * engine and its base, beside the run's own (whose engine is then idle).
+ */
 export function peakWithWorkers(job: JobShape, engine: EngineKind, workers: number): number {
   const { peakMb, perWorkerMb } = workerMemory(job, engine);
-  return workers > 1 ? Math.ceil(peakMb + (workers - 1) * perWorkerMb) : peakMb;
+  return workers > 1 ? Math.ceil(peakMb + TILE_WORKER_BASE_MB + (workers - 1) * perWorkerMb) : peakMb;
 }
 
 function workerMemory(job: JobShape, engine: EngineKind) {
@@ -65,11 +87,12 @@ function workerMemory(job: JobShape, engine: EngineKind) {
   return { peakMb, perWorkerMb: parts.network + parts.optimiser + TILE_WORKER_BASE_MB };
 }
 
-/** What this machine gives tile workers: the threads (the option's, else every core) and the free memory. */
-export function capacityHere(threads: number | undefined): { threads: number; availableMb: number } {
-  // process.availableMemory() heeds a container's limit; Node before 20.13 has only os.freemem().
-  const bytes = process.availableMemory?.() ?? freemem();
-  return { threads: threads ?? defaultThreads(), availableMb: Math.floor(bytes / 2 ** 20) };
+export function capacityHere(threads: number | undefined): Capacity {
+  // availableMemory() heeds a container's memory limit, where os.freemem() does not.
+  return {
+    threads: threads ?? defaultThreads(),
+    availableMb: Math.floor(process.availableMemory() / 2 ** 20),
+  };
 }
 
 /**

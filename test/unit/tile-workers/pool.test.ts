@@ -24,9 +24,9 @@ afterAll(() => workers.close());
 describe('TileWorkers', () => {
   it('gives each worker its share of the threads', () => {
     expect([workers.size, workers.threadsEach]).toEqual([2, 1]);
-    const single = TileWorkers.start({ weights, workers: 3, threads: 2 });
-    expect(single.threadsEach).toBe(1);
-    return single.close();
+    const three = TileWorkers.start({ weights, workers: 3, threads: 2 });
+    expect(three.threadsEach).toBe(1);
+    return three.close();
   });
 
   it('refuses a pool of no workers', () => {
@@ -35,7 +35,7 @@ describe('TileWorkers', () => {
     );
   });
 
-  it('runs the tiles at once in the workers, to the same picture as in turn on this thread', async () => {
+  it('runs the tiles in the workers, to the same picture as in turn on this thread', async () => {
     const inputs = { content, styles: [style] };
     const context = { weights, scales, tileRoundIterations: ROUND };
     const tiles: number[] = [];
