@@ -16,8 +16,11 @@ import { type JobShape, MEMORY_MARGIN } from './routing.js';
  * well, so a 2-core machine runs its tiles in turn (the bench measures 1 against 2 workers: --time-sizes).
  */
 export const TILE_WORKER_THREADS = 2;
-/** What a worker holds besides its tile engine: its runtime and its copy of the weights, MiB. */
-const TILE_WORKER_BASE_MB = 400;
+/**
+ * What a worker holds besides its tile engine's activations, MiB: its runtime and its copy of the weights
+ * (measured: 106 MB a worker before its first engine, real weights) and its session's copy (80 MB).
+ */
+const TILE_WORKER_BASE_MB = 200;
 
 /** Tile workers as asked for: a whole number from 1, or 'auto' (defaultTileWorkers). */
 export type TileWorkersWanted = number | 'auto';
