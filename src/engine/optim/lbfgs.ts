@@ -17,8 +17,9 @@
  * - step: |x_new - x_old|_inf <= tolerance.change (default 1e-9): x no longer moves;
  * - loss: |f_new - f_old| <= tolerance.change * max(|f_old|, |f_new|, 1): relative (like SciPy's ftol)
  *   because style losses run from 1e5 to 1e12, where torch's absolute test would never fire; the step and
- *   loss tests skip the first fixed step, whose length lr / |g|_1 shrinks with the image: at 1024 px it
- *   moved the loss by under 1e-9 of itself, and the final scale stopped after one iteration;
+ *   loss tests skip fixed steps taken with an empty history (probes of length lr / |g|_1, which shrinks
+ *   with the image: at 1024 px one moved the loss by under 1e-9 of itself, and final scales stopped after
+ *   one iteration, or after three when the first probe's pair was refused and the next step probed again);
  * - direction: the search direction no longer descends (g'd > -tolerance.change) even as steepest descent.
  *
  * Memory: x, its gradient, the direction (and for the line search a trial point and one kept gradient),
@@ -52,6 +53,8 @@ export const LBFGS_DEFAULTS = {
  * absolute 1e-10).
  */
 const CURVATURE_EPSILON = 1e-8;
+/** How much longer each probe is than the last whose curvature pair was refused. */
+const PROBE_GROWTH = 10;
 
 export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
   readonly x: Float32Array;
@@ -67,6 +70,8 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
   /** The evaluation at x; undefined until the first step evaluates x0. */
   private current: E | undefined;
   private iteration = 0;
+  /** The next probe's length, in units of lr / |g|_1 (grows while probes' pairs are refused). */
+  private probeLength = 1;
   private lineBuffers: { trial: Float32Array; kept: Float32Array } | undefined;
 
   constructor(
@@ -109,12 +114,15 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
     const gtd = this.searchDirection();
     if (gtd > -this.changeTolerance) return { evaluation: before, evaluations, converged: true };
 
-    const t = (this.history.empty ? Math.min(1, 1 / sumAbs(this.g)) : 1) * this.learningRate;
-    // The first fixed step is a scale-free probe of length lr / |g|_1: at print sizes |g|_1 is so large that
-    // it barely changes the loss, which says nothing about convergence (a line search sizes its own step).
-    const probing = this.iteration === 0 && this.lineSearch === 'none';
+    const t = (this.history.empty ? Math.min(1, this.probeLength / sumAbs(this.g)) : 1) * this.learningRate;
+    // A fixed step with an empty history is a scale-free probe of length lr / |g|_1: at print sizes |g|_1 is
+    // so large that it barely changes the loss, which says nothing about convergence (a line search sizes
+    // its own step). Not only the first: a probe whose pair fails the curvature test leaves the history
+    // empty, and the next step probes again, ten times longer.
+    const probing = this.history.empty && this.lineSearch === 'none';
     const moved = this.lineSearch === 'none' ? await this.fixedStep(t) : await this.lineSearchStep(t, gtd);
-    this.history.push(this.d, moved.grad, this.g);
+    const stored = this.history.push(this.d, moved.grad, this.g);
+    if (probing) this.probeLength = stored ? 1 : this.probeLength * PROBE_GROWTH;
     this.g.set(moved.grad);
     this.current = moved.evaluation;
     this.iteration++;
