@@ -16,24 +16,29 @@ export function averageDecay(options: StylizeOptions): number {
 }
 
 /** The optimiser's settings among the options (unset ones take the optimiser's defaults). */
-function optimiserOptions(options: StylizeOptions): LbfgsOptions | AdamOptions {
+function optimiserOptions(options: StylizeOptions, gamma: number | undefined): LbfgsOptions | AdamOptions {
   const learningRate = options.learningRate === undefined ? {} : { learningRate: options.learningRate };
   if (options.optimizer === 'adam') return learningRate;
-  return { ...learningRate, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
+  const scale = gamma === undefined ? {} : { gamma };
+  return { ...learningRate, ...scale, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
 }
 
-/** With averaging, the optimiser's x is the average: what checkpoints, frames and a scale's result hold. */
+/**
+ * With averaging, the optimiser's x is the average: what checkpoints, frames and a scale's result hold.
+ * `gamma`: L-BFGS's inverse Hessian scale from an earlier run on a similar objective (Optimiser.gamma).
+ */
 export function optimiserFor(
   options: StylizeOptions,
   x0: Float32Array,
   engine: StyleEngine,
+  gamma?: number,
 ): Optimiser<LossAndGradient> {
   return averageIterates(
     createOptimiser<LossAndGradient>(
       options.optimizer,
       x0,
       (v) => engine.lossAndGradient(v),
-      optimiserOptions(options),
+      optimiserOptions(options, gamma),
     ),
     averageDecay(options),
   );

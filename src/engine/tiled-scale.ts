@@ -10,7 +10,9 @@
  *      gradient at the start is then exactly the whole image's, the tiles' aims add up to R, and a fixed
  *      point of the rounds is the untiled optimum;
  *   2. each tile runs TILE_ROUND_ITERATIONS iterations on its own engine (independently: in a fan-out they
- *      run in parallel), then reports its pixels and its contributions at them;
+ *      run in parallel), then reports its pixels and its contributions at them. Its optimiser restarts
+ *      each round (its curvature pairs are image-sized), but an L-BFGS tile keeps its inverse Hessian's
+ *      scale from round to round, so only a scale's first round spends an iteration on a probe step;
  *   3. the tiles' pixels blend into the next whole image with their weights, and their contributions sum
  *      to the next round's G_all.
  *
@@ -186,6 +188,8 @@ export async function optimiseTiled(
   // Tile rounds are counted over the whole scale, also when it resumed part-way.
   const total = rounds.count * tileCount;
   let [x, done, terms] = [x0, 0, initial];
+  // Each tile's optimiser scale, carried from round to round (none at the scale's or a resume's start).
+  let gammas: readonly (number | undefined)[] = [];
   for (let round = rounds.of(startIteration); done < iterations; round++) {
     // A checkpoint inside a round (none of the rounds' own) shifts the rounds after it; the last is shorter.
     const length = Math.min(rounds.length, iterations - done);
@@ -194,10 +198,11 @@ export async function optimiseTiled(
       tilesDone += 1;
       if (tilesDone < tileCount) scale.onTile?.(terms, { done: round * tileCount + tilesDone, total });
     };
-    const from = { x, standing, iterations: length };
+    const from = { x, standing, gammas, iterations: length };
     const next = await stopsAt(scale, stopped(done, x), () => runRound(scale, from, onTile));
     x = next.x;
-    standing = standingOf(next.states);
+    standing = standingOf(next.outputs.map((o) => o.state));
+    gammas = next.outputs.map((o) => o.gamma);
     done += length;
     terms = wholeTerms(scale, standing, targets);
     scale.onRound?.(done, terms, x, { done: (round + 1) * tileCount, total });
@@ -356,9 +361,14 @@ export function evaluateTiles(
 /** One round: every tile optimised against the residual frozen at its start, then blended. */
 async function runRound(
   scale: TiledScale,
-  from: { readonly x: Float32Array; readonly standing: Standing; readonly iterations: number },
+  from: {
+    readonly x: Float32Array;
+    readonly standing: Standing;
+    readonly gammas: readonly (number | undefined)[];
+    readonly iterations: number;
+  },
   tileDone: () => void,
-): Promise<{ x: Float32Array; states: TileState[] }> {
+): Promise<{ x: Float32Array; outputs: TileRoundOutput[] }> {
   const { plan } = scale;
   const residual = residualOf(scale.targets, from.standing.all);
   // Tiles that finish after another failed are not progress: the round is lost.
@@ -370,6 +380,7 @@ async function runRound(
         grams: from.standing.states[t].grams,
         residual,
         iterations: from.iterations,
+        gamma: from.gammas[t],
       });
       try {
         const output = await scale.tiles.optimise(t, input);
@@ -386,7 +397,7 @@ async function runRound(
       plan,
       outputs.map((o) => o.pixels),
     ),
-    states: outputs.map((o) => o.state),
+    outputs,
   };
 }
 
@@ -400,11 +411,15 @@ export interface TileRoundInput {
   /** A - G_all at the round's start, one per style region and layer (residualOf). */
   readonly residual: readonly Float32Array[];
   readonly iterations: number;
+  /** L-BFGS's inverse Hessian scale at the end of the tile's previous round (none in a scale's first). */
+  readonly gamma?: number;
 }
 
 export interface TileRoundOutput {
   readonly pixels: Float32Array;
   readonly state: TileState;
+  /** L-BFGS's inverse Hessian scale at the end of the round, for the tile's next round. */
+  readonly gamma?: number;
 }
 
 /**
@@ -421,7 +436,9 @@ export async function optimiseTile(
   name = 'a tile',
 ): Promise<TileRoundOutput> {
   engine.setStyleTargets(input.residual.map((r, i) => aim(input.grams[i], shares[i], r)));
-  const optimiser = optimiserFor(options, input.start, engine);
+  // Each round restarts the optimiser on a slightly moved aim; L-BFGS given the gamma the tile's last round
+  // ended with skips the probe step a restart would take (one iteration of a round's few).
+  const optimiser = optimiserFor(options, input.start, engine, input.gamma);
   for (let k = 0; k < input.iterations; k++) {
     const step = await optimiser.step();
     if (!Number.isFinite(step.evaluation.loss)) {
@@ -431,7 +448,7 @@ export async function optimiseTile(
     stop();
   }
   const pixels = optimiser.x;
-  return { pixels, state: await engine.evaluateTile(pixels) };
+  return { pixels, state: await engine.evaluateTile(pixels), gamma: optimiser.gamma };
 }
 
 /** The round's image: the tiles' pixels blended with their weights (which add up to 1 everywhere). */

@@ -38,10 +38,14 @@ export const MIN_TILE_SIZE = 2 * TILE_OVERLAP;
 export const MAX_TILE_SIZE = 4096;
 
 /**
- * Iterations each tile runs against one frozen residual. Shorter rounds track the untiled optimum more
- * closely; each round costs every tile one engine build and one extra evaluation (tiled-scale.ts).
+ * Iterations each tile runs against one frozen residual. Shorter rounds follow the whole image's residual
+ * more closely, but each round restarts every tile's optimiser (its curvature pairs are lost) and costs
+ * one engine build and one extra evaluation (tiled-scale.ts). Measured on tubingen x The Starry Night at
+ * 512 px in 256 px tiles (L-BFGS keeping its scale across rounds), against the untiled run: rounds of 20
+ * came closer than rounds of 10 in every term (total loss +8.4% against +9.2%, content +10.2% against
+ * +11.6%, tile colours within 6.4 levels against 7.1).
  */
-export const TILE_ROUND_ITERATIONS = 10;
+export const TILE_ROUND_ITERATIONS = 20;
 
 /** The rounds of a tiled scale: the one home of their arithmetic (the CLI's, the fan-out's, the cost model's). */
 export interface TileRounds {

@@ -306,7 +306,7 @@ describe('nst stylize', () => {
     expect(plan.tiles.at(-1)).toEqual(last);
     expect(plan.peakMemoryMb).toBeLessThan(untiled.peakMemoryMb / 5);
     expect(await dryRun('--size', '4096', '--tile-size', '1024')).toMatch(
-      /4096x\d+ x 100 iterations as 20 tiles in 10 rounds/,
+      /4096x\d+ x 100 iterations as 20 tiles in 5 rounds/,
     );
     // Each tile worker beyond the first holds a tile engine of its own.
     const [one, two] = await Promise.all(

@@ -13,6 +13,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
 import type { TilesState } from '../../src/jobs/tiled/execution.js';
+import { getArrays, tileObjectKeys } from '../../src/jobs/tiled/tile-objects.js';
 import { readJson } from '../helpers/local-s3.js';
 import { tilesDefinition } from '../helpers/tiles-definition.js';
 import { captured, lambdaContext, png, TOPIC, testHandler, usePipelineFixture } from './harness.js';
@@ -21,11 +22,11 @@ const fixture = usePipelineFixture();
 const definition = tilesDefinition();
 const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:nst-tiles';
 
-/** 144 px whole, then 288x240 as 2 tiles of 256 px (overlapping by 128) in two rounds (10 iterations, then 1). */
+/** 144 px whole, then 288x240 as 2 tiles of 256 px (overlapping by 128) in two rounds (20 iterations, then 1). */
 const TILED = {
   'nst-size': '288',
   'nst-min-size': '144',
-  'nst-iterations': '1,11',
+  'nst-iterations': '1,21',
   'nst-tile-size': '256',
   'nst-engine': 'onnx',
   'nst-threads': '2',
@@ -105,10 +106,19 @@ describe('a tiled job through the tiles state machine', () => {
     const done = await manifestOf(jobId);
     expect(done.status).toBe('succeeded');
     expect(done.output).toMatchObject({ width: 288, height: 240 });
-    expect(done.iterations).toBe(12);
+    expect(done.iterations).toBe(22);
     expect(done.progress).toMatchObject({ scaleIndex: 1, tiles: { done: 4, total: 4 }, percent: 100 });
     const result = await fixture.server.store.get(done.output!.key);
     expect(await sharp(result!.body).metadata()).toMatchObject({ width: 288, height: 240 });
+    // Each tile's second round starts from the L-BFGS scale its first ended with, as in-process rounds do.
+    const keys = tileObjectKeys(jobId, 1);
+    for (const t of [0, 1]) {
+      const [, ended] = (await getArrays(fixture.server.store, keys.output(0, t))).slice(1);
+      const [, carried] = await getArrays(fixture.server.store, keys.input(1, t));
+      expect(ended).toHaveLength(1);
+      expect(ended[0]).toBeGreaterThan(0);
+      expect(Array.from(carried)).toEqual(Array.from(ended));
+    }
     const published = sns.calls.filter((c) => c.input.TopicArn === TOPIC);
     expect(published).toHaveLength(1);
     expect(String(published[0].input.Message)).toContain('succeeded');

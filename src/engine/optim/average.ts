@@ -46,6 +46,10 @@ class AveragedOptimiser<E extends Evaluation> implements Optimiser<E> {
     this.x = Float32Array.from(inner.x);
   }
 
+  get gamma(): number | undefined {
+    return this.inner.gamma;
+  }
+
   async step(): Promise<StepResult<E>> {
     const result = await this.inner.step();
     this.samples++;

@@ -5,8 +5,9 @@
  * a history reset instead of stopping when the direction stops descending).
  *
  * Step policy:
- * - `lineSearch: 'none'` (default, jcjohnson's fixed step): t = min(1, 1/|g|_1) * lr while the history
- *   is empty (the raw gradient's scale is arbitrary), then t = lr. Each step evaluates the objective
+ * - `lineSearch: 'none'` (default, jcjohnson's fixed step): t = min(1, 1/|g|_1) * lr while no curvature
+ *   pair has set the inverse Hessian's scale (the raw gradient's scale is arbitrary), then t = lr. A run
+ *   given the scale of an earlier run (`gamma`: a tiled scale's next round) starts at t = lr. Each step evaluates the objective
  *   once, at the new iterate; the next step reuses that evaluation. The first step also evaluates x0, so
  *   it costs two. A fixed step can diverge on badly scaled problems; style transfer is known to be fine.
  * - `lineSearch: 'strong-wolfe'`: torch's `_strong_wolfe` (cubic interpolation, c1 = 1e-4, c2 = 0.9), at
@@ -100,6 +101,11 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
     this.g = new Float32Array(x0.length);
     this.d = new Float32Array(x0.length);
     this.history = new CurvatureHistory(historySize, x0.length);
+    if (options.gamma !== undefined) this.history.gamma = positive('L-BFGS gamma', options.gamma);
+  }
+
+  get gamma(): number | undefined {
+    return this.history.gamma;
   }
 
   async step(): Promise<StepResult<E>> {
@@ -114,12 +120,13 @@ export class Lbfgs<E extends Evaluation> implements Optimiser<E> {
     const gtd = this.searchDirection();
     if (gtd > -this.changeTolerance) return { evaluation: before, evaluations, converged: true };
 
-    const t = (this.history.empty ? Math.min(1, this.probeLength / sumAbs(this.g)) : 1) * this.learningRate;
-    // A fixed step with an empty history is a scale-free probe of length lr / |g|_1: at print sizes |g|_1 is
-    // so large that it barely changes the loss, which says nothing about convergence (a line search sizes
-    // its own step). Not only the first: a probe whose pair fails the curvature test leaves the history
-    // empty, and the next step probes again, ten times longer.
-    const probing = this.history.empty && this.lineSearch === 'none';
+    const scaled = this.history.gamma !== undefined;
+    const t = (scaled ? 1 : Math.min(1, this.probeLength / sumAbs(this.g))) * this.learningRate;
+    // A fixed step without a scale is a scale-free probe of length lr / |g|_1: at print sizes |g|_1 is so
+    // large that it barely changes the loss, which says nothing about convergence (a line search sizes its
+    // own step). Not only the first: a probe whose pair fails the curvature test leaves the scale unset,
+    // and the next step probes again, ten times longer.
+    const probing = !scaled && this.lineSearch === 'none';
     const moved = this.lineSearch === 'none' ? await this.fixedStep(t) : await this.lineSearchStep(t, gtd);
     const stored = this.history.push(this.d, moved.grad, this.g);
     if (probing) this.probeLength = stored ? 1 : this.probeLength * PROBE_GROWTH;
@@ -214,8 +221,11 @@ class CurvatureHistory {
   private readonly alpha: Float64Array;
   private start = 0;
   private count = 0;
-  /** Initial inverse Hessian scale H0 = gamma I, gamma = s'y / y'y of the newest pair. */
-  private gamma = 1;
+  /**
+   * Initial inverse Hessian scale H0 = gamma I: s'y / y'y of the newest pair, or one given at the start;
+   * undefined (H0 = I) until then.
+   */
+  gamma: number | undefined;
 
   constructor(
     private readonly size: number,
@@ -232,7 +242,7 @@ class CurvatureHistory {
   clear(): void {
     this.start = 0;
     this.count = 0;
-    this.gamma = 1;
+    this.gamma = undefined;
   }
 
   /** Adds the pair (s, y = gNew - gOld) when its curvature is trustworthy (see CURVATURE_EPSILON). */
@@ -269,7 +279,8 @@ class CurvatureHistory {
       this.alpha[j] = this.rho[j] * dot(this.s[j], d);
       axpy(-this.alpha[j], this.y[j], d);
     }
-    if (this.gamma !== 1) for (let i = 0; i < d.length; i++) d[i] *= this.gamma;
+    const { gamma } = this;
+    if (gamma !== undefined) for (let i = 0; i < d.length; i++) d[i] *= gamma;
     for (let k = 0; k < this.count; k++) {
       const j = (this.start + k) % this.size;
       const beta = this.rho[j] * dot(this.y[j], d);

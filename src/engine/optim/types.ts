@@ -28,6 +28,11 @@ export interface StepResult<E extends Evaluation = Evaluation> {
 export interface Optimiser<E extends Evaluation = Evaluation> {
   /** Current iterate. The optimiser owns it; read it, don't mutate it. */
   readonly x: Float32Array;
+  /**
+   * L-BFGS: the inverse Hessian's scale gamma = s'y / y'y of its newest curvature pair, which a restart on a
+   * similar objective may start from (LbfgsOptions.gamma). Undefined before the first pair, and for Adam.
+   */
+  readonly gamma?: number;
   step(): Promise<StepResult<E>>;
 }
 
@@ -42,6 +47,11 @@ export interface LbfgsOptions {
   lineSearch?: 'none' | 'strong-wolfe';
   /** gradient: |g|_inf at or below it converges (default 1e-5). change: step and loss-change tolerance (default 1e-9). */
   tolerance?: { gradient?: number; change?: number };
+  /**
+   * The inverse Hessian's scale to start from (Optimiser.gamma of an earlier run on a similar objective):
+   * the first step is then -gamma g at step length lr instead of a probe. Unset: the first step probes.
+   */
+  gamma?: number;
 }
 
 export interface AdamOptions {

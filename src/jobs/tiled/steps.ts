@@ -42,7 +42,15 @@ import { outputKeys } from '../spec/keys.js';
 import type { JobSpec } from '../spec/spec.js';
 import { scaleAndRound, type TilesNext, type TilesState } from './execution.js';
 import { type OpenedScale, openScale } from './opened-scale.js';
-import { getArrays, putArrays, type ScaleTerms, termsArray, termsOf } from './tile-objects.js';
+import {
+  gammaArray,
+  gammaOf,
+  getArrays,
+  putArrays,
+  type ScaleTerms,
+  termsArray,
+  termsOf,
+} from './tile-objects.js';
 
 /** What a control step decided: the execution's next state, and the job's outcome for the log. */
 interface StepEnd {
@@ -118,7 +126,7 @@ export function prepareScale(
     const inTurn = tilesInTurn(scale.setup, scale.plan.options, targets, stop);
     const states = await evaluateTiles({ plan: scale.setup.plan, tiles: inTurn }, x);
     const standing = standingOf(states);
-    await writeRoundInputs(run, scale, round, x, states, residualOf(targets, standing.all));
+    await writeRoundInputs(run, scale, round, x, states, [], residualOf(targets, standing.all));
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
     await putTerms(run, scale, { initial: terms, latest: terms });
     const next: TilesNext = checkpoint.iteration < scale.scale.iterations ? 'tiles' : 'join';
@@ -144,11 +152,12 @@ export async function runTile(
   const scale = await openScale(deps, store, { jobId: state.jobId, spec: manifest.spec }, scaleIndex);
   if (tile >= scale.setup.plan.tiles.length)
     throw new NstError('INTERNAL', `tile ${tile} of a ${scale.setup.plan.tiles.length}-tile scale`);
-  const [start, ...grams] = await getArrays(store, scale.keys.input(round, tile));
+  const [start, gamma, ...grams] = await getArrays(store, scale.keys.input(round, tile));
   const residual = await getArrays(store, scale.keys.residual(round));
   const engine = await scale.setup.tileEngine(tile, residual);
   try {
-    const input = { start, grams, residual, iterations: scale.rounds.iterationsOf(round) };
+    const iterations = scale.rounds.iterationsOf(round);
+    const input = { start, grams, residual, iterations, gamma: gammaOf(gamma) };
     const name = tileName(scale.setup.plan, tile);
     const out = await optimiseTile(
       engine,
@@ -161,6 +170,7 @@ export async function runTile(
     await putArrays(store, scale.keys.output(round, tile), [
       out.pixels,
       termsArray(out.state.terms),
+      gammaArray(out.gamma),
       ...out.state.grams,
     ]);
   } finally {
@@ -188,7 +198,8 @@ export function reduceRound(
       tiles,
       outputs.map(([pixels]) => pixels),
     );
-    const states: TileState[] = outputs.map(([, terms, ...grams]) => ({ grams, terms: termsOf(terms) }));
+    const states: TileState[] = outputs.map(([, terms, , ...grams]) => ({ grams, terms: termsOf(terms) }));
+    const gammas = outputs.map(([, , gamma]) => gammaOf(gamma));
     const standing = standingOf(states);
     const targets = await getArrays(claim.store, scale.keys.targets);
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
@@ -202,7 +213,8 @@ export function reduceRound(
     await putTerms(run, scale, { initial: previous.initial, latest: terms });
     job.progress(roundProgress(run, scale, round, iteration, terms));
     const more = round + 1 < scale.rounds.count;
-    if (more) await writeRoundInputs(run, scale, round + 1, x, states, residualOf(targets, standing.all));
+    if (more)
+      await writeRoundInputs(run, scale, round + 1, x, states, gammas, residualOf(targets, standing.all));
     const at = { ...state, round: round + 1 };
     return handBack(
       run,
@@ -297,20 +309,26 @@ async function checkpointedScale(run: RunContext, spec: JobSpec, scaleIndex: num
   return { checkpoint: loaded.checkpoint, scale };
 }
 
-/** Round r's inputs: each tile's crop of x with its contributions, and the residual. */
+/**
+ * Round r's inputs: each tile's crop of x with its optimiser's scale from the round before (none in a
+ * scale's first round) and its contributions, and the residual.
+ */
 async function writeRoundInputs(
   { claim }: RunContext,
   scale: OpenedScale,
   round: number,
   x: Float32Array,
   states: readonly TileState[],
+  gammas: readonly (number | undefined)[],
   residual: readonly Float32Array[],
 ): Promise<void> {
   const { plan } = scale.setup;
   await claim.lock.fence();
   await putArrays(claim.store, scale.keys.residual(round), residual);
-  for (const [t, tile] of plan.tiles.entries())
-    await putArrays(claim.store, scale.keys.input(round, t), [cropTile(x, plan, tile), ...states[t].grams]);
+  for (const [t, tile] of plan.tiles.entries()) {
+    const input = [cropTile(x, plan, tile), gammaArray(gammas[t]), ...states[t].grams];
+    await putArrays(claim.store, scale.keys.input(round, t), input);
+  }
 }
 
 /** The scale's image as the checkpoint keeps it (RGB 0..255, unclamped). */

@@ -4,9 +4,10 @@
  * step overwrites its own objects:
  * - targets.f32: the paintings' Gram targets A at the scale (prepare);
  * - r<round>/residual.f32: A - G_all at the round's start (prepare, then each reduce);
- * - r<round>/in-<t>.f32: tile t's start, its crop of the round's image, then its contributions G_t;
- * - r<round>/out-<t>.f32: tile t's pixels after the round, its content, style, TV and total terms, then
- *   its contributions at those pixels;
+ * - r<round>/in-<t>.f32: tile t's start, its crop of the round's image, then its optimiser's scale from
+ *   the round before (gammaArray), then its contributions G_t;
+ * - r<round>/out-<t>.f32: tile t's pixels after the round, its content, style, TV and total terms, its
+ *   optimiser's scale, then its contributions at those pixels;
  * - terms.json: the whole image's loss terms at the scale's start and after its latest round.
  */
 import { endianness } from 'node:os';
@@ -80,6 +81,11 @@ export const termsOf = (a: Float32Array): LossTerms => ({
   tv: a[2],
   total: a[3],
 });
+
+/** L-BFGS's scale gamma (TileRoundOutput.gamma) as none or one float, and back. */
+export const gammaArray = (gamma: number | undefined): Float32Array =>
+  gamma === undefined ? new Float32Array(0) : Float32Array.of(gamma);
+export const gammaOf = (a: Float32Array): number | undefined => (a.length === 0 ? undefined : a[0]);
 
 /** The whole image's terms at a tiled scale's start and after its latest round. */
 export interface ScaleTerms {

@@ -80,7 +80,7 @@ describe('cost model with tiles', () => {
     const tiled = estimateCost({ ...costing, scales, tileSize: 1024 });
     const whole = estimateCost({ ...costing, scales });
     expect(tiled.scales[0]).toEqual(whole.scales[0]);
-    expect(tiled.scales[1]).toMatchObject({ tiles: 6, rounds: 10 });
+    expect(tiled.scales[1]).toMatchObject({ tiles: 6, rounds: 5 });
     // The overlaps and each round's engines cost more than the untiled scale would.
     expect(tiled.scales[1].seconds).toBeGreaterThan(whole.scales[1].seconds);
     expect(tiled.scales[1].seconds).toBeLessThan(2 * whole.scales[1].seconds);

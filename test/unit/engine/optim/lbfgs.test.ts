@@ -85,6 +85,28 @@ describe('L-BFGS', () => {
     expect(Math.max(...Array.from(optimiser.x, Math.abs))).toBeLessThan(0.6);
   });
 
+  it('reports its scale gamma, and a restart given it takes a real first step instead of a probe', async () => {
+    // 4 |x|^2 / 2 from x = 1: s'y / y'y of any pair is 1/4, so the restart's first step, -gamma g at
+    // lr 1, lands on the minimum; a restart without it probes a step of 1/|g|_1.
+    const n = 100;
+    const objective: Objective = async (x) => ({
+      loss: 2 * dot(x, x),
+      grad: Float32Array.from(x, (v) => 4 * v),
+    });
+    const first = createOptimiser('lbfgs', new Float32Array(n).fill(1), objective);
+    expect(first.gamma).toBeUndefined();
+    await first.step();
+    expect(first.gamma).toBeCloseTo(0.25, 6);
+
+    const x0 = new Float32Array(n).fill(1);
+    const restarted = createOptimiser('lbfgs', x0, objective, { gamma: first.gamma });
+    const step = await restarted.step();
+    expect(step.evaluation.loss).toBeLessThan(1e-10);
+    const probing = createOptimiser('lbfgs', x0, objective);
+    expect((await probing.step()).evaluation.loss).toBeGreaterThan(0.9 * 2 * n);
+    expect(() => createOptimiser('lbfgs', x0, objective, { gamma: 0 })).toThrow(/gamma/);
+  });
+
   it('with history 5 takes hundreds of steps through its ring buffer and still converges', async () => {
     const { objective, xStar } = quadratic(50, 1e3);
     const optimiser = createOptimiser('lbfgs', new Float32Array(50), objective, { historySize: 5 });
