@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { createEngine, createTileEngine } from '../../../src/engine/index.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
 import type { Scale } from '../../../src/engine/schedule.js';
-import { type Progress, StylizeAborted, stylize } from '../../../src/engine/stylize.js';
+import { type Progress, stylize } from '../../../src/engine/stylize.js';
 import type { EngineChoice, EngineSpec, TileEngineSpec } from '../../../src/engine/types.js';
 import { generateVggWeights } from '../../../src/engine/vgg.js';
 import { photoLike } from '../../helpers/images.js';
+import { abortedAtFirstTile } from '../../helpers/tiled-runs.js';
 
 const weights = generateVggWeights(5);
 const content = photoLike(320, 272, 1);
@@ -92,27 +93,14 @@ describe('stylize with tiles', () => {
 
   it('stops between tiles with a checkpoint of the whole image at the round under way', async () => {
     // Aborted after the first tile of the first round: the round is lost, the scale's start is kept.
-    const stop = new AbortController();
-    const run = stylize({ content, styles: [style] }, options, {
-      weights,
-      scales,
-      tileRoundIterations: ROUND,
-      signal: stop.signal,
-      onProgress: (p) => {
-        if (p.tiles?.done === 1) stop.abort();
-      },
-    });
-    const aborted = await run.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(aborted).toBeInstanceOf(StylizeAborted);
-    expect((aborted as StylizeAborted).checkpoint).toMatchObject({
+    const context = { weights, scales, tileRoundIterations: ROUND };
+    const aborted = await abortedAtFirstTile({ content, styles: [style] }, options, context);
+    expect(aborted.checkpoint).toMatchObject({
       scaleIndex: 1,
       iteration: 0,
       image: { width: 320, height: 272 },
     });
-    expect((aborted as StylizeAborted).iterationsRun).toBe(scales[0].iterations);
+    expect(aborted.iterationsRun).toBe(scales[0].iterations);
   }, 120_000);
 
   it('refuses tiles on the tfjs engine, which optimises whole images only', async () => {
