@@ -104,11 +104,12 @@ function validateOptions(flags: Record<string, unknown>): StylizeOptions {
 export async function runStylize(flags: StylizeFlags): Promise<void> {
   const given = stylizeRequest(flags);
   const decoded = await decodeInputs(given.input, given.output);
-  const options = await withDefaultTileSize(decoded, given.options);
-  const workers = await workersOf(decoded, options, given.workers);
+  const engine = await resolveEngineKind(given.options.engine);
+  const options = withDefaultTileSize(decoded, given.options, engine);
+  const workers = workersOf(decoded, options, engine, given.workers);
   const request = { ...given, options, workers };
   if (flags.dryRun) {
-    printPlan(await plan(decoded, request.options, workers), Boolean(flags.json));
+    printPlan(await plan(decoded, request.options, engine, workers), Boolean(flags.json));
     return;
   }
   const weights = await loadWeights(resolveWeightsDir({ flag: flags.weights }));
@@ -118,12 +119,12 @@ export async function runStylize(flags: StylizeFlags): Promise<void> {
 }
 
 /** The tile workers of this run: as asked or, by default, what this machine allows (tileWorkersFor). */
-async function workersOf(
+function workersOf(
   decoded: DecodedInputs,
   options: StylizeOptions,
+  engine: EngineKind,
   wanted: TileWorkersWanted,
-): Promise<number> {
-  const engine = await resolveEngineKind(options.engine);
+): number {
   const job = jobShape(decoded, options, resultSize(decoded.content, options));
   return tileWorkersFor(wanted, job, engine, capacityHere(options.threads));
 }
@@ -132,8 +133,11 @@ async function workersOf(
  * Without --tile-size, a run too large to fit a default Lambda function whole (the stack's memory) gets the
  * largest tiles that do, as the pipeline would give it: the CLI and the pipeline run the same plan.
  */
-async function withDefaultTileSize(decoded: DecodedInputs, options: StylizeOptions): Promise<StylizeOptions> {
-  const engine = await resolveEngineKind(options.engine);
+function withDefaultTileSize(
+  decoded: DecodedInputs,
+  options: StylizeOptions,
+  engine: EngineKind,
+): StylizeOptions {
   const size = resultSize(decoded.content, options);
   return withTileSizeToFit(decoded, options, engine, size, PIPELINE_DEFAULTS.memoryMb);
 }
@@ -351,24 +355,28 @@ interface Plan {
 
 const AWS_ROUTES = { here: 'lambda', batch: 'batch', tiles: 'tiles', 'too-large': 'too-large' } as const;
 
-async function plan(decoded: DecodedInputs, options: StylizeOptions, workers: number): Promise<Plan> {
+async function plan(
+  decoded: DecodedInputs,
+  options: StylizeOptions,
+  engine: EngineKind,
+  workers: number,
+): Promise<Plan> {
   const { width, height } = resultSize(decoded.content, options);
   const threads = options.threads ?? defaultThreads();
   const available = await availableEngines();
   const shape = jobShape(decoded, options, { width, height });
   const estimates: Plan['estimates'] = {};
   // Tiles run on the onnx engine only (the tfjs engine refuses them).
-  for (const engine of available.filter((kind) => !options.tileSize || kind === 'onnx')) {
+  for (const kind of available.filter((k) => !options.tileSize || k === 'onnx')) {
     const { extraRegions } = shape;
     const { tileSize } = options;
-    const costing = { width, height, options, engine, threads, extraRegions, tileSize };
+    const costing = { width, height, options, engine: kind, threads, extraRegions, tileSize };
     const { seconds, scales } = estimateCost(costing);
-    estimates[engine] = {
+    estimates[kind] = {
       seconds: Math.round(seconds),
       scales: scales.map((s) => ({ ...s, seconds: Number(s.seconds.toFixed(1)) })),
     };
   }
-  const engine = await resolveEngineKind(options.engine);
   const deployed = deployedRoute(shape);
   const tiles = tilesOfScales(planScales({ width, height, ...options }), options.tileSize);
   const seconds = (fit: Fit) => Math.round(remainingSeconds(fit.estimate));

@@ -24,7 +24,7 @@ export const TILE_WORKER_THREADS = 2;
  */
 const TILE_WORKER_BASE_MB = 200;
 
-/** Tile workers as asked for: a whole number from 1, or 'auto' (defaultTileWorkers). */
+/** Tile workers as asked for: a whole number from 1, or 'auto' (what this machine allows: tileWorkersFor). */
 export type TileWorkersWanted = number | 'auto';
 
 /** Checks a `--workers` value: 'auto' or a whole number from 1. */
