@@ -286,7 +286,7 @@ export interface MachineTime {
   readonly height: number;
   readonly tileSize: number;
   readonly workers: number;
-  /** The short run measured: one iteration a scale, then one round of the last scale. */
+  /** The short run measured: one iteration a scale, then SHORT_LAST_ITERATIONS at the last. */
   readonly shortSeconds: number;
   readonly peakRssMb: number;
   /** The default run, projected: the cost model's estimate times the short run's measured/estimated. */
@@ -294,10 +294,16 @@ export interface MachineTime {
 }
 
 /**
+ * Iterations the short run gives the last scale: one round, shortened (a round's engine builds and extra
+ * evaluations are all there; at 4096 px a whole round of 35 tiles takes half an hour on 2 cores).
+ */
+const SHORT_LAST_ITERATIONS = Math.min(5, TILE_ROUND_ITERATIONS);
+
+/**
  * The wall time of a default run at `size` on this machine with `workers` tile workers, without running it
  * whole (4096 px takes hours on 2 cores): a short run of the same plan (the default tile size; one iteration
- * a scale, then one round at the last) is measured, and the cost model's estimate of the default run is
- * scaled by how the short run's measurement compares with its own estimate.
+ * a scale, then SHORT_LAST_ITERATIONS at the last) is measured, and the cost model's estimate of the default
+ * run is scaled by how the short run's measurement compares with its own estimate.
  */
 export async function timeOnMachine(setup: TilesSetup, size: number, workers: number): Promise<MachineTime> {
   const pair = { content: 'tubingen', style: 'starry_night' };
@@ -313,7 +319,7 @@ export async function timeOnMachine(setup: TilesSetup, size: number, workers: nu
   const dims = resultSize(decoded.content, full);
   const tileSize = tileSizeToFit(jobShape(decoded, full, dims), 'onnx', PIPELINE_DEFAULTS.memoryMb) ?? size;
   const scales = planScales({ ...dims, ...full });
-  const iterations = scales.map((_, s) => (s === scales.length - 1 ? TILE_ROUND_ITERATIONS : 1));
+  const iterations = scales.map((_, s) => (s === scales.length - 1 ? SHORT_LAST_ITERATIONS : 1));
   const short = { ...full, iterations };
   const estimate = (options: typeof full) =>
     estimateCost({ ...dims, options, engine: 'onnx', threads: Number(setup.threads), tileSize }).seconds;
@@ -332,7 +338,7 @@ export async function timeOnMachine(setup: TilesSetup, size: number, workers: nu
 
 export function machineTimeTable(setup: TilesSetup, rows: readonly MachineTime[]): string[] {
   const lines = [
-    `wall time on this machine (${setup.threads} threads; short run: 1 iteration a scale, then 1 round of the last;`,
+    `wall time on this machine (${setup.threads} threads; short run: 1 iteration a scale, then ${SHORT_LAST_ITERATIONS} at the last;`,
     " the projection scales the whole default run by it, so the workers' gain at the tiled scales is diluted)",
     'size       tile  workers  short run s  peak RSS MB  default run s (projected)',
   ];
