@@ -48,7 +48,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('--weights <dir>', WEIGHTS_FLAG_HELP)
     .option('--webhook <url>', 'POST each job notification (JSON) to this URL (default: $NST_WEBHOOK_URL)')
     .option('--concurrency <n>', 'jobs run at once (each uses every core)', '1')
-    .option('--workers <n|auto>', TILE_WORKERS_HELP, 'auto')
+    .option('--workers <n|auto>', `${TILE_WORKERS_HELP}; with --concurrency above 1, auto is 1`, 'auto')
     .action(async (flags: ServeFlags) => {
       const { serve } = await import('../serve.js');
       await serve(flags);

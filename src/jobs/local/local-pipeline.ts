@@ -164,6 +164,17 @@ class LocalSweeper {
   }
 }
 
+/**
+ * Each job's tile workers: as asked, but 'auto' is one (tiles in turn) when jobs run concurrently. Each
+ * job would otherwise size its pool from the same free memory, and the jobs already share the cores.
+ */
+export function tileWorkersOfEachJob(
+  opts: Pick<LocalPipelineOptions, 'concurrency' | 'tileWorkers'>,
+): WorkerDeps['tileWorkers'] {
+  const wanted = opts.tileWorkers ?? 'auto';
+  return wanted === 'auto' && (opts.concurrency ?? 1) > 1 ? 1 : wanted;
+}
+
 /** The Lambda's dependencies, on the embedded server, with local notifications and no hand-offs. */
 function localWorkerDeps(
   opts: LocalPipelineOptions,
@@ -186,7 +197,7 @@ function localWorkerDeps(
         onWebhookError: (e) => write(`nst: webhook ${config.webhookUrl} failed: ${e.message}`),
       }),
     createEngine: opts.createEngine,
-    tileWorkers: opts.tileWorkers ?? 'auto',
+    tileWorkers: tileWorkersOfEachJob(opts),
     onProgress: opts.onProgress,
     dispatch: { continuation },
   });
