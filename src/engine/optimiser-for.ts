@@ -19,8 +19,7 @@ export function averageDecay(options: StylizeOptions): number {
 function optimiserOptions(options: StylizeOptions, gamma: number | undefined): LbfgsOptions | AdamOptions {
   const learningRate = options.learningRate === undefined ? {} : { learningRate: options.learningRate };
   if (options.optimizer === 'adam') return learningRate;
-  const scale = gamma === undefined ? {} : { gamma };
-  return { ...learningRate, ...scale, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
+  return { ...learningRate, gamma, historySize: options.lbfgsHistory, lineSearch: options.lineSearch };
 }
 
 /**

@@ -12,7 +12,8 @@
  *   2. each tile runs TILE_ROUND_ITERATIONS iterations on its own engine (independently: in a fan-out they
  *      run in parallel), then reports its pixels and its contributions at them. Its optimiser restarts
  *      each round (its curvature pairs are image-sized), but an L-BFGS tile keeps its inverse Hessian's
- *      scale from round to round, so only a scale's first round spends an iteration on a probe step;
+ *      scale from round to round, so only a scale's first round (or a resumed one) spends an iteration
+ *      on a probe step;
  *   3. the tiles' pixels blend into the next whole image with their weights, and their contributions sum
  *      to the next round's G_all.
  *
@@ -411,7 +412,7 @@ export interface TileRoundInput {
   /** A - G_all at the round's start, one per style region and layer (residualOf). */
   readonly residual: readonly Float32Array[];
   readonly iterations: number;
-  /** L-BFGS's inverse Hessian scale at the end of the tile's previous round (none in a scale's first). */
+  /** L-BFGS's inverse Hessian scale at the end of the tile's previous round (none in a scale's first, or after a resume). */
   readonly gamma?: number;
 }
 
@@ -448,7 +449,9 @@ export async function optimiseTile(
     stop();
   }
   const pixels = optimiser.x;
-  return { pixels, state: await engine.evaluateTile(pixels), gamma: optimiser.gamma };
+  // As a float32, as the fan-out's tile objects keep it, so that every runner carries the same number.
+  const gamma = optimiser.gamma === undefined ? undefined : Math.fround(optimiser.gamma);
+  return { pixels, state: await engine.evaluateTile(pixels), gamma };
 }
 
 /** The round's image: the tiles' pixels blended with their weights (which add up to 1 everywhere). */

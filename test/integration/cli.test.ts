@@ -297,7 +297,7 @@ describe('nst stylize', () => {
     const plan = JSON.parse((await dryRun(...flags)).trim());
     expect(Object.keys(plan.estimates)).toEqual(['onnx']);
     const scales = plan.estimates.onnx.scales;
-    expect(scales.at(-1)).toMatchObject({ width: 4096, tiles: 20, rounds: 10 });
+    expect(scales.at(-1)).toMatchObject({ width: 4096, tiles: 20, rounds: 5 });
     expect(scales[0].tiles).toBeUndefined();
     // Every tile of every tiled scale, in that scale's pixels: 3 x 2 at 2048 px, 5 x 4 at 4096 px.
     expect(plan.tiles).toHaveLength(6 + 20);

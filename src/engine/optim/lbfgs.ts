@@ -7,9 +7,9 @@
  * Step policy:
  * - `lineSearch: 'none'` (default, jcjohnson's fixed step): t = min(1, 1/|g|_1) * lr while no curvature
  *   pair has set the inverse Hessian's scale (the raw gradient's scale is arbitrary), then t = lr. A run
- *   given the scale of an earlier run (`gamma`: a tiled scale's next round) starts at t = lr. Each step evaluates the objective
- *   once, at the new iterate; the next step reuses that evaluation. The first step also evaluates x0, so
- *   it costs two. A fixed step can diverge on badly scaled problems; style transfer is known to be fine.
+ *   given the scale of an earlier run (`gamma`: a tiled scale's next round) starts at t = lr. Each step
+ *   evaluates the objective once, at the new iterate; the next step reuses that evaluation. The first step
+ *   also evaluates x0, so it costs two. A fixed step can diverge on badly scaled problems; style transfer is known to be fine.
  * - `lineSearch: 'strong-wolfe'`: torch's `_strong_wolfe` (cubic interpolation, c1 = 1e-4, c2 = 0.9), at
  *   most 25 evaluations per step (strong-wolfe.ts).
  *
@@ -18,7 +18,7 @@
  * - step: |x_new - x_old|_inf <= tolerance.change (default 1e-9): x no longer moves;
  * - loss: |f_new - f_old| <= tolerance.change * max(|f_old|, |f_new|, 1): relative (like SciPy's ftol)
  *   because style losses run from 1e5 to 1e12, where torch's absolute test would never fire; the step and
- *   loss tests skip fixed steps taken with an empty history (probes of length lr / |g|_1, which shrinks
+ *   loss tests skip fixed steps taken without a scale (probes of length lr / |g|_1, which shrinks
  *   with the image: at 1024 px one moved the loss by under 1e-9 of itself, and final scales stopped after
  *   one iteration, or after three when the first probe's pair was refused and the next step probed again);
  * - direction: the search direction no longer descends (g'd > -tolerance.change) even as steepest descent.

@@ -29,8 +29,9 @@ export interface Optimiser<E extends Evaluation = Evaluation> {
   /** Current iterate. The optimiser owns it; read it, don't mutate it. */
   readonly x: Float32Array;
   /**
-   * L-BFGS: the inverse Hessian's scale gamma = s'y / y'y of its newest curvature pair, which a restart on a
-   * similar objective may start from (LbfgsOptions.gamma). Undefined before the first pair, and for Adam.
+   * L-BFGS: the inverse Hessian's scale gamma = s'y / y'y of its newest curvature pair (or the one it was
+   * given), which a restart on a similar objective may start from (LbfgsOptions.gamma). Undefined until
+   * then or after the history is forgotten, and for Adam.
    */
   readonly gamma?: number;
   step(): Promise<StepResult<E>>;
@@ -49,7 +50,8 @@ export interface LbfgsOptions {
   tolerance?: { gradient?: number; change?: number };
   /**
    * The inverse Hessian's scale to start from (Optimiser.gamma of an earlier run on a similar objective):
-   * the first step is then -gamma g at step length lr instead of a probe. Unset: the first step probes.
+   * the first step is then along -gamma g at step length lr. Unset: the first fixed step is a probe (and a
+   * line search starts at the probe's length).
    */
   gamma?: number;
 }

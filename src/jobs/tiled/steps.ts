@@ -20,8 +20,9 @@ import {
   evaluateTiles,
   optimiseTile,
   residualOf,
+  type Standing,
   standingOf,
-  type TileState,
+  type TileRoundOutput,
   tileName,
   tilesInTurn,
   wholeTerms,
@@ -43,13 +44,13 @@ import type { JobSpec } from '../spec/spec.js';
 import { scaleAndRound, type TilesNext, type TilesState } from './execution.js';
 import { type OpenedScale, openScale } from './opened-scale.js';
 import {
-  gammaArray,
-  gammaOf,
   getArrays,
+  getTileInput,
+  getTileOutput,
   putArrays,
+  putTileInput,
+  putTileOutput,
   type ScaleTerms,
-  termsArray,
-  termsOf,
 } from './tile-objects.js';
 
 /** What a control step decided: the execution's next state, and the job's outcome for the log. */
@@ -126,7 +127,7 @@ export function prepareScale(
     const inTurn = tilesInTurn(scale.setup, scale.plan.options, targets, stop);
     const states = await evaluateTiles({ plan: scale.setup.plan, tiles: inTurn }, x);
     const standing = standingOf(states);
-    await writeRoundInputs(run, scale, round, x, states, [], residualOf(targets, standing.all));
+    await writeRoundInputs(run, scale, { round, x, standing, targets });
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
     await putTerms(run, scale, { initial: terms, latest: terms });
     const next: TilesNext = checkpoint.iteration < scale.scale.iterations ? 'tiles' : 'join';
@@ -152,12 +153,11 @@ export async function runTile(
   const scale = await openScale(deps, store, { jobId: state.jobId, spec: manifest.spec }, scaleIndex);
   if (tile >= scale.setup.plan.tiles.length)
     throw new NstError('INTERNAL', `tile ${tile} of a ${scale.setup.plan.tiles.length}-tile scale`);
-  const [start, gamma, ...grams] = await getArrays(store, scale.keys.input(round, tile));
   const residual = await getArrays(store, scale.keys.residual(round));
+  const given = await getTileInput(store, scale.keys.input(round, tile), residual.length);
   const engine = await scale.setup.tileEngine(tile, residual);
   try {
-    const iterations = scale.rounds.iterationsOf(round);
-    const input = { start, grams, residual, iterations, gamma: gammaOf(gamma) };
+    const input = { ...given, residual, iterations: scale.rounds.iterationsOf(round) };
     const name = tileName(scale.setup.plan, tile);
     const out = await optimiseTile(
       engine,
@@ -167,12 +167,7 @@ export async function runTile(
       undefined,
       name,
     );
-    await putArrays(store, scale.keys.output(round, tile), [
-      out.pixels,
-      termsArray(out.state.terms),
-      gammaArray(out.gamma),
-      ...out.state.grams,
-    ]);
+    await putTileOutput(store, scale.keys.output(round, tile), out);
   } finally {
     engine.dispose();
   }
@@ -191,17 +186,15 @@ export function reduceRound(
     const { scale: scaleIndex, round } = scaleAndRound(state);
     const scale = await openScale(deps, claim.store, { jobId: claim.jobId, spec }, scaleIndex);
     const { plan: tiles } = scale.setup;
+    const targets = await getArrays(claim.store, scale.keys.targets);
     const outputs = await Promise.all(
-      tiles.tiles.map((_, t) => getArrays(claim.store, scale.keys.output(round, t))),
+      tiles.tiles.map((_, t) => getTileOutput(claim.store, scale.keys.output(round, t), targets.length)),
     );
     const x = blendTiles(
       tiles,
-      outputs.map(([pixels]) => pixels),
+      outputs.map((o) => o.pixels),
     );
-    const states: TileState[] = outputs.map(([, terms, , ...grams]) => ({ grams, terms: termsOf(terms) }));
-    const gammas = outputs.map(([, , gamma]) => gammaOf(gamma));
-    const standing = standingOf(states);
-    const targets = await getArrays(claim.store, scale.keys.targets);
+    const standing = standingOf(outputs.map((o) => o.state));
     const terms = wholeTerms({ ...scale.setup, options: scale.plan.options }, standing, targets);
     const iteration = scale.rounds.doneAfter(round);
     // A retried reduce (its answer lost after it handed back) finds its round recorded: counted once.
@@ -213,8 +206,7 @@ export function reduceRound(
     await putTerms(run, scale, { initial: previous.initial, latest: terms });
     job.progress(roundProgress(run, scale, round, iteration, terms));
     const more = round + 1 < scale.rounds.count;
-    if (more)
-      await writeRoundInputs(run, scale, round + 1, x, states, gammas, residualOf(targets, standing.all));
+    if (more) await writeRoundInputs(run, scale, { round: round + 1, x, standing, targets, outputs });
     const at = { ...state, round: round + 1 };
     return handBack(
       run,
@@ -310,24 +302,31 @@ async function checkpointedScale(run: RunContext, spec: JobSpec, scaleIndex: num
 }
 
 /**
- * Round r's inputs: each tile's crop of x with its optimiser's scale from the round before (none in a
- * scale's first round) and its contributions, and the residual.
+ * Round r's inputs: the residual, and each tile's crop of x with its contributions and, after a round (its
+ * `outputs`), the scale its optimiser ended with.
  */
 async function writeRoundInputs(
   { claim }: RunContext,
   scale: OpenedScale,
-  round: number,
-  x: Float32Array,
-  states: readonly TileState[],
-  gammas: readonly (number | undefined)[],
-  residual: readonly Float32Array[],
+  next: {
+    readonly round: number;
+    readonly x: Float32Array;
+    readonly standing: Standing;
+    readonly targets: readonly Float32Array[];
+    readonly outputs?: readonly TileRoundOutput[];
+  },
 ): Promise<void> {
   const { plan } = scale.setup;
+  const { round, x, standing, outputs } = next;
   await claim.lock.fence();
-  await putArrays(claim.store, scale.keys.residual(round), residual);
+  await putArrays(claim.store, scale.keys.residual(round), residualOf(next.targets, standing.all));
   for (const [t, tile] of plan.tiles.entries()) {
-    const input = [cropTile(x, plan, tile), gammaArray(gammas[t]), ...states[t].grams];
-    await putArrays(claim.store, scale.keys.input(round, t), input);
+    const input = {
+      start: cropTile(x, plan, tile),
+      gamma: outputs?.[t].gamma,
+      grams: standing.states[t].grams,
+    };
+    await putTileInput(claim.store, scale.keys.input(round, t), input);
   }
 }
 

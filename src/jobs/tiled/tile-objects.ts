@@ -5,12 +5,13 @@
  * - targets.f32: the paintings' Gram targets A at the scale (prepare);
  * - r<round>/residual.f32: A - G_all at the round's start (prepare, then each reduce);
  * - r<round>/in-<t>.f32: tile t's start, its crop of the round's image, then its optimiser's scale from
- *   the round before (gammaArray), then its contributions G_t;
+ *   the round before (none or one float), then its contributions G_t;
  * - r<round>/out-<t>.f32: tile t's pixels after the round, its content, style, TV and total terms, its
  *   optimiser's scale, then its contributions at those pixels;
  * - terms.json: the whole image's loss terms at the scale's start and after its latest round.
  */
 import { endianness } from 'node:os';
+import type { TileRoundOutput } from '../../engine/tiled-scale.js';
 import type { LossTerms } from '../../engine/types.js';
 import { NstError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -73,19 +74,61 @@ export async function getArrays(store: ObjectStore, key: string): Promise<Float3
   return decodeArrays(found.body, store.uri(key));
 }
 
-/** A tile's terms as four floats (tile-objects' out-<t> layout) and back. */
-export const termsArray = (t: LossTerms): Float32Array => Float32Array.of(t.content, t.style, t.tv, t.total);
-export const termsOf = (a: Float32Array): LossTerms => ({
-  content: a[0],
-  style: a[1],
-  tv: a[2],
-  total: a[3],
-});
+/** Tile t's input of a round (in-<t>): its start, its optimiser's scale from the round before, its G_t. */
+export interface TileInput {
+  readonly start: Float32Array;
+  readonly gamma?: number;
+  readonly grams: readonly Float32Array[];
+}
 
-/** L-BFGS's scale gamma (TileRoundOutput.gamma) as none or one float, and back. */
-export const gammaArray = (gamma: number | undefined): Float32Array =>
+export function putTileInput(store: ObjectStore, key: string, input: TileInput): Promise<void> {
+  return putArrays(store, key, [input.start, gammaArray(input.gamma), ...input.grams]);
+}
+
+/** Tile t's input at `key`, holding `grams` contributions (one per style region and layer). */
+export async function getTileInput(store: ObjectStore, key: string, grams: number): Promise<TileInput> {
+  const [start, gamma, ...contributions] = await getLaid(store, key, 2 + grams);
+  return { start, gamma: gammaOf(gamma, store.uri(key)), grams: contributions };
+}
+
+export function putTileOutput(store: ObjectStore, key: string, output: TileRoundOutput): Promise<void> {
+  const { pixels, state, gamma } = output;
+  return putArrays(store, key, [pixels, termsArray(state.terms), gammaArray(gamma), ...state.grams]);
+}
+
+/** Tile t's output at `key` (out-<t>), holding `grams` contributions. */
+export async function getTileOutput(
+  store: ObjectStore,
+  key: string,
+  grams: number,
+): Promise<TileRoundOutput> {
+  const [pixels, terms, gamma, ...contributions] = await getLaid(store, key, 3 + grams);
+  const state = { grams: contributions, terms: termsOf(terms) };
+  return { pixels, state, gamma: gammaOf(gamma, store.uri(key)) };
+}
+
+/** The arrays at `key`, which must number `count` (an object of another layout is INTERNAL). */
+async function getLaid(store: ObjectStore, key: string, count: number): Promise<Float32Array[]> {
+  const arrays = await getArrays(store, key);
+  if (arrays.length !== count)
+    throw new NstError(
+      'INTERNAL',
+      `${store.uri(key)} holds ${arrays.length} arrays, not the ${count} expected`,
+    );
+  return arrays;
+}
+
+/** A tile's terms as four floats and back. */
+const termsArray = (t: LossTerms): Float32Array => Float32Array.of(t.content, t.style, t.tv, t.total);
+const termsOf = (a: Float32Array): LossTerms => ({ content: a[0], style: a[1], tv: a[2], total: a[3] });
+
+/** L-BFGS's scale gamma as none or one float, and back. */
+const gammaArray = (gamma: number | undefined): Float32Array =>
   gamma === undefined ? new Float32Array(0) : Float32Array.of(gamma);
-export const gammaOf = (a: Float32Array): number | undefined => (a.length === 0 ? undefined : a[0]);
+function gammaOf(a: Float32Array, name: string): number | undefined {
+  if (a.length > 1) throw new NstError('INTERNAL', `${name}: a tile's gamma is one float, not ${a.length}`);
+  return a.length === 0 ? undefined : a[0];
+}
 
 /** The whole image's terms at a tiled scale's start and after its latest round. */
 export interface ScaleTerms {

@@ -8,6 +8,7 @@ import { createEngine, createTileEngine } from '../../../src/engine/index.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../../../src/engine/options.js';
 import type { Scale } from '../../../src/engine/schedule.js';
 import { type Progress, stylize } from '../../../src/engine/stylize.js';
+import { type TileRunnerFactory, tilesInTurn } from '../../../src/engine/tiled-scale.js';
 import type { EngineChoice, EngineSpec, TileEngineSpec } from '../../../src/engine/types.js';
 import { generateVggWeights } from '../../../src/engine/vgg.js';
 import { photoLike } from '../../helpers/images.js';
@@ -44,6 +45,23 @@ describe('stylize with tiles', () => {
   it('runs a scale larger than a tile as tiles in rounds, and one that fits whole', async () => {
     const engines = recordingEngines();
     const progress: Progress[] = [];
+    // Tiles in turn, recording each tile's L-BFGS scale as its round gets it and ends with it.
+    const gammas: { given?: number; ended?: number }[] = [];
+    const tileRunner: TileRunnerFactory = (setup, opts, targets) => {
+      const tileEngine = (t: number, aims: readonly Float32Array[]) =>
+        engines.createTileEngine(opts.engine, setup.tileSpec(t, aims));
+      const inTurn = tilesInTurn({ ...setup, tileEngine }, opts, targets);
+      return {
+        evaluate: inTurn.evaluate,
+        optimise: async (t, input) => {
+          const seen = { given: input().gamma, ended: undefined as number | undefined };
+          gammas.push(seen);
+          const output = await inTurn.optimise(t, input);
+          seen.ended = output.gamma;
+          return output;
+        },
+      };
+    };
     const result = await stylize(
       { content, styles: [style] },
       { ...options, saveEvery: 2 },
@@ -52,6 +70,7 @@ describe('stylize with tiles', () => {
         scales,
         tileRoundIterations: ROUND,
         ...engines,
+        tileRunner,
         onProgress: (p) => progress.push(p),
       },
     );
@@ -60,6 +79,13 @@ describe('stylize with tiles', () => {
     const painting = ['tile 256x256', 'tile 192x256', 'tile 256x192', 'tile 192x192'];
     const tiles = ['tile 256x256', 'tile 192x256', 'tile 256x144', 'tile 192x144'];
     expect(engines.built).toEqual(['whole 160x136', ...painting, ...tiles, ...tiles, ...tiles]);
+    // A scale's first round starts each tile's optimiser afresh; the next starts it at the scale it ended with.
+    expect(gammas).toHaveLength(8);
+    expect(gammas.slice(0, 4).map((g) => g.given)).toEqual([undefined, undefined, undefined, undefined]);
+    gammas.slice(0, 4).forEach((first, t) => {
+      expect(first.ended).toBeGreaterThan(0);
+      expect(gammas[4 + t].given).toBe(first.ended);
+    });
     expect(result.image).toMatchObject({ width: 320, height: 272 });
     expect(result.scales.map((s) => s.iterationsRun)).toEqual([3, ROUND + 1]);
     // Progress tile by tile (4 tiles, 2 rounds), each round's last with the round's iterations done.

@@ -14,13 +14,14 @@ import { photoLike } from '../../helpers/images.js';
 import { abortedAtFirstTile } from '../../helpers/tiled-runs.js';
 
 const weights = generateVggWeights(5);
-const content = photoLike(320, 160, 1);
+const content = photoLike(400, 160, 1);
 const style = { image: photoLike(96, 96, 7), weight: 1 };
-// Two tiles of 256x160 (a row): enough for both workers. One thread per engine on both sides, so the
-// arithmetic is the same wherever a tile runs.
-const options: StylizeOptions = { ...DEFAULT_STYLIZE_OPTIONS, size: 320, tileSize: 256, threads: 1 };
+// A row of three tiles (256, 256 and 144 px wide) on two workers: one waits for a free worker, so an abort
+// also meets a task that has not started. One thread per engine on both sides, so the arithmetic is the
+// same wherever a tile runs.
+const options: StylizeOptions = { ...DEFAULT_STYLIZE_OPTIONS, size: 400, tileSize: 256, threads: 1 };
 const ROUND = 2;
-const scales: Scale[] = [{ width: 320, height: 160, iterations: ROUND }];
+const scales: Scale[] = [{ width: 400, height: 160, iterations: ROUND }];
 const workers = TileWorkers.start({ weights, workers: 2, threads: 2 });
 afterAll(() => workers.close());
 const tileRunner: TileRunnerFactory = (...args) => workers.runner(...args);
@@ -50,7 +51,7 @@ describe('TileWorkers', () => {
     });
     const inTurn = await stylize(inputs, options, context);
     // Every tile of the round is counted once, whichever finished first (the last with the round).
-    expect(tiles).toEqual([1, 2]);
+    expect(tiles).toEqual([1, 2, 3]);
     expect(pooled.iterations).toBe(inTurn.iterations);
     expect(pooled.final.total).toBeCloseTo(inTurn.final.total, 6);
     expect(maxDifference(pooled.image.data, inTurn.image.data)).toBeLessThan(1e-3);
@@ -81,12 +82,12 @@ describe('TileWorkers', () => {
     expect(aborted.checkpoint).toMatchObject({
       scaleIndex: 0,
       iteration: 0,
-      image: { width: 320, height: 160 },
+      image: { width: 400, height: 160 },
     });
     // The pool still runs the next run's tiles: an abort ends tasks, not the pool.
     const after = await stylize({ content, styles: [style] }, options, {
       weights,
-      scales: [{ width: 320, height: 160, iterations: 1 }],
+      scales: [{ width: 400, height: 160, iterations: 1 }],
       tileRunner,
     });
     expect(after.iterations).toBe(1);

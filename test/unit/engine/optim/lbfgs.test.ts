@@ -105,6 +105,9 @@ describe('L-BFGS', () => {
     const probing = createOptimiser('lbfgs', x0, objective);
     expect((await probing.step()).evaluation.loss).toBeGreaterThan(0.9 * 2 * n);
     expect(() => createOptimiser('lbfgs', x0, objective, { gamma: 0 })).toThrow(/gamma/);
+    const adam = createOptimiser('adam', x0, objective);
+    await adam.step();
+    expect(adam.gamma).toBeUndefined();
   });
 
   it('with history 5 takes hundreds of steps through its ring buffer and still converges', async () => {
