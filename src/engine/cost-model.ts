@@ -75,6 +75,8 @@ export interface CostEstimate {
     /** A tiled scale's tiles and rounds (each round builds every tile's engine again). */
     tiles?: number;
     rounds?: number;
+    /** A tiled scale's longest tile task: its largest tile's engine and one round (a fan-out invocation). */
+    tileRoundSeconds?: number;
   }[];
 }
 
@@ -113,13 +115,16 @@ export function scaleSeconds(
  */
 function tiledScale(scale: Scale, tileSize: number, costing: ScaleCosting) {
   const { tiles } = planTiles(scale.width, scale.height, tileSize);
-  const rounds = tileRounds(scale.iterations).count;
+  const { count: rounds, length } = tileRounds(scale.iterations);
   const evaluations = 2 + scale.iterations + 2 * rounds;
   const seconds = tiles.reduce(
     (sum, tile) => sum + scaleSeconds(tile, evaluations, costing) + (rounds + 1) * setupOf(costing),
     0,
   );
-  return { ...scale, seconds, tiles: tiles.length, rounds };
+  // A round: the first step's start, its iterations, then the contributions at its end.
+  const largest = tiles.reduce((a, t) => (t.width * t.height > a.width * a.height ? t : a));
+  const tileRoundSeconds = scaleSeconds(largest, Math.min(length, scale.iterations) + 2, costing);
+  return { ...scale, seconds, tiles: tiles.length, rounds, tileRoundSeconds };
 }
 
 const setupOf = (costing: ScaleCosting) => SCALE_SETUP_SECONDS[backendFor(costing.engine, costing.gpu)];

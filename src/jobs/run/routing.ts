@@ -56,6 +56,9 @@ export interface RouteInput {
 export interface TilesFit extends Fit {
   readonly memoryMb: number;
   readonly maxGbSeconds: number;
+  /** The longest tile task (cost-model.ts tileRoundSeconds), against the function's timeout. */
+  readonly tileTaskSeconds: number;
+  readonly functionTimeoutSeconds: number;
 }
 
 /**
@@ -110,9 +113,23 @@ export function chooseRoute(input: RouteInput): Route {
   return { target: 'too-large', seconds, reason: tooLargeReason(seconds, here, batch, batchSeconds) };
 }
 
-/** The fan-out, unless its estimated Lambda time is over the cost cap: then refused, naming both. */
+/**
+ * The fan-out, unless a tile task would outlast the function (each runs one round of one tile in one
+ * invocation) or its estimated Lambda time is over the cost cap: then refused, naming both.
+ */
 function tilesRoute(tiles: TilesFit, resume: RouteInput['resume']): Route {
   const seconds = remainingSeconds(tiles.estimate, resume);
+  const task = tiles.tileTaskSeconds;
+  if (task * ESTIMATE_SAFETY_FACTOR > tiles.functionTimeoutSeconds) {
+    return {
+      target: 'too-large',
+      seconds,
+      reason:
+        `a round of one of the job's tiles needs about ${s(task)} on the tile function, over ` +
+        `${s(tiles.functionTimeoutSeconds / ESTIMATE_SAFETY_FACTOR)} of its ${s(tiles.functionTimeoutSeconds)} ` +
+        'timeout: lower the tile size',
+    };
+  }
   const gbSeconds = (seconds * tiles.memoryMb) / 1024;
   if (gbSeconds <= tiles.maxGbSeconds) return { target: 'tiles', seconds, gbSeconds };
   const dollars = (n: number) => `$${(n * LAMBDA_DOLLARS_PER_GB_SECOND).toFixed(2)}`;
@@ -275,15 +292,15 @@ export function fitOn(job: JobShape, worker: WorkerCapacity): Fit {
 }
 
 /**
- * A job with tiled scales on the tile function (the function's memory, and no deadline: one round of a
- * tile is far shorter), with the cost cap; undefined for a job without tiled scales.
+ * A job with tiled scales on the tile function (the function's memory; its timeout bounds one tile task,
+ * not the job), with the cost cap; undefined for a job without tiled scales.
  */
 export function tilesFit(
   job: JobShape,
   worker: {
     readonly engine: EngineKind;
     readonly threads: number;
-    readonly config: Pick<PipelineConfig, 'memoryMb' | 'maxJobGbSeconds'>;
+    readonly config: Pick<PipelineConfig, 'memoryMb' | 'maxJobGbSeconds' | 'functionTimeoutSeconds'>;
   },
 ): TilesFit | undefined {
   const { tileSize } = job.options;
@@ -291,7 +308,13 @@ export function tilesFit(
   if (tileSize === undefined || !scales.some((scale) => isTiled(scale, tileSize))) return undefined;
   const { engine, threads, config } = worker;
   const fit = fitOn(job, { engine, threads, memoryMb: config.memoryMb });
-  return { ...fit, memoryMb: config.memoryMb, maxGbSeconds: config.maxJobGbSeconds };
+  return {
+    ...fit,
+    memoryMb: config.memoryMb,
+    maxGbSeconds: config.maxJobGbSeconds,
+    tileTaskSeconds: Math.max(0, ...fit.estimate.scales.map((scale) => scale.tileRoundSeconds ?? 0)),
+    functionTimeoutSeconds: config.functionTimeoutSeconds,
+  };
 }
 
 /** The Batch GPU worker: the onnx engine on CUDA (infra: BATCH_ENGINE), one job per GPU. */

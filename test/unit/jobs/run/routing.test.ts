@@ -149,6 +149,8 @@ describe('routing', () => {
       peakMb: 1500,
       memoryMb: 10240,
       maxGbSeconds: 1000,
+      tileTaskSeconds: 20,
+      functionTimeoutSeconds: 900,
       ...over,
     });
 
@@ -182,6 +184,16 @@ describe('routing', () => {
       );
     });
 
+    it('sends a job one of whose tile tasks would outlast the function to Batch, else refuses it', () => {
+      const long = tiles({ tileTaskSeconds: 800 });
+      expect(chooseRoute({ here: here(), batch: batch(), tiles: long }).target).toBe('batch');
+      const route = chooseRoute({ here: here(), tiles: long });
+      expect(route.target).toBe('too-large');
+      expect(route.target === 'too-large' && route.reason).toMatch(
+        /a round of one of the job's tiles needs about 800 s on the tile function, over \d+ s of its 900 s timeout: lower the tile size/,
+      );
+    });
+
     it('goes on as before when a tile does not fit the function', () => {
       expect(chooseRoute({ here: here(), batch: batch(), tiles: tiles({ peakMb: 9000 }) }).target).toBe(
         'here',
@@ -195,9 +207,13 @@ describe('routing', () => {
         styles: [{ image: photoLike(32, 32), weight: 1 }],
       };
       const shape = jobShape(decoded as never, options, { width: 4096, height: 3072 });
-      const config = { memoryMb: 10240, maxJobGbSeconds: 200_000 };
+      const config = { memoryMb: 10240, maxJobGbSeconds: 200_000, functionTimeoutSeconds: 900 };
       const fit = tilesFit(shape, { engine: 'onnx', threads: 6, config });
-      expect(fit).toMatchObject({ memoryMb: 10240, maxGbSeconds: 200_000 });
+      expect(fit).toMatchObject({ memoryMb: 10240, maxGbSeconds: 200_000, functionTimeoutSeconds: 900 });
+      // A tile task is one round of the largest tile: far less than a tiled scale, and more than nothing.
+      const tiledSeconds = fit!.estimate.scales.filter((s) => s.tiles).map((s) => s.seconds);
+      expect(fit!.tileTaskSeconds).toBeGreaterThan(0);
+      expect(fit!.tileTaskSeconds).toBeLessThan(Math.min(...tiledSeconds) / 4);
       expect(fit!.peakMb).toBeLessThan(10240 * MEMORY_MARGIN);
       const untiled = jobShape(
         decoded as never,
