@@ -412,7 +412,10 @@ export interface TileRoundInput {
   /** A - G_all at the round's start, one per style region and layer (residualOf). */
   readonly residual: readonly Float32Array[];
   readonly iterations: number;
-  /** L-BFGS's inverse Hessian scale at the end of the tile's previous round (none in a scale's first, or after a resume). */
+  /**
+   * L-BFGS's inverse Hessian scale at the end of the tile's previous round (none in a scale's first round,
+   * or after a resume).
+   */
   readonly gamma?: number;
 }
 

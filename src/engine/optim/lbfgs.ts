@@ -9,7 +9,8 @@
  *   pair has set the inverse Hessian's scale (the raw gradient's scale is arbitrary), then t = lr. A run
  *   given the scale of an earlier run (`gamma`: a tiled scale's next round) starts at t = lr. Each step
  *   evaluates the objective once, at the new iterate; the next step reuses that evaluation. The first step
- *   also evaluates x0, so it costs two. A fixed step can diverge on badly scaled problems; style transfer is known to be fine.
+ *   also evaluates x0, so it costs two. A fixed step can diverge on badly scaled problems; style transfer
+ *   is known to be fine.
  * - `lineSearch: 'strong-wolfe'`: torch's `_strong_wolfe` (cubic interpolation, c1 = 1e-4, c2 = 0.9), at
  *   most 25 evaluations per step (strong-wolfe.ts).
  *

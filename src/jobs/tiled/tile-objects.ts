@@ -11,7 +11,7 @@
  * - terms.json: the whole image's loss terms at the scale's start and after its latest round.
  */
 import { endianness } from 'node:os';
-import type { TileRoundOutput } from '../../engine/tiled-scale.js';
+import type { TileRoundInput, TileRoundOutput } from '../../engine/tiled-scale.js';
 import type { LossTerms } from '../../engine/types.js';
 import { NstError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -75,11 +75,7 @@ export async function getArrays(store: ObjectStore, key: string): Promise<Float3
 }
 
 /** Tile t's input of a round (in-<t>): its start, its optimiser's scale from the round before, its G_t. */
-export interface TileInput {
-  readonly start: Float32Array;
-  readonly gamma?: number;
-  readonly grams: readonly Float32Array[];
-}
+export type TileInput = Pick<TileRoundInput, 'start' | 'gamma' | 'grams'>;
 
 export function putTileInput(store: ObjectStore, key: string, input: TileInput): Promise<void> {
   return putArrays(store, key, [input.start, gammaArray(input.gamma), ...input.grams]);
