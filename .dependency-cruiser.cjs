@@ -10,7 +10,7 @@ const rule = (name, comment, from, to) => ({ name, comment, severity: 'error', f
  * import no folder. So the lifecycle knows nothing of runs, a run nothing of intake, recovery uses the
  * lifecycle and never the reverse.
  */
-const JOB_LAYERS = ['spec', 'lifecycle', 'run', 'tiled', 'recovery', 'wiring', 'intake', 'local'];
+const JOB_LAYERS = ['spec', 'notify', 'lifecycle', 'run', 'tiled', 'recovery', 'wiring', 'intake', 'local'];
 const jobLayerRules = [
   rule(
     'job-facts-import-no-folder',

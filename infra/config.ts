@@ -84,6 +84,11 @@ const configSchema = z.object({
    */
   batchRunnableTimeoutSeconds: int(600, 86400),
   notificationEmail: optional(z.email()),
+  /**
+   * The EventBridge bus that gets every job's events (Style Transfer Job Started, Succeeded, Failed): a
+   * bus name in this account and region, `default` for the account's default bus.
+   */
+  eventBus: z.string().regex(/^[A-Za-z0-9._\-/]{1,256}$/, 'an event bus name'),
   logRetentionDays: z.preprocess(
     num,
     z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
@@ -122,6 +127,7 @@ export const DEFAULT_CONFIG: NstConfig = {
   batchTimeoutMinutes: PIPELINE_DEFAULTS.batchTimeoutSeconds / 60,
   batchRunnableTimeoutSeconds: PIPELINE_DEFAULTS.batchRunnableTimeoutSeconds,
   notificationEmail: undefined,
+  eventBus: 'default',
   logRetentionDays: 30,
   temporaryExpiryDays: 7,
   vpcId: undefined,

@@ -2,7 +2,7 @@
  * The whole pipeline in one stack (docs/ARCHITECTURE.md, "One job, end to end"):
  *
  *   S3 inputs/, jobs/ --ObjectCreated--> stylize Lambda (runtime + weights layers)
- *     --> outputs/<jobId>/..., SNS notification
+ *     --> outputs/<jobId>/..., SNS notification, EventBridge events (Started, Succeeded, Failed)
  *     --> too big for Lambda: Batch GPU job; a FAILED Batch job (cancelled after waiting RUNNABLE too
  *         long included) comes back to the Lambda via EventBridge
  *     --> a job with tiled scales: its tiles fanned out over the same Lambda by a Step Functions
@@ -18,13 +18,14 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { BATCH_EVENT_RETRY_ATTEMPTS, EVENT_MAX_AGE_HOURS } from '../src/jobs/deployment.js';
+import { EVENT_SOURCE } from '../src/product.js';
 import type { NstConfig } from './config.js';
 import { BatchGpu } from './constructs/batch-gpu.js';
 import { type LayerDirs, lambdaArchitecture, PipelineLayers } from './constructs/layers.js';
 import { Alarms, NotificationTopic } from './constructs/operations.js';
+import type { NotificationTargets } from './constructs/policies.js';
 import { Storage } from './constructs/storage.js';
 import { StylizeFunction } from './constructs/stylize-function.js';
 import { SweepSchedule } from './constructs/sweeper.js';
@@ -71,14 +72,18 @@ export class NstStack extends Stack {
       accessLogDays: Math.max(config.logRetentionDays, MIN_ACCESS_LOG_DAYS),
     });
     const { topic } = new NotificationTopic(this, 'Notifications', { email: config.notificationEmail });
-    if (config.batch) this.batch = this.addGpuPath(topic, props);
+    const notifications = {
+      topic,
+      eventBus: events.EventBus.fromEventBusName(this, 'EventBus', config.eventBus),
+    };
+    if (config.batch) this.batch = this.addGpuPath(notifications, props);
     const layers = new PipelineLayers(this, 'Layers', {
       dirs: props.layers,
       architecture: lambdaArchitecture(config.architecture),
     });
     keepDeployedLogicalIds(layers);
     const tilesName = `${config.prefix}-tiles`;
-    this.stylize = this.addStylizeFunction(topic, layers, props, this.stateMachineArn(tilesName));
+    this.stylize = this.addStylizeFunction(notifications, layers, props, this.stateMachineArn(tilesName));
     this.tiles = new TilesStateMachine(this, 'Tiles', {
       function: this.stylize.function,
       functionTimeout: Duration.seconds(config.timeout),
@@ -96,13 +101,13 @@ export class NstStack extends Stack {
       poisonQueue: this.stylize.poisonQueue,
       tilesStateMachine: this.tiles.stateMachine,
     });
-    this.addOutputs(topic);
+    this.addOutputs(notifications);
   }
 
-  private addGpuPath(topic: sns.ITopic, { config, code }: NstStackProps): BatchGpu {
+  private addGpuPath(notifications: NotificationTargets, { config, code }: NstStackProps): BatchGpu {
     return new BatchGpu(this, 'Gpu', {
       bucket: this.storage.bucket,
-      topic,
+      notifications,
       flowLogsBucket: this.storage.logsBucket,
       prefix: config.prefix,
       vpcId: config.vpcId,
@@ -130,14 +135,14 @@ export class NstStack extends Stack {
   }
 
   private addStylizeFunction(
-    topic: sns.ITopic,
+    notifications: NotificationTargets,
     layers: PipelineLayers,
     { config, code }: NstStackProps,
     tilesStateMachineArn: string,
   ): StylizeFunction {
     return new StylizeFunction(this, 'Stylize', {
       bucket: this.storage.bucket,
-      topic,
+      notifications,
       layers,
       batch: this.batch && {
         jobQueueArn: this.batch.jobQueue.jobQueueArn,
@@ -179,12 +184,16 @@ export class NstStack extends Stack {
     });
   }
 
-  private addOutputs(topic: sns.ITopic): void {
+  private addOutputs({ topic, eventBus }: NotificationTargets): void {
     new CfnOutput(this, 'BucketName', {
       value: this.storage.bucket.bucketName,
       description: 'Upload to inputs/ or jobs/',
     });
     new CfnOutput(this, 'NotificationTopicArn', { value: topic.topicArn });
+    new CfnOutput(this, 'EventBusName', {
+      value: eventBus.eventBusName,
+      description: `Where the jobs' events go (source ${EVENT_SOURCE})`,
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.stylize.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'PoisonQueueUrl', { value: this.stylize.poisonQueue.queueUrl });
     new CfnOutput(this, 'FunctionName', { value: this.stylize.function.functionName });

@@ -8,3 +8,6 @@ export const METRICS_NAMESPACE = 'ServerlessStyleTransfer';
 
 /** The command line tool. */
 export const CLI_NAME = 'nst';
+
+/** The source of the pipeline's EventBridge events (src/jobs/notify/job-events.ts): rules match on it. */
+export const EVENT_SOURCE = 'serverless-style-transfer';

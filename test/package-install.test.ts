@@ -88,11 +88,12 @@ describe('the npm package', () => {
         'examples/content.jpg',
         'examples/style.jpg',
         'schema/job-spec.schema.json',
+        'schema/job-notification.schema.json',
       ]),
     );
     const unexpected = files.filter(
       (f) =>
-        !/^(dist\/.*\.(js|d\.ts)|bin\/nst\.js|examples\/(content|style)\.jpg|schema\/job-spec\.schema\.json|package\.json|README\.md)$/.test(
+        !/^(dist\/.*\.(js|d\.ts)|bin\/nst\.js|examples\/(content|style)\.jpg|schema\/job-(spec|notification)\.schema\.json|package\.json|README\.md)$/.test(
           f,
         ),
     );
@@ -150,12 +151,14 @@ describe('the npm package', () => {
     }
   });
 
-  it('gives the library and the handler by name, without loading aws-cdk-lib', async () => {
+  it('gives the library, the handler and the notification schema by name, without loading aws-cdk-lib', async () => {
     const script = [
-      "import { stylizeImage, stylizeOptionsSchema, NstError } from 'serverless-style-transfer';",
+      "import { stylizeImage, stylizeOptionsSchema, NstError, JOB_EVENT_DETAIL_TYPES } from 'serverless-style-transfer';",
       "import { handler } from 'serverless-style-transfer/handler';",
+      "import schema from 'serverless-style-transfer/job-notification.schema.json' with { type: 'json' };",
       'console.log(JSON.stringify({ stylizeImage: typeof stylizeImage, handler: typeof handler,',
-      '  size: stylizeOptionsSchema.parse({}).size, error: new NstError("INVALID_OPTION", "x").code }));',
+      '  size: stylizeOptionsSchema.parse({}).size, error: new NstError("INVALID_OPTION", "x").code,',
+      '  succeeded: JOB_EVENT_DETAIL_TYPES.succeeded, schema: schema.title }));',
     ].join('\n');
     // The app has no aws-cdk-lib: importing it anywhere on these paths would fail.
     expect(existsSync(path.join(app, 'node_modules/aws-cdk-lib'))).toBe(false);
@@ -165,6 +168,8 @@ describe('the npm package', () => {
       handler: 'function',
       size: 512,
       error: 'INVALID_OPTION',
+      succeeded: 'Style Transfer Job Succeeded',
+      schema: 'serverless-style-transfer job notification',
     });
   });
 
@@ -193,10 +198,13 @@ describe('the npm package', () => {
       [
         "import { type StylizeOptions, stylizeImage, stylizeOptionsSchema } from 'serverless-style-transfer';",
         "import { handler, type StylizeHandler } from 'serverless-style-transfer/handler';",
+        "import { EVENT_SOURCE, type JobNotification } from 'serverless-style-transfer';",
         'const options: StylizeOptions = stylizeOptionsSchema.parse({ size: 64 });',
         'const run: typeof stylizeImage = stylizeImage;',
         'const lambda: StylizeHandler = handler;',
-        'export { lambda, options, run };',
+        "// A listener of the pipeline's events, typed by the detail.",
+        'const resultOf = (e: { source: typeof EVENT_SOURCE; detail: JobNotification }): string | undefined => e.detail.output?.uri;',
+        'export { lambda, options, resultOf, run };',
       ].join('\n'),
     );
     const tsconfig = {

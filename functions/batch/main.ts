@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { isNstError } from '../../src/errors.js';
@@ -28,6 +29,7 @@ export interface BatchWorkerOptions {
   readonly env?: Record<string, string | undefined>;
   readonly s3?: S3Client;
   readonly sns?: SNSClient;
+  readonly eventBridge?: EventBridgeClient;
   readonly logger?: Logger;
   readonly createEngine?: WorkerDeps['createEngine'];
 }
@@ -57,6 +59,7 @@ export async function runBatchWorker(opts: BatchWorkerOptions = {}): Promise<num
     gpu: true,
     s3: opts.s3 ?? createSdkS3Client(env),
     sns: opts.sns,
+    eventBridge: opts.eventBridge,
     logger,
     createEngine: opts.createEngine,
   });

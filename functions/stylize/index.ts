@@ -8,6 +8,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchClient } from '@aws-sdk/client-batch';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -28,6 +29,7 @@ export interface StylizeFunctionOptions {
   readonly env?: Record<string, string | undefined>;
   readonly s3?: S3Client;
   readonly sns?: SNSClient;
+  readonly eventBridge?: EventBridgeClient;
   readonly batch?: BatchClient;
   readonly lambda?: LambdaClient;
   readonly sfn?: SFNClient;
@@ -58,6 +60,7 @@ export function createStylizeHandler(opts: StylizeFunctionOptions = {}): Stylize
     worker: 'lambda',
     s3: opts.s3 ?? createSdkS3Client(env),
     sns: opts.sns,
+    eventBridge: opts.eventBridge,
     logger,
     metrics: powertoolsMetrics(metrics),
     dispatch: {

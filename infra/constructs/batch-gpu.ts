@@ -15,14 +15,19 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { NstError } from '../../src/errors.js';
 import { PIPELINE_ENV, type PipelineConfig } from '../../src/jobs/config.js';
 import { BATCH_JOB_ATTEMPTS } from '../../src/jobs/deployment.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { BATCH_IMAGE } from '../paths.js';
-import { acknowledgePrefixWildcards, pipelineS3Statements } from './policies.js';
+import {
+  acknowledgePrefixWildcards,
+  type NotificationTargets,
+  notificationEnvironment,
+  notificationStatements,
+  pipelineS3Statements,
+} from './policies.js';
 import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
 /** One job per g5.xlarge / g6.xlarge (4 vCPUs, 16 GiB, one GPU), leaving the ECS agent its memory. */
@@ -77,8 +82,8 @@ export const BATCH_ENGINE: PipelineConfig['engine'] = 'onnx';
 export interface BatchGpuProps {
   /** The pipeline bucket the jobs read requests from and write outputs to. */
   readonly bucket: s3.IBucket;
-  /** Where the jobs publish their results. */
-  readonly topic: sns.ITopic;
+  /** Where the jobs tell subscribers about them: finished jobs on the topic, every event on the bus. */
+  readonly notifications: NotificationTargets;
   /** Receives the VPC flow logs when the construct creates the VPC. */
   readonly flowLogsBucket: s3.IBucket;
   /**
@@ -222,16 +227,17 @@ export class BatchGpu extends Construct {
     });
   }
 
-  /** The pipeline's S3 permissions and SNS publish: what the worker does, and nothing else. */
+  /** The pipeline's S3 permissions, SNS publish and PutEvents: what the worker does, and nothing else. */
   private createJobRole(props: BatchGpuProps): iam.Role {
     const jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'GPU stylize jobs: read inputs, styles and jobs; write outputs; notify',
     });
-    for (const statement of pipelineS3Statements(props.bucket)) jobRole.addToPrincipalPolicy(statement);
-    jobRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.topic.topicArn] }),
-    );
+    const statements = [
+      ...pipelineS3Statements(props.bucket),
+      ...notificationStatements(props.notifications),
+    ];
+    for (const statement of statements) jobRole.addToPrincipalPolicy(statement);
     acknowledgePrefixWildcards(jobRole, props.bucket);
     return jobRole;
   }
@@ -249,7 +255,7 @@ export class BatchGpu extends Construct {
       memory: JOB_MEMORY,
       jobRole,
       environment: {
-        [PIPELINE_ENV.topicArn]: props.topic.topicArn,
+        ...notificationEnvironment(props.notifications),
         [PIPELINE_ENV.engine]: BATCH_ENGINE,
         ...POWERTOOLS_ENVIRONMENT,
       },

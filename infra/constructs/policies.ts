@@ -1,14 +1,36 @@
 /**
- * The S3 permissions of the pipeline (the Lambda function and the Batch worker share them): read the
- * requests under inputs/, styles/ and jobs/; read, write, tag and delete everything under outputs/.
+ * The permissions and settings the Lambda function and the Batch worker share: S3 (read the requests
+ * under inputs/, styles/ and jobs/; read, write, tag and delete everything under outputs/), and where
+ * they tell subscribers about jobs (the SNS topic and the EventBridge bus).
  */
 import { Stack, Validations } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 // Internal to cdk-nag (no exports map), but it is exactly how findings name resources.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import type { IConstruct } from 'constructs';
+import { PIPELINE_ENV } from '../../src/jobs/config.js';
 import { KEY_PREFIXES } from '../../src/jobs/spec/keys.js';
+
+/** Where the pipeline tells subscribers about jobs: finished jobs on the topic, every event on the bus. */
+export interface NotificationTargets {
+  readonly topic: sns.ITopic;
+  readonly eventBus: events.IEventBus;
+}
+
+export function notificationStatements({ topic, eventBus }: NotificationTargets): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
+    new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
+  ];
+}
+
+/** The variables of the pipeline contract (src/jobs/config.ts) that name them. */
+export function notificationEnvironment({ topic, eventBus }: NotificationTargets): Record<string, string> {
+  return { [PIPELINE_ENV.topicArn]: topic.topicArn, [PIPELINE_ENV.eventBus]: eventBus.eventBusName };
+}
 
 export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] {
   return [

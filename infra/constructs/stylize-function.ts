@@ -10,7 +10,6 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PIPELINE_DEFAULTS, PIPELINE_ENV } from '../../src/jobs/config.js';
@@ -21,7 +20,14 @@ import { DEPLOYED_NODE_MAJOR, ESBUILD_NODE_TARGET, LAMBDA_NODE_RUNTIME } from '.
 import { LOCK_FILE, REPO_ROOT, STYLIZE_ENTRY } from '../paths.js';
 import { consumeDeadLetters, createDeadLetterQueues } from './dead-letters.js';
 import type { PipelineLayers } from './layers.js';
-import { acknowledgePrefixWildcards, acknowledgeWildcard, pipelineS3Statements } from './policies.js';
+import {
+  acknowledgePrefixWildcards,
+  acknowledgeWildcard,
+  type NotificationTargets,
+  notificationEnvironment,
+  notificationStatements,
+  pipelineS3Statements,
+} from './policies.js';
 import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
 /**
@@ -52,8 +58,8 @@ export interface BatchTarget {
 export interface StylizeFunctionProps {
   /** The pipeline bucket: the function is notified of requests in it, reads them and writes outputs. */
   readonly bucket: s3.IBucket;
-  /** Where the function publishes job results. */
-  readonly topic: sns.ITopic;
+  /** Where the function tells subscribers about jobs: finished jobs on the topic, every event on the bus. */
+  readonly notifications: NotificationTargets;
   /** The runtime and weights layers; the function runs on the runtime layer's architecture. */
   readonly layers: PipelineLayers;
   /**
@@ -187,7 +193,7 @@ export class StylizeFunction extends Construct {
     return fn;
   }
 
-  /** S3 per the contract, SNS publish, self-invocation, and SubmitJob on the pipeline's queue. */
+  /** S3 per the contract, SNS publish, PutEvents, self-invocation, and SubmitJob on the pipeline's queue. */
   private grantPipeline(role: iam.Role, props: StylizeFunctionProps, functionName: string): void {
     const functionArn = Stack.of(this).formatArn({
       service: 'lambda',
@@ -197,7 +203,7 @@ export class StylizeFunction extends Construct {
     });
     const statements = [
       ...pipelineS3Statements(props.bucket),
-      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.topic.topicArn] }),
+      ...notificationStatements(props.notifications),
       new iam.PolicyStatement({
         sid: 'ContinueInNewInvocation',
         actions: ['lambda:InvokeFunction'],
@@ -253,7 +259,7 @@ function reservedConcurrency(props: StylizeFunctionProps): number | undefined {
 function environment(props: WithTimeout): Record<string, string> {
   return {
     [PIPELINE_ENV.weightsDir]: props.layers.weightsDir,
-    [PIPELINE_ENV.topicArn]: props.topic.topicArn,
+    ...notificationEnvironment(props.notifications),
     [PIPELINE_ENV.engine]: PIPELINE_DEFAULTS.engine,
     [PIPELINE_ENV.deadlineMarginSeconds]: String(PIPELINE_DEFAULTS.deadlineMarginSeconds),
     [PIPELINE_ENV.memoryMb]: String(memorySize(props)),

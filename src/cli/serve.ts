@@ -8,6 +8,7 @@ import { submitDropIn, waitForJob } from '../client/submit.js';
 import type { Progress } from '../engine/stylize.js';
 import { NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
+import type { PipelineConfig } from '../jobs/config.js';
 import { type JobManifest, jobProgress } from '../jobs/lifecycle/manifest.js';
 import { type LocalPipeline, startLocalPipeline } from '../jobs/local/local-pipeline.js';
 import { parseTileWorkers } from '../jobs/run/tile-pool.js';
@@ -30,6 +31,22 @@ function parsePort(value: string, name: string): number {
   return n;
 }
 
+/** A webhook flag: an http(s) URL, or absent. */
+function parseWebhook(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new NstError('INVALID_OPTION', `${name} must be an http or https URL, got ${value}`);
+  return value;
+}
+
+/** The flags' webhooks, over the environment's (NST_WEBHOOK_URL, NST_EVENTS_WEBHOOK_URL). */
+function webhooks(flags: ServeFlags): Partial<PipelineConfig> {
+  const webhookUrl = parseWebhook(flags.webhook, '--webhook');
+  const eventsWebhookUrl = parseWebhook(flags.eventsWebhook, '--events-webhook');
+  return { ...(webhookUrl ? { webhookUrl } : {}), ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}) };
+}
+
 export interface ServeControl {
   /** Resolves when the server should stop (default: SIGINT or SIGTERM). */
   readonly until?: Promise<void>;
@@ -41,6 +58,7 @@ export async function serve(flags: ServeFlags, control: ServeControl = {}): Prom
   const concurrency = Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new NstError('INVALID_OPTION', '--concurrency must be a positive integer');
+  const config = webhooks(flags);
   const weightsDir = resolveWeightsDir({ flag: flags.weights });
   await cachedWeights(weightsDir); // a bad weights folder fails now, not at the first job
   const pipeline = await startLocalPipeline({
@@ -48,7 +66,7 @@ export async function serve(flags: ServeFlags, control: ServeControl = {}): Prom
     bucket: flags.bucket,
     port,
     loadWeights: () => cachedWeights(weightsDir),
-    config: flags.webhook ? { webhookUrl: flags.webhook } : {},
+    config,
     concurrency,
     tileWorkers: parseTileWorkers(flags.workers),
     onProgress: progressReporter(say),

@@ -21,7 +21,11 @@ export const PIPELINE_ENV = {
   maxInputBytes: 'NST_MAX_INPUT_BYTES',
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
+  /** The EventBridge bus (a name or an ARN) that gets the jobs' events (absent: no events). */
+  eventBus: 'NST_EVENT_BUS',
+  /** Local mode: where finished jobs' notifications are POSTed, and where every event is. */
   webhookUrl: 'NST_WEBHOOK_URL',
+  eventsWebhookUrl: 'NST_EVENTS_WEBHOOK_URL',
   /**
    * Set by the stack: the function's memory (MB) and timeout; the Batch job's timeout (one attempt), how
    * long it may wait RUNNABLE, and the GPU memory of its instances.
@@ -89,7 +93,9 @@ const envSchema = z.object({
   [PIPELINE_ENV.maxInputBytes]: positiveInt.default(PIPELINE_DEFAULTS.maxInputBytes),
   [PIPELINE_ENV.leaseSeconds]: z.coerce.number().positive().default(PIPELINE_DEFAULTS.leaseSeconds),
   [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
+  [PIPELINE_ENV.eventBus]: z.string().optional(),
   [PIPELINE_ENV.webhookUrl]: z.url().optional(),
+  [PIPELINE_ENV.eventsWebhookUrl]: z.url().optional(),
   [PIPELINE_ENV.memoryMb]: positiveInt.default(PIPELINE_DEFAULTS.memoryMb),
   [PIPELINE_ENV.functionTimeoutSeconds]: positiveInt.default(PIPELINE_DEFAULTS.functionTimeoutSeconds),
   [PIPELINE_ENV.batchTimeoutSeconds]: positiveInt.default(PIPELINE_DEFAULTS.batchTimeoutSeconds),
@@ -119,7 +125,10 @@ export interface PipelineConfig {
   readonly leaseSeconds: number;
   /** Lambda invocations a job may chain at deadlines before it fails (without Batch). */
   readonly maxContinuations: number;
+  /** The EventBridge bus of the jobs' events. */
+  readonly eventBus?: string;
   readonly webhookUrl?: string;
+  readonly eventsWebhookUrl?: string;
   /** The function's memory (MB): a Lambda job must fit it (routing.ts). */
   readonly memoryMb: number;
   /** The function's timeout: no invocation outlives it (the sweeper waits it out). */
@@ -160,7 +169,9 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
     maxInputBytes: e[PIPELINE_ENV.maxInputBytes],
     leaseSeconds: e[PIPELINE_ENV.leaseSeconds],
     maxContinuations: e[PIPELINE_ENV.maxContinuations],
+    eventBus: e[PIPELINE_ENV.eventBus],
     webhookUrl: e[PIPELINE_ENV.webhookUrl],
+    eventsWebhookUrl: e[PIPELINE_ENV.eventsWebhookUrl],
     memoryMb: e[PIPELINE_ENV.memoryMb],
     functionTimeoutSeconds: e[PIPELINE_ENV.functionTimeoutSeconds],
     batchTimeoutSeconds: e[PIPELINE_ENV.batchTimeoutSeconds],

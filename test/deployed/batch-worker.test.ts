@@ -6,7 +6,8 @@
  * point on Node 24 as the image's USER, in a fresh root that holds nothing of this checkout
  * (test/helpers/container.ts). A real hand-over: the stylize handler, in process against a local S3
  * server, routes a job to Batch (its SubmitJob captured); the worker finds the job through the SDK's
- * standard endpoint variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SNS) and finishes it.
+ * standard endpoint variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_EVENTBRIDGE) and
+ * finishes it.
  *
  * The GPU: the image's onnxruntime-node has the CUDA provider; this layout has only the CPU one, so the
  * job runs on the CPU and job.json says so (engine backend `onnx-cpu`; `onnx-cuda` on a GPU).
@@ -27,6 +28,7 @@ import { layOutImage } from '../helpers/batch-image.js';
 import { type ContainerRun, runContainer, whyNoContainers } from '../helpers/container.js';
 import { deployedNode } from '../helpers/deployed-node.js';
 import { type Dockerfile, readDockerfile } from '../helpers/dockerfile.js';
+import { type EventsStandIn, startEventsStandIn } from '../helpers/events-stand-in.js';
 import { type Resources, templateResolver } from '../helpers/lambda-template.js';
 import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
 import { SHARED_WEIGHTS } from '../helpers/shared.js';
@@ -94,6 +96,7 @@ let node: string;
 let stack: Deployed;
 let h: S3Harness;
 let sns: SnsStandIn;
+let bus: EventsStandIn;
 
 beforeAll(async () => {
   if (noContainers) return;
@@ -109,12 +112,18 @@ beforeAll(async () => {
       `(${image.skippedOptional.length} optional ones not installed here either), ${real ? 'real' : 'generated'} weights`,
   );
   stack = deployed();
-  [node, h, sns] = await Promise.all([deployedNode(), startS3(), startSnsStandIn()]);
+  [node, h, sns, bus] = await Promise.all([
+    deployedNode(),
+    startS3(),
+    startSnsStandIn(),
+    startEventsStandIn(),
+  ]);
 });
 
 afterAll(async () => {
   await h?.close();
   await sns?.close();
+  await bus?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
@@ -133,9 +142,10 @@ function containerEnv(overrides: { name: string; value: string }[]): Record<stri
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    // The SDK's standard endpoint variables: any S3-compatible server, any SNS stand-in.
+    // The SDK's standard endpoint variables: any S3-compatible server, SNS and EventBridge stand-ins.
     AWS_ENDPOINT_URL_S3: h.s3.endpoint,
     AWS_ENDPOINT_URL_SNS: sns.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
   };
 }
 
@@ -202,6 +212,7 @@ describe.skipIf(noContainers !== undefined)('the Batch worker in its container',
       env: { ...stack.functionEnv, [PIPELINE_ENV.weightsDir]: weights },
       s3: h.s3.client,
       sns: captured.sns().client,
+      eventBridge: captured.eventBridge().client,
       batch: batch.client,
     });
     const [outcome] = await handler(
@@ -238,6 +249,12 @@ describe.skipIf(noContainers !== undefined)('the Batch worker in its container',
     expect(sns.messages).toHaveLength(1);
     expect(sns.messages[0]).toMatchObject({ topicArn: stack.jobEnv[PIPELINE_ENV.topicArn] });
     expect(JSON.parse(sns.messages[0].message)).toMatchObject({ jobId, status: 'succeeded' });
+    // The function handed the job over before any run, so the worker's run is its first: both events.
+    expect(bus.events.map((e) => [e.EventBusName, e.DetailType])).toEqual([
+      [stack.jobEnv[PIPELINE_ENV.eventBus], 'Style Transfer Job Started'],
+      [stack.jobEnv[PIPELINE_ENV.eventBus], 'Style Transfer Job Succeeded'],
+    ]);
+    expect(JSON.parse(bus.events[1].Detail)).toEqual(JSON.parse(sns.messages[0].message));
 
     const ran = done.history.findLast((t) => t.status === 'running')!;
     const jobSeconds = (Date.parse(done.timings.finishedAt!) - Date.parse(ran.at)) / 1000;

@@ -3,7 +3,7 @@
  * synthesised cloud assembly (test/helpers/cdk-synth.ts, the synth test/infra/app.test.ts checks) laid out
  * at /var/task and /opt with Lambda's environment and the template's variables, on Node 24, in a fresh
  * root that holds nothing of the repository checkout (test/helpers/lambda-runtime.ts). The function reaches a real local S3 server
- * and a stand-in SNS endpoint through the SDK's standard endpoint variables. Three S3 events in one warm
+ * and stand-in SNS and EventBridge endpoints through the SDK's standard endpoint variables. Three S3 events in one warm
  * container: a good 64 px job (the cold start), a corrupt upload, and a second good job (warm) whose
  * record is written by hand as the stack's versioned bucket sends it (with a versionId).
  */
@@ -21,6 +21,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js'
 import { STACK, type SynthesisedApp, synthesisedApp } from '../helpers/cdk-synth.js';
 import { whyNoContainers } from '../helpers/container.js';
 import { deployedNode } from '../helpers/deployed-node.js';
+import { type EventsStandIn, startEventsStandIn } from '../helpers/events-stand-in.js';
 import { type LambdaRun, runLikeLambda } from '../helpers/lambda-runtime.js';
 import { type DeployedFunction, deployedFunction } from '../helpers/lambda-template.js';
 import { readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
@@ -45,13 +46,19 @@ let app: SynthesisedApp;
 let fn: DeployedFunction;
 let s3: S3Harness;
 let sns: SnsStandIn;
+let bus: EventsStandIn;
 let events: Record<keyof typeof KEYS, S3Event>;
 let run: LambdaRun;
 let runSeconds: number;
 
 beforeAll(async () => {
   if (noContainers) return;
-  [app, s3, sns] = await Promise.all([synthesisedApp(), startS3(), startSnsStandIn()]);
+  [app, s3, sns, bus] = await Promise.all([
+    synthesisedApp(),
+    startS3(),
+    startSnsStandIn(),
+    startEventsStandIn(),
+  ]);
   fn = deployedFunction(app.out, STACK, 'nst-stylize', { account: ACCOUNT, region: LOCAL_REGION });
   const photo = await readFile(path.join(SHARED_IMAGES, 'content/tubingen.jpg'));
   await s3.store.put('styles/starry.jpg', await readFile(path.join(SHARED_IMAGES, 'style/starry_night.jpg')));
@@ -71,6 +78,7 @@ beforeAll(async () => {
       // By name, as LocalStack's and MinIO's endpoints are: the client must address it path-style.
       AWS_ENDPOINT_URL_S3: s3.s3.endpoint.replace('127.0.0.1', 'localhost'),
       AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
       // Any other service (Batch, Lambda) would be a bug here: nowhere to go.
       AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
     },
@@ -82,7 +90,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await Promise.all([s3?.close(), sns?.close()]);
+  await Promise.all([s3?.close(), sns?.close(), bus?.close()]);
 });
 
 /**
@@ -189,6 +197,7 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
     expect(existsSync(path.join(weights.dir, 'vgg19/weights.json'))).toBe(true);
     expect(fn.environment.NST_WEIGHTS_DIR).toBe('/opt/vgg19');
     expect(fn.environment.NST_TOPIC_ARN).toMatch(new RegExp(`^arn:aws:sns:${LOCAL_REGION}:${ACCOUNT}:`));
+    expect(fn.environment.NST_EVENT_BUS).toBe('default');
   });
 
   it("gets the local server's S3 event records in S3's shape: URL-encoded key, eTag, size, sequencer", async () => {
@@ -271,5 +280,26 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
 
   it('publishes one notification per job and nothing else', () => {
     expect(sns.messages).toHaveLength(3);
+  });
+
+  it("puts each job's events on the default bus: Started as it ran, then one terminal event with the notification", () => {
+    expect(
+      bus.events.every((e) => e.EventBusName === 'default' && e.Source === 'serverless-style-transfer'),
+    ).toBe(true);
+    const jobIds = [0, 1, 2].map((i) => outcomeOf(i).jobId!);
+    const typesOf = (jobId: string) =>
+      bus.events.filter((e) => JSON.parse(e.Detail).jobId === jobId).map((e) => e.DetailType);
+    // The corrupt upload fails as it is decoded, before any run starts.
+    expect(jobIds.map(typesOf)).toEqual([
+      ['Style Transfer Job Started', 'Style Transfer Job Succeeded'],
+      ['Style Transfer Job Failed'],
+      ['Style Transfer Job Started', 'Style Transfer Job Succeeded'],
+    ]);
+    expect(bus.events).toHaveLength(5);
+    // One document: each terminal event's detail is the job's SNS message.
+    for (const jobId of jobIds) {
+      const terminal = bus.events.filter((e) => JSON.parse(e.Detail).jobId === jobId).at(-1)!;
+      expect(JSON.parse(terminal.Detail)).toEqual(JSON.parse(notificationsOf(jobId)[0].message));
+    }
   });
 });

@@ -18,6 +18,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/storage/s3-client.js'
 import { STACK, type SynthesisedApp, synthesisedApp } from '../helpers/cdk-synth.js';
 import { whyNoContainers } from '../helpers/container.js';
 import { deployedNode } from '../helpers/deployed-node.js';
+import { type EventsStandIn, startEventsStandIn } from '../helpers/events-stand-in.js';
 import { startLikeLambda } from '../helpers/lambda-runtime.js';
 import { type DeployedFunction, deployedFunction } from '../helpers/lambda-template.js';
 import { readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
@@ -43,21 +44,23 @@ let fn: DeployedFunction;
 let s3: S3Harness;
 let sns: SnsStandIn;
 let sfn: SfnStandIn;
+let bus: EventsStandIn;
 
 beforeAll(async () => {
   if (noContainers) return;
-  [app, s3, sns, sfn] = await Promise.all([
+  [app, s3, sns, sfn, bus] = await Promise.all([
     synthesisedApp(),
     startS3(),
     startSnsStandIn(),
     startSfnStandIn(),
+    startEventsStandIn(),
   ]);
   fn = deployedFunction(app.out, STACK, 'nst-stylize', { account: ACCOUNT, region: LOCAL_REGION });
   await s3.store.put('styles/starry.jpg', await readFile(path.join(SHARED_IMAGES, 'style/starry_night.jpg')));
 }, 240_000);
 
 afterAll(async () => {
-  await Promise.all([s3?.close(), sns?.close(), sfn?.close()]);
+  await Promise.all([s3?.close(), sns?.close(), sfn?.close(), bus?.close()]);
 });
 
 describe.skipIf(noContainers !== undefined)(
@@ -73,6 +76,7 @@ describe.skipIf(noContainers !== undefined)(
           AWS_ENDPOINT_URL_S3: s3.s3.endpoint.replace('127.0.0.1', 'localhost'),
           AWS_ENDPOINT_URL_SNS: sns.endpoint,
           AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+          AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
           AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
         },
         absent: [],
@@ -131,6 +135,11 @@ describe.skipIf(noContainers !== undefined)(
       const result = await s3.store.get(manifest.output!.key);
       expect((await sharp(result!.body).metadata()).width).toBe(288);
       expect(sns.messages.filter((m) => m.attributes.jobId === outcome.jobId)).toHaveLength(1);
+      // Started by the run that planned the tiles, ended by the join: one of each across the steps.
+      expect(bus.events.map((e) => e.DetailType)).toEqual([
+        'Style Transfer Job Started',
+        'Style Transfer Job Succeeded',
+      ]);
     }, 300_000);
   },
 );

@@ -7,7 +7,7 @@ import type { JobClaim, LifecycleDeps } from '../../src/jobs/lifecycle/job-claim
 import type { JobLifecycle } from '../../src/jobs/lifecycle/job-lifecycle.js';
 import { type JobOutcome, withLockedJob } from '../../src/jobs/lifecycle/locked-job.js';
 import { type JobManifest, newManifest } from '../../src/jobs/lifecycle/manifest.js';
-import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
+import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
 import { outputKeys } from '../../src/jobs/spec/keys.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { type MemoryS3, memoryS3 } from './memory-s3.js';
@@ -23,8 +23,10 @@ export interface ClaimedJobWorld {
   readonly s3: MemoryS3;
   readonly store: ObjectStore;
   readonly deps: LifecycleDeps;
-  /** Notifications sent, each with the number of S3 writes made before it. */
+  /** Finished jobs told, each with the bucket's write count when it was. */
   readonly notified: { readonly notification: JobNotification; readonly afterWrites: number }[];
+  /** First runs told, likewise. */
+  readonly started: { readonly notification: JobNotification; readonly afterWrites: number }[];
   readonly metrics: { readonly succeeded: number[]; readonly failed: ErrorCode[] };
   /** Claims the job as `owner` and runs `body` on it, opened from job.json or a new manifest. */
   run(body: (job: JobLifecycle, claim: JobClaim) => Promise<JobOutcome>, owner?: string): Promise<JobOutcome>;
@@ -38,12 +40,16 @@ export function claimedJobWorld(overrides: Partial<LifecycleDeps> = {}): Claimed
   const s3 = memoryS3();
   const store = new ObjectStore(s3.client, BUCKET);
   const notified: ClaimedJobWorld['notified'] = [];
+  const started: ClaimedJobWorld['started'] = [];
   const metrics = { succeeded: [] as number[], failed: [] as ErrorCode[] };
   const deps: LifecycleDeps = {
     config: { leaseSeconds: LEASE_SECONDS },
     storeFor: () => store,
     notifier: {
-      notify: async (notification) => {
+      started: async (notification) => {
+        started.push({ notification, afterWrites: s3.writes().length });
+      },
+      finished: async (notification) => {
         notified.push({ notification, afterWrites: s3.writes().length });
       },
     },
@@ -64,6 +70,7 @@ export function claimedJobWorld(overrides: Partial<LifecycleDeps> = {}): Claimed
     store,
     deps,
     notified,
+    started,
     metrics,
     run: (body, owner = 'worker-1') =>
       withLockedJob(deps, { owner }, { bucket: BUCKET, jobId: JOB_ID }, 'event', async (claim, existing) =>

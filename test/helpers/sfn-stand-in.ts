@@ -3,8 +3,7 @@
  * standard `AWS_ENDPOINT_URL_SFN`: it answers StartExecution (the JSON 1.0 protocol) with the execution's
  * ARN and records each start. Anything else is answered 400, so an unexpected call fails the test.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startStandInServer } from './stand-in-server.js';
 
 interface StartedExecution {
   readonly stateMachineArn: string;
@@ -25,32 +24,23 @@ const executionArnOf = (stateMachineArn: string, name: string) =>
 
 export async function startSfnStandIn(): Promise<SfnStandIn> {
   const started: StartedExecution[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution') {
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
-        res.end(JSON.stringify({ __type: 'InvalidAction', message: 'stand-in answers StartExecution only' }));
-        return;
-      }
-      const request = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const executionArn = executionArnOf(request.stateMachineArn, request.name);
-      started.push({
-        stateMachineArn: request.stateMachineArn,
-        name: request.name,
-        input: request.input,
-        executionArn,
-      });
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-      res.end(JSON.stringify({ executionArn, startDate: Date.now() / 1000 }));
-    });
+  const json = (status: number, body: unknown) => ({
+    status,
+    contentType: 'application/x-amz-json-1.0',
+    body: JSON.stringify(body),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    started,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  const server = await startStandInServer((req, body) => {
+    if (req.method !== 'POST' || req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution')
+      return json(400, { __type: 'InvalidAction', message: 'stand-in answers StartExecution only' });
+    const request = JSON.parse(body.toString('utf8'));
+    const executionArn = executionArnOf(request.stateMachineArn, request.name);
+    started.push({
+      stateMachineArn: request.stateMachineArn,
+      name: request.name,
+      input: request.input,
+      executionArn,
+    });
+    return json(200, { executionArn, startDate: Date.now() / 1000 });
+  });
+  return { ...server, started };
 }

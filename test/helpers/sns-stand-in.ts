@@ -4,8 +4,7 @@
  * message. Anything else is answered 400, so an unexpected call fails the test instead of passing silently.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startStandInServer } from './stand-in-server.js';
 
 interface PublishedMessage {
   readonly topicArn: string;
@@ -40,28 +39,17 @@ const publishResponse = (messageId: string) =>
 
 export async function startSnsStandIn(): Promise<SnsStandIn> {
   const messages: PublishedMessage[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-      if (req.method !== 'POST' || form.get('Action') !== 'Publish') {
-        res.writeHead(400, { 'content-type': 'text/xml' });
-        res.end(
-          `<ErrorResponse><Error><Code>InvalidAction</Code><Message>stand-in answers Publish only</Message></Error></ErrorResponse>`,
-        );
-        return;
-      }
-      messages.push(published(form));
-      res.writeHead(200, { 'content-type': 'text/xml' });
-      res.end(publishResponse(randomUUID()));
-    });
+  const server = await startStandInServer((req, body) => {
+    const form = new URLSearchParams(body.toString('utf8'));
+    if (req.method !== 'POST' || form.get('Action') !== 'Publish') {
+      return {
+        status: 400,
+        contentType: 'text/xml',
+        body: '<ErrorResponse><Error><Code>InvalidAction</Code><Message>stand-in answers Publish only</Message></Error></ErrorResponse>',
+      };
+    }
+    messages.push(published(form));
+    return { status: 200, contentType: 'text/xml', body: publishResponse(randomUUID()) };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    messages,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return { ...server, messages };
 }

@@ -8,7 +8,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { type Mock, vi } from 'vitest';
 import { readPipelineConfig } from '../../src/jobs/config.js';
 import type { Invocation } from '../../src/jobs/lifecycle/locked-job.js';
-import type { JobNotification, Notifier } from '../../src/jobs/lifecycle/notifier.js';
+import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
+import type { Notifier } from '../../src/jobs/notify/notifier.js';
 import type { Dispatcher, WorkerDeps } from '../../src/jobs/run/run-context.js';
 import { buildWorkerDeps } from '../../src/jobs/wiring/build-deps.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
@@ -22,11 +23,16 @@ export const silentLogger = (): Logger => new Logger({ serviceName: 'nst-test', 
 /** The workers' clock: 2025-01-01T00:00:00Z unless a test sets it. */
 export const T0 = new Date('2025-01-01T00:00:00.000Z');
 
-/** A notifier that keeps every notification, in order. */
+/** A notifier that keeps what it is told, in order: finished jobs in `sent`, first runs in `firstRuns`. */
 class RecordingNotifier implements Notifier {
   readonly sent: JobNotification[] = [];
+  readonly firstRuns: JobNotification[] = [];
 
-  async notify(notification: JobNotification): Promise<void> {
+  async started(notification: JobNotification): Promise<void> {
+    this.firstRuns.push(notification);
+  }
+
+  async finished(notification: JobNotification): Promise<void> {
     this.sent.push(notification);
   }
 }

@@ -73,6 +73,7 @@ describe('stack settings (CDK context)', () => {
     [{ architecture: 'sparc' }, 'architecture'],
     [{ logRetentionDays: '10' }, 'logRetentionDays'],
     [{ notificationEmail: 'not-an-address' }, 'notificationEmail'],
+    [{ eventBus: 'my bus' }, 'eventBus'],
     [{ batch: 'maybe' }, 'batch'],
     [{ prefix: 'Has Spaces' }, 'prefix'],
   ])('rejects %j naming the key', (raw, key) => {

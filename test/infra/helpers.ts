@@ -9,9 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { App, type Environment, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type NstConfig, parseConfig } from '../../infra/config.js';
 import type { LayerDirs } from '../../infra/constructs/layers.js';
+import type { NotificationTargets } from '../../infra/constructs/policies.js';
 import { REPO_ROOT } from '../../infra/paths.js';
 import { NstStack } from '../../infra/stack.js';
 import { generateVggWeights } from '../../src/engine/vgg.js';
@@ -66,6 +69,14 @@ export function bareStack(): BareStack {
     stack: new Stack(app, 'Test'),
     layers: placeholderLayers(root),
     dispose: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** A new topic and the account's default bus, for a construct that tells subscribers about jobs. */
+export function notificationTargets(stack: Stack): NotificationTargets {
+  return {
+    topic: new sns.Topic(stack, 'Topic'),
+    eventBus: events.EventBus.fromEventBusName(stack, 'Bus', 'default'),
   };
 }
 

@@ -25,6 +25,7 @@ describe('Batch off, Lambda settings changed', () => {
     prefix: 'art',
     batch: 'false',
     notificationEmail: 'ops@example.com',
+    eventBus: 'art-pipelines',
     reservedConcurrency: '3',
     architecture: 'arm64',
     memory: '3008',
@@ -52,7 +53,14 @@ describe('Batch off, Lambda settings changed', () => {
     ).toEqual(expect.arrayContaining(['rate(5 minutes)', 'aws.states']));
     template.resourceCountIs('AWS::Events::Rule', 2);
     const variables = stylizeFunction(template, 'art-stylize').Environment.Variables;
-    expect(variables).toMatchObject({ NST_TOPIC_ARN: expect.anything(), NST_MEMORY_MB: '3008' });
+    expect(variables).toMatchObject({
+      NST_TOPIC_ARN: expect.anything(),
+      NST_EVENT_BUS: 'art-pipelines',
+      NST_MEMORY_MB: '3008',
+    });
+    const putEvents = allStatements(template).filter((s) => asList(s.Action).includes('events:PutEvents'));
+    expect(putEvents).toHaveLength(1);
+    expect(JSON.stringify(putEvents[0].Resource)).toContain(':event-bus/art-pipelines"');
     for (const name of [
       'NST_BATCH_JOB_QUEUE',
       'NST_BATCH_JOB_DEFINITION',

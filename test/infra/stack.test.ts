@@ -155,6 +155,7 @@ describe('stylize function', () => {
     expect(fnProps.Environment.Variables).toEqual({
       NST_WEIGHTS_DIR: '/opt/vgg19',
       NST_TOPIC_ARN: ref(topic.id),
+      NST_EVENT_BUS: 'default',
       NST_ENGINE: 'auto',
       NST_DEADLINE_MARGIN_SECONDS: '60',
       NST_MEMORY_MB: String(fnProps.MemorySize),
@@ -310,10 +311,13 @@ describe('IAM', () => {
     );
   });
 
-  it('lets the function publish, submit GPU jobs, and invoke itself by name (no reference cycle)', () => {
+  it('lets the function publish, put events on the default bus, submit GPU jobs, and invoke itself by name (no reference cycle)', () => {
     expect(statementFor(fnStatements, 'sns:Publish')).toEqual([
       expect.objectContaining({ Resource: ref(topic.id) }),
     ]);
+    const putEvents = statementFor(fnStatements, 'events:PutEvents');
+    expect(putEvents).toHaveLength(1);
+    expect(JSON.stringify(putEvents[0].Resource)).toContain(':event-bus/default"');
     const submit = statementFor(fnStatements, 'batch:SubmitJob');
     expect(submit).toHaveLength(1);
     expect(asList(submit[0].Resource)).toContainEqual(queueArn);
@@ -463,7 +467,7 @@ describe('Batch GPU path', () => {
     });
   });
 
-  it('gives the job role the pipeline S3 and SNS permissions and nothing else', () => {
+  it('gives the job role the pipeline S3, SNS and EventBridge permissions and nothing else', () => {
     const jobRoleId = (jobDefinition.properties as Cfn).ContainerProperties.JobRoleArn['Fn::GetAtt'][0];
     const actions = new Set(roleStatements(template, jobRoleId).flatMap((s) => asList(s.Action)));
     expect(actions).toEqual(
@@ -475,6 +479,7 @@ describe('Batch GPU path', () => {
         's3:DeleteObject',
         's3:ListBucket',
         'sns:Publish',
+        'events:PutEvents',
       ]),
     );
   });

@@ -19,8 +19,8 @@ import { NstError } from '../../src/errors.js';
 import type { LockRecord } from '../../src/jobs/lifecycle/lock.js';
 import type { JobOutcome } from '../../src/jobs/lifecycle/locked-job.js';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
-import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
 import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local/local-pipeline.js';
+import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
 import { cachedWeights } from '../../src/jobs/wiring/weights-cache.js';
 import { BUCKET, readJson, type S3Harness, startS3 } from '../helpers/local-s3.js';
@@ -183,7 +183,8 @@ describe('S3 and SNS unavailable for a while', () => {
       logLevel: 'SILENT',
       write: () => {},
       notifier: {
-        notify: async (n) => {
+        started: async () => {},
+        finished: async (n) => {
           notifyAttempts++;
           if (notifyFailures > 0) {
             notifyFailures--;

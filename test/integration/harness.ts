@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchClient } from '@aws-sdk/client-batch';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -114,7 +115,7 @@ export interface CapturedCall {
  * Adds a first middleware to a real SDK client that records each command's input and answers it with
  * `answer` (or throws what it throws), so nothing leaves the process and the exact parameters can be checked.
  */
-export function capture<C extends SNSClient | BatchClient | LambdaClient | SFNClient>(
+export function capture<C extends SNSClient | EventBridgeClient | BatchClient | LambdaClient | SFNClient>(
   client: C,
   answer: (call: CapturedCall) => Record<string, unknown> = () => ({}),
 ): { client: C; calls: CapturedCall[] } {
@@ -135,6 +136,11 @@ const fakeAws = { region: 'us-east-1', credentials: { accessKeyId: 'test', secre
 export const captured = {
   sns: (answer?: Parameters<typeof capture>[1]) =>
     capture(new SNSClient(fakeAws), answer ?? (() => ({ MessageId: 'm-1' }))),
+  eventBridge: (answer?: Parameters<typeof capture>[1]) =>
+    capture(
+      new EventBridgeClient(fakeAws),
+      answer ?? (() => ({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] })),
+    ),
   batch: (answer?: Parameters<typeof capture>[1]) =>
     capture(
       new BatchClient(fakeAws),

@@ -60,7 +60,7 @@ describe('live progress in job.json', () => {
       worker: 'lambda',
       s3: fixture.server.s3.client,
       logger: quietLogger(),
-      notifier: { notify: async () => {} },
+      notifier: { started: async () => {}, finished: async () => {} },
       createEngine: slowEngines,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
     });

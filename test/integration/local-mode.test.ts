@@ -1,15 +1,13 @@
 /**
  * The local embedded mode end to end: the local pipeline turns uploads into jobs through the same handler,
- * with S3's prefix filters; notifications are printed and POSTed to a webhook (a local HTTP server here);
+ * with S3's prefix filters; notifications are printed and POSTed to a webhook, and events POSTed
+ * EventBridge-shaped to another (local HTTP servers here);
  * `nst serve` prints how to drop files in and `nst submit --wait` drops one and fetches the result; the
  * `npm start` demo writes the result, job.json and a contact sheet; a restarted server ends (resumes or
  * fails) the jobs a killed one left `running`, and an event whose retries run out ends its job.
  */
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -24,12 +22,14 @@ import type { LockRecord } from '../../src/jobs/lifecycle/lock.js';
 import type { JobOutcome } from '../../src/jobs/lifecycle/locked-job.js';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
 import { newManifest, transition } from '../../src/jobs/lifecycle/manifest.js';
-import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
 import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local/local-pipeline.js';
+import type { DeliveredJobEvent } from '../../src/jobs/notify/job-events.js';
+import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
 import { cachedWeights } from '../../src/jobs/wiring/weights-cache.js';
 import { startLocalS3 } from '../../src/storage/local-s3.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { readJson } from '../helpers/local-s3.js';
+import { type WebhookServer, webhookServer } from '../helpers/webhook-server.js';
 import {
   captured,
   jpeg,
@@ -53,43 +53,25 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(temp, { recursive: true, force: true }));
 
-/** A webhook subscriber on 127.0.0.1 that keeps every POST. */
-async function webhookServer(): Promise<{
-  url: string;
-  posts: { headers: IncomingMessage['headers']; body: JobNotification }[];
-  server: Server;
-}> {
-  const posts: { headers: IncomingMessage['headers']; body: JobNotification }[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => {
-      body += chunk.toString('utf8');
-    });
-    req.on('end', () => {
-      posts.push({ headers: req.headers, body: JSON.parse(body) as JobNotification });
-      res.writeHead(204).end();
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/nst`, posts, server };
-}
-
 describe('the local pipeline', () => {
   let pipeline: LocalPipeline;
-  let hook: Awaited<ReturnType<typeof webhookServer>>;
+  let hook: WebhookServer<JobNotification>;
+  let eventsHook: WebhookServer<DeliveredJobEvent>;
   const lines: string[] = [];
   const settled: JobOutcome[][] = [];
 
   beforeEach(async () => {
-    hook = await webhookServer();
+    [hook, eventsHook] = await Promise.all([
+      webhookServer<JobNotification>(),
+      webhookServer<DeliveredJobEvent>(),
+    ]);
     lines.length = 0;
     settled.length = 0;
     pipeline = await startLocalPipeline({
       dataDir: join(temp, 's3'),
       bucket: 'local',
       loadWeights: () => cachedWeights(weights.dir),
-      config: { webhookUrl: hook.url },
+      config: { webhookUrl: hook.url, eventsWebhookUrl: eventsHook.url },
       write: (line) => lines.push(line),
       logLevel: 'SILENT',
       onSettled: ({ outcomes }) => settled.push(outcomes ?? []),
@@ -99,9 +81,10 @@ describe('the local pipeline', () => {
   afterEach(async () => {
     await pipeline.close();
     hook.server.close();
+    eventsHook.server.close();
   });
 
-  it('stylises a drop-in and notifies: a printed line and a webhook POST with the JSON body', async () => {
+  it('stylises a drop-in and tells: a printed line, a webhook POST of the notification, and its events', async () => {
     await pipeline.store.put('inputs/starry/photo one.jpg', await jpeg(), { metadata: TINY_METADATA });
     await pipeline.idle();
     expect(settled).toHaveLength(1);
@@ -111,36 +94,79 @@ describe('the local pipeline', () => {
     const manifest = await readJson<JobManifest>(pipeline.store, `outputs/${jobId}/job.json`);
     expect(manifest.route).toMatchObject({ worker: 'local' });
 
-    expect(hook.posts).toHaveLength(1);
-    expect(hook.posts[0].headers['content-type']).toBe('application/json');
-    expect(hook.posts[0].body).toEqual({
+    const resultKey = `outputs/${jobId}/result.jpg`;
+    const notification: JobNotification = {
       jobId,
       status: 'succeeded',
       bucket: 'local',
       input: {
-        source: 's3://local/inputs/starry/photo one.jpg',
-        content: 's3://local/inputs/starry/photo one.jpg',
-        styles: ['s3://local/styles/starry.png'],
+        source: 'inputs/starry/photo one.jpg',
+        content: 'inputs/starry/photo one.jpg',
+        styles: ['styles/starry.png'],
       },
-      output: `s3://local/outputs/${jobId}/result.jpg`,
+      output: { uri: `s3://local/${resultKey}`, ...manifest.output! },
       manifest: `s3://local/outputs/${jobId}/job.json`,
       timings: manifest.timings,
-    });
+      route: manifest.route,
+      engine: manifest.engine,
+    };
+    expect(hook.posts).toHaveLength(1);
+    expect(hook.posts[0].headers['content-type']).toBe('application/json');
+    expect(hook.posts[0].body).toEqual(notification);
+
+    // The events: Started as the run began (its route, no result yet), then Succeeded, whose detail is the
+    // notification itself.
+    const resources = ['arn:aws:s3:::local/inputs/starry/photo one.jpg'];
+    const delivered = {
+      version: '0',
+      id: expect.any(String),
+      source: 'serverless-style-transfer',
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    };
+    expect(eventsHook.posts.map((p) => p.body)).toEqual([
+      {
+        ...delivered,
+        'detail-type': 'Style Transfer Job Started',
+        resources,
+        detail: {
+          ...notification,
+          status: 'running',
+          output: undefined,
+          engine: undefined,
+          timings: {
+            createdAt: manifest.timings.createdAt,
+            startedAt: manifest.timings.startedAt,
+            phases: { fetch: expect.any(Number), stylize: 0, store: 0 },
+          },
+        },
+      },
+      {
+        ...delivered,
+        'detail-type': 'Style Transfer Job Succeeded',
+        resources: [...resources, `arn:aws:s3:::local/${resultKey}`],
+        detail: notification,
+      },
+    ]);
+    expect(new Set(eventsHook.posts.map((p) => p.body.id)).size).toBe(2);
     expect(lines).toEqual([
-      `nst: job ${jobId} succeeded: s3://local/outputs/${jobId}/result.jpg (status s3://local/outputs/${jobId}/job.json)`,
+      `nst: event ${JSON.stringify(eventsHook.posts[0].body)}`,
+      `nst: job ${jobId} succeeded: s3://local/${resultKey} (status s3://local/outputs/${jobId}/job.json)`,
+      `nst: event ${JSON.stringify(eventsHook.posts[1].body)}`,
     ]);
   });
 
-  it('notifies failures with their code', async () => {
+  it('tells failures with their code: the notification, and a Failed event only (the job never started)', async () => {
     await pipeline.store.put('inputs/nowhere/photo.jpg', await jpeg(), { metadata: TINY_METADATA });
     await pipeline.idle();
     const jobId = settled[0][0].jobId;
-    expect(hook.posts.map((p) => p.body)).toEqual([
-      expect.objectContaining({
-        jobId,
-        status: 'failed',
-        error: expect.objectContaining({ code: 'STYLE_NOT_FOUND' }),
-      }),
+    const failed = expect.objectContaining({
+      jobId,
+      status: 'failed',
+      error: expect.objectContaining({ code: 'STYLE_NOT_FOUND' }),
+    });
+    expect(hook.posts.map((p) => p.body)).toEqual([failed]);
+    expect(eventsHook.posts.map((p) => p.body)).toEqual([
+      expect.objectContaining({ 'detail-type': 'Style Transfer Job Failed', detail: failed }),
     ]);
     expect(lines[0]).toMatch(
       new RegExp(`^nst: job ${jobId} failed: STYLE_NOT_FOUND: no style painting s3://local/styles/nowhere`),
@@ -185,12 +211,18 @@ describe('the local pipeline', () => {
     expect(await pipeline.store.list('inputs/')).toEqual([]);
   });
 
-  it('keeps working when the webhook is down', async () => {
+  it('keeps working when the webhooks are down', async () => {
     hook.server.close();
+    eventsHook.server.close();
     await pipeline.store.put('inputs/starry/photo.jpg', await jpeg(), { metadata: TINY_METADATA });
     await pipeline.idle();
     expect(settled[0][0].status).toBe('succeeded');
-    expect(lines.some((l) => l.startsWith(`nst: webhook ${hook.url} failed`))).toBe(true);
+    const failures = lines.filter((l) => l.startsWith('nst: webhook '));
+    expect(failures.map((l) => l.split(' failed')[0])).toEqual([
+      `nst: webhook ${eventsHook.url}`,
+      `nst: webhook ${hook.url}`,
+      `nst: webhook ${eventsHook.url}`,
+    ]);
   });
 });
 
@@ -505,6 +537,22 @@ describe('nst serve and nst submit', () => {
       code: 'STORAGE_UNAVAILABLE',
       message: expect.stringContaining('is `nst serve` running'),
     });
+  });
+
+  it('serve refuses a webhook that is not an http(s) URL before it starts anything', async () => {
+    const flags = {
+      port: '0',
+      data: join(temp, 'never'),
+      bucket: 'pics',
+      weights: weights.dir,
+      concurrency: '1',
+    };
+    await expect(serve({ ...flags, eventsWebhook: 'ftp://example.com/hook' })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: '--events-webhook must be an http or https URL, got ftp://example.com/hook',
+    });
+    await expect(serve({ ...flags, webhook: 'hooks/nst' })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    expect(existsSync(join(temp, 'never'))).toBe(false);
   });
 
   it('the instructions name a non-default endpoint for submit', () => {

@@ -9,7 +9,7 @@ import type { StylizeFunctionOptions, StylizeHandler } from '../../functions/sty
 import { readPipelineConfig } from '../../src/jobs/config.js';
 import { acquireLock, type LockRecord } from '../../src/jobs/lifecycle/lock.js';
 import { type JobManifest, newManifest, transition } from '../../src/jobs/lifecycle/manifest.js';
-import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
+import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
 import { sweepJobs } from '../../src/jobs/recovery/sweeper.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
 import { buildWorkerDeps } from '../../src/jobs/wiring/build-deps.js';
@@ -159,7 +159,7 @@ describe('the dead-letter consumer', () => {
     expect(outcome).toMatchObject({ jobId, status: 'failed', error: { code: 'JOB_ABANDONED' } });
     const manifest = await expectAbandoned(jobId, /Task timed out after 900.00 seconds/);
     expect(manifest.source).toEqual({ key, kind: 'drop-in', etag: event.Records[0].s3.object.eTag });
-    expect(notified()[0].input).toEqual({ source: `s3://${BUCKET}/${key}`, styles: [] });
+    expect(notified()[0].input).toEqual({ source: key, styles: [] });
   });
 
   it('leaves a finished job alone: no second notification, job.json unchanged', async () => {
@@ -322,7 +322,7 @@ describe('the sweeper, bounded', () => {
       worker: 'lambda',
       s3: fixture.server.s3.client,
       logger: quietLogger(),
-      notifier: { notify: async (n) => void notices.push(n) },
+      notifier: { started: async () => {}, finished: async (n) => void notices.push(n) },
       now: LATER,
     });
     const first = await sweepJobs(deps, { owner: 'sweep-1' }, BUCKET, { limits: { maxJobs: 2 } });

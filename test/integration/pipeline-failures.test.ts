@@ -452,13 +452,15 @@ describe('notifications', () => {
       status: 'succeeded',
       bucket: BUCKET,
       input: {
-        source: `s3://${BUCKET}/inputs/starry/notify.jpg`,
-        content: `s3://${BUCKET}/inputs/starry/notify.jpg`,
-        styles: [`s3://${BUCKET}/styles/starry.png`],
+        source: 'inputs/starry/notify.jpg',
+        content: 'inputs/starry/notify.jpg',
+        styles: ['styles/starry.png'],
       },
-      output: `s3://${BUCKET}/outputs/${jobId}/result.jpg`,
+      output: { uri: `s3://${BUCKET}/outputs/${jobId}/result.jpg`, ...manifest.output },
       manifest: `s3://${BUCKET}/outputs/${jobId}/job.json`,
       timings: manifest.timings,
+      route: manifest.route,
+      engine: manifest.engine,
     });
   });
 });

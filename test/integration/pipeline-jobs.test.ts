@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
-import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
+import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
 import {
@@ -82,11 +82,14 @@ describe('drop-in jobs', () => {
       expect.objectContaining({
         jobId,
         status: 'succeeded',
-        output: `s3://${BUCKET}/outputs/${jobId}/result.jpg`,
+        output: expect.objectContaining({
+          uri: `s3://${BUCKET}/outputs/${jobId}/result.jpg`,
+          key: `outputs/${jobId}/result.jpg`,
+        }),
         input: {
-          source: `s3://${BUCKET}/inputs/starry/photo.jpg`,
-          content: `s3://${BUCKET}/inputs/starry/photo.jpg`,
-          styles: [`s3://${BUCKET}/styles/starry.png`],
+          source: 'inputs/starry/photo.jpg',
+          content: 'inputs/starry/photo.jpg',
+          styles: ['styles/starry.png'],
         },
       }),
     ]);

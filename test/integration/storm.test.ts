@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
-import type { JobNotification } from '../../src/jobs/lifecycle/notifier.js';
 import { type LocalPipeline, startLocalPipeline } from '../../src/jobs/local/local-pipeline.js';
+import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
 import { cachedWeights } from '../../src/jobs/wiring/weights-cache.js';
 import { jpeg, png, weightsDir } from './harness.js';
@@ -41,7 +41,7 @@ beforeAll(async () => {
     config: { threads: 1, maxPixels: 1_000_000, maxInputBytes: MAX_INPUT_BYTES, leaseSeconds: 2 },
     concurrency: 4,
     logLevel: 'SILENT',
-    notifier: { notify: async (n) => void notifications.push(n) },
+    notifier: { started: async () => {}, finished: async (n) => void notifications.push(n) },
     write: () => {},
   });
 });

@@ -23,6 +23,7 @@ export interface ServeFlags {
   bucket: string;
   weights?: string;
   webhook?: string;
+  eventsWebhook?: string;
   concurrency: string;
   workers?: string;
 }
@@ -47,6 +48,10 @@ export function registerPipelineCommands(program: Command): void {
     .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
     .option('--weights <dir>', WEIGHTS_FLAG_HELP)
     .option('--webhook <url>', 'POST each job notification (JSON) to this URL (default: $NST_WEBHOOK_URL)')
+    .option(
+      '--events-webhook <url>',
+      "POST each job's events, EventBridge-shaped, to this URL and print them (default: $NST_EVENTS_WEBHOOK_URL)",
+    )
     .option('--concurrency <n>', 'jobs run at once (each uses every core)', '1')
     .option('--workers <n|auto>', `${TILE_WORKERS_HELP}; with --concurrency above 1, auto is 1`, 'auto')
     .action(async (flags: ServeFlags) => {

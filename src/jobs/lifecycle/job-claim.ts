@@ -12,13 +12,13 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { ERROR_POLICY, NstError, toNstError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import type { PipelineConfig } from '../config.js';
+import type { Notifier } from '../notify/notifier.js';
 import { outputKeys } from '../spec/keys.js';
 import { JobLifecycle } from './job-lifecycle.js';
 import type { JobLock } from './lock.js';
 import type { Invocation, JobOutcome } from './locked-job.js';
 import { isFinished, type JobManifest } from './manifest.js';
 import type { JobMetrics } from './metrics.js';
-import type { Notifier } from './notifier.js';
 
 /** What the lifecycle needs from the worker. */
 export interface LifecycleDeps {

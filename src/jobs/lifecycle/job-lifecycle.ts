@@ -9,6 +9,8 @@
  *
  * Each transition writes in one fixed order, so no caller can get it wrong:
  * - every transition first settles live progress (the write in flight lands, and none follows);
+ * - start: the job's first run is told (`started`) before job.json says `running`, so a failed telling
+ *   leaves job.json as it was and the retry tells again;
  * - succeed: the result, then job.json, then the notification, then the lock `done`;
  * - fail: any result object removed, then job.json, then the notification, then the lock `done`;
  * - hand-offs: job.json `queued` and the dispatch (Batch is submitted first, so a failed submission leaves
@@ -20,6 +22,7 @@
 import type { Progress } from '../../engine/stylize.js';
 import type { NstError } from '../../errors.js';
 import { CONTINUATION_HANDOFF_SECONDS } from '../deployment.js';
+import { notificationFor } from '../notify/job-notification.js';
 import type { JobSpec } from '../spec/spec.js';
 import type { JobClaim } from './job-claim.js';
 import { LiveProgress } from './live-progress.js';
@@ -34,7 +37,6 @@ import {
   secondsSince,
   transition,
 } from './manifest.js';
-import { notificationFor } from './notifier.js';
 
 type Phase = keyof JobManifest['timings']['phases'];
 
@@ -97,9 +99,14 @@ export class JobLifecycle {
 
   // Transitions.
 
-  /** A run starts here: `running`, one more run, and where it was routed. */
-  start(detail: string, route: NonNullable<JobManifest['route']>): Promise<void> {
-    return this.record('running', detail, { runs: this.#manifest.runs + 1, route });
+  /** A run starts here: `running`, one more run, and where it was routed; the job's first is told. */
+  async start(detail: string, route: NonNullable<JobManifest['route']>): Promise<void> {
+    const first = this.#manifest.runs === 0;
+    await this.record('running', detail, { runs: this.#manifest.runs + 1, route }, async () => {
+      if (!first) return;
+      await this.claim.lock.fence();
+      await this.claim.deps.notifier.started(notificationFor(this.#manifest));
+    });
   }
 
   /**
@@ -222,9 +229,21 @@ export class JobLifecycle {
     await this.save();
   }
 
-  /** A status change in job.json (and the log). */
-  private async record(status: JobStatus, detail: string, changes: Partial<JobManifest> = {}): Promise<void> {
-    this.#manifest = transition(this.#manifest, status, this.claim.now(), detail, changes);
+  /** A status change in job.json (and the log); `beforeSave` sees the new manifest before it is written. */
+  private async record(
+    status: JobStatus,
+    detail: string,
+    changes: Partial<JobManifest> = {},
+    beforeSave?: () => Promise<void>,
+  ): Promise<void> {
+    const before = this.#manifest;
+    this.#manifest = transition(before, status, this.claim.now(), detail, changes);
+    try {
+      await beforeSave?.();
+    } catch (e) {
+      this.#manifest = before;
+      throw e;
+    }
     await this.save();
     if (status === 'failed')
       this.claim.log.warn('job failed', { detail, code: changes.error?.code, error: changes.error?.message });
@@ -239,7 +258,7 @@ export class JobLifecycle {
 
   /** Notifies the finished job and marks the lock done: from here on every event is a duplicate. */
   private async announce(outcome: JobOutcome): Promise<JobOutcome> {
-    await this.claim.deps.notifier.notify(notificationFor(this.#manifest));
+    await this.claim.deps.notifier.finished(notificationFor(this.#manifest));
     await this.claim.lock.complete();
     return outcome;
   }

@@ -22,7 +22,8 @@ import { type PipelineConfig, readPipelineConfig } from '../config.js';
 import { deadLetterFor } from '../intake/events.js';
 import { handleEvent } from '../intake/handler.js';
 import type { JobOutcome } from '../lifecycle/locked-job.js';
-import { LocalNotifier, type Notifier } from '../lifecycle/notifier.js';
+import { LocalNotifier } from '../notify/local.js';
+import type { Notifier } from '../notify/notifier.js';
 import { unhandledUploads } from '../recovery/replay.js';
 import { sweepJobs } from '../recovery/sweeper.js';
 import type { WorkerDeps } from '../run/run-context.js';
@@ -193,8 +194,9 @@ function localWorkerDeps(
       opts.notifier ??
       new LocalNotifier({
         webhookUrl: config.webhookUrl,
+        eventsWebhookUrl: config.eventsWebhookUrl,
         write,
-        onWebhookError: (e) => write(`nst: webhook ${config.webhookUrl} failed: ${e.message}`),
+        onWebhookError: (url, e) => write(`nst: webhook ${url} failed: ${e.message}`),
       }),
     createEngine: opts.createEngine,
     tileWorkers: tileWorkersOfEachJob(opts),

@@ -4,13 +4,16 @@
  * what differs.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SERVICE_NAME } from '../../product.js';
 import { ObjectStore } from '../../storage/object-store.js';
 import { resolveWeightsDir } from '../../weights/lookup.js';
 import { PIPELINE_ENV, type PipelineConfig, POWERTOOLS_ENV } from '../config.js';
-import { LogNotifier, type Notifier, SnsNotifier } from '../lifecycle/notifier.js';
+import { EventBridgeNotifier } from '../notify/eventbridge.js';
+import { LogNotifier, type Notifier, Notifiers } from '../notify/notifier.js';
+import { SnsNotifier } from '../notify/sns.js';
 import type { Dispatcher, WorkerDeps } from '../run/run-context.js';
 import { cachedWeights } from './weights-cache.js';
 
@@ -19,21 +22,25 @@ export interface WorkerParts extends Omit<WorkerDeps, 'storeFor' | 'loadWeights'
   readonly s3: S3Client;
   /** Default: the configured weights (else the usual lookup), loaded once per process. */
   readonly loadWeights?: WorkerDeps['loadWeights'];
-  /** Default: SNS when the configuration names a topic, else a log line per notification. */
+  /**
+   * Default: SNS when the configuration names a topic and EventBridge when it names a bus, else a log line
+   * per finished job.
+   */
   readonly notifier?: Notifier;
-  /** The default notifier's SNS client (default: a new one). */
+  /** The default notifier's clients (default: new ones). */
   readonly sns?: SNSClient;
+  readonly eventBridge?: EventBridgeClient;
   /** Default: neither Batch nor continuations. */
   readonly dispatch?: Dispatcher;
 }
 
 export function buildWorkerDeps(parts: WorkerParts): WorkerDeps {
-  const { s3, sns, loadWeights, notifier, dispatch, ...deps } = parts;
+  const { s3, sns, eventBridge, loadWeights, notifier, dispatch, ...deps } = parts;
   return {
     ...deps,
     storeFor: storesFor(s3),
     loadWeights: loadWeights ?? (() => cachedWeights(configuredWeightsDir(deps.config))),
-    notifier: notifier ?? defaultNotifier(deps.config, deps.logger, sns),
+    notifier: notifier ?? defaultNotifier(deps.config, deps.logger, { sns, eventBridge }),
     dispatch: dispatch ?? {},
   };
 }
@@ -56,8 +63,17 @@ function configuredWeightsDir(config: PipelineConfig): string {
   return resolveWeightsDir({ env: { [PIPELINE_ENV.weightsDir]: config.weightsDir } });
 }
 
-function defaultNotifier(config: PipelineConfig, logger: Logger, sns?: SNSClient): Notifier {
-  return config.topicArn
-    ? new SnsNotifier(sns ?? new SNSClient({}), config.topicArn)
-    : new LogNotifier(logger);
+function defaultNotifier(
+  { topicArn, eventBus }: PipelineConfig,
+  logger: Logger,
+  clients: Pick<WorkerParts, 'sns' | 'eventBridge'>,
+): Notifier {
+  const channels = [
+    ...(topicArn ? [new SnsNotifier(clients.sns ?? new SNSClient({}), topicArn)] : []),
+    ...(eventBus
+      ? [new EventBridgeNotifier(clients.eventBridge ?? new EventBridgeClient({}), eventBus)]
+      : []),
+  ];
+  if (channels.length === 0) return new LogNotifier(logger);
+  return channels.length === 1 ? channels[0] : new Notifiers(channels);
 }

@@ -8,20 +8,19 @@ import path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BATCH_ENGINE, BatchGpu, gpuMemoryMb } from '../../../infra/constructs/batch-gpu.js';
 import { REPO_ROOT } from '../../../infra/paths.js';
 import { NstError } from '../../../src/errors.js';
 import { PIPELINE_ENV } from '../../../src/jobs/config.js';
 import { contextPathOf, filesUnder, inBuildContext, readDockerfile } from '../../helpers/dockerfile.js';
-import { bareStack, type Cfn, only } from '../helpers.js';
+import { bareStack, type Cfn, notificationTargets, only } from '../helpers.js';
 
 describe('BatchGpu defaults', () => {
   const { stack, dispose } = bareStack();
   const gpu = new BatchGpu(stack, 'Gpu', {
     bucket: new s3.Bucket(stack, 'Bucket'),
-    topic: new sns.Topic(stack, 'Topic'),
+    notifications: notificationTargets(stack),
     flowLogsBucket: new s3.Bucket(stack, 'FlowLogs'),
   });
   const template = Template.fromStack(stack);
@@ -47,7 +46,10 @@ describe('BatchGpu defaults', () => {
     template.hasResourceProperties('AWS::EC2::FlowLog', { LogDestinationType: 's3' });
     template.hasResourceProperties('AWS::Batch::JobDefinition', {
       ContainerProperties: Match.objectLike({
-        Environment: Match.arrayWith([{ Name: PIPELINE_ENV.engine, Value: BATCH_ENGINE }]),
+        Environment: Match.arrayWith([
+          { Name: PIPELINE_ENV.eventBus, Value: 'default' },
+          { Name: PIPELINE_ENV.engine, Value: BATCH_ENGINE },
+        ]),
       }),
     });
   });
@@ -75,7 +77,7 @@ describe('BatchGpu settings', () => {
   const { stack, dispose } = bareStack();
   const gpu = new BatchGpu(stack, 'Gpu', {
     bucket: new s3.Bucket(stack, 'Bucket'),
-    topic: new sns.Topic(stack, 'Topic'),
+    notifications: notificationTargets(stack),
     flowLogsBucket: new s3.Bucket(stack, 'FlowLogs'),
     instanceTypes: ['g6e', 'g4dn.xlarge'],
     jobTimeout: Duration.minutes(30),

@@ -1,18 +1,17 @@
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PipelineLayers } from '../../../infra/constructs/layers.js';
 import { StylizeFunction } from '../../../infra/constructs/stylize-function.js';
 import { PIPELINE_ENV } from '../../../src/jobs/config.js';
-import { bareStack, type Cfn, resourcesOfType } from '../helpers.js';
+import { bareStack, type Cfn, notificationTargets, resourcesOfType } from '../helpers.js';
 
 describe('StylizeFunction defaults', () => {
   const { stack, layers, dispose } = bareStack();
   const stylize = new StylizeFunction(stack, 'Stylize', {
     bucket: new s3.Bucket(stack, 'Bucket'),
-    topic: new sns.Topic(stack, 'Topic'),
+    notifications: notificationTargets(stack),
     layers: new PipelineLayers(stack, 'Layers', { dirs: layers }),
   });
   const template = Template.fromStack(stack);
@@ -51,7 +50,7 @@ describe('StylizeFunction settings', () => {
   const { stack, layers, dispose } = bareStack();
   const stylize = new StylizeFunction(stack, 'Stylize', {
     bucket: new s3.Bucket(stack, 'Bucket'),
-    topic: new sns.Topic(stack, 'Topic'),
+    notifications: notificationTargets(stack),
     layers: new PipelineLayers(stack, 'Layers', { dirs: layers }),
     memorySize: 3008,
     timeout: Duration.seconds(120),

@@ -103,7 +103,7 @@ describe('S3 records', () => {
         jobId: photo.jobId,
         status: 'failed',
         bucket: BUCKET,
-        input: { source: `s3://${BUCKET}/${photo.key}`, styles: [] },
+        input: { source: photo.key, styles: [] },
         manifest: `s3://${BUCKET}/outputs/${photo.jobId}/job.json`,
         timings,
         error: styleNotFound,

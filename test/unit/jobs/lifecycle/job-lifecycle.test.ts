@@ -56,7 +56,9 @@ describe('the job lifecycle', () => {
     expect(notification).toMatchObject({
       jobId: JOB_ID,
       status: 'succeeded',
-      output: `s3://${BUCKET}/${KEYS.result('jpeg')}`,
+      output: { uri: `s3://${BUCKET}/${KEYS.result('jpeg')}`, key: KEYS.result('jpeg'), width: 8, bytes: 8 },
+      route: ROUTE,
+      engine: { kind: 'onnx', backend: 'onnx-cpu' },
     });
     expect(JSON.parse(w.s3.object(KEYS.lock)?.body.toString() ?? '{}')).toMatchObject({ state: 'done' });
     const m = w.manifest();
@@ -184,7 +186,8 @@ describe('the job lifecycle', () => {
     const sent: string[] = [];
     const w: ClaimedJobWorld = claimedJobWorld({
       notifier: {
-        notify: async (n) => {
+        started: async () => {},
+        finished: async (n) => {
           sent.push(n.status);
           // The lock's `done` write, the next write after the first notification, fails.
           if (sent.length === 1) w.s3.failNext('PutObject', { key: KEYS.lock });
@@ -205,6 +208,57 @@ describe('the job lifecycle', () => {
     expect(sent).toEqual(['succeeded', 'succeeded']);
     expect(JSON.parse(w.s3.object(KEYS.lock)?.body.toString() ?? '{}')).toMatchObject({ state: 'done' });
     expect(w.manifest()?.history.map((h) => h.status)).toEqual(['queued', 'running', 'succeeded']);
+  });
+
+  it("the job's first run is told before job.json says running; later runs are not told", async () => {
+    const w = claimedJobWorld();
+    const first = w.run(async (job) => {
+      await job.start('lambda run 1', ROUTE);
+      throw new NstError('STORAGE_UNAVAILABLE', 'S3 is down'); // released, for the retry to run again
+    });
+    await expect(first).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(w.started).toHaveLength(1);
+    const [{ notification, afterWrites }] = w.started;
+    // Told before job.json was first written (it says running), not after.
+    expect(w.writtenKeys().slice(0, afterWrites)).not.toContain(KEYS.manifest);
+    expect(w.writtenKeys().slice(afterWrites)).toContain(KEYS.manifest);
+    expect(notification).toMatchObject({ jobId: JOB_ID, status: 'running', route: ROUTE });
+    expect(notification).not.toHaveProperty('output');
+    expect(notification.timings.startedAt).toBe(w.manifest()?.timings.startedAt);
+
+    await w.run(async (job) => {
+      await job.start('lambda run 2', ROUTE);
+      return job.succeed(result());
+    }, 'worker-2');
+    expect(w.started).toHaveLength(1);
+    expect(w.manifest()).toMatchObject({ status: 'succeeded', runs: 2 });
+  });
+
+  it('a start whose telling fails leaves job.json as it was, so the retry tells it', async () => {
+    let failures = 1;
+    const told: string[] = [];
+    const w = claimedJobWorld({
+      notifier: {
+        started: async (n) => {
+          if (failures-- > 0) throw new NstError('NOTIFICATION_FAILED', 'EventBridge is unavailable');
+          told.push(n.status);
+        },
+        finished: async () => {},
+      },
+    });
+    const first = w.run(async (job) => {
+      await job.start('lambda run 1', ROUTE);
+      return job.succeed(result());
+    });
+    await expect(first).rejects.toMatchObject({ code: 'NOTIFICATION_FAILED' });
+    // This world's new job has no job.json until its first transition: none was written.
+    expect(w.manifest()).toBeUndefined();
+    await w.run(async (job) => {
+      await job.start('lambda run 1', ROUTE);
+      return job.succeed(result());
+    }, 'worker-2');
+    expect(told).toEqual(['running']);
+    expect(w.manifest()).toMatchObject({ status: 'succeeded', runs: 1 });
   });
 
   it('opens once per claim', async () => {

@@ -1,7 +1,5 @@
 /** Job specs (jobs/*.json) and the published JSON Schema. */
-import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_FILE, schemaText } from '../../../../schema/generate.js';
 import { DEFAULT_STYLIZE_OPTIONS, stylizeOptionsSchema } from '../../../../src/engine/options.js';
 import { NstError } from '../../../../src/errors.js';
 import {
@@ -186,8 +184,7 @@ describe('job spec', () => {
     );
   });
 
-  it('the committed JSON Schema is up to date (regenerate: npx tsx schema/generate.ts)', async () => {
-    expect(await readFile(SCHEMA_FILE, 'utf8')).toBe(schemaText());
+  it('the published JSON Schema requires content and styles and lists every option', () => {
     const schema = jobSpecJsonSchema() as {
       required: string[];
       properties: Record<string, { properties?: object }>;

@@ -1,0 +1,106 @@
+/**
+ * The one document a job's subscribers get, whatever the channel: the SNS message of a finished job, the
+ * detail of its EventBridge events (job-events.ts) and the local webhooks' bodies. Its JSON Schema is
+ * published as schema/job-notification.schema.json (schema/generate.ts), from the zod schema here.
+ */
+import { z } from 'zod';
+import { ERROR_KINDS, type ErrorCode, NstError } from '../../errors.js';
+import { EVENT_SOURCE } from '../../product.js';
+import type { JobManifest } from '../lifecycle/manifest.js';
+import { outputKeys } from '../spec/keys.js';
+
+const seconds = z.number().min(0);
+const isoTime = z.iso.datetime();
+const errorCodes = Object.keys(ERROR_KINDS) as [ErrorCode, ...ErrorCode[]];
+
+export const jobNotificationSchema = z.object({
+  jobId: z.string().describe('The job id: outputs/<jobId>/ holds its result and job.json'),
+  status: z
+    .enum(['running', 'succeeded', 'failed'])
+    .describe('running: the job started (said once); then succeeded or failed (said once)'),
+  bucket: z.string().describe('The pipeline bucket, where every key below is'),
+  input: z
+    .object({
+      source: z.string().describe('The upload that started the job (inputs/... or jobs/...)'),
+      content: z.string().optional().describe('The photo (absent when the spec itself was unreadable)'),
+      styles: z.array(z.string()).describe('The paintings'),
+    })
+    .describe('The keys the job reads'),
+  output: z
+    .object({
+      uri: z.string().describe('s3://bucket/key'),
+      key: z.string(),
+      width: z.number().int().positive(),
+      height: z.number().int().positive(),
+      bytes: z.number().int().positive(),
+    })
+    .optional()
+    .describe("A succeeded job's result"),
+  manifest: z.string().describe("The job's status manifest (job.json), as s3://bucket/key"),
+  timings: z.object({
+    createdAt: isoTime,
+    startedAt: isoTime.optional(),
+    finishedAt: isoTime.optional(),
+    phases: z
+      .object({ fetch: seconds, stylize: seconds, store: seconds })
+      .describe('Seconds per phase, summed over runs'),
+  }),
+  route: z
+    .object({
+      worker: z.enum(['lambda', 'batch', 'local']),
+      engine: z.enum(['onnx', 'tfjs']).optional(),
+      estimatedSeconds: seconds,
+      availableSeconds: seconds.optional(),
+    })
+    .optional()
+    .describe("Where the job's last run went, with the cost model's estimate (absent before routing)"),
+  engine: z
+    .object({ kind: z.enum(['onnx', 'tfjs']), backend: z.string() })
+    .optional()
+    .describe('The engine that made the result'),
+  error: z
+    .object({ code: z.enum(errorCodes), message: z.string() })
+    .optional()
+    .describe("A failed job's error: a code from the README's error table, and what went wrong"),
+});
+
+export type JobNotification = z.infer<typeof jobNotificationSchema>;
+export type NotifiedStatus = JobNotification['status'];
+
+/** The notification of a job as its manifest says it: running (its first run), succeeded or failed. */
+export function notificationFor(manifest: JobManifest): JobNotification {
+  const uri = (key: string) => `s3://${manifest.bucket}/${key}`;
+  const { output, route, engine, error } = manifest;
+  return {
+    jobId: manifest.jobId,
+    status: notifiedStatus(manifest),
+    bucket: manifest.bucket,
+    input: {
+      source: manifest.source.key,
+      ...(manifest.spec ? { content: manifest.spec.content } : {}),
+      styles: manifest.spec?.styles.map((s) => s.key) ?? [],
+    },
+    ...(output ? { output: { uri: uri(output.key), ...output } } : {}),
+    manifest: uri(outputKeys(manifest.jobId).manifest),
+    timings: manifest.timings,
+    ...(route ? { route } : {}),
+    ...(engine ? { engine } : {}),
+    ...(error ? { error } : {}),
+  };
+}
+
+function notifiedStatus({ status, jobId }: JobManifest): NotifiedStatus {
+  if (status === 'queued') throw new NstError('INTERNAL', `job ${jobId} is queued: nothing to notify`);
+  return status;
+}
+
+/** The published JSON Schema of the document. */
+export function jobNotificationJsonSchema(): Record<string, unknown> {
+  const { $schema, ...schema } = z.toJSONSchema(jobNotificationSchema, { io: 'input' });
+  return {
+    $schema,
+    title: 'serverless-style-transfer job notification',
+    description: `A job's notification: the SNS message of a finished job, and the detail of its EventBridge events (source ${EVENT_SOURCE}).`,
+    ...schema,
+  };
+}

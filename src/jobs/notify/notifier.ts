@@ -1,0 +1,55 @@
+/**
+ * The channels that tell a job's subscribers about it. The lifecycle (src/jobs/lifecycle/job-lifecycle.ts)
+ * calls `started` as a job's first run starts and `finished` once it has succeeded or failed, each with the
+ * one document (job-notification.ts); each channel says what it carries. A channel that fails throws
+ * NOTIFICATION_FAILED, which is transient: the job's event is retried, and the lifecycle tells again.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { JobNotification } from './job-notification.js';
+
+export interface Notifier {
+  /** The job's first run started (told before job.json says so, so a retried start tells again). */
+  started(notification: JobNotification): Promise<void>;
+  /** The job succeeded or failed (told after job.json says so, and before its lock is done). */
+  finished(notification: JobNotification): Promise<void>;
+}
+
+/**
+ * Every channel, told at once: one that fails does not keep the others from their message, and the first
+ * failure is thrown (so the retry tells every channel again; subscribers see a message at least once).
+ */
+export class Notifiers implements Notifier {
+  constructor(private readonly channels: readonly Notifier[]) {}
+
+  started(n: JobNotification): Promise<void> {
+    return this.all((channel) => channel.started(n));
+  }
+
+  finished(n: JobNotification): Promise<void> {
+    return this.all((channel) => channel.finished(n));
+  }
+
+  private async all(tell: (channel: Notifier) => Promise<void>): Promise<void> {
+    const told = await Promise.allSettled(this.channels.map(tell));
+    const failure = told.find((t) => t.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+}
+
+/** One human line about a finished job. */
+export function describeNotification(n: JobNotification): string {
+  if (n.status === 'succeeded')
+    return `nst: job ${n.jobId} succeeded: ${n.output?.uri} (status ${n.manifest})`;
+  return `nst: job ${n.jobId} failed: ${n.error?.code}: ${n.error?.message} (status ${n.manifest})`;
+}
+
+/** Where no topic and no bus are configured: a log line per finished job. */
+export class LogNotifier implements Notifier {
+  constructor(private readonly logger: Pick<Logger, 'info'>) {}
+
+  async started(): Promise<void> {}
+
+  async finished(n: JobNotification): Promise<void> {
+    this.logger.info(describeNotification(n), { notification: n });
+  }
+}

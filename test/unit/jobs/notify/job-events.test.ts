@@ -1,0 +1,159 @@
+/** The EventBridge channel: what it puts on the bus, and how its failures become NOTIFICATION_FAILED. */
+import type {
+  EventBridgeClient,
+  PutEventsCommand,
+  PutEventsCommandOutput,
+} from '@aws-sdk/client-eventbridge';
+import { describe, expect, it, vi } from 'vitest';
+import { NstError } from '../../../../src/errors.js';
+import { EventBridgeNotifier } from '../../../../src/jobs/notify/eventbridge.js';
+import { deliveredJobEvent, jobEvent } from '../../../../src/jobs/notify/job-events.js';
+import type { JobNotification } from '../../../../src/jobs/notify/job-notification.js';
+import { type Notifier, Notifiers } from '../../../../src/jobs/notify/notifier.js';
+
+const running: JobNotification = {
+  jobId: 'photo-0123',
+  status: 'running',
+  bucket: 'pics',
+  input: {
+    source: 'inputs/starry/photo.jpg',
+    content: 'inputs/starry/photo.jpg',
+    styles: ['styles/starry.png'],
+  },
+  manifest: 's3://pics/outputs/photo-0123/job.json',
+  timings: { createdAt: '2026-01-01T00:00:00.000Z', phases: { fetch: 0.2, stylize: 0, store: 0 } },
+};
+const succeeded: JobNotification = {
+  ...running,
+  status: 'succeeded',
+  output: {
+    uri: 's3://pics/outputs/photo-0123/result.jpg',
+    key: 'outputs/photo-0123/result.jpg',
+    width: 512,
+    height: 384,
+    bytes: 9000,
+  },
+};
+const failed: JobNotification = {
+  ...running,
+  status: 'failed',
+  error: { code: 'IMAGE_CORRUPT', message: 'bad bytes' },
+};
+
+/** A client whose PutEvents answers `answer` (or throws it) and keeps each command's input. */
+function fakeClient(answer: Partial<PutEventsCommandOutput> | Error) {
+  const inputs: PutEventsCommand['input'][] = [];
+  const send = vi.fn(async (command: PutEventsCommand) => {
+    inputs.push(command.input);
+    if (answer instanceof Error) throw answer;
+    return answer;
+  });
+  return { client: { send } as unknown as EventBridgeClient, inputs };
+}
+
+describe('job events', () => {
+  it('have the detail-type of the status, the source, the objects as S3 ARNs and the notification as detail', () => {
+    expect(jobEvent(running)).toEqual({
+      source: 'serverless-style-transfer',
+      detailType: 'Style Transfer Job Started',
+      resources: ['arn:aws:s3:::pics/inputs/starry/photo.jpg'],
+      detail: running,
+    });
+    expect(jobEvent(succeeded)).toMatchObject({
+      detailType: 'Style Transfer Job Succeeded',
+      resources: [
+        'arn:aws:s3:::pics/inputs/starry/photo.jpg',
+        'arn:aws:s3:::pics/outputs/photo-0123/result.jpg',
+      ],
+    });
+    expect(jobEvent(failed).detailType).toBe('Style Transfer Job Failed');
+  });
+
+  it('are delivered (local mode) in the envelope EventBridge gives its targets, time in whole seconds', () => {
+    const event = deliveredJobEvent(succeeded, new Date('2026-03-04T05:06:07.890Z'));
+    expect(event).toEqual({
+      version: '0',
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      'detail-type': 'Style Transfer Job Succeeded',
+      source: 'serverless-style-transfer',
+      time: '2026-03-04T05:06:07Z',
+      resources: jobEvent(succeeded).resources,
+      detail: succeeded,
+    });
+    expect(deliveredJobEvent(succeeded, new Date()).id).not.toBe(event.id);
+  });
+});
+
+describe('EventBridgeNotifier', () => {
+  it('puts one entry on the configured bus for a start and for an end', async () => {
+    const { client, inputs } = fakeClient({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
+    const notifier = new EventBridgeNotifier(client, 'pipelines');
+    await notifier.started(running);
+    await notifier.finished(succeeded);
+    expect(inputs).toEqual([
+      {
+        Entries: [
+          {
+            EventBusName: 'pipelines',
+            Source: 'serverless-style-transfer',
+            DetailType: 'Style Transfer Job Started',
+            Resources: ['arn:aws:s3:::pics/inputs/starry/photo.jpg'],
+            Detail: JSON.stringify(running),
+          },
+        ],
+      },
+      {
+        Entries: [
+          expect.objectContaining({
+            DetailType: 'Style Transfer Job Succeeded',
+            Detail: JSON.stringify(succeeded),
+          }),
+        ],
+      },
+    ]);
+  });
+
+  it('fails with NOTIFICATION_FAILED (transient) when PutEvents throws', async () => {
+    const { client } = fakeClient(new Error('socket hang up'));
+    await expect(new EventBridgeNotifier(client, 'default').finished(failed)).rejects.toMatchObject({
+      code: 'NOTIFICATION_FAILED',
+      kind: 'transient',
+      message: 'cannot put Style Transfer Job Failed on event bus default: socket hang up',
+    });
+  });
+
+  it('fails with NOTIFICATION_FAILED when PutEvents answers that the entry failed', async () => {
+    const { client } = fakeClient({
+      FailedEntryCount: 1,
+      Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
+    });
+    await expect(new EventBridgeNotifier(client, 'default').started(running)).rejects.toMatchObject({
+      code: 'NOTIFICATION_FAILED',
+      message: 'cannot put Style Transfer Job Started on event bus default: InternalFailure: try again',
+    });
+  });
+});
+
+describe('Notifiers', () => {
+  const recording = (fail = false) => {
+    const told: string[] = [];
+    const channel: Notifier = {
+      started: async (n) => void told.push(n.status),
+      finished: async (n) => {
+        if (fail) throw new NstError('NOTIFICATION_FAILED', 'down');
+        told.push(n.status);
+      },
+    };
+    return { channel, told };
+  };
+
+  it('tells every channel, and one that fails neither stops the others nor goes unreported', async () => {
+    const [a, down, b] = [recording(), recording(true), recording()];
+    const all = new Notifiers([a.channel, down.channel, b.channel]);
+    await all.started(running);
+    await expect(all.finished(succeeded)).rejects.toMatchObject({ code: 'NOTIFICATION_FAILED' });
+    expect(a.told).toEqual(['running', 'succeeded']);
+    expect(b.told).toEqual(['running', 'succeeded']);
+    expect(down.told).toEqual(['running']);
+  });
+});
