@@ -9,5 +9,8 @@ export const METRICS_NAMESPACE = 'ServerlessStyleTransfer';
 /** The command line tool. */
 export const CLI_NAME = 'nst';
 
-/** The source of the pipeline's EventBridge events (src/jobs/notify/job-events.ts): rules match on it. */
+/**
+ * The source of the pipeline's EventBridge events (src/jobs/notify/job-events.ts): users' rules match on
+ * it, so it is a contract of its own and does not follow SERVICE_NAME.
+ */
 export const EVENT_SOURCE = 'serverless-style-transfer';

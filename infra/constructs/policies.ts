@@ -13,6 +13,7 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js'
 import type { IConstruct } from 'constructs';
 import { PIPELINE_ENV } from '../../src/jobs/config.js';
 import { KEY_PREFIXES } from '../../src/jobs/spec/keys.js';
+import { EVENT_SOURCE } from '../../src/product.js';
 
 /** Where the pipeline tells subscribers about jobs: finished jobs on the topic, every event on the bus. */
 export interface NotificationTargets {
@@ -23,7 +24,12 @@ export interface NotificationTargets {
 export function notificationStatements({ topic, eventBus }: NotificationTargets): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
-    new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
+    new iam.PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [eventBus.eventBusArn],
+      // The pipeline's own events only: a rule matching the source can trust it.
+      conditions: { StringEquals: { 'events:source': EVENT_SOURCE } },
+    }),
   ];
 }
 

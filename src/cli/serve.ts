@@ -8,7 +8,7 @@ import { submitDropIn, waitForJob } from '../client/submit.js';
 import type { Progress } from '../engine/stylize.js';
 import { NstError } from '../errors.js';
 import { writeFileAtomic } from '../image/encode.js';
-import type { PipelineConfig } from '../jobs/config.js';
+import { type PipelineConfig, webhookUrlSchema } from '../jobs/config.js';
 import { type JobManifest, jobProgress } from '../jobs/lifecycle/manifest.js';
 import { type LocalPipeline, startLocalPipeline } from '../jobs/local/local-pipeline.js';
 import { parseTileWorkers } from '../jobs/run/tile-pool.js';
@@ -31,11 +31,10 @@ function parsePort(value: string, name: string): number {
   return n;
 }
 
-/** A webhook flag: an http(s) URL, or absent. */
+/** A webhook flag: an http(s) URL (as the environment's must be), or absent. */
 function parseWebhook(value: string | undefined, name: string): string | undefined {
   if (value === undefined) return undefined;
-  const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
-  if (protocol !== 'http:' && protocol !== 'https:')
+  if (!webhookUrlSchema.safeParse(value).success)
     throw new NstError('INVALID_OPTION', `${name} must be an http or https URL, got ${value}`);
   return value;
 }

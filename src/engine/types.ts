@@ -33,7 +33,9 @@ export interface MaskImage {
 }
 
 export type Pooling = 'avg' | 'max';
-export type EngineKind = 'tfjs' | 'onnx';
+/** The engines (engine/index.ts prefers them in another order). */
+export const ENGINE_KINDS = ['tfjs', 'onnx'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
 export type EngineChoice = EngineKind | 'auto';
 
 /** Loss weights. Defaults live in losses.ts. */

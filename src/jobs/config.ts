@@ -77,6 +77,8 @@ export const PIPELINE_DEFAULTS = {
 } as const;
 
 const positiveInt = z.coerce.number().int().positive();
+/** Where local mode POSTs (NST_WEBHOOK_URL, NST_EVENTS_WEBHOOK_URL, and `nst serve`'s flags). */
+export const webhookUrlSchema = z.url({ protocol: /^https?$/, error: 'an http or https URL' });
 
 const envSchema = z.object({
   [PIPELINE_ENV.weightsDir]: z.string().optional(),
@@ -94,8 +96,8 @@ const envSchema = z.object({
   [PIPELINE_ENV.leaseSeconds]: z.coerce.number().positive().default(PIPELINE_DEFAULTS.leaseSeconds),
   [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
   [PIPELINE_ENV.eventBus]: z.string().optional(),
-  [PIPELINE_ENV.webhookUrl]: z.url().optional(),
-  [PIPELINE_ENV.eventsWebhookUrl]: z.url().optional(),
+  [PIPELINE_ENV.webhookUrl]: webhookUrlSchema.optional(),
+  [PIPELINE_ENV.eventsWebhookUrl]: webhookUrlSchema.optional(),
   [PIPELINE_ENV.memoryMb]: positiveInt.default(PIPELINE_DEFAULTS.memoryMb),
   [PIPELINE_ENV.functionTimeoutSeconds]: positiveInt.default(PIPELINE_DEFAULTS.functionTimeoutSeconds),
   [PIPELINE_ENV.batchTimeoutSeconds]: positiveInt.default(PIPELINE_DEFAULTS.batchTimeoutSeconds),

@@ -64,3 +64,7 @@ export const TILE_TASK_TIMEOUT_MARGIN_SECONDS = 60;
 
 /** Step Functions' retries of a step that failed transiently (S3, throttling, Lambda's service errors). */
 export const TILE_STEP_RETRY_ATTEMPTS = 4;
+
+/** Where a job runs. */
+export const WORKER_KINDS = ['lambda', 'batch', 'local'] as const;
+export type WorkerKind = (typeof WORKER_KINDS)[number];

@@ -283,9 +283,8 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
   });
 
   it("puts each job's events on the default bus: Started as it ran, then one terminal event with the notification", () => {
-    expect(
-      bus.events.every((e) => e.EventBusName === 'default' && e.Source === 'serverless-style-transfer'),
-    ).toBe(true);
+    for (const event of bus.events)
+      expect(event).toMatchObject({ EventBusName: 'default', Source: 'serverless-style-transfer' });
     const jobIds = [0, 1, 2].map((i) => outcomeOf(i).jobId!);
     const typesOf = (jobId: string) =>
       bus.events.filter((e) => JSON.parse(e.Detail).jobId === jobId).map((e) => e.DetailType);

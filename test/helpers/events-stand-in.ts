@@ -4,7 +4,7 @@
  * records each one. Anything else is answered 400, so an unexpected call fails the test.
  */
 import { randomUUID } from 'node:crypto';
-import { startStandInServer } from './stand-in-server.js';
+import { awsJsonAnswer, startStandInServer } from './stand-in-server.js';
 
 interface PutEvent {
   readonly EventBusName?: string;
@@ -22,11 +22,7 @@ export interface EventsStandIn {
 
 export async function startEventsStandIn(): Promise<EventsStandIn> {
   const events: PutEvent[] = [];
-  const json = (status: number, body: unknown) => ({
-    status,
-    contentType: 'application/x-amz-json-1.1',
-    body: JSON.stringify(body),
-  });
+  const json = (status: number, body: unknown) => awsJsonAnswer('1.1', status, body);
   const server = await startStandInServer((req, body) => {
     if (req.method !== 'POST' || req.headers['x-amz-target'] !== 'AWSEvents.PutEvents')
       return json(400, { __type: 'InvalidAction', message: 'stand-in answers PutEvents only' });

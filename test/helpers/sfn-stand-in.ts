@@ -3,7 +3,7 @@
  * standard `AWS_ENDPOINT_URL_SFN`: it answers StartExecution (the JSON 1.0 protocol) with the execution's
  * ARN and records each start. Anything else is answered 400, so an unexpected call fails the test.
  */
-import { startStandInServer } from './stand-in-server.js';
+import { awsJsonAnswer, startStandInServer } from './stand-in-server.js';
 
 interface StartedExecution {
   readonly stateMachineArn: string;
@@ -24,11 +24,7 @@ const executionArnOf = (stateMachineArn: string, name: string) =>
 
 export async function startSfnStandIn(): Promise<SfnStandIn> {
   const started: StartedExecution[] = [];
-  const json = (status: number, body: unknown) => ({
-    status,
-    contentType: 'application/x-amz-json-1.0',
-    body: JSON.stringify(body),
-  });
+  const json = (status: number, body: unknown) => awsJsonAnswer('1.0', status, body);
   const server = await startStandInServer((req, body) => {
     if (req.method !== 'POST' || req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution')
       return json(400, { __type: 'InvalidAction', message: 'stand-in answers StartExecution only' });

@@ -12,6 +12,11 @@ export interface StandInAnswer {
   readonly body: string;
 }
 
+/** An answer in AWS's JSON protocol (version 1.0 for Step Functions, 1.1 for EventBridge). */
+export function awsJsonAnswer(version: '1.0' | '1.1', status: number, body: unknown): StandInAnswer {
+  return { status, contentType: `application/x-amz-json-${version}`, body: JSON.stringify(body) };
+}
+
 export interface StandInServer {
   readonly endpoint: string;
   close(): Promise<void>;

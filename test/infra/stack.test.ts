@@ -318,6 +318,9 @@ describe('IAM', () => {
     const putEvents = statementFor(fnStatements, 'events:PutEvents');
     expect(putEvents).toHaveLength(1);
     expect(JSON.stringify(putEvents[0].Resource)).toContain(':event-bus/default"');
+    expect(putEvents[0].Condition).toEqual({
+      StringEquals: { 'events:source': 'serverless-style-transfer' },
+    });
     const submit = statementFor(fnStatements, 'batch:SubmitJob');
     expect(submit).toHaveLength(1);
     expect(asList(submit[0].Resource)).toContainEqual(queueArn);

@@ -40,25 +40,32 @@ const TWO_SCALES = {
 };
 
 let sns: ReturnType<typeof captured.sns>;
+let events: ReturnType<typeof captured.eventBridge>;
 let batch: ReturnType<typeof captured.batch>;
 let lambda: ReturnType<typeof captured.lambda>;
 
 beforeEach(async () => {
   sns = captured.sns();
+  events = captured.eventBridge();
   batch = captured.batch();
   lambda = captured.lambda();
 });
 
 function handlerWith(env: Record<string, string> = {}, engines?: WorkerDeps['createEngine']): StylizeHandler {
   return testHandler(fixture.weightsDir, {
-    env,
+    env: { NST_EVENT_BUS: 'default', ...env },
     createEngine: engines,
     s3: fixture.server.s3.client,
     sns: sns.client,
+    eventBridge: events.client,
     batch: batch.client,
     lambda: lambda.client,
   });
 }
+
+/** The events' detail-types the handlers put, in order. */
+const detailTypes = () =>
+  events.calls.flatMap((c) => (c.input.Entries as { DetailType: string }[]).map((e) => e.DetailType));
 
 const worker = (jobId: string) =>
   runBatchWorker({
@@ -230,6 +237,7 @@ describe('the Lambda deadline', () => {
       to: 'continuation',
     });
     expect(sns.calls).toEqual([]);
+    expect(detailTypes()).toEqual(['Style Transfer Job Started']);
 
     // The continuation (the captured payload, delivered to a new invocation) finishes the job.
     expect(await handlerWith()(payload, lambdaContext(undefined, 'req-2'))).toEqual([
@@ -252,6 +260,8 @@ describe('the Lambda deadline', () => {
       output: { width: 45, height: 36 },
     });
     expect(sns.calls).toHaveLength(1);
+    // The second run is not a start of the job: one Started, one Succeeded.
+    expect(detailTypes()).toEqual(['Style Transfer Job Started', 'Style Transfer Job Succeeded']);
   });
 
   it('stops before a scale whose set-up and first evaluations would overrun the margin', async () => {

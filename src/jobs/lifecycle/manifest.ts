@@ -6,12 +6,11 @@
 import type { Progress } from '../../engine/stylize.js';
 import type { EngineKind, LossTerms } from '../../engine/types.js';
 import type { ErrorCode } from '../../errors.js';
+import type { WorkerKind } from '../deployment.js';
 import type { JobSpec } from '../spec/spec.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-/** Where a job runs. */
-export type WorkerKind = 'lambda' | 'batch' | 'local';
 
 export const isFinished = (status: JobStatus): boolean => status === 'succeeded' || status === 'failed';
 

@@ -37,7 +37,10 @@ export function jobEvent(n: JobNotification): JobEvent {
   };
 }
 
-/** An event as EventBridge delivers it to a target (what local mode's events webhook gets). */
+/**
+ * An event in the envelope EventBridge gives a target (what local mode's events webhook gets), less the
+ * `account` and `region` that local mode does not have.
+ */
 export interface DeliveredJobEvent {
   readonly version: '0';
   readonly id: string;

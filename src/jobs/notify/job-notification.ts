@@ -4,20 +4,26 @@
  * published as schema/job-notification.schema.json (schema/generate.ts), from the zod schema here.
  */
 import { z } from 'zod';
+import { ENGINE_KINDS } from '../../engine/types.js';
 import { ERROR_KINDS, type ErrorCode, NstError } from '../../errors.js';
 import { EVENT_SOURCE } from '../../product.js';
-import type { JobManifest } from '../lifecycle/manifest.js';
+import { WORKER_KINDS } from '../deployment.js';
+import type { JobManifest, JobStatus } from '../lifecycle/manifest.js';
 import { outputKeys } from '../spec/keys.js';
 
 const seconds = z.number().min(0);
 const isoTime = z.iso.datetime();
 const errorCodes = Object.keys(ERROR_KINDS) as [ErrorCode, ...ErrorCode[]];
+/** The statuses a job is told in: all but `queued`, which tells nothing. */
+const NOTIFIED_STATUSES = ['running', 'succeeded', 'failed'] as const satisfies readonly JobStatus[];
 
 export const jobNotificationSchema = z.object({
   jobId: z.string().describe('The job id: outputs/<jobId>/ holds its result and job.json'),
   status: z
-    .enum(['running', 'succeeded', 'failed'])
-    .describe('running: the job started (said once); then succeeded or failed (said once)'),
+    .enum(NOTIFIED_STATUSES)
+    .describe(
+      'running: the job started; then succeeded or failed. Each is told at least once: a retry may repeat one (the same jobId and status)',
+    ),
   bucket: z.string().describe('The pipeline bucket, where every key below is'),
   input: z
     .object({
@@ -47,15 +53,15 @@ export const jobNotificationSchema = z.object({
   }),
   route: z
     .object({
-      worker: z.enum(['lambda', 'batch', 'local']),
-      engine: z.enum(['onnx', 'tfjs']).optional(),
+      worker: z.enum(WORKER_KINDS),
+      engine: z.enum(ENGINE_KINDS).optional(),
       estimatedSeconds: seconds,
       availableSeconds: seconds.optional(),
     })
     .optional()
     .describe("Where the job's last run went, with the cost model's estimate (absent before routing)"),
   engine: z
-    .object({ kind: z.enum(['onnx', 'tfjs']), backend: z.string() })
+    .object({ kind: z.enum(ENGINE_KINDS), backend: z.string() })
     .optional()
     .describe('The engine that made the result'),
   error: z

@@ -1,8 +1,8 @@
 /**
  * Local mode's channels (`nst serve`): a printed line per finished job, with its notification POSTed to
- * `--webhook`; and, with `--events-webhook`, each EventBridge event as EventBridge would deliver it,
- * printed and POSTed. A webhook that cannot be reached is reported and the job's outcome stands, because
- * nothing in local mode would retry it.
+ * `--webhook`; and, with `--events-webhook`, each EventBridge event in the envelope EventBridge gives a
+ * target (deliveredJobEvent), printed and POSTed. A webhook that cannot be reached is reported and the
+ * job's outcome stands, because nothing in local mode would retry it.
  */
 import { type DeliveredJobEvent, deliveredJobEvent } from './job-events.js';
 import type { JobNotification } from './job-notification.js';

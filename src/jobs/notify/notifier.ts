@@ -5,6 +5,7 @@
  * NOTIFICATION_FAILED, which is transient: the job's event is retried, and the lifecycle tells again.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { NstError, toNstError } from '../../errors.js';
 import type { JobNotification } from './job-notification.js';
 
 export interface Notifier {
@@ -15,8 +16,9 @@ export interface Notifier {
 }
 
 /**
- * Every channel, told at once: one that fails does not keep the others from their message, and the first
- * failure is thrown (so the retry tells every channel again; subscribers see a message at least once).
+ * Every channel, told at once: one that fails does not keep the others from their message, and the
+ * failures are thrown as one (so the retry tells every channel again; subscribers see a message at least
+ * once, and tell a repeat by its jobId and status).
  */
 export class Notifiers implements Notifier {
   constructor(private readonly channels: readonly Notifier[]) {}
@@ -31,8 +33,12 @@ export class Notifiers implements Notifier {
 
   private async all(tell: (channel: Notifier) => Promise<void>): Promise<void> {
     const told = await Promise.allSettled(this.channels.map(tell));
-    const failure = told.find((t) => t.status === 'rejected');
-    if (failure) throw failure.reason;
+    const failures = told.flatMap((t) => (t.status === 'rejected' ? [toNstError(t.reason)] : []));
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1)
+      throw new NstError('NOTIFICATION_FAILED', failures.map((f) => f.message).join('; '), {
+        cause: new AggregateError(failures),
+      });
   }
 }
 

@@ -6,9 +6,9 @@
 import type { Progress, StylizeContext } from '../../engine/stylize.js';
 import type { VggWeights } from '../../engine/types.js';
 import type { PipelineConfig } from '../config.js';
+import type { WorkerKind } from '../deployment.js';
 import type { JobClaim, LifecycleDeps } from '../lifecycle/job-claim.js';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle.js';
-import type { WorkerKind } from '../lifecycle/manifest.js';
 import type { TileWorkersWanted } from './tile-pool.js';
 
 /** Ways to continue a job elsewhere (wiring/dispatch.ts makes them). A failed dispatch is transient. */

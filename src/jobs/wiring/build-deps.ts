@@ -71,9 +71,17 @@ function defaultNotifier(
   const channels = [
     ...(topicArn ? [new SnsNotifier(clients.sns ?? new SNSClient({}), topicArn)] : []),
     ...(eventBus
-      ? [new EventBridgeNotifier(clients.eventBridge ?? new EventBridgeClient({}), eventBus)]
+      ? [eventBridgeNotifier(clients.eventBridge ?? new EventBridgeClient({}), eventBus, logger)]
       : []),
   ];
-  if (channels.length === 0) return new LogNotifier(logger);
-  return channels.length === 1 ? channels[0] : new Notifiers(channels);
+  return channels.length === 0 ? new LogNotifier(logger) : new Notifiers(channels);
+}
+
+/** A bus that refuses the events (missing, or not ours) is an error in the log: the jobs go on. */
+function eventBridgeNotifier(client: EventBridgeClient, eventBus: string, logger: Logger): Notifier {
+  return new EventBridgeNotifier(client, eventBus, (error) =>
+    logger.error(`events are not put: set ${PIPELINE_ENV.eventBus} to a bus this worker may put on`, {
+      error: error.message,
+    }),
+  );
 }

@@ -15,7 +15,9 @@ describe('configuration', () => {
       maxInputBytes: 200 * 1024 * 1024,
       leaseSeconds: 45,
       maxContinuations: 4,
+      eventBus: undefined,
       webhookUrl: undefined,
+      eventsWebhookUrl: undefined,
       memoryMb: 10240,
       functionTimeoutSeconds: 900,
       batchTimeoutSeconds: 14400,
@@ -38,6 +40,8 @@ describe('configuration', () => {
       NST_MAX_PIXELS: '1000000',
       NST_MAX_INPUT_BYTES: '1048576',
       NST_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      NST_EVENTS_WEBHOOK_URL: 'https://example.com/events',
+      NST_EVENT_BUS: 'pipelines',
       NST_FUNCTION_TIMEOUT_SECONDS: '600',
       NST_BATCH_TIMEOUT_SECONDS: '86400',
       NST_BATCH_RUNNABLE_TIMEOUT_SECONDS: '7200',
@@ -52,6 +56,8 @@ describe('configuration', () => {
       maxPixels: 1_000_000,
       maxInputBytes: 1_048_576,
       webhookUrl: 'http://127.0.0.1:9/hook',
+      eventsWebhookUrl: 'https://example.com/events',
+      eventBus: 'pipelines',
       functionTimeoutSeconds: 600,
       batchTimeoutSeconds: 86_400,
       batchRunnableTimeoutSeconds: 7200,
@@ -65,5 +71,8 @@ describe('configuration', () => {
       /NST_ENGINE[\s\S]*NST_THREADS/,
     );
     expect(() => readPipelineConfig({ NST_MAX_INPUT_BYTES: '0' })).toThrow(/NST_MAX_INPUT_BYTES/);
+    expect(() => readPipelineConfig({ NST_EVENTS_WEBHOOK_URL: 'ftp://example.com/events' })).toThrow(
+      /NST_EVENTS_WEBHOOK_URL: an http or https URL/,
+    );
   });
 });

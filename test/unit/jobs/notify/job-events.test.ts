@@ -84,10 +84,14 @@ describe('job events', () => {
   });
 });
 
+const refusedNot = () => {
+  throw new Error('no refusal expected');
+};
+
 describe('EventBridgeNotifier', () => {
   it('puts one entry on the configured bus for a start and for an end', async () => {
     const { client, inputs } = fakeClient({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
-    const notifier = new EventBridgeNotifier(client, 'pipelines');
+    const notifier = new EventBridgeNotifier(client, 'pipelines', refusedNot);
     await notifier.started(running);
     await notifier.finished(succeeded);
     expect(inputs).toEqual([
@@ -115,7 +119,9 @@ describe('EventBridgeNotifier', () => {
 
   it('fails with NOTIFICATION_FAILED (transient) when PutEvents throws', async () => {
     const { client } = fakeClient(new Error('socket hang up'));
-    await expect(new EventBridgeNotifier(client, 'default').finished(failed)).rejects.toMatchObject({
+    await expect(
+      new EventBridgeNotifier(client, 'default', refusedNot).finished(failed),
+    ).rejects.toMatchObject({
       code: 'NOTIFICATION_FAILED',
       kind: 'transient',
       message: 'cannot put Style Transfer Job Failed on event bus default: socket hang up',
@@ -127,10 +133,23 @@ describe('EventBridgeNotifier', () => {
       FailedEntryCount: 1,
       Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
     });
-    await expect(new EventBridgeNotifier(client, 'default').started(running)).rejects.toMatchObject({
+    await expect(
+      new EventBridgeNotifier(client, 'default', refusedNot).started(running),
+    ).rejects.toMatchObject({
       code: 'NOTIFICATION_FAILED',
       message: 'cannot put Style Transfer Job Started on event bus default: InternalFailure: try again',
     });
+  });
+
+  it('reports a bus that refuses the events (missing, or not ours) instead of failing the job for ever', async () => {
+    for (const name of ['ResourceNotFoundException', 'AccessDeniedException']) {
+      const { client } = fakeClient(Object.assign(new Error('Event bus pipelnes does not exist.'), { name }));
+      const refused: NstError[] = [];
+      await new EventBridgeNotifier(client, 'pipelnes', (e) => refused.push(e)).finished(failed);
+      expect(refused.map((e) => e.message)).toEqual([
+        'cannot put Style Transfer Job Failed on event bus pipelnes: Event bus pipelnes does not exist.',
+      ]);
+    }
   });
 });
 
@@ -155,5 +174,13 @@ describe('Notifiers', () => {
     expect(a.told).toEqual(['running', 'succeeded']);
     expect(b.told).toEqual(['running', 'succeeded']);
     expect(down.told).toEqual(['running']);
+  });
+
+  it('throws every failure as one when several channels fail', async () => {
+    const all = new Notifiers([recording(true).channel, recording().channel, recording(true).channel]);
+    await expect(all.finished(failed)).rejects.toMatchObject({
+      code: 'NOTIFICATION_FAILED',
+      message: 'down; down',
+    });
   });
 });
