@@ -12,10 +12,10 @@ import { NstError } from '../../errors.js';
 import { type JobShape, MEMORY_MARGIN } from './routing.js';
 
 /**
- * Engine threads each tile worker gets at least, by default. Measured on 2 cores at 2048 px (the bench's
- * --time-sizes): 2 workers of 1 thread ran 1.24x faster than 1 worker of 2 threads, at twice the peak memory
- * (5924 against 2933 MB). So by default a 2-core machine keeps one tile engine's memory (a 4096 px run under
- * 4 GB), and `--workers 2` buys the speed.
+ * Engine threads each tile worker gets at least, by default. Measured on 2 cores (the bench's --time-sizes,
+ * rounds of 20): 2 workers of 1 thread took 1.01x as long as 1 worker of 2 threads at 2048 px and 0.93x at
+ * 4096 px, at 1.7-2.1x the peak memory (5371 against 3075 MB at 4096 px). So by default a 2-core machine
+ * keeps one tile engine's memory (a 4096 px run under 4 GB); `--workers 2` buys little there.
  */
 export const TILE_WORKER_THREADS = 2;
 /**
