@@ -256,7 +256,7 @@ describe.skipIf(noContainers !== undefined)('the deployed stylize function, run 
         topicArn: fn.environment.NST_TOPIC_ARN,
         attributes: { status: 'succeeded' },
       });
-      expect(JSON.parse(messages[0].message).output).toBe(`s3://${s3.s3.bucket}/${manifest.output!.key}`);
+      expect(JSON.parse(messages[0].message).output.uri).toBe(`s3://${s3.s3.bucket}/${manifest.output!.key}`);
     }
     expect((await manifestOf(outcomeOf(2).jobId!)).source.versionId).toBe(WARM_VERSION);
   });

@@ -567,11 +567,12 @@ describe('notifications and operations', () => {
     expect(alarms).toHaveLength(4);
   });
 
-  it('outputs the bucket, topic ARN, dead-letter and poison queue URLs, function, job queue and state machine', () => {
+  it('outputs the bucket, topic ARN, event bus, dead-letter and poison queue URLs, function, job queue and state machine', () => {
     const outputs = template.toJSON().Outputs;
     expect(outputs).toEqual({
       BucketName: expect.objectContaining({ Value: ref(bucketId) }),
       NotificationTopicArn: { Value: ref(topic.id) },
+      EventBusName: expect.objectContaining({ Value: 'default' }),
       DeadLetterQueueUrl: { Value: ref(dlq.id) },
       PoisonQueueUrl: { Value: ref(poison.id) },
       FunctionName: { Value: ref(fnId) },
