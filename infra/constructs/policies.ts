@@ -12,7 +12,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import type { IConstruct } from 'constructs';
 import { PIPELINE_ENV } from '../../src/jobs/config.js';
-import { KEY_PREFIXES } from '../../src/jobs/spec/keys.js';
+import { KEY_PREFIXES, READ_PREFIXES } from '../../src/jobs/spec/keys.js';
 import { EVENT_SOURCE } from '../../src/product.js';
 
 /** Where the pipeline tells subscribers about jobs: finished jobs on the topic, every event on the bus. */
@@ -43,9 +43,7 @@ export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] 
     new iam.PolicyStatement({
       sid: 'ReadRequests',
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resources: [KEY_PREFIXES.inputs, KEY_PREFIXES.styles, KEY_PREFIXES.jobs].map((p) =>
-        bucket.arnForObjects(`${p}*`),
-      ),
+      resources: READ_PREFIXES.map((p) => bucket.arnForObjects(`${p}*`)),
     }),
     new iam.PolicyStatement({
       sid: 'WriteOutputs',

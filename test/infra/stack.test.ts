@@ -282,11 +282,11 @@ describe('sweep schedule', () => {
 });
 
 describe('IAM', () => {
-  it('lets the function read inputs/, styles/ and jobs/ and write, tag and delete under outputs/ only', () => {
+  it('lets the function read inputs/, styles/, jobs/ and assets/ and write, tag and delete under outputs/ only', () => {
     expect(statementFor(fnStatements, 's3:GetObjectVersion')).toEqual([
       expect.objectContaining({
         Action: ['s3:GetObject', 's3:GetObjectVersion'],
-        Resource: ['inputs/', 'jobs/', 'styles/'].map((p) => objectsUnder(bucketId, p)),
+        Resource: ['assets/', 'inputs/', 'jobs/', 'styles/'].map((p) => objectsUnder(bucketId, p)),
       }),
     ]);
     expect(statementFor(fnStatements, 's3:PutObject')).toEqual([

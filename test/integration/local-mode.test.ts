@@ -173,19 +173,24 @@ describe('the local pipeline', () => {
     );
   });
 
-  it('runs explicit jobs, and only inputs/ and jobs/ trigger (outputs never re-trigger)', async () => {
-    // A spec's content must be under inputs/, where an upload is also a drop-in (here, a misplaced one).
-    await pipeline.store.put('inputs/a.jpg', await jpeg());
-    await pipeline.idle();
-    settled.length = 0;
+  it('runs explicit jobs, and only inputs/ and jobs/ trigger (assets/ and outputs/ never do)', async () => {
+    // The spec's photo and mask under assets/: their uploads start nothing, so the spec's job is the only one.
+    await pipeline.store.put('assets/a.jpg', await jpeg());
+    await pipeline.store.put('assets/masks/a.png', await png(20, 16, 9));
     await pipeline.store.put('outputs/manual/result.jpg', await jpeg());
-    await pipeline.store.put(
-      'jobs/a.json',
-      JSON.stringify({ content: 'inputs/a.jpg', styles: [{ key: 'styles/starry.png' }], options: TINY }),
-    );
+    await pipeline.idle();
+    expect(settled).toEqual([]);
+    const spec = {
+      content: 'assets/a.jpg',
+      styles: [{ key: 'styles/starry.png', mask: 'assets/masks/a.png' }],
+    };
+    await pipeline.store.put('jobs/a.json', JSON.stringify({ ...spec, options: TINY }));
     await pipeline.idle();
     expect(settled).toEqual([
       [expect.objectContaining({ status: 'succeeded', jobId: expect.stringMatching(/^a-/) })],
+    ]);
+    expect(hook.posts.map((p) => p.body.input)).toEqual([
+      { source: 'jobs/a.json', content: 'assets/a.jpg', styles: ['styles/starry.png'] },
     ]);
   });
 

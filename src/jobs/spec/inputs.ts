@@ -10,7 +10,7 @@ import type { ObjectStore, ReadOptions, StoredObject } from '../../storage/objec
 import { PreconditionFailed } from '../../storage/object-store.js';
 import type { ImageInputs, ImageSource, OutputSettings } from '../../stylize-image.js';
 import { PIPELINE_ENV, type PipelineConfig } from '../config.js';
-import { KEY_PREFIXES, STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
+import { READ_PREFIXES, STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
 import { specFromMetadata } from './metadata.js';
 import { type JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './spec.js';
 
@@ -69,7 +69,7 @@ async function readInput(
       throw new NstError(
         opts.code,
         `${opts.what} ${store.uri(key)} cannot be read: access denied (${read.reason}); the pipeline reads ` +
-          `photos under ${KEY_PREFIXES.inputs} and paintings under ${KEY_PREFIXES.styles} only`,
+          `objects under ${READ_PREFIXES.join(', ')} only`,
       );
     case 'too-large':
       throw new NstError(

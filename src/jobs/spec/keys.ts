@@ -4,16 +4,35 @@
  */
 import { extensionFor, IMAGE_EXTENSIONS, type OutputFormat } from '../../image/formats.js';
 
-/** The bucket's key prefixes: uploads to inputs/ and jobs/ start jobs; the pipeline writes only under outputs/. */
+/**
+ * The bucket's key prefixes: uploads to inputs/ and jobs/ start jobs; styles/ holds the paintings; assets/
+ * holds what specs name (photos, masks, starting images) and starts nothing; the pipeline writes only under
+ * outputs/.
+ */
 export const KEY_PREFIXES = {
   inputs: 'inputs/',
   jobs: 'jobs/',
   styles: 'styles/',
+  assets: 'assets/',
   outputs: 'outputs/',
 } as const;
 
 /** Prefixes whose ObjectCreated events start jobs (the bucket notification's filters). */
 export const TRIGGER_PREFIXES = [KEY_PREFIXES.inputs, KEY_PREFIXES.jobs] as const;
+
+/** Prefixes the pipeline reads (its IAM role's scope): the requests, the paintings and the specs' assets. */
+export const READ_PREFIXES = [
+  KEY_PREFIXES.inputs,
+  KEY_PREFIXES.styles,
+  KEY_PREFIXES.jobs,
+  KEY_PREFIXES.assets,
+] as const;
+
+/**
+ * Where a spec names its photo and starting image: under inputs/ (where the upload is also a drop-in job of
+ * its own) or under assets/ (where it starts nothing).
+ */
+export const SPEC_IMAGE_PREFIXES = [KEY_PREFIXES.assets, KEY_PREFIXES.inputs] as const;
 export const STYLES_PREFIX = KEY_PREFIXES.styles;
 
 /** What an uploaded key asks for. */

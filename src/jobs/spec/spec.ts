@@ -8,7 +8,7 @@ import { stylizeOptionsSchema } from '../../engine/options.js';
 import { NstError } from '../../errors.js';
 import { OUTPUT_FORMATS } from '../../image/formats.js';
 import { describeIssues } from '../../validation.js';
-import { KEY_PREFIXES } from './keys.js';
+import { KEY_PREFIXES, SPEC_IMAGE_PREFIXES } from './keys.js';
 
 /** Limits of pipeline jobs (the CLI has its own machine and may go further). */
 export const PIPELINE_LIMITS = {
@@ -22,7 +22,7 @@ export const PIPELINE_LIMITS = {
 export const MAX_SPEC_BYTES = 1024 * 1024;
 
 /**
- * A key in this bucket under `prefix`: the function may read only inputs/ and styles/ (its IAM role), so
+ * A key in this bucket under one of `prefixes`: the function may read only READ_PREFIXES (its IAM role), so
  * any other key would be denied at run time; refusing it here names the field.
  */
 const keyUnder = (prefixes: string | readonly string[], example: string) => {
@@ -43,6 +43,9 @@ const keyUnder = (prefixes: string | readonly string[], example: string) => {
   );
 };
 
+/** Where a style's mask may be: beside the paintings, or where the spec's images are. */
+const MASK_PREFIXES = [KEY_PREFIXES.styles, ...SPEC_IMAGE_PREFIXES];
+
 export const outputSettingsSchema = z
   .object({
     format: z
@@ -57,8 +60,9 @@ export const outputSettingsSchema = z
 export const jobSpecSchema = z
   .object({
     $schema: z.string().optional().describe('The JSON Schema of this file, for editors'),
-    content: keyUnder(KEY_PREFIXES.inputs, `${KEY_PREFIXES.inputs}photo.jpg`).describe(
-      `Key of the content photo in this bucket, under ${KEY_PREFIXES.inputs}`,
+    content: keyUnder(SPEC_IMAGE_PREFIXES, `${KEY_PREFIXES.assets}photo.jpg`).describe(
+      `Key of the content photo in this bucket, under ${SPEC_IMAGE_PREFIXES.join(' or ')} (an upload to ` +
+        `${KEY_PREFIXES.inputs} is also a drop-in job of its own; one to ${KEY_PREFIXES.assets} starts nothing)`,
     ),
     styles: z
       .array(
@@ -72,10 +76,10 @@ export const jobSpecSchema = z
               .positive()
               .default(1)
               .describe('Blend weight (normalised among the styles that share a mask, or share none)'),
-            mask: keyUnder([KEY_PREFIXES.styles, KEY_PREFIXES.inputs], `${KEY_PREFIXES.styles}masks/sky.png`)
+            mask: keyUnder(MASK_PREFIXES, `${KEY_PREFIXES.styles}masks/sky.png`)
               .optional()
               .describe(
-                `Key of this style's mask, under ${KEY_PREFIXES.styles} or ${KEY_PREFIXES.inputs}: a greyscale image ` +
+                `Key of this style's mask, under ${MASK_PREFIXES.join(', ')}: a greyscale image ` +
                   'of any size, stretched to the content; white: the style applies, black: it does not. Where ' +
                   'masks overlap past white they share the pixel; a pixel no mask covers gets only the content ' +
                   'and TV losses; a style without a mask covers the whole image',
@@ -86,9 +90,11 @@ export const jobSpecSchema = z
       .min(1)
       .max(8)
       .describe('Style paintings with blend weights and optional masks'),
-    initImage: keyUnder(KEY_PREFIXES.inputs, `${KEY_PREFIXES.inputs}start.jpg`)
+    initImage: keyUnder(SPEC_IMAGE_PREFIXES, `${KEY_PREFIXES.assets}start.jpg`)
       .optional()
-      .describe(`Key of the starting image for options.init "image", under ${KEY_PREFIXES.inputs}`),
+      .describe(
+        `Key of the starting image for options.init "image", under ${SPEC_IMAGE_PREFIXES.join(' or ')}`,
+      ),
     options: stylizeOptionsSchema.prefault({}).describe('Stylize options: the CLI long flags in camelCase'),
     output: outputSettingsSchema.prefault({}).describe('Output format'),
   })

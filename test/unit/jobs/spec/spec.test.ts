@@ -58,7 +58,7 @@ describe('job spec', () => {
       .map((l) => l.trim());
     expect(error.message).toMatch(/^jobs\/bad\.json is not a valid job spec:/);
     expect(lines).toEqual([
-      'content: must be an object key in this bucket under inputs/, like inputs/photo.jpg',
+      'content: must be an object key in this bucket under assets/ or inputs/, like assets/photo.jpg',
       'styles: Too small: expected array to have >=1 items',
       'options.size: Too small: expected number to be >=16',
       'options.optimizer: Invalid option: expected one of "lbfgs"|"adam"',
@@ -78,7 +78,12 @@ describe('job spec', () => {
     expect(error.message).toContain('initImage: options.init "image" needs initImage');
   });
 
-  it('reads content and init images only under inputs/, styles only under styles/, naming each field', () => {
+  it('reads content and init images only under assets/ or inputs/, styles only under styles/, naming each field', () => {
+    const spec = validateJobSpec(
+      { content: 'assets/a.jpg', styles: [{ key: 'styles/b.jpg' }], initImage: 'inputs/start.jpg' },
+      'jobs/assets.json',
+    );
+    expect([spec.content, spec.initImage]).toEqual(['assets/a.jpg', 'inputs/start.jpg']);
     const error = thrown(() =>
       validateJobSpec(
         {
@@ -97,24 +102,25 @@ describe('job spec', () => {
         .slice(1)
         .map((l) => l.trim()),
     ).toEqual([
-      'content: must be an object key in this bucket under inputs/, like inputs/photo.jpg',
+      'content: must be an object key in this bucket under assets/ or inputs/, like assets/photo.jpg',
       'styles.1.key: must be an object key in this bucket under styles/, like styles/starry.jpg',
       'styles.2.key: must be an object key in this bucket under styles/, like styles/starry.jpg',
-      'initImage: must be an object key in this bucket under inputs/, like inputs/start.jpg',
+      'initImage: must be an object key in this bucket under assets/ or inputs/, like assets/start.jpg',
     ]);
     // The published schema says so too.
     const schema = jobSpecJsonSchema() as { properties: Record<string, { pattern?: string }> };
-    expect(schema.properties.content.pattern).toBe('^inputs\\/');
-    expect(schema.properties.initImage.pattern).toBe('^inputs\\/');
+    expect(schema.properties.content.pattern).toBe('^(assets\\/|inputs\\/)');
+    expect(schema.properties.initImage.pattern).toBe('^(assets\\/|inputs\\/)');
   });
 
-  it('takes a mask per style under styles/ or inputs/, and refuses one anywhere else', () => {
+  it('takes a mask per style under styles/, assets/ or inputs/, and refuses one anywhere else', () => {
     const spec = validateJobSpec(
       {
         content: 'inputs/a.jpg',
         styles: [
           { key: 'styles/starry.jpg', mask: 'styles/masks/sky.png' },
           { key: 'styles/scream.jpg', mask: 'inputs/masks/ground.png' },
+          { key: 'styles/mosaic.jpg', mask: 'assets/masks/trees.png' },
           { key: 'styles/plain.jpg' },
         ],
       },
@@ -123,6 +129,7 @@ describe('job spec', () => {
     expect(spec.styles.map((s) => s.mask)).toEqual([
       'styles/masks/sky.png',
       'inputs/masks/ground.png',
+      'assets/masks/trees.png',
       undefined,
     ]);
     const error = thrown(() =>
@@ -132,7 +139,7 @@ describe('job spec', () => {
       ),
     );
     expect(error.message).toContain(
-      'styles.0.mask: must be an object key in this bucket under styles/ or inputs/, like styles/masks/sky.png',
+      'styles.0.mask: must be an object key in this bucket under styles/ or assets/ or inputs/, like styles/masks/sky.png',
     );
   });
 
@@ -146,7 +153,7 @@ describe('job spec', () => {
     expect(validateJobSpec(spec(10), 'jobs/a.json').options.saveEvery).toBe(10);
     const error = thrown(() => validateJobSpec({ ...spec(1), content: 'a.jpg' }, 'jobs/a.json'));
     expect(error.code).toBe('INVALID_JOB_SPEC');
-    expect(error.message).toContain('content: must be an object key in this bucket under inputs/');
+    expect(error.message).toContain('content: must be an object key in this bucket under assets/ or inputs/');
     expect(error.message).toContain(
       'options.saveEvery: must be 0 (no frames) or at least 10 in pipeline jobs',
     );
