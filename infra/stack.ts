@@ -187,7 +187,7 @@ export class NstStack extends Stack {
   private addOutputs({ topic, eventBus }: NotificationTargets): void {
     new CfnOutput(this, 'BucketName', {
       value: this.storage.bucket.bucketName,
-      description: 'Upload to inputs/ or jobs/',
+      description: 'Upload to inputs/ or jobs/ (a spec names photos under assets/, paintings under styles/)',
     });
     new CfnOutput(this, 'NotificationTopicArn', { value: topic.topicArn });
     new CfnOutput(this, 'EventBusName', {

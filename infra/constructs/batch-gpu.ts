@@ -231,7 +231,7 @@ export class BatchGpu extends Construct {
   private createJobRole(props: BatchGpuProps): iam.Role {
     const jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'GPU stylize jobs: read inputs, styles and jobs; write outputs; notify',
+      description: 'GPU stylize jobs: read inputs, styles, jobs and assets; write outputs; notify',
     });
     const statements = [
       ...pipelineS3Statements(props.bucket),

@@ -1,7 +1,7 @@
 /**
- * The permissions and settings the Lambda function and the Batch worker share: S3 (read the requests
- * under inputs/, styles/ and jobs/; read, write, tag and delete everything under outputs/), and where
- * they tell subscribers about jobs (the SNS topic and the EventBridge bus).
+ * The permissions and settings the Lambda function and the Batch worker share: S3 (read what jobs read,
+ * READ_PREFIXES; read, write, tag and delete everything under outputs/), and where they tell subscribers
+ * about jobs (the SNS topic and the EventBridge bus).
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';

@@ -138,7 +138,8 @@ export class StylizeFunction extends Construct {
   private createRole(logGroup: logs.LogGroup, props: StylizeFunctionProps, functionName: string): iam.Role {
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'stylize function: read inputs, styles and jobs; write outputs; notify; submit GPU jobs',
+      description:
+        'stylize function: read inputs, styles, jobs and assets; write outputs; notify; submit GPU jobs',
     });
     logGroup.grantWrite(role);
     this.grantPipeline(role, props, functionName);

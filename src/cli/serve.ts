@@ -96,6 +96,7 @@ export function serveInstructions(endpoint: string, bucket: string, dataDir: str
     '  Or with the AWS CLI (options as metadata, the CLI flags in kebab-case after nst-):',
     `    ${aws} s3 cp starry.jpg s3://${bucket}/styles/starry.jpg`,
     `    ${aws} s3 cp photo.jpg s3://${bucket}/inputs/starry/photo.jpg --metadata nst-size=512,nst-iterations=100`,
+    `    ${aws} s3 cp photo.jpg s3://${bucket}/assets/photo.jpg   # a spec's photo: starts nothing`,
     `    ${aws} s3 cp job.json s3://${bucket}/jobs/job.json     # an explicit job spec (schema/job-spec.schema.json)`,
     '',
     `  Results: s3://${bucket}/outputs/<jobId>/result.<ext> and job.json (the status).`,

@@ -48,7 +48,8 @@ async function findJobByKey(store: ObjectStore, key: string): Promise<JobManifes
   if (classifyKey(key).kind === 'ignored') {
     throw new NstError(
       'INVALID_OPTION',
-      `${key} is not a key that starts a job: inputs/<style>/<photo> or ${KEY_PREFIXES.jobs}<name>.json`,
+      `${key} is not a key that starts a job: ${KEY_PREFIXES.inputs}<style>/<photo> or ${KEY_PREFIXES.jobs}<name>.json ` +
+        `(uploads to ${KEY_PREFIXES.assets} and ${KEY_PREFIXES.styles} start nothing: give the spec's key)`,
     );
   }
   const head = await store.head(key);

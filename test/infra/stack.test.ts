@@ -472,7 +472,12 @@ describe('Batch GPU path', () => {
 
   it('gives the job role the pipeline S3, SNS and EventBridge permissions and nothing else', () => {
     const jobRoleId = (jobDefinition.properties as Cfn).ContainerProperties.JobRoleArn['Fn::GetAtt'][0];
-    const actions = new Set(roleStatements(template, jobRoleId).flatMap((s) => asList(s.Action)));
+    const jobStatements = roleStatements(template, jobRoleId);
+    // The worker reads what the function reads.
+    expect(statementFor(jobStatements, 's3:GetObjectVersion')).toEqual(
+      statementFor(fnStatements, 's3:GetObjectVersion'),
+    );
+    const actions = new Set(jobStatements.flatMap((s) => asList(s.Action)));
     expect(actions).toEqual(
       new Set([
         's3:GetObject',

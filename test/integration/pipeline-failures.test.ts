@@ -140,10 +140,10 @@ describe('permanent input errors: a failed job, a notification, no retry', () =>
     );
   });
 
-  it('a photo outside inputs/<style>/', async () => {
-    expect(await expectFailed('inputs/photo.jpg', await jpeg(), 'INVALID_JOB_SPEC')).toContain(
-      'inputs/<style>/',
-    );
+  it("a photo outside inputs/<style>/: the message says where drop-ins go and where a spec's photo goes", async () => {
+    const message = await expectFailed('inputs/photo.jpg', await jpeg(), 'INVALID_JOB_SPEC');
+    expect(message).toContain('put photos at inputs/<style>/<name>.jpg');
+    expect(message).toContain("a spec's photo belongs under assets/, where it starts nothing");
   });
 
   it('a job spec that is not JSON', async () => {
@@ -212,13 +212,13 @@ describe('limits: each a failed job with its code, a notification, no retry', ()
   const spec = (content: string, style = 'styles/starry.png', options: object = TINY) =>
     JSON.stringify({ content, styles: [{ key: style }], options });
 
-  it('a job spec naming keys outside inputs/ and styles/ is refused before anything is read', async () => {
+  it('a job spec naming keys outside assets/, inputs/ and styles/ is refused before anything is read', async () => {
     const message = await expectFailed(
       'jobs/outside.json',
       JSON.stringify({ content: 'photo.jpg', styles: [{ key: 'inputs/starry.png' }], options: TINY }),
       'INVALID_JOB_SPEC',
     );
-    expect(message).toContain('content: must be an object key in this bucket under inputs/');
+    expect(message).toContain('content: must be an object key in this bucket under assets/ or inputs/');
     expect(message).toContain('styles.0.key: must be an object key in this bucket under styles/');
   });
 
@@ -228,6 +228,9 @@ describe('limits: each a failed job with its code, a notification, no retry', ()
     failReads(fixture.server.s3.client, (key) => key.includes('private'));
     const photo = await expectFailed('jobs/denied.json', spec('inputs/private/photo.jpg'), 'IMAGE_NOT_FOUND');
     expect(photo).toContain(`s3://${BUCKET}/inputs/private/photo.jpg cannot be read: access denied`);
+    expect(photo).toContain(
+      'the pipeline reads photos and masks under assets/ or inputs/ and paintings under styles/ only',
+    );
     sns.calls.length = 0;
     await fixture.server.store.put('inputs/here.jpg', await jpeg());
     const style = await expectFailed(

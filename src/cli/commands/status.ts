@@ -21,7 +21,7 @@ export function registerStatusCommand(program: Command): void {
     )
     .argument(
       '[job]',
-      'a job id (as `nst submit` prints it) or the key of its upload (inputs/<style>/<photo>)',
+      'a job id (as `nst submit` prints it) or the key of its upload (inputs/<style>/<photo> or jobs/<name>.json)',
     )
     .option('--list', 'list the recent jobs, newest first')
     .addOption(new Option('--status <status>', 'with --list: only jobs in this status').choices(JOB_STATUSES))

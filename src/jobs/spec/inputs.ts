@@ -10,7 +10,14 @@ import type { ObjectStore, ReadOptions, StoredObject } from '../../storage/objec
 import { PreconditionFailed } from '../../storage/object-store.js';
 import type { ImageInputs, ImageSource, OutputSettings } from '../../stylize-image.js';
 import { PIPELINE_ENV, type PipelineConfig } from '../config.js';
-import { READ_PREFIXES, STYLES_PREFIX, styleKeysFor, type Trigger } from './keys.js';
+import {
+  KEY_PREFIXES,
+  prefixList,
+  SPEC_IMAGE_PREFIXES,
+  STYLES_PREFIX,
+  styleKeysFor,
+  type Trigger,
+} from './keys.js';
 import { specFromMetadata } from './metadata.js';
 import { type JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './spec.js';
 
@@ -69,7 +76,7 @@ async function readInput(
       throw new NstError(
         opts.code,
         `${opts.what} ${store.uri(key)} cannot be read: access denied (${read.reason}); the pipeline reads ` +
-          `objects under ${READ_PREFIXES.join(', ')} only`,
+          `photos and masks under ${prefixList(SPEC_IMAGE_PREFIXES)} and paintings under ${STYLES_PREFIX} only`,
       );
     case 'too-large':
       throw new NstError(
@@ -160,7 +167,8 @@ async function resolveJob(
     case 'misplaced':
       throw new NstError(
         'INVALID_JOB_SPEC',
-        `${trigger.key} is not a drop-in: put photos at inputs/<style>/<name>.jpg, with the painting at ${STYLES_PREFIX}<style>.jpg`,
+        `${trigger.key} is not a drop-in: put photos at ${KEY_PREFIXES.inputs}<style>/<name>.jpg, with the painting at ` +
+          `${STYLES_PREFIX}<style>.jpg; a spec's photo belongs under ${KEY_PREFIXES.assets}, where it starts nothing`,
       );
     case 'ignored':
       throw new Error(`${trigger.key} is not a job`);

@@ -20,19 +20,22 @@ export const KEY_PREFIXES = {
 /** Prefixes whose ObjectCreated events start jobs (the bucket notification's filters). */
 export const TRIGGER_PREFIXES = [KEY_PREFIXES.inputs, KEY_PREFIXES.jobs] as const;
 
-/** Prefixes the pipeline reads (its IAM role's scope): the requests, the paintings and the specs' assets. */
-export const READ_PREFIXES = [
-  KEY_PREFIXES.inputs,
-  KEY_PREFIXES.styles,
-  KEY_PREFIXES.jobs,
-  KEY_PREFIXES.assets,
-] as const;
-
 /**
- * Where a spec names its photo and starting image: under inputs/ (where the upload is also a drop-in job of
- * its own) or under assets/ (where it starts nothing).
+ * Where a spec names its photo and starting image: under assets/ (where the upload starts nothing) or under
+ * inputs/ (where it is also a drop-in job of its own).
  */
 export const SPEC_IMAGE_PREFIXES = [KEY_PREFIXES.assets, KEY_PREFIXES.inputs] as const;
+
+/** Where a style's mask may be: beside the paintings, or where the spec's images are. */
+export const MASK_PREFIXES = [KEY_PREFIXES.styles, ...SPEC_IMAGE_PREFIXES] as const;
+
+/** Prefixes the pipeline reads (its IAM role's scope): the specs, the paintings, and what specs name. */
+export const READ_PREFIXES = [KEY_PREFIXES.jobs, ...MASK_PREFIXES] as const;
+
+/** Prefixes as a sentence: "a/, b/ or c/". */
+export const prefixList = (prefixes: readonly string[]): string =>
+  prefixes.length < 2 ? prefixes.join('') : `${prefixes.slice(0, -1).join(', ')} or ${prefixes.at(-1)}`;
+
 export const STYLES_PREFIX = KEY_PREFIXES.styles;
 
 /** What an uploaded key asks for. */

@@ -8,7 +8,7 @@ import { stylizeOptionsSchema } from '../../engine/options.js';
 import { NstError } from '../../errors.js';
 import { OUTPUT_FORMATS } from '../../image/formats.js';
 import { describeIssues } from '../../validation.js';
-import { KEY_PREFIXES, SPEC_IMAGE_PREFIXES } from './keys.js';
+import { KEY_PREFIXES, MASK_PREFIXES, prefixList, SPEC_IMAGE_PREFIXES } from './keys.js';
 
 /** Limits of pipeline jobs (the CLI has its own machine and may go further). */
 export const PIPELINE_LIMITS = {
@@ -35,16 +35,13 @@ const keyUnder = (prefixes: string | readonly string[], example: string) => {
       // A regex rather than startsWith(), whose JSON Schema carries a nonstandard format strict validators refuse.
       .regex(
         new RegExp(under.length === 1 ? `^${under[0]}` : `^(${under.join('|')})`),
-        `must be an object key in this bucket under ${under.join(' or ')}, like ${example}`,
+        `must be an object key in this bucket under ${prefixList(under)}, like ${example}`,
       )
       // S3 keeps `.` and `..` segments as they are, but nothing the pipeline reads is named so (and the local
       // server refuses them): a clear input error here rather than a retried request there.
       .refine((key) => !key.split('/').some((s) => s === '.' || s === '..'), 'must not have . or .. segments')
   );
 };
-
-/** Where a style's mask may be: beside the paintings, or where the spec's images are. */
-const MASK_PREFIXES = [KEY_PREFIXES.styles, ...SPEC_IMAGE_PREFIXES];
 
 export const outputSettingsSchema = z
   .object({
@@ -61,7 +58,7 @@ export const jobSpecSchema = z
   .object({
     $schema: z.string().optional().describe('The JSON Schema of this file, for editors'),
     content: keyUnder(SPEC_IMAGE_PREFIXES, `${KEY_PREFIXES.assets}photo.jpg`).describe(
-      `Key of the content photo in this bucket, under ${SPEC_IMAGE_PREFIXES.join(' or ')} (an upload to ` +
+      `Key of the content photo in this bucket, under ${prefixList(SPEC_IMAGE_PREFIXES)} (an upload to ` +
         `${KEY_PREFIXES.inputs} is also a drop-in job of its own; one to ${KEY_PREFIXES.assets} starts nothing)`,
     ),
     styles: z
@@ -79,7 +76,7 @@ export const jobSpecSchema = z
             mask: keyUnder(MASK_PREFIXES, `${KEY_PREFIXES.styles}masks/sky.png`)
               .optional()
               .describe(
-                `Key of this style's mask, under ${MASK_PREFIXES.join(', ')}: a greyscale image ` +
+                `Key of this style's mask, under ${prefixList(MASK_PREFIXES)}: a greyscale image ` +
                   'of any size, stretched to the content; white: the style applies, black: it does not. Where ' +
                   'masks overlap past white they share the pixel; a pixel no mask covers gets only the content ' +
                   'and TV losses; a style without a mask covers the whole image',
@@ -93,7 +90,7 @@ export const jobSpecSchema = z
     initImage: keyUnder(SPEC_IMAGE_PREFIXES, `${KEY_PREFIXES.assets}start.jpg`)
       .optional()
       .describe(
-        `Key of the starting image for options.init "image", under ${SPEC_IMAGE_PREFIXES.join(' or ')}`,
+        `Key of the starting image for options.init "image", under ${prefixList(SPEC_IMAGE_PREFIXES)}`,
       ),
     options: stylizeOptionsSchema.prefault({}).describe('Stylize options: the CLI long flags in camelCase'),
     output: outputSettingsSchema.prefault({}).describe('Output format'),

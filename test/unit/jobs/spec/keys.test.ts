@@ -1,6 +1,16 @@
 /** The bucket's key conventions: what an upload means, where a style is found, where a job writes. */
 import { describe, expect, it } from 'vitest';
-import { classifyKey, outputKeys, styleKeysFor } from '../../../../src/jobs/spec/keys.js';
+import {
+  classifyKey,
+  KEY_PREFIXES,
+  MASK_PREFIXES,
+  outputKeys,
+  prefixList,
+  READ_PREFIXES,
+  SPEC_IMAGE_PREFIXES,
+  styleKeysFor,
+  TRIGGER_PREFIXES,
+} from '../../../../src/jobs/spec/keys.js';
 
 describe('key conventions', () => {
   it('classifies uploads', () => {
@@ -28,6 +38,15 @@ describe('key conventions', () => {
     ]) {
       expect(classifyKey(key).kind).toBe('ignored');
     }
+  });
+
+  it('reads every prefix a spec may name, and no upload to assets/ or styles/ starts a job', () => {
+    for (const prefix of [...SPEC_IMAGE_PREFIXES, ...MASK_PREFIXES, KEY_PREFIXES.jobs])
+      expect(READ_PREFIXES).toContain(prefix);
+    expect(READ_PREFIXES).not.toContain(KEY_PREFIXES.outputs);
+    expect(TRIGGER_PREFIXES).toEqual(['inputs/', 'jobs/']);
+    expect(classifyKey('assetsx/a.jpg').kind).toBe('ignored');
+    expect(prefixList(['a/', 'b/', 'c/'])).toBe('a/, b/ or c/');
   });
 
   it('finds a style by name with any image extension, in a fixed order', () => {

@@ -139,7 +139,7 @@ describe('job spec', () => {
       ),
     );
     expect(error.message).toContain(
-      'styles.0.mask: must be an object key in this bucket under styles/ or assets/ or inputs/, like styles/masks/sky.png',
+      'styles.0.mask: must be an object key in this bucket under styles/, assets/ or inputs/, like styles/masks/sky.png',
     );
   });
 
