@@ -4,7 +4,7 @@
  * target (deliveredJobEvent), printed and POSTed. A webhook that cannot be reached is reported and the
  * job's outcome stands, because nothing in local mode would retry it.
  */
-import { type DeliveredJobEvent, deliveredJobEvent } from './job-events.js';
+import { deliveredJobEvent } from './job-events.js';
 import type { JobNotification } from './job-notification.js';
 import { describeNotification, type Notifier } from './notifier.js';
 
@@ -17,7 +17,6 @@ export interface LocalNotifierOptions {
   readonly write?: (line: string) => void;
   /** Told when a webhook cannot be reached. */
   readonly onWebhookError?: (url: string, error: Error) => void;
-  readonly now?: () => Date;
 }
 
 export class LocalNotifier implements Notifier {
@@ -36,7 +35,7 @@ export class LocalNotifier implements Notifier {
   private async event(n: JobNotification): Promise<void> {
     const url = this.opts.eventsWebhookUrl;
     if (!url) return;
-    const event: DeliveredJobEvent = deliveredJobEvent(n, this.opts.now?.() ?? new Date());
+    const event = deliveredJobEvent(n, new Date());
     this.write(`nst: event ${JSON.stringify(event)}`);
     await this.post(url, event);
   }

@@ -8,37 +8,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { NstError } from '../../../../src/errors.js';
 import { EventBridgeNotifier } from '../../../../src/jobs/notify/eventbridge.js';
 import { deliveredJobEvent, jobEvent } from '../../../../src/jobs/notify/job-events.js';
-import type { JobNotification } from '../../../../src/jobs/notify/job-notification.js';
 import { type Notifier, Notifiers } from '../../../../src/jobs/notify/notifier.js';
-
-const running: JobNotification = {
-  jobId: 'photo-0123',
-  status: 'running',
-  bucket: 'pics',
-  input: {
-    source: 'inputs/starry/photo.jpg',
-    content: 'inputs/starry/photo.jpg',
-    styles: ['styles/starry.png'],
-  },
-  manifest: 's3://pics/outputs/photo-0123/job.json',
-  timings: { createdAt: '2026-01-01T00:00:00.000Z', phases: { fetch: 0.2, stylize: 0, store: 0 } },
-};
-const succeeded: JobNotification = {
-  ...running,
-  status: 'succeeded',
-  output: {
-    uri: 's3://pics/outputs/photo-0123/result.jpg',
-    key: 'outputs/photo-0123/result.jpg',
-    width: 512,
-    height: 384,
-    bytes: 9000,
-  },
-};
-const failed: JobNotification = {
-  ...running,
-  status: 'failed',
-  error: { code: 'IMAGE_CORRUPT', message: 'bad bytes' },
-};
+import { failed, running, succeeded } from '../../../helpers/job-notifications.js';
 
 /** A client whose PutEvents answers `answer` (or throws it) and keeps each command's input. */
 function fakeClient(answer: Partial<PutEventsCommandOutput> | Error) {

@@ -5,17 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { describe, expect, it, vi } from 'vitest';
 import { readPipelineConfig } from '../../../../src/jobs/config.js';
-import type { JobNotification } from '../../../../src/jobs/notify/job-notification.js';
 import { buildWorkerDeps } from '../../../../src/jobs/wiring/build-deps.js';
-
-const finished: JobNotification = {
-  jobId: 'photo-0123',
-  status: 'succeeded',
-  bucket: 'pics',
-  input: { source: 'inputs/starry/photo.jpg', styles: [] },
-  manifest: 's3://pics/outputs/photo-0123/job.json',
-  timings: { createdAt: '2026-01-01T00:00:00.000Z', phases: { fetch: 0, stylize: 0, store: 0 } },
-};
+import { succeeded as finished, running } from '../../../helpers/job-notifications.js';
 
 /** A worker configured by `env`, with clients that keep what they are sent. */
 function worker(env: Record<string, string>, eventBridgeError?: Error) {
@@ -45,7 +36,7 @@ function worker(env: Record<string, string>, eventBridgeError?: Error) {
 describe("a worker's notifier", () => {
   it('tells the topic and the bus when both are configured', async () => {
     const w = worker({ NST_TOPIC_ARN: 'arn:aws:sns:eu-west-1:1:t', NST_EVENT_BUS: 'default' });
-    await w.notifier.started({ ...finished, status: 'running' });
+    await w.notifier.started(running);
     await w.notifier.finished(finished);
     expect(w.published).toEqual(['sns']); // SNS carries finished jobs only
     expect(w.put).toEqual(['eventbridge', 'eventbridge']);
