@@ -7,9 +7,11 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isNstError, NstError } from '../errors.js';
+import { keyPrefixSchema } from '../jobs/spec/keys.js';
+import { ObjectStore } from '../storage/object-store.js';
 import { createS3Client, createSdkS3Client } from '../storage/s3-client.js';
 import { configuredEndpoint, ENDPOINT_ENV, type Env } from '../storage/s3-endpoint.js';
-import { DEFAULT_ENDPOINT, type S3TargetFlags } from './commands/s3-flags.js';
+import { DEFAULT_ENDPOINT, type PipelineLocationFlags, type S3TargetFlags } from './commands/s3-flags.js';
 
 export interface S3Target {
   readonly client: S3Client;
@@ -56,4 +58,19 @@ export async function withS3Target<T>(target: S3Target, body: (client: S3Client)
   } finally {
     target.client.destroy();
   }
+}
+
+/** `--prefix` checked: '' or folders ending in '/'. */
+export function keyPrefixFlag(prefix: string | undefined): string {
+  const parsed = keyPrefixSchema.safeParse(prefix ?? '');
+  if (parsed.success) return parsed.data;
+  throw new NstError(
+    'INVALID_OPTION',
+    `--prefix ${JSON.stringify(prefix)}: ${parsed.error.issues[0].message}`,
+  );
+}
+
+/** The pipeline's bucket as the bucket commands see it: under --prefix, as the pipeline sees it. */
+export function pipelineStore(client: S3Client, flags: PipelineLocationFlags): ObjectStore {
+  return new ObjectStore(client, flags.bucket, keyPrefixFlag(flags.prefix));
 }

@@ -13,14 +13,14 @@ import { type JobManifest, jobProgress } from '../jobs/lifecycle/manifest.js';
 import { type LocalPipeline, startLocalPipeline } from '../jobs/local/local-pipeline.js';
 import { parseTileWorkers } from '../jobs/run/tile-pool.js';
 import { cachedWeights } from '../jobs/wiring/weights-cache.js';
-import { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { LOCAL_CREDENTIALS } from '../storage/s3-client.js';
 import { resolveWeightsDir } from '../weights/lookup.js';
-import { DEFAULT_PORT } from './commands/s3-flags.js';
+import { DEFAULT_BUCKET, DEFAULT_PORT } from './commands/s3-flags.js';
 import type { ServeFlags, SubmitFlags } from './commands/serve.js';
 import { watchJob } from './job-watch.js';
 import { jobLine } from './progress-text.js';
-import { s3Target, withS3Target } from './s3-target.js';
+import { keyPrefixFlag, pipelineStore, s3Target, withS3Target } from './s3-target.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -40,10 +40,15 @@ function parseWebhook(value: string | undefined, name: string): string | undefin
 }
 
 /** The flags' webhooks, over the environment's (NST_WEBHOOK_URL, NST_EVENTS_WEBHOOK_URL). */
-function webhooks(flags: ServeFlags): Partial<PipelineConfig> {
+/** What the flags set of the pipeline's configuration (the rest comes from the environment, NST_*). */
+function configFlags(flags: ServeFlags): Partial<PipelineConfig> {
   const webhookUrl = parseWebhook(flags.webhook, '--webhook');
   const eventsWebhookUrl = parseWebhook(flags.eventsWebhook, '--events-webhook');
-  return { ...(webhookUrl ? { webhookUrl } : {}), ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}) };
+  return {
+    ...(webhookUrl ? { webhookUrl } : {}),
+    ...(eventsWebhookUrl ? { eventsWebhookUrl } : {}),
+    ...(flags.prefix !== undefined ? { keyPrefix: keyPrefixFlag(flags.prefix) } : {}),
+  };
 }
 
 export interface ServeControl {
@@ -57,7 +62,7 @@ export async function serve(flags: ServeFlags, control: ServeControl = {}): Prom
   const concurrency = Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new NstError('INVALID_OPTION', '--concurrency must be a positive integer');
-  const config = webhooks(flags);
+  const config = configFlags(flags);
   const weightsDir = resolveWeightsDir({ flag: flags.weights });
   await cachedWeights(weightsDir); // a bad weights folder fails now, not at the first job
   const pipeline = await startLocalPipeline({
@@ -70,7 +75,7 @@ export async function serve(flags: ServeFlags, control: ServeControl = {}): Prom
     tileWorkers: parseTileWorkers(flags.workers),
     onProgress: progressReporter(say),
   });
-  say(serveInstructions(pipeline.endpoint, flags.bucket, path.resolve(flags.data)));
+  say(serveInstructions(pipeline.endpoint, pipeline.store, path.resolve(flags.data)));
   control.onReady?.(pipeline);
   await (control.until ??
     new Promise<void>((resolve) => {
@@ -83,24 +88,36 @@ export async function serve(flags: ServeFlags, control: ServeControl = {}): Prom
 }
 
 /** What `nst serve` prints: the endpoint and how to drop files in. */
-export function serveInstructions(endpoint: string, bucket: string, dataDir: string): string {
+export function serveInstructions(
+  endpoint: string,
+  { bucket, keyPrefix }: Pick<ObjectStore, 'bucket' | 'keyPrefix'>,
+  dataDir: string,
+): string {
   const port = new URL(endpoint).port;
   const aws = `AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} aws --endpoint-url ${endpoint}`;
+  const at = [
+    ...(port === String(DEFAULT_PORT) ? [] : [`--endpoint ${endpoint}`]),
+    ...(bucket === DEFAULT_BUCKET ? [] : [`--bucket ${bucket}`]),
+    ...(keyPrefix ? [`--prefix ${keyPrefix}`] : []),
+  ]
+    .map((flag) => ` ${flag}`)
+    .join('');
+  const root = `s3://${bucket}/${keyPrefix}`;
   return [
-    `nst: local S3 pipeline at ${endpoint}, bucket "${bucket}" (data in ${dataDir})`,
+    `nst: local S3 pipeline at ${endpoint}, bucket "${bucket}"${keyPrefix ? `, under ${keyPrefix}` : ''} (data in ${dataDir})`,
     '',
-    '  Stylise a photo (uploads the painting to styles/starry.jpg, the photo to inputs/starry/photo.jpg):',
-    `    npx nst submit photo.jpg --style starry.jpg --size 512${port === String(DEFAULT_PORT) ? '' : ` --endpoint ${endpoint}`}`,
-    `    npx nst submit photo2.jpg --style starry --wait        # a style already in the bucket; wait for the result`,
+    `  Stylise a photo (uploads the painting to ${keyPrefix}styles/starry.jpg, the photo to ${keyPrefix}inputs/starry/photo.jpg):`,
+    `    npx nst submit photo.jpg --style starry.jpg --size 512${at}`,
+    `    npx nst submit photo2.jpg --style starry --wait${at}        # a style already in the bucket; wait for the result`,
     '',
     '  Or with the AWS CLI (options as metadata, the CLI flags in kebab-case after nst-):',
-    `    ${aws} s3 cp starry.jpg s3://${bucket}/styles/starry.jpg`,
-    `    ${aws} s3 cp photo.jpg s3://${bucket}/inputs/starry/photo.jpg --metadata nst-size=512,nst-iterations=100`,
-    `    ${aws} s3 cp photo.jpg s3://${bucket}/assets/photo.jpg   # a spec's photo: starts nothing`,
-    `    ${aws} s3 cp job.json s3://${bucket}/jobs/job.json     # an explicit job spec (schema/job-spec.schema.json)`,
+    `    ${aws} s3 cp starry.jpg ${root}styles/starry.jpg`,
+    `    ${aws} s3 cp photo.jpg ${root}inputs/starry/photo.jpg --metadata nst-size=512,nst-iterations=100`,
+    `    ${aws} s3 cp photo.jpg ${root}assets/photo.jpg   # a spec's photo: starts nothing`,
+    `    ${aws} s3 cp job.json ${root}jobs/job.json     # an explicit job spec (schema/job-spec.schema.json)`,
     '',
-    `  Results: s3://${bucket}/outputs/<jobId>/result.<ext> and job.json (the status).`,
-    `    ${aws} s3 ls --recursive s3://${bucket}/outputs/`,
+    `  Results: ${root}outputs/<jobId>/result.<ext> and job.json (the status).`,
+    `    ${aws} s3 ls --recursive ${root}outputs/`,
     '  Jobs a stopped server left unfinished resume from their checkpoint or fail (at start-up, then every minute).',
     '',
     '  Ctrl-C stops the server.',
@@ -129,7 +146,7 @@ export async function submit(
   options: Record<string, unknown>,
 ): Promise<void> {
   await withS3Target(s3Target(flags), async (client) => {
-    const store = new ObjectStore(client, flags.bucket);
+    const store = pipelineStore(client, flags);
     const submitted = await submitDropIn(store, {
       content,
       style: flags.style,

@@ -9,10 +9,9 @@ import { findJob, listJobs } from '../client/job-status.js';
 import { NstError } from '../errors.js';
 import type { JobManifest, JobProgress, JobStatus } from '../jobs/lifecycle/manifest.js';
 import { outputKeys } from '../jobs/spec/keys.js';
-import { ObjectStore } from '../storage/object-store.js';
 import type { StatusFlags } from './commands/status.js';
 import { duration, lossText, progressAmount, progressWhere } from './progress-text.js';
-import { s3Target, withS3Target } from './s3-target.js';
+import { pipelineStore, s3Target, withS3Target } from './s3-target.js';
 
 /** What the command prints. */
 export async function statusCommand(
@@ -27,7 +26,7 @@ export async function statusCommand(
   if (!Number.isInteger(limit) || limit < 1)
     throw new NstError('INVALID_OPTION', `--limit must be a positive integer, got ${flags.limit}`);
   return withS3Target(s3Target(flags), async (client) => {
-    const store = new ObjectStore(client, flags.bucket);
+    const store = pipelineStore(client, flags);
     if (flags.list) {
       const jobs = await listJobs(store, { status: flags.status, limit });
       if (flags.json) return `${JSON.stringify(jobs, null, 2)}\n`;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { NstError } from '../errors.js';
 import { describeIssues } from '../validation.js';
 import { WEIGHTS_DIR_ENV } from '../weights/lookup.js';
+import { keyPrefixSchema } from './spec/keys.js';
 
 /** Variable names of the contract. */
 export const PIPELINE_ENV = {
@@ -21,6 +22,8 @@ export const PIPELINE_ENV = {
   maxInputBytes: 'NST_MAX_INPUT_BYTES',
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
+  /** The key prefix the bucket's layout lives under (spec/keys.ts; absent: the bucket's top). */
+  keyPrefix: 'NST_KEY_PREFIX',
   /** The EventBridge bus (a name or an ARN) that gets the jobs' events (absent: no events). */
   eventBus: 'NST_EVENT_BUS',
   /** Local mode: where finished jobs' notifications are POSTed, and where every event is. */
@@ -95,6 +98,7 @@ const envSchema = z.object({
   [PIPELINE_ENV.maxInputBytes]: positiveInt.default(PIPELINE_DEFAULTS.maxInputBytes),
   [PIPELINE_ENV.leaseSeconds]: z.coerce.number().positive().default(PIPELINE_DEFAULTS.leaseSeconds),
   [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
+  [PIPELINE_ENV.keyPrefix]: keyPrefixSchema.default(''),
   [PIPELINE_ENV.eventBus]: z.string().optional(),
   [PIPELINE_ENV.webhookUrl]: webhookUrlSchema.optional(),
   [PIPELINE_ENV.eventsWebhookUrl]: webhookUrlSchema.optional(),
@@ -127,6 +131,8 @@ export interface PipelineConfig {
   readonly leaseSeconds: number;
   /** Lambda invocations a job may chain at deadlines before it fails (without Batch). */
   readonly maxContinuations: number;
+  /** Where the layout lives in the bucket: '' or folders ending in '/' (spec/keys.ts). */
+  readonly keyPrefix: string;
   /** The EventBridge bus of the jobs' events. */
   readonly eventBus?: string;
   readonly webhookUrl?: string;
@@ -171,6 +177,7 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
     maxInputBytes: e[PIPELINE_ENV.maxInputBytes],
     leaseSeconds: e[PIPELINE_ENV.leaseSeconds],
     maxContinuations: e[PIPELINE_ENV.maxContinuations],
+    keyPrefix: e[PIPELINE_ENV.keyPrefix],
     eventBus: e[PIPELINE_ENV.eventBus],
     webhookUrl: e[PIPELINE_ENV.webhookUrl],
     eventsWebhookUrl: e[PIPELINE_ENV.eventsWebhookUrl],

@@ -98,14 +98,25 @@ const isPrecondition = (e: unknown) =>
 
 const quoteEtag = (etag: string): string => (etag.startsWith('"') ? etag : `"${etag}"`);
 
+/**
+ * The bucket as the pipeline sees it: every key given and answered is relative to `keyPrefix` (the folder
+ * the pipeline's layout lives under in a shared bucket; '' for the bucket's top), and only this class puts
+ * it on and takes it off.
+ */
 export class ObjectStore {
   constructor(
     readonly client: S3Client,
     readonly bucket: string,
+    readonly keyPrefix = '',
   ) {}
 
+  /** The bucket's key of the pipeline's `key`. */
+  objectKey(key: string): string {
+    return `${this.keyPrefix}${key}`;
+  }
+
   uri(key: string): string {
-    return `s3://${this.bucket}/${key}`;
+    return `s3://${this.bucket}/${this.objectKey(key)}`;
   }
 
   /** The object, or undefined when there is none; access errors are transient (the pipeline's own objects). */
@@ -127,7 +138,7 @@ export class ObjectStore {
       out = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
-          Key: key,
+          Key: this.objectKey(key),
           VersionId: opts.versionId,
           IfMatch: opts.ifMatch ? quoteEtag(opts.ifMatch) : undefined,
         }),
@@ -160,7 +171,9 @@ export class ObjectStore {
   /** The object's ETag (with quotes) and version, or undefined when there is none; nothing is downloaded. */
   async head(key: string): Promise<{ etag: string; versionId?: string } | undefined> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
       return { etag: out.ETag ?? '', ...(out.VersionId ? { versionId: out.VersionId } : {}) };
     } catch (e) {
       if (isMissing(e)) return undefined;
@@ -182,7 +195,7 @@ export class ObjectStore {
   async put(key: string, body: Buffer | string, opts: PutOptions = {}): Promise<string> {
     const input: PutObjectCommandInput = {
       Bucket: this.bucket,
-      Key: key,
+      Key: this.objectKey(key),
       Body: body,
       ContentType: opts.contentType,
       Metadata: opts.metadata,
@@ -210,7 +223,7 @@ export class ObjectStore {
   /** Deletes the object (nothing when it does not exist, as S3 does). */
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
     } catch (e) {
       throw this.unavailable('delete', key, e);
     }
@@ -223,12 +236,16 @@ export class ObjectStore {
     try {
       do {
         const out = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.objectKey(prefix),
+            ContinuationToken: token,
+          }),
         );
         for (const o of out.Contents ?? [])
           if (o.Key)
             objects.push({
-              key: o.Key,
+              key: o.Key.slice(this.keyPrefix.length),
               lastModified: o.LastModified ?? new Date(0),
               etag: o.ETag ?? '',
               size: o.Size ?? 0,

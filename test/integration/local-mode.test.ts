@@ -231,6 +231,66 @@ describe('the local pipeline', () => {
   });
 });
 
+describe('a pipeline under a key prefix (a bucket shared with other uses)', () => {
+  it('runs only the uploads under its prefix, reads and writes there, and tells the whole keys', async () => {
+    const lines: string[] = [];
+    const settled: JobOutcome[][] = [];
+    const start = () =>
+      startLocalPipeline({
+        dataDir: join(temp, 's3'),
+        bucket: 'shared',
+        loadWeights: () => cachedWeights(weights.dir),
+        config: { keyPrefix: 'art/' },
+        write: (line) => lines.push(line),
+        logLevel: 'SILENT',
+        onSettled: ({ outcomes }) => settled.push(outcomes ?? []),
+        sweepIntervalMs: 0,
+      });
+    const pipeline = await start();
+    const bucket = new ObjectStore(pipeline.s3.client, 'shared');
+    try {
+      await bucket.put('art/styles/starry.png', await png(48, 48, 5));
+      await bucket.put('art/assets/a.jpg', await jpeg());
+      // Another use of the bucket: its own inputs/ and jobs/ folders are none of this pipeline's.
+      await bucket.put('inputs/starry/theirs.jpg', await jpeg(), { metadata: TINY_METADATA });
+      await bucket.put('other/jobs/theirs.json', '{}');
+      await pipeline.idle();
+      expect(settled).toEqual([]);
+      // A spec names keys relative to the prefix, as everything inside the pipeline does.
+      await bucket.put(
+        'art/jobs/a.json',
+        JSON.stringify({ content: 'assets/a.jpg', styles: [{ key: 'styles/starry.png' }], options: TINY }),
+      );
+      await bucket.put('art/inputs/starry/photo.jpg', await jpeg(), { metadata: TINY_METADATA });
+      await pipeline.idle();
+      expect(settled.flat().map((o) => o.status)).toEqual(['succeeded', 'succeeded']);
+      const jobIds = settled.flat().map((o) => o.jobId!);
+      expect((await bucket.list('')).filter((k) => !k.startsWith('art/'))).toEqual([
+        'inputs/starry/theirs.jpg',
+        'other/jobs/theirs.json',
+      ]);
+      const manifest = await readJson<JobManifest>(pipeline.store, `outputs/${jobIds[0]}/job.json`);
+      expect(manifest).toMatchObject({
+        source: { key: 'jobs/a.json' },
+        output: { key: `outputs/${jobIds[0]}/result.jpg` },
+      });
+      expect(await bucket.head(`art/outputs/${jobIds[0]}/result.jpg`)).toBeDefined();
+      expect(lines).toEqual([
+        `nst: job ${jobIds[0]} succeeded: s3://shared/art/outputs/${jobIds[0]}/result.jpg (status s3://shared/art/outputs/${jobIds[0]}/job.json)`,
+        `nst: job ${jobIds[1]} succeeded: s3://shared/art/outputs/${jobIds[1]}/result.jpg (status s3://shared/art/outputs/${jobIds[1]}/job.json)`,
+      ]);
+    } finally {
+      await pipeline.close();
+    }
+    // A restart finds every upload under the prefix with its job: nothing is replayed.
+    lines.length = 0;
+    const again = await start();
+    await again.idle();
+    await again.close();
+    expect(lines).toEqual([]);
+  });
+});
+
 describe('jobs a killed server left behind, and events whose retries run out', () => {
   const lines: string[] = [];
   const dataDir = () => join(temp, 's3');
@@ -544,7 +604,7 @@ describe('nst serve and nst submit', () => {
     });
   });
 
-  it('serve refuses a webhook that is not an http(s) URL before it starts anything', async () => {
+  it('serve refuses a webhook that is not an http(s) URL, or a bad key prefix, before it starts anything', async () => {
     const flags = {
       port: '0',
       data: join(temp, 'never'),
@@ -557,13 +617,21 @@ describe('nst serve and nst submit', () => {
       message: '--events-webhook must be an http or https URL, got ftp://example.com/hook',
     });
     await expect(serve({ ...flags, webhook: 'hooks/nst' })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(serve({ ...flags, prefix: 'art' })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringMatching(/^--prefix "art": '' or folders ending in '\/'/),
+    });
     expect(existsSync(join(temp, 'never'))).toBe(false);
   });
 
-  it('the instructions name a non-default endpoint for submit', () => {
-    expect(serveInstructions('http://127.0.0.1:9000', 'nst', '/d')).toContain(
-      '--style starry.jpg --size 512 --endpoint http://127.0.0.1:9000',
+  it('the instructions name a non-default endpoint, bucket and key prefix for submit, and the keys under it', () => {
+    expect(serveInstructions('http://127.0.0.1:9000', { bucket: 'nst', keyPrefix: '' }, '/d')).toContain(
+      '--style starry.jpg --size 512 --endpoint http://127.0.0.1:9000\n',
     );
+    const shared = serveInstructions('http://127.0.0.1:9000', { bucket: 'media', keyPrefix: 'art/' }, '/d');
+    expect(shared).toContain('--size 512 --endpoint http://127.0.0.1:9000 --bucket media --prefix art/\n');
+    expect(shared).toContain('s3 cp photo.jpg s3://media/art/inputs/starry/photo.jpg');
+    expect(shared).toContain('Results: s3://media/art/outputs/<jobId>/');
   });
 });
 

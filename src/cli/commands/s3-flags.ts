@@ -9,6 +9,16 @@ export const DEFAULT_PORT = 4568;
 export const DEFAULT_ENDPOINT = `http://127.0.0.1:${DEFAULT_PORT}`;
 export const DEFAULT_BUCKET = 'nst';
 
+/** Where the pipeline is in its bucket: the bucket, and the key prefix its layout lives under. */
+export interface PipelineLocationFlags {
+  readonly bucket: string;
+  readonly prefix?: string;
+}
+
+export const BUCKET_FLAG_HELP = 'bucket name';
+export const PREFIX_FLAG_HELP =
+  "the key prefix the pipeline's folders live under, as a StyleTransferPipeline's prefix (e.g. art/; default: none)";
+
 /** Which S3 a bucket command talks to (src/cli/s3-target.ts has the rule). */
 export interface S3TargetFlags {
   readonly endpoint?: string;

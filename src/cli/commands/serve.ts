@@ -8,19 +8,21 @@ import { WEIGHTS_FLAG_HELP } from '../../weights/lookup.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from '../stylize-flags.js';
 import {
   AWS_FLAG_HELP,
+  BUCKET_FLAG_HELP,
   DEFAULT_BUCKET,
   DEFAULT_PORT,
   ENDPOINT_FLAG_HELP,
+  type PipelineLocationFlags,
+  PREFIX_FLAG_HELP,
   type S3TargetFlags,
 } from './s3-flags.js';
 import { TILE_WORKERS_HELP } from './stylize.js';
 
 const DEFAULT_DATA_DIR = path.join('.nst', 's3');
 
-export interface ServeFlags {
+export interface ServeFlags extends PipelineLocationFlags {
   port: string;
   data: string;
-  bucket: string;
   weights?: string;
   webhook?: string;
   eventsWebhook?: string;
@@ -28,9 +30,8 @@ export interface ServeFlags {
   workers?: string;
 }
 
-export interface SubmitFlags extends Record<string, unknown>, S3TargetFlags {
+export interface SubmitFlags extends Record<string, unknown>, S3TargetFlags, PipelineLocationFlags {
   style: string;
-  bucket: string;
   format?: string;
   quality?: number;
   wait?: boolean;
@@ -45,7 +46,8 @@ export function registerPipelineCommands(program: Command): void {
     )
     .option('--port <n>', 'port on 127.0.0.1', String(DEFAULT_PORT))
     .option('--data <dir>', "the S3 server's data folder", DEFAULT_DATA_DIR)
-    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
+    .option('--bucket <name>', BUCKET_FLAG_HELP, DEFAULT_BUCKET)
+    .option('--prefix <folder>', PREFIX_FLAG_HELP)
     .option('--weights <dir>', WEIGHTS_FLAG_HELP)
     .option('--webhook <url>', 'POST each job notification (JSON) to this URL (default: $NST_WEBHOOK_URL)')
     .option(
@@ -69,7 +71,8 @@ export function registerPipelineCommands(program: Command): void {
     )
     .option('--endpoint <url>', ENDPOINT_FLAG_HELP)
     .option('--aws', AWS_FLAG_HELP)
-    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
+    .option('--bucket <name>', BUCKET_FLAG_HELP, DEFAULT_BUCKET)
+    .option('--prefix <folder>', PREFIX_FLAG_HELP)
     .option('--format <format>', 'output format: jpeg, png, webp, avif or tiff (default: as the photo)')
     .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
     .option('--wait', 'wait for the job (showing its progress), then download its result and job.json')

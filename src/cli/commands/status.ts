@@ -1,12 +1,19 @@
 /** `nst status`: its flags and help. What it does is in src/cli/status.ts, loaded when it runs. */
 import { type Command, Option } from 'commander';
 import { JOB_STATUSES, type JobStatus } from '../../jobs/lifecycle/manifest.js';
-import { AWS_FLAG_HELP, DEFAULT_BUCKET, ENDPOINT_FLAG_HELP, type S3TargetFlags } from './s3-flags.js';
+import {
+  AWS_FLAG_HELP,
+  BUCKET_FLAG_HELP,
+  DEFAULT_BUCKET,
+  ENDPOINT_FLAG_HELP,
+  type PipelineLocationFlags,
+  PREFIX_FLAG_HELP,
+  type S3TargetFlags,
+} from './s3-flags.js';
 
 const DEFAULT_LIMIT = 20;
 
-export interface StatusFlags extends S3TargetFlags {
-  bucket: string;
+export interface StatusFlags extends S3TargetFlags, PipelineLocationFlags {
   list?: boolean;
   status?: JobStatus;
   limit: string;
@@ -29,7 +36,8 @@ export function registerStatusCommand(program: Command): void {
     .option('--json', 'print job.json as stored (with --list: an array of them)')
     .option('--endpoint <url>', ENDPOINT_FLAG_HELP)
     .option('--aws', AWS_FLAG_HELP)
-    .option('--bucket <name>', 'bucket name', DEFAULT_BUCKET)
+    .option('--bucket <name>', BUCKET_FLAG_HELP, DEFAULT_BUCKET)
+    .option('--prefix <folder>', PREFIX_FLAG_HELP)
     .action(async (job: string | undefined, flags: StatusFlags, command: Command) => {
       const listOnly = ['status', 'limit'].some((o) => command.getOptionValueSource(o) === 'cli');
       const { statusCommand } = await import('../status.js');

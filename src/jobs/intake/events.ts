@@ -16,7 +16,7 @@ import { BATCH_JOB_ENV } from '../config.js';
 import { DEAD_LETTER_ATTEMPTS } from '../deployment.js';
 import type { Claimant } from '../lifecycle/lock.js';
 import { checkJobId, jobIdFor, type UploadVersion } from '../spec/job-id.js';
-import { classifyKey } from '../spec/keys.js';
+import { classifyKey, pipelineKeyOf } from '../spec/keys.js';
 import { BATCH_JOB_PREFIX, type ContinuationEvent } from '../wiring/dispatch.js';
 
 export interface BatchJobStateChangeEvent {
@@ -93,14 +93,23 @@ export const isExecutionStatusChange = (e: unknown): e is ExecutionStatusChangeE
 export const isSweep = (e: unknown): e is SweepEvent =>
   typeof (e as SweepEvent)?.nstSweep?.bucket === 'string';
 
-/** The uploads of an S3 event's ObjectCreated records, keys decoded. */
-export function uploadsIn(event: S3Event): UploadVersion[] {
-  return event.Records.filter((r) => r.eventName.startsWith('ObjectCreated:')).map((record) => ({
-    bucket: record.s3.bucket.name,
-    key: decodeEventKey(record.s3.object.key),
-    etag: record.s3.object.eTag,
-    ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
-  }));
+/**
+ * The uploads of an S3 event's ObjectCreated records, keys decoded and relative to the pipeline's key
+ * prefix; a record outside the prefix is none of the pipeline's (another tenant of a shared bucket).
+ */
+export function uploadsIn(event: S3Event, keyPrefix: string): UploadVersion[] {
+  return event.Records.filter((r) => r.eventName.startsWith('ObjectCreated:')).flatMap((record) => {
+    const key = pipelineKeyOf(keyPrefix, decodeEventKey(record.s3.object.key));
+    if (key === undefined) return [];
+    return [
+      {
+        bucket: record.s3.bucket.name,
+        key,
+        etag: record.s3.object.eTag,
+        ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
+      },
+    ];
+  });
 }
 
 /** The job of a FAILED `nst-<jobId>` Batch job (bucket absent when the event does not name it). */
@@ -153,10 +162,10 @@ export interface NamedJob {
   readonly upload?: UploadVersion;
 }
 
-/** The jobs an event names (none for a sweep or an unknown event). */
-export function jobsNamedBy(event: unknown): NamedJob[] {
+/** The jobs an event names (none for a sweep or an unknown event); S3 keys under `keyPrefix`. */
+export function jobsNamedBy(event: unknown, keyPrefix: string): NamedJob[] {
   if (isS3Event(event)) {
-    return uploadsIn(event)
+    return uploadsIn(event, keyPrefix)
       .filter((upload) => classifyKey(upload.key).kind !== 'ignored')
       .map((upload) => ({ bucket: upload.bucket, jobId: jobIdFor(upload), claimant: 'event', upload }));
   }

@@ -142,7 +142,7 @@ async function eachRecord<T>(
 function handleS3Event(deps: WorkerDeps, inv: Invocation, event: S3Event): Promise<JobOutcome[]> {
   return eachRecord(
     deps,
-    uploadsIn(event),
+    uploadsIn(event, deps.config.keyPrefix),
     (upload) => ({ key: upload.key }),
     (upload) => runUploadedJob(deps, inv, upload),
   );
@@ -182,7 +182,7 @@ async function handleFailedBatchJob(
 function handleDeadLetters(deps: WorkerDeps, inv: Invocation, event: DeadLetterEvent): Promise<JobOutcome[]> {
   const jobs = event.Records.flatMap((record) => {
     const dead = readDeadLetter(record);
-    const named = (dead && namedJobId(deps, () => jobsNamedBy(dead.event))) ?? [];
+    const named = (dead && namedJobId(deps, () => jobsNamedBy(dead.event, deps.config.keyPrefix))) ?? [];
     if (named.length === 0)
       deps.logger.warn('dead letter names no job: dropped', { messageId: record.messageId });
     return named.map((job) => ({ job, dead: dead! }));

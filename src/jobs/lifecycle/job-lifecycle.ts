@@ -105,7 +105,7 @@ export class JobLifecycle {
     await this.record('running', detail, { runs: this.#manifest.runs + 1, route }, async () => {
       if (!first) return;
       await this.claim.lock.fence();
-      await this.claim.deps.notifier.started(notificationFor(this.#manifest));
+      await this.claim.deps.notifier.started(notificationFor(this.#manifest, this.claim.store.keyPrefix));
     });
   }
 
@@ -258,7 +258,7 @@ export class JobLifecycle {
 
   /** Notifies the finished job and marks the lock done: from here on every event is a duplicate. */
   private async announce(outcome: JobOutcome): Promise<JobOutcome> {
-    await this.claim.deps.notifier.finished(notificationFor(this.#manifest));
+    await this.claim.deps.notifier.finished(notificationFor(this.#manifest, this.claim.store.keyPrefix));
     await this.claim.lock.complete();
     return outcome;
   }

@@ -70,11 +70,12 @@ const RETRY_DELAYS_MS = [1000, 2000];
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
 export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<LocalPipeline> {
+  const config = { ...readPipelineConfig(), ...opts.config };
   const s3 = await startLocalS3({
     dataDir: opts.dataDir,
     bucket: opts.bucket,
     port: opts.port,
-    eventPrefixes: TRIGGER_PREFIXES,
+    eventPrefixes: TRIGGER_PREFIXES.map((prefix) => `${config.keyPrefix}${prefix}`),
   });
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Lock owners of the events this server is handling (retries included): live workers, never swept.
@@ -86,7 +87,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   const continuation = async (bucket: string, jobId: string) => {
     queue.push({ nstContinuation: { bucket, jobId } } satisfies ContinuationEvent);
   };
-  const deps = localWorkerDeps(opts, s3.client, write, continuation);
+  const deps = localWorkerDeps(opts, config, s3.client, write, continuation);
   const sweeper = new LocalSweeper(deps, opts.bucket, live, write);
   await sweeper.sweep();
   const unsubscribe = s3.onObjectCreated((event) => queue.push(event));
@@ -179,11 +180,11 @@ export function tileWorkersOfEachJob(
 /** The Lambda's dependencies, on the embedded server, with local notifications and no hand-offs. */
 function localWorkerDeps(
   opts: LocalPipelineOptions,
+  config: PipelineConfig,
   s3: S3Client,
   write: (line: string) => void,
   continuation: NonNullable<WorkerDeps['dispatch']['continuation']>,
 ) {
-  const config = { ...readPipelineConfig(), ...opts.config };
   return buildWorkerDeps({
     config,
     worker: 'local',

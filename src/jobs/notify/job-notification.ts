@@ -24,7 +24,9 @@ export const jobNotificationSchema = z.object({
     .describe(
       'running: the job started; then succeeded or failed. Each is told at least once: a retry may repeat one (the same jobId and status)',
     ),
-  bucket: z.string().describe('The pipeline bucket, where every key below is'),
+  bucket: z
+    .string()
+    .describe("The pipeline's bucket, where every key below is (the whole key, with the pipeline's prefix)"),
   input: z
     .object({
       source: z.string().describe('The upload that started the job (inputs/... or jobs/...)'),
@@ -73,20 +75,24 @@ export const jobNotificationSchema = z.object({
 export type JobNotification = z.infer<typeof jobNotificationSchema>;
 export type NotifiedStatus = JobNotification['status'];
 
-/** The notification of a job as its manifest says it: running (its first run), succeeded or failed. */
-export function notificationFor(manifest: JobManifest): JobNotification {
-  const uri = (key: string) => `s3://${manifest.bucket}/${key}`;
+/**
+ * The notification of a job as its manifest says it: running (its first run), succeeded or failed. The
+ * manifest's keys are the pipeline's, relative to its key prefix; a listener gets the bucket's own keys.
+ */
+export function notificationFor(manifest: JobManifest, keyPrefix = ''): JobNotification {
+  const key = (pipelineKey: string) => `${keyPrefix}${pipelineKey}`;
+  const uri = (pipelineKey: string) => `s3://${manifest.bucket}/${key(pipelineKey)}`;
   const { output, route, engine, error } = manifest;
   return {
     jobId: manifest.jobId,
     status: notifiedStatus(manifest),
     bucket: manifest.bucket,
     input: {
-      source: manifest.source.key,
-      ...(manifest.spec ? { content: manifest.spec.content } : {}),
-      styles: manifest.spec?.styles.map((s) => s.key) ?? [],
+      source: key(manifest.source.key),
+      ...(manifest.spec ? { content: key(manifest.spec.content) } : {}),
+      styles: manifest.spec?.styles.map((s) => key(s.key)) ?? [],
     },
-    ...(output ? { output: { uri: uri(output.key), ...output } } : {}),
+    ...(output ? { output: { uri: uri(output.key), ...output, key: key(output.key) } } : {}),
     manifest: uri(outputKeys(manifest.jobId).manifest),
     timings: manifest.timings,
     ...(route ? { route } : {}),

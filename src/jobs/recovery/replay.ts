@@ -26,7 +26,7 @@ export async function unhandledUploads(store: ObjectStore): Promise<S3Event[]> {
     .map((o, i) => ({
       Records: [
         objectCreatedRecord(store.bucket, {
-          key: o.key,
+          key: store.objectKey(o.key),
           size: o.size,
           eTag: o.etag.replace(/"/g, ''),
           sequencer: `replay-${i}`,

@@ -38,7 +38,7 @@ export function buildWorkerDeps(parts: WorkerParts): WorkerDeps {
   const { s3, sns, eventBridge, loadWeights, notifier, dispatch, ...deps } = parts;
   return {
     ...deps,
-    storeFor: storesFor(s3),
+    storeFor: storesFor(s3, deps.config.keyPrefix),
     loadWeights: loadWeights ?? (() => cachedWeights(configuredWeightsDir(deps.config))),
     notifier: notifier ?? defaultNotifier(deps.config, deps.logger, { sns, eventBridge }),
     dispatch: dispatch ?? {},
@@ -50,11 +50,11 @@ export function serviceNameFrom(env: Record<string, string | undefined>): string
   return env[POWERTOOLS_ENV.serviceName] ?? SERVICE_NAME;
 }
 
-/** One store per bucket, reused across jobs. */
-function storesFor(s3: S3Client): (bucket: string) => ObjectStore {
+/** One store per bucket, reused across jobs; the layout is under the configured key prefix in each. */
+function storesFor(s3: S3Client, keyPrefix: string): (bucket: string) => ObjectStore {
   const stores = new Map<string, ObjectStore>();
   return (bucket) => {
-    if (!stores.has(bucket)) stores.set(bucket, new ObjectStore(s3, bucket));
+    if (!stores.has(bucket)) stores.set(bucket, new ObjectStore(s3, bucket, keyPrefix));
     return stores.get(bucket)!;
   };
 }

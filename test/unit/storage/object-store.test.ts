@@ -1,6 +1,6 @@
 /** The bucket as the pipeline sees it, against the real local S3 server: every answer classified. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PreconditionFailed } from '../../../src/storage/object-store.js';
+import { ObjectStore, PreconditionFailed } from '../../../src/storage/object-store.js';
 import { type S3Harness, startS3 } from '../../helpers/local-s3.js';
 import { failReads, s3Error } from '../../helpers/s3-faults.js';
 
@@ -74,5 +74,23 @@ describe("get(): the pipeline's own objects", () => {
       message: expect.stringContaining('access denied'),
     });
     expect(await h.store.get('outputs/j/job.json')).toBeUndefined();
+  });
+});
+
+describe('a key prefix: the layout in a shared bucket', () => {
+  it('puts it on every request and takes it off every answer', async () => {
+    const art = new ObjectStore(h.s3.client, h.store.bucket, 'art/');
+    const etag = await art.put('outputs/j/job.json', '{}');
+    await h.store.put('outputs/theirs/job.json', '{}');
+    expect(await h.store.list('')).toEqual(['art/outputs/j/job.json', 'outputs/theirs/job.json']);
+    expect(await art.list('outputs/')).toEqual(['outputs/j/job.json']);
+    expect((await art.listObjects('outputs/'))[0]).toMatchObject({ key: 'outputs/j/job.json', etag });
+    expect(await art.head('outputs/j/job.json')).toMatchObject({ etag });
+    expect((await art.read('outputs/j/job.json')).status).toBe('found');
+    expect(await art.get('outputs/theirs/job.json')).toBeUndefined();
+    expect(art.objectKey('outputs/j/job.json')).toBe('art/outputs/j/job.json');
+    expect(art.uri('outputs/j/job.json')).toBe(`s3://${h.store.bucket}/art/outputs/j/job.json`);
+    await art.delete('outputs/j/job.json');
+    expect(await h.store.list('')).toEqual(['outputs/theirs/job.json']);
   });
 });

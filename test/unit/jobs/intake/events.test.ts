@@ -1,4 +1,5 @@
 /** The events the handler accepts: recognising them, and reading the jobs and last error of a dead letter. */
+import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_ATTEMPTS } from '../../../../src/jobs/deployment.js';
 import {
@@ -10,6 +11,7 @@ import {
   isSweep,
   jobsNamedBy,
   readDeadLetter,
+  uploadsIn,
 } from '../../../../src/jobs/intake/events.js';
 import { jobIdFor } from '../../../../src/jobs/spec/job-id.js';
 
@@ -37,6 +39,23 @@ describe('event shapes', () => {
     expect(isS3Event(s3Event('inputs/a/p.jpg'))).toBe(true);
     expect(isSweep({ nstSweep: { bucket: 'b' } })).toBe(true);
     expect(isSweep({ nstSweep: {} })).toBe(false);
+  });
+});
+
+describe('uploads under a key prefix', () => {
+  it("are keyed relative to the prefix, and a record outside it is none of the pipeline's", () => {
+    const event = s3Event('art/inputs/a/p%20q.jpg', 'other/inputs/a/p.jpg', 'art/jobs/j.json');
+    const asS3Event = event as unknown as S3Event;
+    expect(uploadsIn(asS3Event, 'art/').map((u) => u.key)).toEqual(['inputs/a/p q.jpg', 'jobs/j.json']);
+    expect(jobsNamedBy(event, 'art/').map((j) => j.jobId)).toEqual([
+      jobIdFor({ bucket: 'b', key: 'inputs/a/p q.jpg', etag: 'etag-1' }),
+      jobIdFor({ bucket: 'b', key: 'jobs/j.json', etag: 'etag-1' }),
+    ]);
+    expect(uploadsIn(asS3Event, '').map((u) => u.key)).toEqual([
+      'art/inputs/a/p q.jpg',
+      'other/inputs/a/p.jpg',
+      'art/jobs/j.json',
+    ]);
   });
 });
 
@@ -80,7 +99,7 @@ describe('dead letters', () => {
   });
 
   it('names the jobs of the original event: uploads by the same job id as the upload path', () => {
-    const jobs = jobsNamedBy(s3Event('inputs/a/p%20q.jpg', 'inputs/a/', 'jobs/j.json'));
+    const jobs = jobsNamedBy(s3Event('inputs/a/p%20q.jpg', 'inputs/a/', 'jobs/j.json'), '');
     expect(jobs).toEqual([
       {
         bucket: 'b',
@@ -90,7 +109,7 @@ describe('dead letters', () => {
       },
       expect.objectContaining({ claimant: 'event', upload: expect.objectContaining({ key: 'jobs/j.json' }) }),
     ]);
-    expect(jobsNamedBy({ nstContinuation: { bucket: 'b', jobId: 'job-1' } })).toEqual([
+    expect(jobsNamedBy({ nstContinuation: { bucket: 'b', jobId: 'job-1' } }, '')).toEqual([
       { bucket: 'b', jobId: 'job-1', claimant: 'continuation' },
     ]);
     const batchFailed = {
@@ -98,9 +117,11 @@ describe('dead letters', () => {
       'detail-type': 'Batch Job State Change',
       detail: { jobName: 'nst-job-2', jobId: 'bj', status: 'FAILED', parameters: { NST_BUCKET: 'b' } },
     };
-    expect(jobsNamedBy(batchFailed)).toEqual([{ bucket: 'b', jobId: 'job-2', claimant: 'batch' }]);
-    expect(jobsNamedBy({ nstSweep: { bucket: 'b' } })).toEqual([]);
-    expect(() => jobsNamedBy({ nstContinuation: { bucket: 'b', jobId: '../x' } })).toThrow(/not a job id/);
+    expect(jobsNamedBy(batchFailed, '')).toEqual([{ bucket: 'b', jobId: 'job-2', claimant: 'batch' }]);
+    expect(jobsNamedBy({ nstSweep: { bucket: 'b' } }, '')).toEqual([]);
+    expect(() => jobsNamedBy({ nstContinuation: { bucket: 'b', jobId: '../x' } }, '')).toThrow(
+      /not a job id/,
+    );
   });
 
   it("local mode's dead letter reads back as Lambda's", () => {
@@ -138,7 +159,7 @@ describe("a tiles' execution that ended", () => {
         executionArn: 'arn:aws:states:us-east-1:1:execution:nst-tiles:nst-r1-photo-0123456789abcdef',
         reason: `the tiles' execution nst-r1-photo-0123456789abcdef ended ${status} (States.Timeout: the execution timed out)`,
       });
-      expect(jobsNamedBy(event)).toEqual([
+      expect(jobsNamedBy(event, '')).toEqual([
         { bucket: 'b', jobId: 'photo-0123456789abcdef', claimant: 'tiles' },
       ]);
     }

@@ -47,6 +47,24 @@ describe('a job notification', () => {
     expect(jobNotificationSchema.parse(n)).toEqual(n);
   });
 
+  it("names the bucket's own keys under a pipeline's key prefix; job.json keeps the pipeline's", () => {
+    const succeeded = transition(running, 'succeeded', T1, 'done', {
+      output: { key: 'outputs/photo-0123/result.jpg', width: 512, height: 384, bytes: 81234 },
+    });
+    const n = notificationFor(succeeded, 'art/');
+    expect(n.input).toEqual({
+      source: 'art/inputs/starry/photo.jpg',
+      content: 'art/inputs/starry/photo.jpg',
+      styles: ['art/styles/starry.png'],
+    });
+    expect(n.output).toMatchObject({
+      uri: 's3://pics/art/outputs/photo-0123/result.jpg',
+      key: 'art/outputs/photo-0123/result.jpg',
+    });
+    expect(n.manifest).toBe('s3://pics/art/outputs/photo-0123/job.json');
+    expect(succeeded.output?.key).toBe('outputs/photo-0123/result.jpg');
+  });
+
   it("says a succeeded job's result with its URI, size and bytes, and its engine", () => {
     const succeeded = transition(running, 'succeeded', T1, 'done', {
       output: { key: 'outputs/photo-0123/result.jpg', width: 512, height: 384, bytes: 81234 },
