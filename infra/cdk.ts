@@ -1,6 +1,7 @@
 /**
- * The CDK constructs (`import { NstStack } from 'serverless-style-transfer/cdk'`): the whole pipeline as a
- * stack, the constructs it is made of, and the settings it reads. Runtime code never imports this, so only
+ * The CDK constructs (`import { StyleTransferPipeline } from 'serverless-style-transfer/cdk'`): the whole
+ * pipeline as one construct for any app, the stack `cdk deploy` makes of it, the constructs it is made of,
+ * and the settings the stack reads. Runtime code never imports this, so only
  * a CDK app loads aws-cdk-lib (a peer dependency of this subpath).
  */
 export { DEFAULT_CONFIG, type NstConfig, parseConfig, readConfig } from './config.js';
@@ -12,7 +13,12 @@ export {
   NotificationTopic,
   type NotificationTopicProps,
 } from './constructs/operations.js';
-export { Storage, type StorageProps } from './constructs/storage.js';
+export { pipelineLifecycleRules, Storage, type StorageProps } from './constructs/storage.js';
+export {
+  type GpuSettings,
+  StyleTransferPipeline,
+  type StyleTransferPipelineProps,
+} from './constructs/style-transfer-pipeline.js';
 export {
   type BatchTarget,
   StylizeFunction,

@@ -7,6 +7,7 @@ import type { Node } from 'constructs';
 import { z } from 'zod';
 import { NstError } from '../src/errors.js';
 import { PIPELINE_DEFAULTS } from '../src/jobs/config.js';
+import { keyPrefixSchema } from '../src/storage/key-prefix.js';
 import { describeIssues } from '../src/validation.js';
 
 /** CloudWatch Logs accepts only these retention periods (days). */
@@ -33,8 +34,10 @@ const flag = z.preprocess(bool, z.boolean());
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema.optional());
 
 const configSchema = z.object({
-  /** Prefix of the physical names the stack sets (function, job queue, job definition). */
-  prefix: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, 'lower case letters, digits and dashes, up to 30'),
+  /** Prefix of the physical names the stack sets (function, job queue, job definition, state machine). */
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, 'lower case letters, digits and dashes, up to 30'),
+  /** The key prefix the pipeline's folders live under in its bucket ('' or folders ending in '/'). */
+  keyPrefix: z.preprocess((v) => (v === null ? '' : v), keyPrefixSchema),
   stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/),
   /** Lambda memory (MB); 10240 gives the function 6 vCPUs. */
   memory: int(128, 10240),
@@ -112,7 +115,8 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
 
 /** The defaults, as cdk.json states them (a test holds the two equal). */
 export const DEFAULT_CONFIG: NstConfig = {
-  prefix: 'nst',
+  namePrefix: 'nst',
+  keyPrefix: '',
   stackName: 'ServerlessStyleTransfer',
   memory: PIPELINE_DEFAULTS.memoryMb,
   timeout: PIPELINE_DEFAULTS.functionTimeoutSeconds,

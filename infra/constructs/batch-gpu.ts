@@ -23,6 +23,7 @@ import { DEFAULT_CONFIG } from '../config.js';
 import { BATCH_IMAGE } from '../paths.js';
 import {
   acknowledgePrefixWildcards,
+  keyPrefixEnvironment,
   type NotificationTargets,
   notificationEnvironment,
   notificationStatements,
@@ -84,13 +85,22 @@ export interface BatchGpuProps {
   readonly bucket: s3.IBucket;
   /** Where the jobs tell subscribers about them: finished jobs on the topic, every event on the bus. */
   readonly notifications: NotificationTargets;
-  /** Receives the VPC flow logs when the construct creates the VPC. */
-  readonly flowLogsBucket: s3.IBucket;
   /**
-   * Prefix of the physical names: the job queue `<prefix>-gpu`, the job definition `<prefix>-stylize-gpu`.
-   * @default 'nst' (DEFAULT_CONFIG.prefix)
+   * Receives the VPC flow logs when the construct creates the VPC.
+   * @default - a CloudWatch Logs group of the construct's, kept `logRetention`
    */
-  readonly prefix?: string;
+  readonly flowLogsBucket?: s3.IBucket;
+  /**
+   * The key prefix the pipeline's folders live under in the bucket.
+   * @default '' (the bucket's top)
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Prefix of the physical names: the job queue `<namePrefix>-gpu`, the job definition
+   * `<namePrefix>-stylize-gpu`.
+   * @default 'nst' (DEFAULT_CONFIG.namePrefix)
+   */
+  readonly namePrefix?: string;
   /**
    * An existing VPC for the instances, looked up at synth (the stack needs an account and region); its
    * private subnets with egress are used when it has them.
@@ -148,7 +158,7 @@ export class BatchGpu extends Construct {
 
   constructor(scope: Construct, id: string, props: BatchGpuProps) {
     super(scope, id);
-    const prefix = props.prefix ?? DEFAULT_CONFIG.prefix;
+    const prefix = props.namePrefix ?? DEFAULT_CONFIG.namePrefix;
     this.jobTimeout = props.jobTimeout ?? Duration.minutes(DEFAULT_CONFIG.batchTimeoutMinutes);
     this.gpuMemoryMb = gpuMemoryMb(props.instanceTypes ?? DEFAULT_CONFIG.instanceTypes);
     const computeEnvironment = this.createComputeEnvironment(props);
@@ -173,9 +183,7 @@ export class BatchGpu extends Construct {
     const instanceTypes = props.instanceTypes ?? DEFAULT_CONFIG.instanceTypes;
     const spot = props.spot ?? DEFAULT_CONFIG.spot;
     const computeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'ComputeEnvironment', {
-      vpc: props.vpcId
-        ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId })
-        : this.createVpc(props.flowLogsBucket),
+      vpc: props.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId }) : this.createVpc(props),
       // A given VPC: CDK's default choice (its private subnets with egress when it has them).
       vpcSubnets: props.vpcId ? undefined : { subnetType: ec2.SubnetType.PUBLIC },
       instanceClasses: instanceTypes.filter((t) => !t.includes('.')) as ec2.InstanceClass[],
@@ -199,8 +207,8 @@ export class BatchGpu extends Construct {
     return computeEnvironment;
   }
 
-  /** Two public subnets, no NAT gateway, flow logs to S3, an S3 gateway endpoint (free, keeps S3 traffic private). */
-  private createVpc(flowLogsBucket: s3.IBucket): ec2.IVpc {
+  /** Two public subnets, no NAT gateway, flow logs, an S3 gateway endpoint (free, keeps S3 traffic private). */
+  private createVpc({ flowLogsBucket, logRetention }: BatchGpuProps): ec2.IVpc {
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
@@ -208,7 +216,14 @@ export class BatchGpu extends Construct {
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
     });
     vpc.addFlowLog('FlowLogs', {
-      destination: ec2.FlowLogDestination.toS3(flowLogsBucket, 'vpc-flow-logs/'),
+      destination: flowLogsBucket
+        ? ec2.FlowLogDestination.toS3(flowLogsBucket, 'vpc-flow-logs/')
+        : ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(this, 'FlowLogGroup', {
+              retention: logRetention ?? (DEFAULT_CONFIG.logRetentionDays as logs.RetentionDays),
+              removalPolicy: RemovalPolicy.DESTROY,
+            }),
+          ),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
     return vpc;
@@ -234,11 +249,11 @@ export class BatchGpu extends Construct {
       description: 'GPU stylize jobs: read inputs, styles, jobs and assets; write outputs; notify',
     });
     const statements = [
-      ...pipelineS3Statements(props.bucket),
+      ...pipelineS3Statements(props.bucket, props.keyPrefix ?? ''),
       ...notificationStatements(props.notifications),
     ];
     for (const statement of statements) jobRole.addToPrincipalPolicy(statement);
-    acknowledgePrefixWildcards(jobRole, props.bucket);
+    acknowledgePrefixWildcards(jobRole, props.bucket, props.keyPrefix ?? '');
     return jobRole;
   }
 
@@ -255,6 +270,7 @@ export class BatchGpu extends Construct {
       memory: JOB_MEMORY,
       jobRole,
       environment: {
+        ...keyPrefixEnvironment(props.keyPrefix ?? ''),
         ...notificationEnvironment(props.notifications),
         [PIPELINE_ENV.engine]: BATCH_ENGINE,
         ...POWERTOOLS_ENVIRONMENT,

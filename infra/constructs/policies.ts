@@ -33,28 +33,40 @@ export function notificationStatements({ topic, eventBus }: NotificationTargets)
   ];
 }
 
+/** The pipeline contract's variable (src/jobs/config.ts) of the key prefix; none for the bucket's top. */
+export function keyPrefixEnvironment(keyPrefix: string): Record<string, string> {
+  return keyPrefix ? { [PIPELINE_ENV.keyPrefix]: keyPrefix } : {};
+}
+
 /** The variables of the pipeline contract (src/jobs/config.ts) that name them. */
 export function notificationEnvironment({ topic, eventBus }: NotificationTargets): Record<string, string> {
   return { [PIPELINE_ENV.topicArn]: topic.topicArn, [PIPELINE_ENV.eventBus]: eventBus.eventBusName };
 }
 
-export function pipelineS3Statements(bucket: s3.IBucket): iam.PolicyStatement[] {
+/** S3 for the pipeline whose folders are under `keyPrefix` in `bucket`, and nothing else of the bucket. */
+export function pipelineS3Statements(bucket: s3.IBucket, keyPrefix: string): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({
       sid: 'ReadRequests',
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resources: READ_PREFIXES.map((p) => bucket.arnForObjects(`${p}*`)),
+      resources: READ_PREFIXES.map((p) => bucket.arnForObjects(`${keyPrefix}${p}*`)),
     }),
     new iam.PolicyStatement({
       sid: 'WriteOutputs',
       // PutObjectTagging: temporary objects are written with the nst-temporary tag. DeleteObject: a failed
       // job's leftover result (a worker that died between the result and job.json) is removed.
       actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
-      resources: [bucket.arnForObjects(`${KEY_PREFIXES.outputs}*`)],
+      resources: [bucket.arnForObjects(`${keyPrefix}${KEY_PREFIXES.outputs}*`)],
     }),
     // The pipeline lists styles/<name>.* to find a style's extension, and tells a missing object (404)
-    // from a failure; without ListBucket, S3 answers 403 for keys that do not exist.
-    new iam.PolicyStatement({ sid: 'ListKeys', actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+    // from a failure; without ListBucket, S3 answers 403 for keys that do not exist. In a shared bucket,
+    // only listings under the pipeline's prefix.
+    new iam.PolicyStatement({
+      sid: 'ListKeys',
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      ...(keyPrefix ? { conditions: { StringLike: { 's3:prefix': `${keyPrefix}*` } } } : {}),
+    }),
   ];
 }
 
@@ -69,12 +81,12 @@ export function acknowledgeWildcard(role: IConstruct, resource: string, reason: 
 }
 
 /** The key-prefix wildcards of pipelineS3Statements. */
-export function acknowledgePrefixWildcards(role: IConstruct, bucket: s3.IBucket): void {
+export function acknowledgePrefixWildcards(role: IConstruct, bucket: s3.IBucket, keyPrefix: string): void {
   for (const prefix of Object.values(KEY_PREFIXES)) {
     acknowledgeWildcard(
       role,
-      bucket.arnForObjects(`${prefix}*`),
-      `Objects under the ${prefix} prefix of the pipeline bucket only: the prefix is the scope.`,
+      bucket.arnForObjects(`${keyPrefix}${prefix}*`),
+      `Objects under the ${keyPrefix}${prefix} prefix of the pipeline bucket only: the prefix is the scope.`,
     );
   }
 }

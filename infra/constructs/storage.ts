@@ -15,6 +15,11 @@ import { DEFAULT_CONFIG } from '../config.js';
 
 export interface StorageProps {
   /**
+   * The key prefix the pipeline's folders live under: the lifecycle rules cover only it.
+   * @default '' (the bucket's top)
+   */
+  readonly keyPrefix?: string;
+  /**
    * Days before objects with the temporary tag (progress frames, checkpoints) expire.
    * @default 7 (DEFAULT_CONFIG.temporaryExpiryDays)
    */
@@ -35,16 +40,42 @@ const secure = {
   removalPolicy: RemovalPolicy.RETAIN,
 } as const;
 
+/**
+ * The lifecycle rules the pipeline's folders need: temporary objects (progress frames, checkpoints; tagged
+ * nst-temporary=true) expire, old versions do not pile up. Under `keyPrefix` only, so that a host app can
+ * add them to a bucket it shares with other uses (`bucket.addLifecycleRule(...rule)` for each).
+ */
+export function pipelineLifecycleRules({
+  keyPrefix = '',
+  temporaryExpiryDays = DEFAULT_CONFIG.temporaryExpiryDays,
+}: Pick<StorageProps, 'keyPrefix' | 'temporaryExpiryDays'> = {}): s3.LifecycleRule[] {
+  const prefix = keyPrefix || undefined;
+  return [
+    {
+      id: 'expire-temporary',
+      prefix,
+      tagFilters: { [TEMPORARY_TAG.key]: TEMPORARY_TAG.value },
+      expiration: Duration.days(temporaryExpiryDays),
+      noncurrentVersionExpiration: Duration.days(1),
+    },
+    {
+      // Old versions only matter for a short while (a job reads the version its event named).
+      id: 'expire-noncurrent',
+      prefix,
+      noncurrentVersionExpiration: Duration.days(30),
+      abortIncompleteMultipartUploadAfter: Duration.days(7),
+      expiredObjectDeleteMarker: true,
+    },
+  ];
+}
+
 export class Storage extends Construct {
   readonly bucket: s3.Bucket;
   readonly logsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps = {}) {
     super(scope, id);
-    const {
-      temporaryExpiryDays = DEFAULT_CONFIG.temporaryExpiryDays,
-      accessLogDays = DEFAULT_CONFIG.logRetentionDays,
-    } = props;
+    const { accessLogDays = DEFAULT_CONFIG.logRetentionDays } = props;
 
     // cdk-nag's S1 counts a bucket that receives access logs as compliant without logging of its own.
     this.logsBucket = new s3.Bucket(this, 'AccessLogs', {
@@ -57,21 +88,7 @@ export class Storage extends Construct {
       versioned: true,
       serverAccessLogsBucket: this.logsBucket,
       serverAccessLogsPrefix: 'pipeline-bucket/',
-      lifecycleRules: [
-        {
-          id: 'expire-temporary',
-          tagFilters: { [TEMPORARY_TAG.key]: TEMPORARY_TAG.value },
-          expiration: Duration.days(temporaryExpiryDays),
-          noncurrentVersionExpiration: Duration.days(1),
-        },
-        {
-          // Old versions only matter for a short while (a job reads the version its event named).
-          id: 'expire-noncurrent',
-          noncurrentVersionExpiration: Duration.days(30),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-          expiredObjectDeleteMarker: true,
-        },
-      ],
+      lifecycleRules: pipelineLifecycleRules(props),
     });
   }
 }

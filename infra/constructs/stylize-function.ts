@@ -23,6 +23,7 @@ import type { PipelineLayers } from './layers.js';
 import {
   acknowledgePrefixWildcards,
   acknowledgeWildcard,
+  keyPrefixEnvironment,
   type NotificationTargets,
   notificationEnvironment,
   notificationStatements,
@@ -70,10 +71,16 @@ export interface StylizeFunctionProps {
   /** The tiles' fan-out: the state machine the function starts (by ARN) and the cost cap of a job. */
   readonly tiles?: { readonly stateMachineArn: string; readonly maxJobGbSeconds: number };
   /**
-   * Prefix of the function's name, `<prefix>-stylize`.
-   * @default 'nst' (DEFAULT_CONFIG.prefix)
+   * The key prefix the pipeline's folders live under in the bucket: the bucket notification's filters,
+   * the role's scope and the function's NST_KEY_PREFIX follow it.
+   * @default '' (the bucket's top)
    */
-  readonly prefix?: string;
+  readonly keyPrefix?: string;
+  /**
+   * Prefix of the function's name, `<namePrefix>-stylize`.
+   * @default 'nst' (DEFAULT_CONFIG.namePrefix)
+   */
+  readonly namePrefix?: string;
   /**
    * Memory in MB; 10240 gives the function 6 vCPUs.
    * @default 10240 (DEFAULT_CONFIG.memory)
@@ -116,7 +123,7 @@ export class StylizeFunction extends Construct {
     super(scope, id);
     // A fixed name lets the role allow the function to invoke itself (continuations) by an ARN built
     // from the name, instead of a role -> function -> role reference cycle.
-    const functionName = `${props.prefix ?? DEFAULT_CONFIG.prefix}-stylize`;
+    const functionName = `${props.namePrefix ?? DEFAULT_CONFIG.namePrefix}-stylize`;
     const timeout = props.timeout ?? Duration.seconds(DEFAULT_CONFIG.timeout);
     const queues = createDeadLetterQueues(this, timeout);
     this.deadLetterQueue = queues.queue;
@@ -129,7 +136,9 @@ export class StylizeFunction extends Construct {
     this.function = this.createFunction(functionName, role, logGroup, { ...props, timeout });
     consumeDeadLetters(this.function, this.deadLetterQueue);
     for (const prefix of TRIGGER_PREFIXES) {
-      props.bucket.addObjectCreatedNotification(new s3n.LambdaDestination(this.function), { prefix });
+      props.bucket.addObjectCreatedNotification(new s3n.LambdaDestination(this.function), {
+        prefix: `${props.keyPrefix ?? ''}${prefix}`,
+      });
     }
     acknowledgeNotificationsHandler(Stack.of(this));
   }
@@ -203,7 +212,7 @@ export class StylizeFunction extends Construct {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     const statements = [
-      ...pipelineS3Statements(props.bucket),
+      ...pipelineS3Statements(props.bucket, props.keyPrefix ?? ''),
       ...notificationStatements(props.notifications),
       new iam.PolicyStatement({
         sid: 'ContinueInNewInvocation',
@@ -211,7 +220,7 @@ export class StylizeFunction extends Construct {
         resources: [functionArn, `${functionArn}:*`],
       }),
     ];
-    acknowledgePrefixWildcards(role, props.bucket);
+    acknowledgePrefixWildcards(role, props.bucket, props.keyPrefix ?? '');
     acknowledgeWildcard(
       role,
       `${functionArn}:*`,
@@ -260,6 +269,7 @@ function reservedConcurrency(props: StylizeFunctionProps): number | undefined {
 function environment(props: WithTimeout): Record<string, string> {
   return {
     [PIPELINE_ENV.weightsDir]: props.layers.weightsDir,
+    ...keyPrefixEnvironment(props.keyPrefix ?? ''),
     ...notificationEnvironment(props.notifications),
     [PIPELINE_ENV.engine]: PIPELINE_DEFAULTS.engine,
     [PIPELINE_ENV.deadlineMarginSeconds]: String(PIPELINE_DEFAULTS.deadlineMarginSeconds),

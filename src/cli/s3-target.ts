@@ -7,7 +7,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isNstError, NstError } from '../errors.js';
-import { keyPrefixSchema } from '../jobs/spec/keys.js';
+import { keyPrefixSchema } from '../storage/key-prefix.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { createS3Client, createSdkS3Client } from '../storage/s3-client.js';
 import { configuredEndpoint, ENDPOINT_ENV, type Env } from '../storage/s3-endpoint.js';

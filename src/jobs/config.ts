@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import { NstError } from '../errors.js';
+import { keyPrefixSchema } from '../storage/key-prefix.js';
 import { describeIssues } from '../validation.js';
 import { WEIGHTS_DIR_ENV } from '../weights/lookup.js';
-import { keyPrefixSchema } from './spec/keys.js';
 
 /** Variable names of the contract. */
 export const PIPELINE_ENV = {

@@ -4,10 +4,11 @@
  * records any call, proxies point nowhere, so neither Docker nor the network can be used unnoticed.
  * The weights are the real ones (../shared/models/vgg19) when present, else generated ones of the same shapes.
  *
- * The synth takes about 20 s, and two test files read its cloud assembly (test/infra/app.test.ts, the
- * sizes; test/deployed/stylize-function.test.ts, the function run as Lambda runs it), so it runs once per
- * set of inputs: the assembly is kept under os.tmpdir() keyed by a hash of everything the synth reads
- * (infra/, functions/, src/, layers/, the package and cdk files, the weights), and a lock file makes a
+ * The synth takes about 20 s, and test files read its cloud assembly (test/infra/app.test.ts, the sizes;
+ * test/deployed/, the functions run as Lambda runs them; the stylize function's with a key prefix, a second
+ * assembly), so it runs once per set of inputs: the assembly is kept under os.tmpdir() keyed by a hash of
+ * everything the synth reads (infra/, functions/, src/, layers/, the package and cdk files, the context
+ * given, the weights), and a lock file makes a
  * second process wait for the first instead of synthesising again. Not the Node version running the
  * tests: the output does not depend on it (esbuild's target is fixed, infra/node-runtime.ts; the layer's
  * native modules are N-API), so CI's Node 24 pass reuses the first pass's assembly.
@@ -60,9 +61,14 @@ const RESULT_FILE = 'synth.json';
 
 const hasRealWeights = () => existsSync(path.join(SHARED_WEIGHTS, MANIFEST_FILE));
 
-/** The cloud assembly for the repository as it is now, synthesised by this process or an earlier one. */
-export async function synthesisedApp(): Promise<SynthesisedApp> {
-  const key = await inputsKey();
+/**
+ * The cloud assembly for the repository as it is now with cdk.json's settings, and `context` over them
+ * (`-c key=value`, as a user overrides one), synthesised by this process or an earlier one.
+ */
+export async function synthesisedApp(
+  context: Readonly<Record<string, string>> = {},
+): Promise<SynthesisedApp> {
+  const key = await inputsKey(context);
   const dir = path.join(CACHE_ROOT, key);
   const lock = `${dir}.lock`;
   await mkdir(CACHE_ROOT, { recursive: true });
@@ -75,7 +81,7 @@ export async function synthesisedApp(): Promise<SynthesisedApp> {
     }
     if (await takeLock(lock)) {
       try {
-        const fresh = (await readResult(dir)) ?? (await synthInto(dir));
+        const fresh = (await readResult(dir)) ?? (await synthInto(dir, context));
         await pruneStale(key);
         return { ...fresh, reused: false };
       } finally {
@@ -117,9 +123,9 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A hash of every file the synth reads from the repository and the weights' identity. */
-async function inputsKey(): Promise<string> {
-  const h = createHash('sha256').update(String(HELPER_VERSION));
+/** A hash of every file the synth reads from the repository, the context given and the weights' identity. */
+async function inputsKey(context: Readonly<Record<string, string>>): Promise<string> {
+  const h = createHash('sha256').update(String(HELPER_VERSION)).update(JSON.stringify(context));
   const files = [...INPUT_FILES, ...(await Promise.all(INPUT_DIRS.map((d) => filesUnder(d)))).flat()];
   for (const file of files.sort()) {
     h.update(`\0${file}\0`).update(await readFile(path.join(REPO_ROOT, file)));
@@ -146,12 +152,15 @@ async function filesUnder(rel: string): Promise<string[]> {
 }
 
 /** Runs the synth into a fresh folder that becomes `dir` only when it succeeded. */
-async function synthInto(dir: string): Promise<Omit<SynthesisedApp, 'reused'>> {
+async function synthInto(
+  dir: string,
+  context: Readonly<Record<string, string>>,
+): Promise<Omit<SynthesisedApp, 'reused'>> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp);
   try {
-    const result = await synth(tmp);
+    const result = await synth(tmp, context);
     // The layers' build folders: cdk.out holds copies of both.
     await rm(path.join(tmp, 'layers'), { recursive: true, force: true });
     await rm(path.join(tmp, 'weights'), { recursive: true, force: true });
@@ -163,7 +172,10 @@ async function synthInto(dir: string): Promise<Omit<SynthesisedApp, 'reused'>> {
   }
 }
 
-async function synth(tmp: string): Promise<Omit<SynthesisedApp, 'reused' | 'out'>> {
+async function synth(
+  tmp: string,
+  context: Readonly<Record<string, string>>,
+): Promise<Omit<SynthesisedApp, 'reused' | 'out'>> {
   const dockerLog = path.join(tmp, 'docker-calls.log');
   const docker = path.join(tmp, 'docker');
   await writeFile(docker, `#!/bin/sh\necho "docker $*" >> "${dockerLog}"\nexit 1\n`);
@@ -179,7 +191,11 @@ async function synth(tmp: string): Promise<Omit<SynthesisedApp, 'reused' | 'out'
     await writeWeights(weightsDir, generateVggWeights(1));
   }
   const args = ['cdk', 'synth', '--quiet', '--output', path.join(tmp, 'cdk.out')];
-  for (const [key, value] of Object.entries({ weightsDir, layerBuildDir: path.join(tmp, 'layers') })) {
+  for (const [key, value] of Object.entries({
+    ...context,
+    weightsDir,
+    layerBuildDir: path.join(tmp, 'layers'),
+  })) {
     args.push('--context', `${key}=${value}`);
   }
   const started = performance.now();

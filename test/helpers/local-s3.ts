@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Event } from 'aws-lambda';
+import { TRIGGER_PREFIXES } from '../../src/jobs/spec/keys.js';
 import { type LocalS3, startLocalS3 } from '../../src/storage/local-s3.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 
@@ -13,19 +14,22 @@ export const BUCKET = 'nst-test';
 
 export interface S3Harness {
   readonly s3: LocalS3;
+  /** The bucket as the pipeline sees it: keys relative to the key prefix. */
   readonly store: ObjectStore;
   readonly dataDir: string;
-  /** Uploads an object and returns the S3 event the server sent for it (trigger prefixes only). */
+  /** Uploads an object (a key under the prefix) and returns the S3 event the server sent for it (trigger prefixes only). */
   upload(key: string, body: Buffer | string, metadata?: Record<string, string>): Promise<S3Event>;
   /** Every key under outputs/<jobId>/. */
   outputs(jobId: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
-export async function startS3(): Promise<S3Harness> {
+/** The server, with the pipeline's folders under `keyPrefix` (default: the bucket's top). */
+export async function startS3({ keyPrefix = '' }: { keyPrefix?: string } = {}): Promise<S3Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'nst-s3-'));
-  const s3 = await startLocalS3({ dataDir, bucket: BUCKET, eventPrefixes: ['inputs/', 'jobs/'] });
-  const store = new ObjectStore(s3.client, BUCKET);
+  const eventPrefixes = TRIGGER_PREFIXES.map((p) => `${keyPrefix}${p}`);
+  const s3 = await startLocalS3({ dataDir, bucket: BUCKET, eventPrefixes });
+  const store = new ObjectStore(s3.client, BUCKET, keyPrefix);
   const events: S3Event[] = [];
   s3.onObjectCreated((event) => events.push(event));
   let closed = false;

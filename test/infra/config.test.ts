@@ -75,7 +75,8 @@ describe('stack settings (CDK context)', () => {
     [{ notificationEmail: 'not-an-address' }, 'notificationEmail'],
     [{ eventBus: 'my bus' }, 'eventBus'],
     [{ batch: 'maybe' }, 'batch'],
-    [{ prefix: 'Has Spaces' }, 'prefix'],
+    [{ namePrefix: 'Has Spaces' }, 'namePrefix'],
+    [{ keyPrefix: '/art' }, 'keyPrefix'],
   ])('rejects %j naming the key', (raw, key) => {
     const error = (() => {
       try {

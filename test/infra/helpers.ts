@@ -98,7 +98,7 @@ export function synthesise(overrides: Record<string, unknown> = {}, opts: SynthO
 }
 
 /** cdk-nag's AWS Solutions findings that are neither fixed nor acknowledged. */
-export function nagFindings(stack: NstStack) {
+export function nagFindings(stack: Stack) {
   return new AwsSolutionsChecks().validateScope(stack).violations.map((v) => ({
     rule: v.ruleName,
     severity: v.severity,

@@ -22,7 +22,7 @@ const stylizeFunction = (template: Synthesised['template'], name: string) =>
 
 describe('Batch off, Lambda settings changed', () => {
   const synth = synthesise({
-    prefix: 'art',
+    namePrefix: 'art',
     batch: 'false',
     notificationEmail: 'ops@example.com',
     eventBus: 'art-pipelines',

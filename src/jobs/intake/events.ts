@@ -12,11 +12,12 @@
  */
 import type { S3Event } from 'aws-lambda';
 import { decodeEventKey } from '../../storage/event-keys.js';
+import { pipelineKeyOf } from '../../storage/key-prefix.js';
 import { BATCH_JOB_ENV } from '../config.js';
 import { DEAD_LETTER_ATTEMPTS } from '../deployment.js';
 import type { Claimant } from '../lifecycle/lock.js';
 import { checkJobId, jobIdFor, type UploadVersion } from '../spec/job-id.js';
-import { classifyKey, pipelineKeyOf } from '../spec/keys.js';
+import { classifyKey } from '../spec/keys.js';
 import { BATCH_JOB_PREFIX, type ContinuationEvent } from '../wiring/dispatch.js';
 
 export interface BatchJobStateChangeEvent {

@@ -2,25 +2,7 @@
  * The bucket's key conventions (the S3 contract in docs/ARCHITECTURE.md): what a new object means, and
  * where a job's outputs go. Everything the pipeline writes is under outputs/<jobId>/, which never triggers.
  */
-import { z } from 'zod';
 import { extensionFor, IMAGE_EXTENSIONS, type OutputFormat } from '../../image/formats.js';
-
-/**
- * The key prefix the whole layout lives under, so that a pipeline can share a bucket: '' (the bucket's top)
- * or folders ending in '/', such as `art/` or `teams/art/`. The keys the pipeline works with (a spec's, a
- * job.json's, everything below) are relative to it; only the object store (storage/object-store.ts) and
- * the notification document (notify/job-notification.ts) see whole object keys. No wildcard characters:
- * the prefix is the IAM scope and the bucket notification's filter.
- */
-export const keyPrefixSchema = z
-  .string()
-  .max(256)
-  .regex(/^(?:[^/*?]+\/)*$/, "'' or folders ending in '/', such as art/ (no leading '/', no * or ?)");
-
-/** A bucket's object key as a key of the pipeline under `keyPrefix`; undefined when it lies outside. */
-export function pipelineKeyOf(keyPrefix: string, objectKey: string): string | undefined {
-  return objectKey.startsWith(keyPrefix) ? objectKey.slice(keyPrefix.length) : undefined;
-}
 
 /**
  * The bucket's key prefixes: uploads to inputs/ and jobs/ start jobs; styles/ holds the paintings; assets/

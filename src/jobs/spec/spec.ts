@@ -119,7 +119,7 @@ export function jobSpecJsonSchema(): Record<string, unknown> {
     $schema,
     title: 'serverless-style-transfer job spec',
     description:
-      'An explicit job: upload it as jobs/<name>.json to the pipeline bucket. Keys name objects in that bucket.',
+      "An explicit job: upload it as jobs/<name>.json to the pipeline bucket. Keys name objects in that bucket, relative to the pipeline's key prefix when it has one (a spec at art/jobs/x.json names art/assets/photo.jpg as assets/photo.jpg).",
     ...schema,
   };
 }

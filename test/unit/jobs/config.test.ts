@@ -15,6 +15,7 @@ describe('configuration', () => {
       maxInputBytes: 200 * 1024 * 1024,
       leaseSeconds: 45,
       maxContinuations: 4,
+      keyPrefix: '',
       eventBus: undefined,
       webhookUrl: undefined,
       eventsWebhookUrl: undefined,
@@ -42,6 +43,7 @@ describe('configuration', () => {
       NST_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
       NST_EVENTS_WEBHOOK_URL: 'https://example.com/events',
       NST_EVENT_BUS: 'pipelines',
+      NST_KEY_PREFIX: 'teams/art/',
       NST_FUNCTION_TIMEOUT_SECONDS: '600',
       NST_BATCH_TIMEOUT_SECONDS: '86400',
       NST_BATCH_RUNNABLE_TIMEOUT_SECONDS: '7200',
@@ -58,6 +60,7 @@ describe('configuration', () => {
       webhookUrl: 'http://127.0.0.1:9/hook',
       eventsWebhookUrl: 'https://example.com/events',
       eventBus: 'pipelines',
+      keyPrefix: 'teams/art/',
       functionTimeoutSeconds: 600,
       batchTimeoutSeconds: 86_400,
       batchRunnableTimeoutSeconds: 7200,
@@ -73,6 +76,9 @@ describe('configuration', () => {
     expect(() => readPipelineConfig({ NST_MAX_INPUT_BYTES: '0' })).toThrow(/NST_MAX_INPUT_BYTES/);
     expect(() => readPipelineConfig({ NST_EVENTS_WEBHOOK_URL: 'ftp://example.com/events' })).toThrow(
       /NST_EVENTS_WEBHOOK_URL: an http or https URL/,
+    );
+    expect(() => readPipelineConfig({ NST_KEY_PREFIX: 'art' })).toThrow(
+      /NST_KEY_PREFIX: '' or folders ending in '\/'/,
     );
   });
 });
