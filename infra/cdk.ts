@@ -13,6 +13,7 @@ export {
   NotificationTopic,
   type NotificationTopicProps,
 } from './constructs/operations.js';
+export { acknowledgeWildcard } from './constructs/policies.js';
 export { pipelineLifecycleRules, Storage, type StorageProps } from './constructs/storage.js';
 export {
   type GpuSettings,

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { isNstError } from '../../src/errors.js';
 import { BATCH_JOB_ENV, type PipelineConfig, readPipelineConfig } from '../../src/jobs/config.js';
@@ -30,6 +31,7 @@ export interface BatchWorkerOptions {
   readonly s3?: S3Client;
   readonly sns?: SNSClient;
   readonly eventBridge?: EventBridgeClient;
+  readonly sfn?: SFNClient;
   readonly logger?: Logger;
   readonly createEngine?: WorkerDeps['createEngine'];
 }
@@ -60,6 +62,7 @@ export async function runBatchWorker(opts: BatchWorkerOptions = {}): Promise<num
     s3: opts.s3 ?? createSdkS3Client(env),
     sns: opts.sns,
     eventBridge: opts.eventBridge,
+    sfn: opts.sfn,
     logger,
     createEngine: opts.createEngine,
   });

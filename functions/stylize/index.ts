@@ -51,6 +51,7 @@ export function createStylizeHandler(opts: StylizeFunctionOptions = {}): Stylize
   const env = opts.env ?? process.env;
   const config = readPipelineConfig(env);
   const serviceName = serviceNameFrom(env);
+  const sfn = opts.sfn ?? new SFNClient({});
   const logger = opts.logger ?? new Logger({ serviceName });
   const metrics =
     opts.metrics ??
@@ -61,13 +62,12 @@ export function createStylizeHandler(opts: StylizeFunctionOptions = {}): Stylize
     s3: opts.s3 ?? createSdkS3Client(env),
     sns: opts.sns,
     eventBridge: opts.eventBridge,
+    sfn,
     logger,
     metrics: powertoolsMetrics(metrics),
     dispatch: {
       batch: config.batch ? batchDispatch(opts.batch ?? new BatchClient({}), config.batch) : undefined,
-      tiles: config.tilesStateMachineArn
-        ? tilesDispatch(opts.sfn ?? new SFNClient({}), config.tilesStateMachineArn)
-        : undefined,
+      tiles: config.tilesStateMachineArn ? tilesDispatch(sfn, config.tilesStateMachineArn) : undefined,
     },
     createEngine: opts.createEngine,
     createTileEngine: opts.createTileEngine,

@@ -23,11 +23,13 @@ import { DEFAULT_CONFIG } from '../config.js';
 import { BATCH_IMAGE } from '../paths.js';
 import {
   acknowledgePrefixWildcards,
+  acknowledgeTaskTokenWildcard,
   keyPrefixEnvironment,
   type NotificationTargets,
   notificationEnvironment,
   notificationStatements,
   pipelineS3Statements,
+  taskTokenStatement,
 } from './policies.js';
 import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
@@ -242,7 +244,10 @@ export class BatchGpu extends Construct {
     });
   }
 
-  /** The pipeline's S3 permissions, SNS publish and PutEvents: what the worker does, and nothing else. */
+  /**
+   * The pipeline's S3 permissions, SNS publish, PutEvents and answering a waiting Step Functions task: what
+   * the worker does, and nothing else.
+   */
   private createJobRole(props: BatchGpuProps): iam.Role {
     const jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
@@ -251,9 +256,11 @@ export class BatchGpu extends Construct {
     const statements = [
       ...pipelineS3Statements(props.bucket, props.keyPrefix ?? ''),
       ...notificationStatements(props.notifications),
+      taskTokenStatement(),
     ];
     for (const statement of statements) jobRole.addToPrincipalPolicy(statement);
     acknowledgePrefixWildcards(jobRole, props.bucket, props.keyPrefix ?? '');
+    acknowledgeTaskTokenWildcard(jobRole);
     return jobRole;
   }
 

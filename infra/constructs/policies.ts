@@ -33,6 +33,27 @@ export function notificationStatements({ topic, eventBus }: NotificationTargets)
   ];
 }
 
+/**
+ * Answering the Step Functions task that waits on a job (its spec's token). The task-token actions take no
+ * resource: the token itself names the task, and only a holder of it can answer.
+ */
+export function taskTokenStatement(): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'AnswerWaitingTasks',
+    actions: ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
+    resources: ['*'],
+  });
+}
+
+/** The wildcard of taskTokenStatement, acknowledged on `role` for cdk-nag. */
+export function acknowledgeTaskTokenWildcard(role: IConstruct): void {
+  acknowledgeWildcard(
+    role,
+    '*',
+    'SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat support no resource-level permissions: the task token in each request names the task.',
+  );
+}
+
 /** The pipeline contract's variable (src/jobs/config.ts) of the key prefix; none for the bucket's top. */
 export function keyPrefixEnvironment(keyPrefix: string): Record<string, string> {
   return keyPrefix ? { [PIPELINE_ENV.keyPrefix]: keyPrefix } : {};

@@ -14,7 +14,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PIPELINE_DEFAULTS, PIPELINE_ENV } from '../../src/jobs/config.js';
 import { EVENT_MAX_AGE_HOURS, LAMBDA_RETRY_ATTEMPTS } from '../../src/jobs/deployment.js';
-import { TRIGGER_PREFIXES } from '../../src/jobs/spec/keys.js';
+import { KEY_PREFIXES, TRIGGER_PREFIXES } from '../../src/jobs/spec/keys.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { DEPLOYED_NODE_MAJOR, ESBUILD_NODE_TARGET, LAMBDA_NODE_RUNTIME } from '../node-runtime.js';
 import { LOCK_FILE, REPO_ROOT, STYLIZE_ENTRY } from '../paths.js';
@@ -22,12 +22,14 @@ import { consumeDeadLetters, createDeadLetterQueues } from './dead-letters.js';
 import type { PipelineLayers } from './layers.js';
 import {
   acknowledgePrefixWildcards,
+  acknowledgeTaskTokenWildcard,
   acknowledgeWildcard,
   keyPrefixEnvironment,
   type NotificationTargets,
   notificationEnvironment,
   notificationStatements,
   pipelineS3Statements,
+  taskTokenStatement,
 } from './policies.js';
 import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
@@ -214,6 +216,13 @@ export class StylizeFunction extends Construct {
     const statements = [
       ...pipelineS3Statements(props.bucket, props.keyPrefix ?? ''),
       ...notificationStatements(props.notifications),
+      taskTokenStatement(),
+      new iam.PolicyStatement({
+        // A Step Functions task's direct invoke: its spec is written under jobs/ and runs from there.
+        sid: 'SubmitWaitedJobs',
+        actions: ['s3:PutObject'],
+        resources: [props.bucket.arnForObjects(`${props.keyPrefix ?? ''}${KEY_PREFIXES.jobs}*`)],
+      }),
       new iam.PolicyStatement({
         sid: 'ContinueInNewInvocation',
         actions: ['lambda:InvokeFunction'],
@@ -221,6 +230,7 @@ export class StylizeFunction extends Construct {
       }),
     ];
     acknowledgePrefixWildcards(role, props.bucket, props.keyPrefix ?? '');
+    acknowledgeTaskTokenWildcard(role);
     acknowledgeWildcard(
       role,
       `${functionArn}:*`,
@@ -269,6 +279,7 @@ function reservedConcurrency(props: StylizeFunctionProps): number | undefined {
 function environment(props: WithTimeout): Record<string, string> {
   return {
     [PIPELINE_ENV.weightsDir]: props.layers.weightsDir,
+    [PIPELINE_ENV.bucket]: props.bucket.bucketName,
     ...keyPrefixEnvironment(props.keyPrefix ?? ''),
     ...notificationEnvironment(props.notifications),
     [PIPELINE_ENV.engine]: PIPELINE_DEFAULTS.engine,

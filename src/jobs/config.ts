@@ -22,7 +22,9 @@ export const PIPELINE_ENV = {
   maxInputBytes: 'NST_MAX_INPUT_BYTES',
   leaseSeconds: 'NST_LOCK_LEASE_SECONDS',
   maxContinuations: 'NST_MAX_CONTINUATIONS',
-  /** The key prefix the bucket's layout lives under (spec/keys.ts; absent: the bucket's top). */
+  /** The pipeline's bucket: where a spec invoked directly (a Step Functions task) is written. */
+  bucket: 'NST_PIPELINE_BUCKET',
+  /** The key prefix the bucket's layout lives under (storage/key-prefix.ts; absent: the bucket's top). */
   keyPrefix: 'NST_KEY_PREFIX',
   /** The EventBridge bus (a name or an ARN) that gets the jobs' events (absent: no events). */
   eventBus: 'NST_EVENT_BUS',
@@ -98,6 +100,7 @@ const envSchema = z.object({
   [PIPELINE_ENV.maxInputBytes]: positiveInt.default(PIPELINE_DEFAULTS.maxInputBytes),
   [PIPELINE_ENV.leaseSeconds]: z.coerce.number().positive().default(PIPELINE_DEFAULTS.leaseSeconds),
   [PIPELINE_ENV.maxContinuations]: z.coerce.number().int().min(0).default(PIPELINE_DEFAULTS.maxContinuations),
+  [PIPELINE_ENV.bucket]: z.string().optional(),
   [PIPELINE_ENV.keyPrefix]: keyPrefixSchema.default(''),
   [PIPELINE_ENV.eventBus]: z.string().optional(),
   [PIPELINE_ENV.webhookUrl]: webhookUrlSchema.optional(),
@@ -131,7 +134,9 @@ export interface PipelineConfig {
   readonly leaseSeconds: number;
   /** Lambda invocations a job may chain at deadlines before it fails (without Batch). */
   readonly maxContinuations: number;
-  /** Where the layout lives in the bucket: '' or folders ending in '/' (spec/keys.ts). */
+  /** The pipeline's bucket, when the stack names it (a direct invoke's spec goes there). */
+  readonly bucket?: string;
+  /** Where the layout lives in the bucket: '' or folders ending in '/' (storage/key-prefix.ts). */
   readonly keyPrefix: string;
   /** The EventBridge bus of the jobs' events. */
   readonly eventBus?: string;
@@ -177,6 +182,7 @@ export function readPipelineConfig(env: Record<string, string | undefined> = pro
     maxInputBytes: e[PIPELINE_ENV.maxInputBytes],
     leaseSeconds: e[PIPELINE_ENV.leaseSeconds],
     maxContinuations: e[PIPELINE_ENV.maxContinuations],
+    bucket: e[PIPELINE_ENV.bucket],
     keyPrefix: e[PIPELINE_ENV.keyPrefix],
     eventBus: e[PIPELINE_ENV.eventBus],
     webhookUrl: e[PIPELINE_ENV.webhookUrl],

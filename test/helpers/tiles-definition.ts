@@ -1,9 +1,10 @@
 /**
  * The tiles' state machine definition as the stack synthesises it (infra/constructs/tiles-state-machine.ts),
  * its tokens resolved as the deployed stack would resolve them (lambda-template.ts templateResolver): the
- * function's ARN in the stand-in account. Also a Promise.withResolvers polyfill for Node 20, which
- * aws-local-stepfunctions (Node >= 22) calls when it runs a Task state.
+ * function's ARN in the stand-in account. Importing it polyfills Promise.withResolvers for the ASL
+ * interpreter (promise-with-resolvers.ts).
  */
+import './promise-with-resolvers.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Synthesised, synthesise } from '../infra/helpers.js';
@@ -35,20 +36,3 @@ export function tilesDefinitionOf(
   const template = JSON.parse(readFileSync(path.join(out, `${stack}.template.json`), 'utf8'));
   return definitionIn(template.Resources, stack, where);
 }
-
-type WithResolvers = <T>() => {
-  promise: Promise<T>;
-  resolve: (value: T | PromiseLike<T>) => void;
-  reject: (reason?: unknown) => void;
-};
-
-const promises = Promise as unknown as { withResolvers?: WithResolvers };
-promises.withResolvers ??= <T>() => {
-  let resolve!: (value: T | PromiseLike<T>) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise<T>((yes, no) => {
-    resolve = yes;
-    reject = no;
-  });
-  return { promise, resolve, reject };
-};

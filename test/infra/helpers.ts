@@ -61,15 +61,20 @@ export interface BareStack {
   readonly dispose: () => void;
 }
 
-/** An empty stack (cdk.json's context, a temporary assembly folder) to test one construct on its own. */
-export function bareStack(): BareStack {
+/** An app (cdk.json's context, a temporary assembly folder) for a host app's stacks, with placeholder layers. */
+export function bareApp(): { readonly app: App; readonly layers: LayerDirs; readonly dispose: () => void } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'nst-construct-'));
-  const app = new App({ context: cdkJsonContext(), outdir: path.join(root, 'cdk.out') });
   return {
-    stack: new Stack(app, 'Test'),
+    app: new App({ context: cdkJsonContext(), outdir: path.join(root, 'cdk.out') }),
     layers: placeholderLayers(root),
     dispose: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/** An empty stack (cdk.json's context, a temporary assembly folder) to test one construct on its own. */
+export function bareStack(): BareStack {
+  const { app, ...rest } = bareApp();
+  return { stack: new Stack(app, 'Test'), ...rest };
 }
 
 /** A new topic and the account's default bus, for a construct that tells subscribers about jobs. */

@@ -154,6 +154,7 @@ describe('stylize function', () => {
   it('has the environment of the pipeline contract', () => {
     expect(fnProps.Environment.Variables).toEqual({
       NST_WEIGHTS_DIR: '/opt/vgg19',
+      NST_PIPELINE_BUCKET: ref(bucketId),
       NST_TOPIC_ARN: ref(topic.id),
       NST_EVENT_BUS: 'default',
       NST_ENGINE: 'auto',
@@ -294,6 +295,12 @@ describe('IAM', () => {
         Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
         Resource: objectsUnder(bucketId, 'outputs/'),
       }),
+      // A Step Functions task's direct invoke: its spec is written under jobs/.
+      expect.objectContaining({
+        Sid: 'SubmitWaitedJobs',
+        Action: 's3:PutObject',
+        Resource: objectsUnder(bucketId, 'jobs/'),
+      }),
     ]);
     expect(statementFor(fnStatements, 's3:ListBucket')).toEqual([
       expect.objectContaining({ Resource: arn(bucketId) }),
@@ -333,16 +340,28 @@ describe('IAM', () => {
     expect(resources).not.toContain(fnId); // an ARN built from the name, not a reference to the function
   });
 
+  it('lets the function and the GPU worker answer the Step Functions task a job carries the token of', () => {
+    const jobRoleId = (jobDefinition.properties as Cfn).ContainerProperties.JobRoleArn['Fn::GetAtt'][0];
+    for (const statements of [fnStatements, roleStatements(template, jobRoleId)]) {
+      expect(statements.filter((s) => asList(s.Action).some((a) => a.startsWith('states:Send')))).toEqual([
+        expect.objectContaining({
+          Action: ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
+          Resource: '*',
+        }),
+      ]);
+    }
+  });
+
   it('has no wildcard actions and no "*" resources except where AWS allows nothing else', () => {
     const statements = allStatements(template);
     expect(statements.length).toBeGreaterThan(10);
     for (const s of statements.filter((st) => st.Effect === 'Allow')) {
       for (const action of asList(s.Action)) expect(action, JSON.stringify(s)).not.toContain('*');
       if (asList(s.Resource).includes('*')) {
-        // ECR's token API, the ECS agent's managed role, Step Functions' log delivery and X-Ray take no
-        // resource.
+        // ECR's token API, the ECS agent's managed role, Step Functions' log delivery, its task-token
+        // answers and X-Ray take no resource.
         const noResource =
-          /^(ecr:GetAuthorizationToken|logs:[A-Za-z]*(LogDelivery|LogDeliveries|ResourcePolicies|ResourcePolicy|LogGroups)|xray:[A-Za-z]+)$/;
+          /^(ecr:GetAuthorizationToken|logs:[A-Za-z]*(LogDelivery|LogDeliveries|ResourcePolicies|ResourcePolicy|LogGroups)|states:SendTask(Success|Failure|Heartbeat)|xray:[A-Za-z]+)$/;
         for (const action of asList(s.Action)) expect(action, JSON.stringify(s)).toMatch(noResource);
       }
     }
@@ -470,7 +489,7 @@ describe('Batch GPU path', () => {
     });
   });
 
-  it('gives the job role the pipeline S3, SNS and EventBridge permissions and nothing else', () => {
+  it('gives the job role the pipeline S3, SNS, EventBridge and task-token permissions and nothing else', () => {
     const jobRoleId = (jobDefinition.properties as Cfn).ContainerProperties.JobRoleArn['Fn::GetAtt'][0];
     const jobStatements = roleStatements(template, jobRoleId);
     // The worker reads what the function reads.
@@ -488,6 +507,9 @@ describe('Batch GPU path', () => {
         's3:ListBucket',
         'sns:Publish',
         'events:PutEvents',
+        'states:SendTaskFailure',
+        'states:SendTaskHeartbeat',
+        'states:SendTaskSuccess',
       ]),
     );
   });

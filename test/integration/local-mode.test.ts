@@ -29,6 +29,7 @@ import { cachedWeights } from '../../src/jobs/wiring/weights-cache.js';
 import { startLocalS3 } from '../../src/storage/local-s3.js';
 import { ObjectStore } from '../../src/storage/object-store.js';
 import { readJson } from '../helpers/local-s3.js';
+import { startSfnStandIn } from '../helpers/sfn-stand-in.js';
 import { type WebhookServer, webhookServer } from '../helpers/webhook-server.js';
 import {
   captured,
@@ -228,6 +229,57 @@ describe('the local pipeline', () => {
       `nst: webhook ${hook.url}`,
       `nst: webhook ${eventsHook.url}`,
     ]);
+  });
+});
+
+describe('a Step Functions task waiting on a local job (AWS_ENDPOINT_URL_SFN)', () => {
+  it('gets heartbeats and one answer, where the SDK variable points: the notification, or the error', async () => {
+    const sfn = await startSfnStandIn();
+    const hook = await webhookServer<JobNotification>();
+    vi.stubEnv('AWS_ENDPOINT_URL_SFN', sfn.endpoint);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+    const pipeline = await startLocalPipeline({
+      dataDir: join(temp, 's3'),
+      bucket: 'local',
+      loadWeights: () => cachedWeights(weights.dir),
+      config: { webhookUrl: hook.url },
+      write: () => {},
+      logLevel: 'SILENT',
+    });
+    try {
+      await pipeline.store.put('styles/starry.png', await png(48, 48, 5));
+      await pipeline.store.put('assets/a.jpg', await jpeg());
+      const spec = { content: 'assets/a.jpg', styles: [{ key: 'styles/starry.png' }], options: TINY };
+      await pipeline.store.put('jobs/waited.json', JSON.stringify({ ...spec, taskToken: 'token-ok' }));
+      await pipeline.store.put(
+        'jobs/bad.json',
+        JSON.stringify({ ...spec, styles: [], taskToken: 'token-bad' }),
+      );
+      await pipeline.idle();
+      const ok = sfn.answers.filter((a) => a.taskToken === 'token-ok');
+      expect(ok.map((a) => a.action)).toEqual([
+        ...Array(ok.length - 1).fill('SendTaskHeartbeat'),
+        'SendTaskSuccess',
+      ]);
+      expect(ok.length).toBeGreaterThan(1);
+      const succeeded = hook.posts.find((p) => p.body.status === 'succeeded')!.body;
+      expect(JSON.parse(ok.at(-1)!.output!)).toEqual(succeeded);
+      expect(sfn.answers.filter((a) => a.taskToken === 'token-bad')).toEqual([
+        {
+          action: 'SendTaskFailure',
+          taskToken: 'token-bad',
+          error: 'INVALID_JOB_SPEC',
+          cause: expect.stringContaining('styles'),
+        },
+      ]);
+    } finally {
+      vi.unstubAllEnvs();
+      await pipeline.close();
+      hook.server.close();
+      await sfn.close();
+    }
   });
 });
 

@@ -5,14 +5,16 @@
  * continuation. Two more end jobs whose workers cannot: a failed Batch job, and a dead-lettered event.
  */
 import { NstError } from '../../errors.js';
+import { PreconditionFailed } from '../../storage/object-store.js';
+import { PIPELINE_ENV } from '../config.js';
 import type { JobOutcome } from '../lifecycle/locked-job.js';
 import { type Invocation, withLockedJob } from '../lifecycle/locked-job.js';
 import { type JobManifest, newManifest } from '../lifecycle/manifest.js';
 import type { WorkerDeps } from '../run/run-context.js';
 import { runJob } from '../run/run-job.js';
 import { jobIdFor, type UploadVersion } from '../spec/job-id.js';
-import { classifyKey, type Trigger } from '../spec/keys.js';
-import type { NamedJob } from './events.js';
+import { classifyKey, type Trigger, waitedSpecKey } from '../spec/keys.js';
+import type { NamedJob, WaitedJobEvent } from './events.js';
 
 /** A job for an uploaded object (a drop-in photo or a jobs/*.json spec). */
 export async function runUploadedJob(
@@ -30,6 +32,29 @@ export async function runUploadedJob(
     const { spec } = job.manifest;
     return runJob({ claim, job, deps }, spec ? { spec } : { trigger, upload });
   });
+}
+
+/**
+ * A job a Step Functions task waits on, invoked directly (`.waitForTaskToken`): its spec, token included,
+ * is written under jobs/ (created once: a retried invoke writes nothing new), and that upload runs it as
+ * any spec's does, answering the task at its end. A spec that is not valid fails there, and the task hears it.
+ */
+export async function submitWaitedJob(deps: WorkerDeps, event: WaitedJobEvent): Promise<JobOutcome[]> {
+  const { bucket = deps.config.bucket, ...spec } = event;
+  if (typeof bucket !== 'string' || bucket === '') {
+    throw new NstError(
+      'INVALID_JOB_SPEC',
+      `a job invoked with a task token names no bucket: add "bucket" to the payload, or set ${PIPELINE_ENV.bucket}`,
+    );
+  }
+  const store = deps.storeFor(bucket);
+  const key = waitedSpecKey(spec.taskToken);
+  try {
+    await store.putJson(key, spec, { ifNoneMatch: '*' });
+  } catch (e) {
+    if (!(e instanceof PreconditionFailed)) throw e;
+  }
+  return [{ key, status: 'queued', detail: `spec written to ${store.uri(key)}` }];
 }
 
 /** What job.json records of the upload that started a job (undefined: the key is not a job). */

@@ -8,7 +8,9 @@
  * - dead letters: SQS records from the function's dead-letter queue, whose body is one of the events above
  *   after Lambda's retries ran out, and whose attributes carry the last error (Lambda's `ErrorCode` and
  *   `ErrorMessage`);
- * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule).
+ * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule);
+ * - a job a Step Functions task waits on: a direct invoke (`.waitForTaskToken`) whose payload is a job spec
+ *   plus its `taskToken` (and optionally the `bucket`).
  */
 import type { S3Event } from 'aws-lambda';
 import { decodeEventKey } from '../../storage/event-keys.js';
@@ -93,6 +95,19 @@ export const isExecutionStatusChange = (e: unknown): e is ExecutionStatusChangeE
   (e as ExecutionStatusChangeEvent)['detail-type'] === 'Step Functions Execution Status Change';
 export const isSweep = (e: unknown): e is SweepEvent =>
   typeof (e as SweepEvent)?.nstSweep?.bucket === 'string';
+
+/** A direct invoke from a Step Functions task: a job spec, its task's token, and optionally the bucket. */
+export interface WaitedJobEvent {
+  readonly taskToken: string;
+  readonly bucket?: string;
+  readonly [specField: string]: unknown;
+}
+
+export const isWaitedJob = (e: unknown): e is WaitedJobEvent =>
+  typeof e === 'object' &&
+  e !== null &&
+  !Array.isArray(e) &&
+  typeof (e as WaitedJobEvent).taskToken === 'string';
 
 /**
  * The uploads of an S3 event's ObjectCreated records, keys decoded and relative to the pipeline's key

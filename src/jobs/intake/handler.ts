@@ -7,7 +7,9 @@
  *   and that execution's end without success (EventBridge): its job fails with TILES_FAILED;
  * - dead letters (SQS records of the function's dead-letter queue): each job the original event named ends
  *   `failed` with JOB_ABANDONED, unless it finished;
- * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule): recovery/sweeper.ts.
+ * - the sweep `{ "nstSweep": { "bucket" } }` (an EventBridge schedule): recovery/sweeper.ts;
+ * - a job spec with a `taskToken`, invoked directly by a Step Functions task (`.waitForTaskToken`): the
+ *   spec is written under jobs/, and that upload runs the job (entry-points.ts, submitWaitedJob).
  *
  * Records are processed in order. A transient failure of one record does not stop the others; it is
  * rethrown at the end so the platform retries the event, and the records that finished are then skipped
@@ -21,7 +23,7 @@ import type { WorkerDeps } from '../run/run-context.js';
 import { checkJobId } from '../spec/job-id.js';
 import { readTilesStep, type TilesState } from '../tiled/execution.js';
 import { failTiledJob, failTiles, joinScale, prepareScale, reduceRound, runTile } from '../tiled/steps.js';
-import { abandonJob, continueJob, failBatchJob, runUploadedJob } from './entry-points.js';
+import { abandonJob, continueJob, failBatchJob, runUploadedJob, submitWaitedJob } from './entry-points.js';
 import {
   type DeadLetterEvent,
   endedTilesExecution,
@@ -32,6 +34,7 @@ import {
   isExecutionStatusChange,
   isS3Event,
   isSweep,
+  isWaitedJob,
   jobsNamedBy,
   readDeadLetter,
   uploadsIn,
@@ -59,8 +62,9 @@ export async function handleEvent(deps: WorkerDeps, inv: Invocation, event: unkn
   }
   if (isDeadLetterEvent(event)) return handleDeadLetters(deps, inv, event);
   if (isSweep(event)) return sweepJobs(deps, inv, event.nstSweep.bucket);
+  if (isWaitedJob(event)) return submitWaitedJob(deps, event);
   deps.logger.warn(
-    'event ignored: not an S3, continuation, Batch, Step Functions, dead-letter or sweep event',
+    'event ignored: not an S3, continuation, Batch, Step Functions, dead-letter or sweep event, nor a spec with a task token',
     {
       event,
     },

@@ -22,7 +22,8 @@
 import type { Progress } from '../../engine/stylize.js';
 import type { NstError } from '../../errors.js';
 import { CONTINUATION_HANDOFF_SECONDS } from '../deployment.js';
-import { notificationFor } from '../notify/job-notification.js';
+import { type JobNotification, notificationFor } from '../notify/job-notification.js';
+import type { JobWaiter } from '../notify/notifier.js';
 import type { JobSpec } from '../spec/spec.js';
 import type { JobClaim } from './job-claim.js';
 import { LiveProgress } from './live-progress.js';
@@ -79,6 +80,11 @@ export class JobLifecycle {
     this.#manifest = { ...this.#manifest, spec };
   }
 
+  /** A Step Functions task waits on the job (its spec's token). */
+  waitedOnBy(taskToken: string): void {
+    this.#manifest = { ...this.#manifest, taskToken };
+  }
+
   timed(phase: Phase, seconds: number): void {
     this.#manifest = addPhase(this.#manifest, phase, seconds);
   }
@@ -105,7 +111,7 @@ export class JobLifecycle {
     await this.record('running', detail, { runs: this.#manifest.runs + 1, route }, async () => {
       if (!first) return;
       await this.claim.lock.fence();
-      await this.claim.deps.notifier.started(notificationFor(this.#manifest, this.claim.store.keyPrefix));
+      await this.claim.deps.notifier.started(this.notification(), this.waiter());
     });
   }
 
@@ -224,9 +230,19 @@ export class JobLifecycle {
     if (latest) this.#manifest = { ...this.#manifest, progress: latest };
   }
 
+  /** Progress in job.json, and the waiting task's heartbeat (a heartbeat that fails is logged by the caller). */
   private async saveProgress(progress: JobProgress): Promise<void> {
     this.#manifest = { ...this.#manifest, progress };
     await this.save();
+    if (this.#manifest.taskToken) await this.claim.deps.notifier.running?.(this.waiter());
+  }
+
+  private notification(): JobNotification {
+    return notificationFor(this.#manifest, this.claim.store.keyPrefix);
+  }
+
+  private waiter(): JobWaiter {
+    return this.#manifest.taskToken ? { taskToken: this.#manifest.taskToken } : {};
   }
 
   /** A status change in job.json (and the log); `beforeSave` sees the new manifest before it is written. */
@@ -258,7 +274,7 @@ export class JobLifecycle {
 
   /** Notifies the finished job and marks the lock done: from here on every event is a duplicate. */
   private async announce(outcome: JobOutcome): Promise<JobOutcome> {
-    await this.claim.deps.notifier.finished(notificationFor(this.#manifest, this.claim.store.keyPrefix));
+    await this.claim.deps.notifier.finished(this.notification(), this.waiter());
     await this.claim.lock.complete();
     return outcome;
   }

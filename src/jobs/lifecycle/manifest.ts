@@ -66,6 +66,8 @@ export interface JobManifest {
   };
   /** The resolved spec (absent when the spec itself was invalid). */
   readonly spec?: JobSpec;
+  /** The Step Functions task waiting on the job (its spec's taskToken): told at the end, heartbeats meanwhile. */
+  readonly taskToken?: string;
   readonly output?: {
     readonly key: string;
     readonly width: number;

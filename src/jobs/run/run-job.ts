@@ -61,7 +61,10 @@ interface PreparedRun {
 async function prepareRun(run: RunContext, request: JobRequest): Promise<PreparedRun> {
   const { claim, job, deps } = run;
   const started = performance.now();
-  const { spec, images } = await readJobInputs(claim.store, request, deps.config, (s) => job.specResolved(s));
+  const { spec, images } = await readJobInputs(claim.store, request, deps.config, {
+    spec: (s) => job.specResolved(s),
+    taskToken: (token) => job.waitedOnBy(token),
+  });
   const output = outputSettingsFor(spec, deps.config);
   const decoded = await decodeInputs(images, output);
   const weights = await deps.loadWeights();

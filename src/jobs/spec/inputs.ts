@@ -19,7 +19,7 @@ import {
   type Trigger,
 } from './keys.js';
 import { specFromMetadata } from './metadata.js';
-import { type JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './spec.js';
+import { type JobSpec, MAX_SPEC_BYTES, parseJobSpec, taskTokenIn } from './spec.js';
 
 const MAX_INPUT_BYTES_ENV = PIPELINE_ENV.maxInputBytes;
 
@@ -128,18 +128,27 @@ export function outputSettingsFor(spec: JobSpec, config: Pick<PipelineConfig, 'm
   };
 }
 
+/** What reading a job's inputs tells as soon as it is known, so that a job failing later records it. */
+export interface HeardInputs {
+  /** The spec, valid. */
+  spec?(spec: JobSpec): void;
+  /** A spec file's task token, heard before the spec is validated (an invalid one's waiter hears too). */
+  taskToken?(taskToken: string): void;
+}
+
 /**
  * Reads what a job needs: its spec (resolved from the upload, or as job.json holds it) and then every image
- * it names. `onSpec` hears the spec as soon as it is known, so a job that fails on an image records it.
+ * it names.
  */
 export async function readJobInputs(
   store: ObjectStore,
   request: JobRequest,
   limits: ReadLimits,
-  onSpec: (spec: JobSpec) => void = () => {},
+  heard: HeardInputs = {},
 ): Promise<JobInputs> {
-  const resolved: ResolvedSpec = 'spec' in request ? request : await resolveJob(store, request, limits);
-  onSpec(resolved.spec);
+  const resolved: ResolvedSpec =
+    'spec' in request ? request : await resolveJob(store, request, limits, heard);
+  heard.spec?.(resolved.spec);
   const images = await fetchImages(store, resolved.spec, { fetched: resolved.fetched, limits });
   return { spec: resolved.spec, images };
 }
@@ -149,11 +158,14 @@ async function resolveJob(
   store: ObjectStore,
   { trigger, upload }: { readonly trigger: Trigger; readonly upload: Upload },
   limits: ReadLimits,
+  heard: HeardInputs,
 ): Promise<ResolvedSpec> {
   switch (trigger.kind) {
     case 'spec': {
-      const object = await readUpload(store, trigger, upload, limits);
-      return { spec: parseJobSpec(object.body.toString('utf8'), trigger.key) };
+      const text = (await readUpload(store, trigger, upload, limits)).body.toString('utf8');
+      const taskToken = taskTokenIn(text);
+      if (taskToken) heard.taskToken?.(taskToken);
+      return { spec: parseJobSpec(text, trigger.key) };
     }
     case 'drop-in': {
       const object = await readUpload(store, trigger, upload, limits);

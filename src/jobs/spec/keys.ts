@@ -2,6 +2,7 @@
  * The bucket's key conventions (the S3 contract in docs/ARCHITECTURE.md): what a new object means, and
  * where a job's outputs go. Everything the pipeline writes is under outputs/<jobId>/, which never triggers.
  */
+import { createHash } from 'node:crypto';
 import { extensionFor, IMAGE_EXTENSIONS, type OutputFormat } from '../../image/formats.js';
 
 /**
@@ -75,6 +76,14 @@ export function styleKeysFor(style: string, keys: readonly string[]): string[] {
   const rank = (key: string) =>
     (IMAGE_EXTENSIONS as readonly string[]).indexOf(key.slice(prefix.length).toLowerCase());
   return keys.filter((k) => k.startsWith(prefix) && rank(k) >= 0).sort((a, b) => rank(a) - rank(b));
+}
+
+/**
+ * Where the spec of a job a Step Functions task waits on is written (a direct invoke): named by its task
+ * token, so a retried invoke names the same object.
+ */
+export function waitedSpecKey(taskToken: string): string {
+  return `${KEY_PREFIXES.jobs}task-${createHash('sha256').update(taskToken).digest('hex').slice(0, 16)}.json`;
 }
 
 const MANIFEST_NAME = 'job.json';

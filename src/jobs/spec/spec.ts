@@ -54,9 +54,17 @@ export const outputSettingsSchema = z
   })
   .strict();
 
+/** A Step Functions task token (the context object's `$$.Task.Token`), as SendTaskSuccess takes it. */
+const taskTokenSchema = z.string().min(1).max(2048);
+
 export const jobSpecSchema = z
   .object({
     $schema: z.string().optional().describe('The JSON Schema of this file, for editors'),
+    taskToken: taskTokenSchema
+      .optional()
+      .describe(
+        "A Step Functions task token ($$.Task.Token): at the job's end, SendTaskSuccess (output: the job notification) or SendTaskFailure (error: the code; cause: the message), and SendTaskHeartbeat while it runs",
+      ),
     content: keyUnder(SPEC_IMAGE_PREFIXES, `${KEY_PREFIXES.assets}photo.jpg`).describe(
       `Key of the content photo in this bucket, under ${prefixList(SPEC_IMAGE_PREFIXES)} (an upload to ` +
         `${KEY_PREFIXES.inputs} is also a drop-in job of its own; one to ${KEY_PREFIXES.assets} starts nothing)`,
@@ -108,9 +116,24 @@ export const jobSpecSchema = z
         message: `must be 0 (no frames) or at least ${PIPELINE_LIMITS.minSaveEvery} in pipeline jobs`,
       });
     }
-  });
+  })
+  // The token is the job's waiter, not how to stylise: job.json keeps it apart (taskTokenIn).
+  .transform(({ taskToken: _waiter, ...spec }) => spec);
 
 export type JobSpec = z.output<typeof jobSpecSchema>;
+
+/**
+ * The task token of a spec's text, read before (and whatever) its validation says: a workflow waiting on
+ * a job whose spec is invalid hears that failure too. Undefined for text with no usable token.
+ */
+export function taskTokenIn(text: string): string | undefined {
+  try {
+    const parsed = taskTokenSchema.safeParse((JSON.parse(text) as { taskToken?: unknown })?.taskToken);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The JSON Schema users validate their job files with (schema/job-spec.schema.json). */
 export function jobSpecJsonSchema(): Record<string, unknown> {

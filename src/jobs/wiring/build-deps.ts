@@ -6,6 +6,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SERVICE_NAME } from '../../product.js';
 import { ObjectStore } from '../../storage/object-store.js';
@@ -14,6 +15,7 @@ import { PIPELINE_ENV, type PipelineConfig, POWERTOOLS_ENV } from '../config.js'
 import { EventBridgeNotifier } from '../notify/eventbridge.js';
 import { LogNotifier, type Notifier, Notifiers } from '../notify/notifier.js';
 import { SnsNotifier } from '../notify/sns.js';
+import { TaskTokenNotifier } from '../notify/task-token.js';
 import type { Dispatcher, WorkerDeps } from '../run/run-context.js';
 import { cachedWeights } from './weights-cache.js';
 
@@ -24,23 +26,25 @@ export interface WorkerParts extends Omit<WorkerDeps, 'storeFor' | 'loadWeights'
   readonly loadWeights?: WorkerDeps['loadWeights'];
   /**
    * Default: SNS when the configuration names a topic and EventBridge when it names a bus, else a log line
-   * per finished job.
+   * per finished job. A job's own waiter (a Step Functions task) is told besides, after these.
    */
   readonly notifier?: Notifier;
-  /** The default notifier's clients (default: new ones). */
+  /** The notifiers' clients (default: new ones, from the SDK's configuration). */
   readonly sns?: SNSClient;
   readonly eventBridge?: EventBridgeClient;
+  readonly sfn?: SFNClient;
   /** Default: neither Batch nor continuations. */
   readonly dispatch?: Dispatcher;
 }
 
 export function buildWorkerDeps(parts: WorkerParts): WorkerDeps {
-  const { s3, sns, eventBridge, loadWeights, notifier, dispatch, ...deps } = parts;
+  const { s3, sns, eventBridge, sfn, loadWeights, notifier, dispatch, ...deps } = parts;
+  const channels = notifier ?? defaultNotifier(deps.config, deps.logger, { sns, eventBridge });
   return {
     ...deps,
     storeFor: storesFor(s3, deps.config.keyPrefix),
     loadWeights: loadWeights ?? (() => cachedWeights(configuredWeightsDir(deps.config))),
-    notifier: notifier ?? defaultNotifier(deps.config, deps.logger, { sns, eventBridge }),
+    notifier: new Notifiers([channels], [taskTokenNotifier(sfn ?? new SFNClient({}), deps.logger)]),
     dispatch: dispatch ?? {},
   };
 }
@@ -75,6 +79,13 @@ function defaultNotifier(
       : []),
   ];
   return channels.length === 0 ? new LogNotifier(logger) : new Notifiers(channels);
+}
+
+/** A task that cannot be answered (over, or not ours to answer) is an error in the log: the job goes on. */
+function taskTokenNotifier(client: SFNClient, logger: Logger): Notifier {
+  return new TaskTokenNotifier(client, (error) =>
+    logger.error("the job's Step Functions task is not told", { error: error.message }),
+  );
 }
 
 /** A bus that refuses the events (missing, or not ours) is an error in the log: the jobs go on. */

@@ -15,6 +15,7 @@ describe('configuration', () => {
       maxInputBytes: 200 * 1024 * 1024,
       leaseSeconds: 45,
       maxContinuations: 4,
+      bucket: undefined,
       keyPrefix: '',
       eventBus: undefined,
       webhookUrl: undefined,

@@ -147,6 +147,28 @@ describe('Notifiers', () => {
     expect(down.told).toEqual(['running']);
   });
 
+  it('tells the waiters after every channel, and not at all while a channel fails (the retry tells them once)', async () => {
+    const order: string[] = [];
+    const named = (name: string, fail = false): Notifier => ({
+      started: async () => {},
+      finished: async (_n, waiter) => {
+        order.push(`${name}:${waiter?.taskToken ?? '-'}`);
+        if (fail) throw new NstError('NOTIFICATION_FAILED', 'down');
+      },
+    });
+    await new Notifiers([named('sns'), named('events')], [named('task')]).finished(succeeded, {
+      taskToken: 't-1',
+    });
+    expect(order).toEqual(['sns:t-1', 'events:t-1', 'task:t-1']);
+    order.length = 0;
+    await expect(
+      new Notifiers([named('sns', true)], [named('task')]).finished(succeeded),
+    ).rejects.toMatchObject({
+      code: 'NOTIFICATION_FAILED',
+    });
+    expect(order).toEqual(['sns:-']);
+  });
+
   it('throws every failure as one when several channels fail', async () => {
     const all = new Notifiers([recording(true).channel, recording().channel, recording(true).channel]);
     await expect(all.finished(failed)).rejects.toMatchObject({
