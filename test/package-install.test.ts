@@ -199,12 +199,15 @@ describe('the npm package', () => {
         "import { type StylizeOptions, stylizeImage, stylizeOptionsSchema } from 'serverless-style-transfer';",
         "import { handler, type StylizeHandler } from 'serverless-style-transfer/handler';",
         "import { EVENT_SOURCE, type JobNotification } from 'serverless-style-transfer';",
+        "import { type PresignedUpload, createSdkS3Client, ObjectStore, PRESIGNING_SETTINGS, presignDropIn } from 'serverless-style-transfer/client';",
+        '// A backend that hands a web client a presigned upload.',
+        "const presign = (bucket: string): Promise<PresignedUpload> => presignDropIn(new ObjectStore(createSdkS3Client(process.env, PRESIGNING_SETTINGS), bucket, 'art/'), { content: 'photo.jpg', style: 'starry' });",
         'const options: StylizeOptions = stylizeOptionsSchema.parse({ size: 64 });',
         'const run: typeof stylizeImage = stylizeImage;',
         'const lambda: StylizeHandler = handler;',
         "// A listener of the pipeline's events, typed by the detail.",
         'const resultOf = (e: { source: typeof EVENT_SOURCE; detail: JobNotification }): string | undefined => e.detail.output?.uri;',
-        'export { lambda, options, resultOf, run };',
+        'export { lambda, options, presign, resultOf, run };',
       ].join('\n'),
     );
     const tsconfig = {
@@ -234,16 +237,19 @@ describe('the npm package', () => {
     const script = [
       "import { App, Stack } from 'aws-cdk-lib';",
       "import { Template } from 'aws-cdk-lib/assertions';",
-      "import { BatchGpu, NstStack, StylizeFunction, Storage } from 'serverless-style-transfer/cdk';",
+      "import { BatchGpu, NstStack, StyleTransferPipeline, StylizeFunction, Storage } from 'serverless-style-transfer/cdk';",
       // The constructs are written for this repository's cdk.json feature flags (S3 access logs by bucket
       // policy, among others); a construct for any app's flags is the next issue's.
       `const stack = new Stack(new App({ context: ${JSON.stringify(cdkContext())} }), "Host");`,
       'new Storage(stack, "Storage");',
       'const buckets = Object.keys(Template.fromStack(stack).findResources("AWS::S3::Bucket")).length;',
-      'console.log(JSON.stringify({ buckets, constructs: [NstStack, StylizeFunction, BatchGpu].map((c) => typeof c) }));',
+      'console.log(JSON.stringify({ buckets, constructs: [NstStack, StyleTransferPipeline, StylizeFunction, BatchGpu].map((c) => typeof c) }));',
     ].join('\n');
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app });
-    expect(JSON.parse(stdout)).toEqual({ buckets: 2, constructs: ['function', 'function', 'function'] });
+    expect(JSON.parse(stdout)).toEqual({
+      buckets: 2,
+      constructs: ['function', 'function', 'function', 'function'],
+    });
   });
 });
 

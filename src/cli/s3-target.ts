@@ -9,7 +9,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { isNstError, NstError } from '../errors.js';
 import { keyPrefixSchema } from '../storage/key-prefix.js';
 import { ObjectStore } from '../storage/object-store.js';
-import { createS3Client, createSdkS3Client } from '../storage/s3-client.js';
+import { createS3Client, createSdkS3Client, type S3ClientSettings } from '../storage/s3-client.js';
 import { configuredEndpoint, ENDPOINT_ENV, type Env } from '../storage/s3-endpoint.js';
 import { DEFAULT_ENDPOINT, type PipelineLocationFlags, type S3TargetFlags } from './commands/s3-flags.js';
 
@@ -19,14 +19,18 @@ export interface S3Target {
   readonly hint: string;
 }
 
-export function s3Target(flags: S3TargetFlags, env: Env = process.env): S3Target {
+export function s3Target(
+  flags: S3TargetFlags,
+  env: Env = process.env,
+  settings: S3ClientSettings = {},
+): S3Target {
   if (flags.endpoint && flags.aws)
     throw new NstError('INVALID_OPTION', '--endpoint and --aws exclude each other: give one');
   if (flags.endpoint) return localTarget(flags.endpoint);
   const configured = configuredEndpoint(env);
   if (flags.aws || configured) {
     return {
-      client: createSdkS3Client(env),
+      client: createSdkS3Client(env, settings),
       hint: configured
         ? `is the S3 server at ${configured} (from $${env[ENDPOINT_ENV.s3] ? ENDPOINT_ENV.s3 : ENDPOINT_ENV.all}) running?`
         : "AWS S3 with the SDK's credentials and region",

@@ -4,6 +4,7 @@
  * Lambda). `nst submit`: drop a photo into it (or into a real bucket).
  */
 import path from 'node:path';
+import { presignDropIn } from '../client/presign.js';
 import { submitDropIn, waitForJob } from '../client/submit.js';
 import type { Progress } from '../engine/stylize.js';
 import { NstError } from '../errors.js';
@@ -14,7 +15,7 @@ import { type LocalPipeline, startLocalPipeline } from '../jobs/local/local-pipe
 import { parseTileWorkers } from '../jobs/run/tile-pool.js';
 import { cachedWeights } from '../jobs/wiring/weights-cache.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { LOCAL_CREDENTIALS } from '../storage/s3-client.js';
+import { LOCAL_CREDENTIALS, PRESIGNING_SETTINGS } from '../storage/s3-client.js';
 import { resolveWeightsDir } from '../weights/lookup.js';
 import { DEFAULT_BUCKET, DEFAULT_PORT } from './commands/s3-flags.js';
 import type { ServeFlags, SubmitFlags } from './commands/serve.js';
@@ -145,14 +146,10 @@ export async function submit(
   flags: SubmitFlags,
   options: Record<string, unknown>,
 ): Promise<void> {
+  if (flags.presign) return presign(content, flags, options);
   await withS3Target(s3Target(flags), async (client) => {
     const store = pipelineStore(client, flags);
-    const submitted = await submitDropIn(store, {
-      content,
-      style: flags.style,
-      options,
-      output: { format: flags.format, quality: flags.quality },
-    });
+    const submitted = await submitDropIn(store, dropInRequest(content, flags, options));
     say(`nst: uploaded ${store.uri(submitted.contentKey)} (style ${store.uri(submitted.styleKey)})`);
     say(`nst: job ${submitted.jobId}: status ${store.uri(submitted.statusKey)}`);
     if (!flags.wait) return;
@@ -168,6 +165,42 @@ export async function submit(
     }
     const files = await downloadJob(store, manifest, path.resolve(flags.out, submitted.jobId));
     say(`nst: job ${submitted.jobId} succeeded: ${files.result} (status ${files.manifest})`);
+  });
+}
+
+/** What `nst submit` asks of a drop-in, uploaded or presigned. */
+const dropInRequest = (content: string, flags: SubmitFlags, options: Record<string, unknown>) => ({
+  content,
+  style: flags.style,
+  options,
+  output: { format: flags.format, quality: flags.quality },
+});
+
+/**
+ * `nst submit --presign`: prints (stdout, JSON) a presigned PUT of the photo for a client without
+ * credentials, with the headers it must send and the job id the upload will have; uploads nothing.
+ */
+async function presign(content: string, flags: SubmitFlags, options: Record<string, unknown>): Promise<void> {
+  if (flags.wait)
+    throw new NstError(
+      'INVALID_OPTION',
+      '--presign and --wait exclude each other: nothing is uploaded to wait for',
+    );
+  const expires = flags.expires === undefined ? undefined : Number(flags.expires);
+  if (expires !== undefined && !Number.isInteger(expires))
+    throw new NstError('INVALID_OPTION', `--expires must be a whole number of seconds, got ${flags.expires}`);
+  await withS3Target(s3Target(flags, process.env, PRESIGNING_SETTINGS), async (client) => {
+    const store = pipelineStore(client, flags);
+    const upload = await presignDropIn(store, {
+      ...dropInRequest(content, flags, options),
+      expiresInSeconds: expires,
+    });
+    process.stdout.write(`${JSON.stringify(upload, null, 2)}\n`);
+    const headers = Object.entries(upload.headers)
+      .map(([name, value]) => ` -H '${name}: ${value}'`)
+      .join('');
+    say(`nst: job ${upload.jobId} starts when the photo is PUT to the URL (until ${upload.expiresAt}):`);
+    say(`  curl -X PUT --upload-file ${path.basename(content)}${headers} '${upload.url}'`);
   });
 }
 

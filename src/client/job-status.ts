@@ -5,7 +5,7 @@
  */
 import { NstError } from '../errors.js';
 import type { JobManifest, JobStatus } from '../jobs/lifecycle/manifest.js';
-import { JOB_ID_PATTERN, jobIdFor } from '../jobs/spec/job-id.js';
+import { JOB_ID_PATTERN, uploadJobId } from '../jobs/spec/job-id.js';
 import { classifyKey, KEY_PREFIXES, outputKeys } from '../jobs/spec/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -54,7 +54,7 @@ async function findJobByKey(store: ObjectStore, key: string): Promise<JobManifes
   }
   const head = await store.head(key);
   if (!head) throw new NstError('JOB_NOT_FOUND', `no object ${store.uri(key)}, so no job for it`);
-  const jobId = jobIdFor({ bucket: store.bucket, key, ...head });
+  const jobId = await uploadJobId(store, { bucket: store.bucket, key, ...head });
   const manifest = await readJobManifest(store, jobId);
   if (!manifest) {
     // The normal case right after an upload (its event has not run yet): worth asking again, not fatal.

@@ -10,9 +10,9 @@ import { stylizeOptionsSchema } from '../engine/options.js';
 import { NstError } from '../errors.js';
 import { IMAGE_EXTENSIONS } from '../image/formats.js';
 import { isFinished, type JobManifest } from '../jobs/lifecycle/manifest.js';
-import { jobIdFor } from '../jobs/spec/job-id.js';
+import { assignedJobId } from '../jobs/spec/job-id.js';
 import { KEY_PREFIXES, outputKeys, STYLES_PREFIX, styleKeysFor } from '../jobs/spec/keys.js';
-import { METADATA_PREFIX } from '../jobs/spec/metadata.js';
+import { JOB_ID_METADATA, METADATA_PREFIX } from '../jobs/spec/metadata.js';
 import { outputSettingsSchema } from '../jobs/spec/spec.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { camelToKebab } from '../text.js';
@@ -65,10 +65,14 @@ export function optionsMetadata(
   return metadata;
 }
 
+/**
+ * Uploads the painting (when a file) and the photo. The job's id is given in advance, as the photo's
+ * nst-job-id metadata, so it is known here whatever the bucket's versioning makes of the upload.
+ */
 export async function submitDropIn(store: ObjectStore, request: SubmitRequest): Promise<Submitted> {
   if (!isFile(request.content))
     throw new NstError('IMAGE_NOT_FOUND', `image file ${request.content} does not exist`);
-  const metadata = optionsMetadata(request.options ?? {}, request.output);
+  const options = optionsMetadata(request.options ?? {}, request.output);
   let style: string;
   let styleKey: string;
   if (isFile(request.style)) {
@@ -93,20 +97,40 @@ export async function submitDropIn(store: ObjectStore, request: SubmitRequest): 
     await store.put(styleKey, await readFile(request.style));
   } else {
     style = request.style;
-    if (!/^[\w.-]+$/.test(style))
-      throw new NstError('STYLE_NOT_FOUND', `${style} is neither a painting file nor a style name`);
-    [styleKey] = styleKeysFor(style, await store.list(`${STYLES_PREFIX}${style}.`));
-    if (!styleKey) {
-      throw new NstError(
-        'STYLE_NOT_FOUND',
-        `no style "${style}" in ${store.uri(STYLES_PREFIX)} (${IMAGE_EXTENSIONS.join(', ')}): pass a painting file with --style painting.jpg to upload one`,
-      );
-    }
+    styleKey = await styleInBucket(
+      store,
+      style,
+      'pass a painting file with --style painting.jpg to upload one',
+    );
   }
-  const contentKey = `${KEY_PREFIXES.inputs}${style}/${path.basename(request.content)}`;
-  const etag = await store.put(contentKey, await readFile(request.content), { metadata });
-  const jobId = jobIdFor({ bucket: store.bucket, key: contentKey, etag });
+  const { key: contentKey, jobId, metadata } = dropInFor(style, request.content, options);
+  await store.put(contentKey, await readFile(request.content), { metadata });
   return { jobId, contentKey, styleKey, statusKey: outputKeys(jobId).manifest };
+}
+
+/** The key of the style named `style` in the bucket; STYLE_NOT_FOUND (with `hint`) when there is none. */
+export async function styleInBucket(store: ObjectStore, style: string, hint: string): Promise<string> {
+  if (!/^[\w.-]+$/.test(style))
+    throw new NstError('STYLE_NOT_FOUND', `${style} is neither a painting file nor a style name`);
+  const [styleKey] = styleKeysFor(style, await store.list(`${STYLES_PREFIX}${style}.`));
+  if (!styleKey) {
+    throw new NstError(
+      'STYLE_NOT_FOUND',
+      `no style "${style}" in ${store.uri(STYLES_PREFIX)} (${IMAGE_EXTENSIONS.join(', ')}): ${hint}`,
+    );
+  }
+  return styleKey;
+}
+
+/** A drop-in's key (inputs/<style>/<file name>), its job id given in advance, and its metadata. */
+export function dropInFor(
+  style: string,
+  file: string,
+  options: Readonly<Record<string, string>>,
+): { key: string; jobId: string; metadata: Record<string, string> } {
+  const key = `${KEY_PREFIXES.inputs}${style}/${path.basename(file)}`;
+  const jobId = assignedJobId(key);
+  return { key, jobId, metadata: { ...options, [JOB_ID_METADATA]: jobId } };
 }
 
 /** Polls job.json until the job has finished; returns the manifest. `onUpdate` sees each new version of it. */

@@ -9,8 +9,10 @@
  *   every bucket but the configured one;
  * - serves only requests whose Authorization header is a valid SigV4 signature with the local credentials
  *   (verified by recomputing it with the SDK's own signer over the same signed headers), dated within 15
- *   minutes. Presigned URLs and signature V2 are refused: nothing in the pipeline or the CLI uses them, and a
- *   browser can send a presigned URL without a preflight.
+ *   minutes, and presigned uploads: a PUT whose query carries a valid SigV4 signature with the local
+ *   credentials, within its expiry (`nst submit --presign`). Other presigned requests and signature V2 are
+ *   refused: a browser can send a presigned GET without a preflight, while a cross-origin PUT needs one,
+ *   which the server, allowing no CORS, refuses.
  *
  * A browser cannot add an Authorization header to a cross-origin request without a CORS preflight, and the
  * server allows no CORS, so a web page cannot drive the server even though the local secret is well known.
@@ -175,13 +177,29 @@ function parseAmzDate(value: string): Date | undefined {
 
 const denied = (why: string) => refuse(403, 'AccessDenied', `request refused: ${why}`);
 
+/** The query parameters of a SigV4 presigned URL that carry its signature rather than the request's. */
+const PRESIGN_PARAMS = [
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Signature',
+];
+const PAYLOAD_HASH_PARAM = 'X-Amz-Content-Sha256';
+/** SigV4's limit on a presigned URL's life (7 days). */
+const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+
 async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
   if (
     Object.keys(ctx.query).some(
       (q) => /^x-amz-(signature|credential|algorithm)$/i.test(q) || q === 'Signature',
     )
-  )
-    return denied('presigned URLs are not accepted; sign the Authorization header (SigV4)');
+  ) {
+    return ctx.method === 'PUT' && typeof ctx.query['X-Amz-Signature'] === 'string'
+      ? checkPresignedUpload(ctx)
+      : denied('presigned URLs are accepted for uploads (PUT) only; sign the Authorization header (SigV4)');
+  }
   const header = ctx.get('authorization');
   if (!header) return denied('the request is not signed (SigV4 with the local credentials is required)');
   const auth = parseAuthorization(header);
@@ -220,4 +238,65 @@ async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
     expected.signedHeaders.join(';') === auth.signedHeaders.join(';') &&
     timingSafeEqual(Buffer.from(expected.signature), Buffer.from(auth.signature));
   return ok ? undefined : denied('the signature does not match (sign with the local credentials)');
+}
+
+/**
+ * A presigned upload: its query's SigV4 signature recomputed with the SDK's signer over the same request
+ * (path, the other query parameters, the signed headers), the URL not yet expired.
+ */
+async function checkPresignedUpload(ctx: KoaContext): Promise<Refusal | undefined> {
+  const param = (name: string) => {
+    const value = ctx.query[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  if (param('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return denied('the presigned URL is not SigV4');
+  const credential = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(
+    param('X-Amz-Credential') ?? '',
+  );
+  if (!credential) return denied('the presigned URL has no valid X-Amz-Credential');
+  const [, accessKeyId, date, region, service] = credential;
+  if (accessKeyId !== LOCAL_CREDENTIALS.accessKeyId) return denied(`unknown access key ${accessKeyId}`);
+  if (service !== 's3') return denied(`the signature is for the service ${service}, not s3`);
+  const signingDate = parseAmzDate(param('X-Amz-Date') ?? '');
+  const expiresIn = Number(param('X-Amz-Expires'));
+  if (!signingDate || !param('X-Amz-Date')?.startsWith(date))
+    return denied('X-Amz-Date is missing or does not match the credential scope');
+  if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_PRESIGN_SECONDS)
+    return denied('X-Amz-Expires is not 1 to 604800 seconds');
+  if (signingDate.getTime() - Date.now() > MAX_SKEW_MS)
+    return denied('the presigned URL is dated in the future');
+  if (Date.now() > signingDate.getTime() + expiresIn * 1000) return denied('the presigned URL has expired');
+  const signedHeaders = (param('X-Amz-SignedHeaders') ?? '').split(';');
+  if (!signedHeaders.includes('host')) return denied('the signature does not cover host');
+  const headers: Record<string, string> = {};
+  for (const name of signedHeaders) {
+    const value = ctx.req.headers[name];
+    if (value === undefined) return denied(`the signed header ${name} is missing`);
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  // The payload hash rides in the query (UNSIGNED-PAYLOAD); the signer reads it from a header, which it
+  // hoists back into the query under the same name.
+  const { [PAYLOAD_HASH_PARAM]: payloadHash, ...query } = Object.fromEntries(
+    Object.entries(ctx.query).filter(([name]) => !PRESIGN_PARAMS.includes(name)),
+  );
+  if (typeof payloadHash === 'string') headers[PAYLOAD_HASH_PARAM] = payloadHash;
+  const presigned = await signer.presign(
+    { method: ctx.method, protocol: 'http:', hostname: 'localhost', path: rawPath(ctx), query, headers },
+    {
+      signingDate,
+      expiresIn,
+      signingRegion: region,
+      signableHeaders: new Set(signedHeaders),
+      unhoistableHeaders: new Set(signedHeaders),
+    },
+  );
+  const expected = String(presigned.query?.['X-Amz-Signature'] ?? '');
+  const given = param('X-Amz-Signature') ?? '';
+  const ok =
+    presigned.query?.['X-Amz-SignedHeaders'] === param('X-Amz-SignedHeaders') &&
+    expected.length === given.length &&
+    timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+  return ok
+    ? undefined
+    : denied("the presigned URL's signature does not match (sign with the local credentials)");
 }

@@ -168,13 +168,23 @@ export class ObjectStore {
     };
   }
 
-  /** The object's ETag (with quotes) and version, or undefined when there is none; nothing is downloaded. */
-  async head(key: string): Promise<{ etag: string; versionId?: string } | undefined> {
+  /**
+   * The object's ETag (with quotes), version and metadata, or undefined when there is none; nothing is
+   * downloaded. With `versionId`, that version's.
+   */
+  async head(
+    key: string,
+    opts: Pick<GetOptions, 'versionId'> = {},
+  ): Promise<{ etag: string; versionId?: string; metadata: Readonly<Record<string, string>> } | undefined> {
     try {
       const out = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), VersionId: opts.versionId }),
       );
-      return { etag: out.ETag ?? '', ...(out.VersionId ? { versionId: out.VersionId } : {}) };
+      return {
+        etag: out.ETag ?? '',
+        ...(out.VersionId ? { versionId: out.VersionId } : {}),
+        metadata: out.Metadata ?? {},
+      };
     } catch (e) {
       if (isMissing(e)) return undefined;
       throw this.unavailable('read', key, e);

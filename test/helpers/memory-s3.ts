@@ -20,7 +20,7 @@
  * - ListObjectsV2: Prefix, StartAfter, lexicographic (UTF-8 byte) order, pages of MaxKeys (at most 1000,
  *   or `maxKeys` of the options, so paging code runs with a few objects) with opaque continuation tokens.
  *
- * What it does not: versions (GetObject's VersionId is ignored, HeadObject answers no VersionId: an
+ * What it does not: versions (a VersionId is ignored, HeadObject answers none: an
  * unversioned bucket), ranges, delimiters and other request fields (sending them throws, so a test never
  * passes on a silently ignored field), IAM, and the SDK's middleware: no retries, so an injected 503 reaches
  * the caller at once where a real client would retry it first. Any other command throws.
@@ -147,11 +147,12 @@ type GetOutput = Omit<GetObjectCommandOutput, 'Body'> & { Body: GetBody };
 
 /**
  * The commands answered, and the request fields each one models; any other field set throws, so a test
- * never passes on a field the stand-in silently ignored. GetObject's VersionId is accepted and ignored.
+ * never passes on a field the stand-in silently ignored. GetObject's and HeadObject's VersionId are accepted
+ * and ignored.
  */
 const MODELLED: readonly [new (...args: never[]) => object, MemoryS3Command, readonly string[]][] = [
   [GetObjectCommand, 'GetObject', ['Bucket', 'Key', 'IfMatch', 'VersionId']],
-  [HeadObjectCommand, 'HeadObject', ['Bucket', 'Key']],
+  [HeadObjectCommand, 'HeadObject', ['Bucket', 'Key', 'VersionId']],
   [
     PutObjectCommand,
     'PutObject',

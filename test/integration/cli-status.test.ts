@@ -184,7 +184,10 @@ describe('the SDK endpoint variable alone (no --endpoint)', () => {
     // Stored byte for byte (no checksum framing in the body) with its options as metadata.
     const stored = await h.store.get('inputs/waves/beach.jpg');
     expect(stored!.body.equals(await jpeg(40, 32, 3))).toBe(true);
-    expect(stored!.metadata).toEqual({ 'nst-size': '32' });
+    // The job id submit printed, given in advance as metadata: the pipeline takes it whatever the versioning.
+    const jobId = /nst: job (\S+): status/.exec(submitted.stderr)?.[1];
+    expect(jobId).toMatch(/^beach-[0-9a-f]{16}$/);
+    expect(stored!.metadata).toEqual({ 'nst-size': '32', 'nst-job-id': jobId });
     expect((await h.store.get('styles/waves.png'))!.body.equals(await png(48, 48, 4))).toBe(true);
   });
 

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_PRESIGN_SECONDS } from '../../client/presign-limits.js';
 import { WEIGHTS_FLAG_HELP } from '../../weights/lookup.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from '../stylize-flags.js';
 import {
@@ -36,6 +37,8 @@ export interface SubmitFlags extends Record<string, unknown>, S3TargetFlags, Pip
   quality?: number;
   wait?: boolean;
   out: string;
+  presign?: boolean;
+  expires?: string;
 }
 
 export function registerPipelineCommands(program: Command): void {
@@ -76,7 +79,12 @@ export function registerPipelineCommands(program: Command): void {
     .option('--format <format>', 'output format: jpeg, png, webp, avif or tiff (default: as the photo)')
     .option('--quality <1-100>', 'quality of lossy output formats', (v) => Number(v))
     .option('--wait', 'wait for the job (showing its progress), then download its result and job.json')
-    .option('--out <dir>', 'where --wait puts the result and job.json', 'output');
+    .option('--out <dir>', 'where --wait puts the result and job.json', 'output')
+    .option(
+      '--presign',
+      'upload nothing: print a presigned PUT URL for the photo (JSON: url, headers, jobId) for a client without credentials; the style must be in the bucket',
+    )
+    .option('--expires <seconds>', 'with --presign: how long the URL works', String(DEFAULT_PRESIGN_SECONDS));
   addStylizeOptionFlags(submit);
   submit.action(async (content: string, flags: SubmitFlags, command: Command) => {
     // Only the options given on the command line travel; the pipeline applies its defaults to the rest.

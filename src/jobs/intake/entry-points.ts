@@ -12,7 +12,7 @@ import { type Invocation, withLockedJob } from '../lifecycle/locked-job.js';
 import { type JobManifest, newManifest } from '../lifecycle/manifest.js';
 import type { WorkerDeps } from '../run/run-context.js';
 import { runJob } from '../run/run-job.js';
-import { jobIdFor, type UploadVersion } from '../spec/job-id.js';
+import { type UploadVersion, uploadJobId } from '../spec/job-id.js';
 import { classifyKey, type Trigger, waitedSpecKey } from '../spec/keys.js';
 import type { NamedJob, WaitedJobEvent } from './events.js';
 
@@ -25,7 +25,7 @@ export async function runUploadedJob(
   const trigger = classifyKey(upload.key);
   const source = jobSource(upload, trigger);
   if (!source) return { key: upload.key, status: 'skipped', detail: 'not a job' };
-  const jobId = jobIdFor(upload);
+  const jobId = await uploadJobId(deps.storeFor(upload.bucket), upload);
   return withLockedJob(deps, inv, { bucket: upload.bucket, jobId }, 'event', (claim, existing) => {
     const job = claim.open(existing ?? newManifest(jobId, upload.bucket, source, claim.now()));
     // A retried event finds the spec in job.json: it is not resolved again.

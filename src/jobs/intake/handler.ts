@@ -20,7 +20,7 @@ import { isNstError, NstError, toNstError } from '../../errors.js';
 import type { Invocation, JobOutcome } from '../lifecycle/locked-job.js';
 import { sweepJobs } from '../recovery/sweeper.js';
 import type { WorkerDeps } from '../run/run-context.js';
-import { checkJobId } from '../spec/job-id.js';
+import { checkJobId, uploadJobId } from '../spec/job-id.js';
 import { readTilesStep, type TilesState } from '../tiled/execution.js';
 import { failTiledJob, failTiles, joinScale, prepareScale, reduceRound, runTile } from '../tiled/steps.js';
 import { abandonJob, continueJob, failBatchJob, runUploadedJob, submitWaitedJob } from './entry-points.js';
@@ -36,6 +36,7 @@ import {
   isSweep,
   isWaitedJob,
   jobsNamedBy,
+  type NamedJob,
   readDeadLetter,
   uploadsIn,
 } from './events.js';
@@ -195,6 +196,11 @@ function handleDeadLetters(deps: WorkerDeps, inv: Invocation, event: DeadLetterE
     deps,
     jobs,
     ({ job }) => ({ jobId: job.jobId }),
-    ({ job, dead }) => abandonJob(deps, inv, job, dead),
+    async ({ job, dead }) => abandonJob(deps, inv, await withUploadJobId(deps, job), dead),
   );
+}
+
+/** A dead upload's job as its own event named it: a presigned upload's job has the id it was given. */
+async function withUploadJobId(deps: WorkerDeps, job: NamedJob): Promise<NamedJob> {
+  return job.upload ? { ...job, jobId: await uploadJobId(deps.storeFor(job.bucket), job.upload) } : job;
 }

@@ -6,8 +6,8 @@
  */
 import type { S3Event } from 'aws-lambda';
 import { objectCreatedRecord } from '../../storage/local-s3.js';
-import type { ObjectStore } from '../../storage/object-store.js';
-import { jobIdFor } from '../spec/job-id.js';
+import type { ListedObject, ObjectStore } from '../../storage/object-store.js';
+import { uploadJobId } from '../spec/job-id.js';
 import { classifyKey, KEY_PREFIXES, outputObjectOf, TRIGGER_PREFIXES } from '../spec/keys.js';
 
 /** One S3 event per upload under the trigger prefixes that has no job.json, oldest first. */
@@ -19,9 +19,12 @@ export async function unhandledUploads(store: ObjectStore): Promise<S3Event[]> {
       .map((output) => output?.jobId),
   );
   const uploads = (await Promise.all(TRIGGER_PREFIXES.map((p) => store.listObjects(p)))).flat();
-  return uploads
-    .filter((o) => classifyKey(o.key).kind !== 'ignored')
-    .filter((o) => !jobs.has(jobIdFor({ bucket: store.bucket, key: o.key, etag: o.etag })))
+  const hasJob = async (o: ListedObject) =>
+    jobs.has(await uploadJobId(store, { bucket: store.bucket, key: o.key, etag: o.etag }));
+  const jobless = [];
+  for (const o of uploads.filter((u) => classifyKey(u.key).kind !== 'ignored'))
+    if (!(await hasJob(o))) jobless.push(o);
+  return jobless
     .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime())
     .map((o, i) => ({
       Records: [

@@ -4,8 +4,11 @@
  * one upload names the same job; a new upload of the key (new version or content) is a new job. The
  * readable prefix comes from the file name; the hash makes it unique.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { NstError } from '../../errors.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import { classifyKey } from './keys.js';
+import { JOB_ID_METADATA } from './metadata.js';
 
 export interface UploadVersion {
   readonly bucket: string;
@@ -22,6 +25,15 @@ export function jobIdFor(upload: UploadVersion): string {
   const hash = createHash('sha256').update([upload.bucket, upload.key, version].join('\n')).digest('hex');
   const slug = slugOf(upload.key);
   return `${slug ? `${slug}-` : ''}${hash.slice(0, 16)}`;
+}
+
+/**
+ * A job id given before the upload exists (`nst submit`, a presigned upload): the file's name and 16
+ * random hex digits, as jobIdFor shapes them. The upload carries it as its nst-job-id metadata.
+ */
+export function assignedJobId(key: string): string {
+  const slug = slugOf(key);
+  return `${slug ? `${slug}-` : ''}${randomBytes(8).toString('hex')}`;
 }
 
 /** "inputs/starry/Café au lait (1).JPG" -> "cafe-au-lait-1". */
@@ -42,4 +54,18 @@ function slugOf(key: string): string {
 export function checkJobId(jobId: unknown): string {
   if (typeof jobId === 'string' && JOB_ID_PATTERN.test(jobId)) return jobId;
   throw new NstError('INVALID_JOB_SPEC', `${JSON.stringify(jobId)} is not a job id`);
+}
+
+/**
+ * The job id of an upload as the pipeline names it: for a drop-in that was given its id in advance (a
+ * presigned upload, client/presign.ts), that id, from the object's signed nst-job-id metadata; else
+ * jobIdFor(upload). Only drop-ins cost the HEAD this takes. An object replaced or gone since its event
+ * keeps the derived id (a replaced one has its own event; a gone one's job fails as missing).
+ */
+export async function uploadJobId(store: Pick<ObjectStore, 'head'>, upload: UploadVersion): Promise<string> {
+  if (classifyKey(upload.key).kind !== 'drop-in') return jobIdFor(upload);
+  const head = await store.head(upload.key, { versionId: upload.versionId });
+  const given = head?.metadata[JOB_ID_METADATA];
+  const same = head !== undefined && head.etag.replace(/"/g, '') === upload.etag.replace(/"/g, '');
+  return same && given !== undefined && JOB_ID_PATTERN.test(given) ? given : jobIdFor(upload);
 }

@@ -15,6 +15,12 @@ import { type JobSpec, jobSpecSchema, outputSettingsSchema } from './spec.js';
 export const METADATA_PREFIX = 'nst-';
 const HEADER_PREFIX = `x-amz-meta-${METADATA_PREFIX}`;
 
+/**
+ * The job id a presigned upload was given in advance (client/presign.ts): signed into its URL, so the
+ * uploader cannot change it, and the job of that upload takes it (job-id.ts, uploadJobId).
+ */
+export const JOB_ID_METADATA = `${METADATA_PREFIX}job-id`;
+
 type Shape = Record<string, z.ZodType>;
 const OPTION_FIELDS = stylizeOptionsSchema.shape as unknown as Shape;
 const OUTPUT_FIELDS = outputSettingsSchema.shape as unknown as Shape;
@@ -65,7 +71,7 @@ export function optionsFromMetadata(metadata: Readonly<Record<string, string>>):
   const unknown: string[] = [];
   for (const [rawName, value] of Object.entries(metadata)) {
     const name = rawName.toLowerCase();
-    if (!name.startsWith(METADATA_PREFIX)) continue;
+    if (!name.startsWith(METADATA_PREFIX) || name === JOB_ID_METADATA) continue;
     const field = kebabToCamel(name.slice(METADATA_PREFIX.length));
     if (field in OPTION_FIELDS) options[field] = coerce(value, OPTION_FIELDS[field]);
     else if (field in OUTPUT_FIELDS) output[field] = coerce(value, OUTPUT_FIELDS[field]);

@@ -84,7 +84,7 @@ describe('the local S3 server serves only signed requests', () => {
     expect(await h.store.get('inputs/starry/b.jpg')).toBeUndefined();
   });
 
-  it('refuses a wrong secret, an unknown access key, a skewed clock and presigned URLs', async () => {
+  it('refuses a wrong secret, an unknown access key, a skewed clock and presigned URLs but uploads', async () => {
     await h.store.put('k', 'v');
     const get = (c: S3Client) => c.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k' }));
     const wrongSecret = client({ accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: 'nope' });
@@ -105,7 +105,7 @@ describe('the local S3 server serves only signed requests', () => {
       `/${BUCKET}/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=S3RVER%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=${'0'.repeat(64)}`,
     );
     expect(presigned).toMatchObject({ status: 403 });
-    expect(presigned.body).toContain('presigned URLs are not accepted');
+    expect(presigned.body).toContain('presigned URLs are accepted for uploads (PUT) only');
     // The local credentials work, whatever the key's characters.
     for (const key of ['k', 'inputs/starry/a b+c%.jpg', 'inputs/ünï/çødé (1).png']) {
       await h.store.put(key, `body of ${key}`);

@@ -125,8 +125,8 @@ describe.each(backends)('ObjectStore on $name', (backend) => {
   });
 
   it('heads an object without its body, deletes it, and deletes a missing one without complaint', async () => {
-    const etag = await store.put('outputs/j/lock.json', '{}');
-    expect(await store.head('outputs/j/lock.json')).toEqual({ etag });
+    const etag = await store.put('outputs/j/lock.json', '{}', { metadata: { 'nst-job-id': 'j' } });
+    expect(await store.head('outputs/j/lock.json')).toEqual({ etag, metadata: { 'nst-job-id': 'j' } });
     await store.delete('outputs/j/lock.json');
     expect(await store.head('outputs/j/lock.json')).toBeUndefined();
     expect(await store.get('outputs/j/lock.json')).toBeUndefined();

@@ -302,7 +302,7 @@ describe('unknown events', () => {
     const event = { hello: 'world' };
     expect(await handle(event)).toEqual([]);
     expect(warned).toHaveBeenCalledWith(
-      'event ignored: not an S3, continuation, Batch, Step Functions, dead-letter or sweep event',
+      'event ignored: not an S3, continuation, Batch, Step Functions, dead-letter or sweep event, nor a spec with a task token',
       { event },
     );
     expect(w.s3.calls()).toEqual([]);
