@@ -155,7 +155,17 @@ export function parseConfig(raw: Partial<Record<ConfigKey, unknown>>): NstConfig
   return parsed.data;
 }
 
+/** Keys that were renamed: a deployment that still sets one would otherwise be silently renamed. */
+const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  prefix:
+    'namePrefix (the names of the function, state machine and job queue) or keyPrefix (the folder in the bucket)',
+};
+
 /** The settings from a construct's context (cdk.json and -c). */
 export function readConfig(node: Node): NstConfig {
+  for (const [old, now] of Object.entries(RENAMED_KEYS)) {
+    if (node.tryGetContext(old) !== undefined)
+      throw new NstError('INVALID_OPTION', `Invalid CDK context: ${old} is now ${now}`);
+  }
   return parseConfig(Object.fromEntries(CONFIG_KEYS.map((key) => [key, node.tryGetContext(key)])));
 }

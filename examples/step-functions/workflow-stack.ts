@@ -94,7 +94,7 @@ export class StyliseThenCopyStack extends Stack {
         options: sfn.JsonPath.objectAt('$.options'),
         taskToken: sfn.JsonPath.taskToken,
       }),
-      heartbeatTimeout: sfn.Timeout.duration(Duration.minutes(10)),
+      heartbeatTimeout: sfn.Timeout.duration(Duration.minutes(30)),
       taskTimeout: sfn.Timeout.duration(Duration.hours(4)),
       resultPath: '$.job',
     });

@@ -50,9 +50,12 @@ export function pipelineLifecycleRules({
   temporaryExpiryDays = DEFAULT_CONFIG.temporaryExpiryDays,
 }: Pick<StorageProps, 'keyPrefix' | 'temporaryExpiryDays'> = {}): s3.LifecycleRule[] {
   const prefix = keyPrefix || undefined;
+  // Ids a bucket's other pipelines (other prefixes) do not share: S3 refuses two rules with one id.
+  const id = (name: string) =>
+    prefix ? `${name}-${prefix.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, '')}` : name;
   return [
     {
-      id: 'expire-temporary',
+      id: id('expire-temporary'),
       prefix,
       tagFilters: { [TEMPORARY_TAG.key]: TEMPORARY_TAG.value },
       expiration: Duration.days(temporaryExpiryDays),
@@ -60,7 +63,7 @@ export function pipelineLifecycleRules({
     },
     {
       // Old versions only matter for a short while (a job reads the version its event named).
-      id: 'expire-noncurrent',
+      id: id('expire-noncurrent'),
       prefix,
       noncurrentVersionExpiration: Duration.days(30),
       abortIncompleteMultipartUploadAfter: Duration.days(7),

@@ -21,9 +21,8 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { NstError } from '../../src/errors.js';
 import { BATCH_EVENT_RETRY_ATTEMPTS, EVENT_MAX_AGE_HOURS } from '../../src/jobs/deployment.js';
-import { keyPrefixSchema } from '../../src/storage/key-prefix.js';
+import { parseKeyPrefix } from '../../src/storage/key-prefix.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { BatchGpu, type BatchGpuProps } from './batch-gpu.js';
 import { type LayerDirs, lambdaArchitecture, PipelineLayers } from './layers.js';
@@ -152,7 +151,7 @@ export class StyleTransferPipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: StyleTransferPipelineProps) {
     super(scope, id);
-    this.prefix = checkedPrefix(props.prefix);
+    this.prefix = parseKeyPrefix(props.prefix, 'StyleTransferPipeline prefix');
     const logRetention = props.logRetention ?? (DEFAULT_CONFIG.logRetentionDays as logs.RetentionDays);
     if (!props.bucket) {
       this.storage = new Storage(this, 'Storage', {
@@ -269,14 +268,4 @@ export class StyleTransferPipeline extends Construct {
       ],
     });
   }
-}
-
-/** The prefix prop checked at synth: a bad one fails `cdk synth` with what a good one looks like. */
-function checkedPrefix(prefix: string | undefined): string {
-  const parsed = keyPrefixSchema.safeParse(prefix ?? '');
-  if (parsed.success) return parsed.data;
-  throw new NstError(
-    'INVALID_OPTION',
-    `StyleTransferPipeline prefix ${JSON.stringify(prefix)}: ${parsed.error.issues[0].message}`,
-  );
 }

@@ -7,7 +7,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isNstError, NstError } from '../errors.js';
-import { keyPrefixSchema } from '../storage/key-prefix.js';
+import { parseKeyPrefix } from '../storage/key-prefix.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { createS3Client, createSdkS3Client, type S3ClientSettings } from '../storage/s3-client.js';
 import { configuredEndpoint, ENDPOINT_ENV, type Env } from '../storage/s3-endpoint.js';
@@ -65,14 +65,7 @@ export async function withS3Target<T>(target: S3Target, body: (client: S3Client)
 }
 
 /** `--prefix` checked: '' or folders ending in '/'. */
-export function keyPrefixFlag(prefix: string | undefined): string {
-  const parsed = keyPrefixSchema.safeParse(prefix ?? '');
-  if (parsed.success) return parsed.data;
-  throw new NstError(
-    'INVALID_OPTION',
-    `--prefix ${JSON.stringify(prefix)}: ${parsed.error.issues[0].message}`,
-  );
-}
+export const keyPrefixFlag = (prefix: string | undefined): string => parseKeyPrefix(prefix, '--prefix');
 
 /** The pipeline's bucket as the bucket commands see it: under --prefix, as the pipeline sees it. */
 export function pipelineStore(client: S3Client, flags: PipelineLocationFlags): ObjectStore {

@@ -40,8 +40,10 @@ function parseWebhook(value: string | undefined, name: string): string | undefin
   return value;
 }
 
-/** The flags' webhooks, over the environment's (NST_WEBHOOK_URL, NST_EVENTS_WEBHOOK_URL). */
-/** What the flags set of the pipeline's configuration (the rest comes from the environment, NST_*). */
+/**
+ * What the flags set of the pipeline's configuration, over the environment's (NST_WEBHOOK_URL,
+ * NST_EVENTS_WEBHOOK_URL, NST_KEY_PREFIX and the rest of NST_*).
+ */
 function configFlags(flags: ServeFlags): Partial<PipelineConfig> {
   const webhookUrl = parseWebhook(flags.webhook, '--webhook');
   const eventsWebhookUrl = parseWebhook(flags.eventsWebhook, '--events-webhook');

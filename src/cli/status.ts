@@ -33,13 +33,15 @@ export async function statusCommand(
       return jobs.length === 0 ? '' : `${jobLines(jobs).join('\n')}\n`;
     }
     const manifest = await findJob(store, job!);
-    return flags.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${statusBlock(manifest, new Date())}\n`;
+    return flags.json
+      ? `${JSON.stringify(manifest, null, 2)}\n`
+      : `${statusBlock(manifest, new Date(), store.keyPrefix)}\n`;
   });
 }
 
-/** The readable block of one job. */
-export function statusBlock(m: JobManifest, now: Date): string {
-  const uri = (key: string) => `s3://${m.bucket}/${key}`;
+/** The readable block of one job; its keys, relative to the pipeline's `keyPrefix`, as whole URIs. */
+export function statusBlock(m: JobManifest, now: Date, keyPrefix = ''): string {
+  const uri = (key: string) => `s3://${m.bucket}/${keyPrefix}${key}`;
   const rows: [string, string][] = [];
   const add = (label: string, ...lines: string[]) => {
     lines.forEach((line, i) => {

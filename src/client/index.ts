@@ -5,8 +5,8 @@
  */
 
 export { ObjectStore } from '../storage/object-store.js';
+export { DEFAULT_PRESIGN_SECONDS, MAX_PRESIGN_SECONDS } from '../storage/presign-limits.js';
 export { createSdkS3Client, PRESIGNING_SETTINGS } from '../storage/s3-client.js';
 export { findJob, listJobs } from './job-status.js';
 export { type PresignedUpload, type PresignRequest, presignDropIn } from './presign.js';
-export { DEFAULT_PRESIGN_SECONDS, MAX_PRESIGN_SECONDS } from './presign-limits.js';
 export { type SubmitRequest, type Submitted, submitDropIn, waitForJob } from './submit.js';

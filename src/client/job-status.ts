@@ -7,6 +7,7 @@ import { NstError } from '../errors.js';
 import type { JobManifest, JobStatus } from '../jobs/lifecycle/manifest.js';
 import { JOB_ID_PATTERN, uploadJobId } from '../jobs/spec/job-id.js';
 import { classifyKey, KEY_PREFIXES, outputKeys } from '../jobs/spec/keys.js';
+import { pipelineKeyOf } from '../storage/key-prefix.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /**
@@ -24,14 +25,11 @@ export async function findJob(store: ObjectStore, ref: string): Promise<JobManif
   }
   const manifest = await readJobManifest(store, ref);
   if (!manifest)
-    throw new NstError(
-      'JOB_NOT_FOUND',
-      `no job ${ref} in s3://${store.bucket} (no ${outputKeys(ref).manifest})`,
-    );
+    throw new NstError('JOB_NOT_FOUND', `no job ${ref}: there is no ${store.uri(outputKeys(ref).manifest)}`);
   return manifest;
 }
 
-/** The key of an s3://bucket/key URI, which must name this bucket. */
+/** The pipeline's key of an s3://bucket/key URI, which must name this bucket, under the pipeline's prefix. */
 function keyInBucket(store: ObjectStore, uri: string): string {
   const [bucket, ...key] = uri.slice('s3://'.length).split('/');
   if (bucket !== store.bucket) {
@@ -40,7 +38,14 @@ function keyInBucket(store: ObjectStore, uri: string): string {
       `${uri} is in bucket "${bucket}", not "${store.bucket}": add --bucket ${bucket}`,
     );
   }
-  return key.join('/');
+  const pipelineKey = pipelineKeyOf(store.keyPrefix, key.join('/'));
+  if (pipelineKey === undefined) {
+    throw new NstError(
+      'INVALID_OPTION',
+      `${uri} is not under the pipeline's prefix "${store.keyPrefix}": give --prefix to name where it is`,
+    );
+  }
+  return pipelineKey;
 }
 
 /** The job of the object now at `key` (the latest upload of it). */

@@ -5,17 +5,21 @@
  * x-amz-meta-nst-* headers, so the client can change neither; the pipeline takes the job id from the
  * upload's metadata (jobs/spec/job-id.ts, uploadJobId). Nothing is deployed for it: S3 checks the signature.
  */
+import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NstError } from '../errors.js';
-import { outputKeys } from '../jobs/spec/keys.js';
+import { KEY_PREFIXES, outputKeys } from '../jobs/spec/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { DEFAULT_PRESIGN_SECONDS, MAX_PRESIGN_SECONDS } from '../storage/presign-limits.js';
 import { PRESIGNING_SETTINGS } from '../storage/s3-client.js';
-import { DEFAULT_PRESIGN_SECONDS, MAX_PRESIGN_SECONDS } from './presign-limits.js';
 import { dropInFor, optionsMetadata, type SubmitRequest, styleInBucket } from './submit.js';
 
 export interface PresignRequest extends Omit<SubmitRequest, 'style'> {
-  /** The photo's file name (its key is inputs/<style>/<name>); the file itself stays with the client. */
+  /**
+   * The photo's file name: its key is inputs/<style>/<job id><extension>, the job id starting with the
+   * name. The file itself stays with the client.
+   */
   readonly content: string;
   /** A style already in the bucket (styles/<name>.*). */
   readonly style: string;
@@ -51,7 +55,10 @@ export async function presignDropIn(
   await refuseChecksummingClient(store);
   await styleInBucket(store, request.style, 'upload the painting first (nst submit --style painting.jpg)');
   const options = optionsMetadata(request.options ?? {}, request.output);
-  const { key, jobId, metadata } = dropInFor(request.style, request.content, options);
+  const { jobId, metadata } = dropInFor(request.style, request.content, options);
+  // A key of its own, named by the job: another upload of the same file name cannot replace the photo
+  // before its job has read it.
+  const key = `${KEY_PREFIXES.inputs}${request.style}/${jobId}${path.extname(request.content).toLowerCase()}`;
   const headers = Object.fromEntries(
     Object.entries(metadata).map(([name, value]) => [`x-amz-meta-${name}`, value]),
   );

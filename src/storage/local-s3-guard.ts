@@ -21,6 +21,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { KoaContext } from 's3rver';
+import { MAX_PRESIGN_SECONDS } from './presign-limits.js';
 import { LOCAL_CREDENTIALS } from './s3-client.js';
 
 /** S3's allowed clock skew for a signed request. */
@@ -187,8 +188,6 @@ const PRESIGN_PARAMS = [
   'X-Amz-Signature',
 ];
 const PAYLOAD_HASH_PARAM = 'X-Amz-Content-Sha256';
-/** SigV4's limit on a presigned URL's life (7 days). */
-const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 
 async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
   if (
@@ -262,12 +261,17 @@ async function checkPresignedUpload(ctx: KoaContext): Promise<Refusal | undefine
   if (!signingDate || !param('X-Amz-Date')?.startsWith(date))
     return denied('X-Amz-Date is missing or does not match the credential scope');
   if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_PRESIGN_SECONDS)
-    return denied('X-Amz-Expires is not 1 to 604800 seconds');
+    return denied(`X-Amz-Expires is not 1 to ${MAX_PRESIGN_SECONDS} seconds`);
   if (signingDate.getTime() - Date.now() > MAX_SKEW_MS)
     return denied('the presigned URL is dated in the future');
   if (Date.now() > signingDate.getTime() + expiresIn * 1000) return denied('the presigned URL has expired');
   const signedHeaders = (param('X-Amz-SignedHeaders') ?? '').split(';');
   if (!signedHeaders.includes('host')) return denied('the signature does not cover host');
+  // As S3: an x-amz-* header (metadata above all) the URL's signer did not sign is not the holder's to add.
+  const unsigned = Object.keys(ctx.req.headers).find(
+    (name) => name.startsWith('x-amz-') && !signedHeaders.includes(name),
+  );
+  if (unsigned) return denied(`the header ${unsigned} is not signed by the presigned URL`);
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) {
     const value = ctx.req.headers[name];

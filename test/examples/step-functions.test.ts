@@ -44,7 +44,7 @@ describe('the example workflow, synthesised', () => {
     expect(definition.StartAt).toBe('Stylise');
     expect(states.Stylise).toMatchObject({
       Resource: expect.stringMatching(/:states:::lambda:invoke\.waitForTaskToken$/),
-      HeartbeatSeconds: 600,
+      HeartbeatSeconds: 1800,
       TimeoutSeconds: 14_400,
       ResultPath: '$.job',
       Next: 'CopyToGallery',

@@ -1,5 +1,6 @@
+import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, DEFAULT_CONFIG, parseConfig } from '../../infra/config.js';
+import { CONFIG_KEYS, DEFAULT_CONFIG, parseConfig, readConfig } from '../../infra/config.js';
 import { NstError } from '../../src/errors.js';
 import { cdkJsonContext } from './helpers.js';
 
@@ -88,5 +89,21 @@ describe('stack settings (CDK context)', () => {
     expect(error).toBeInstanceOf(NstError);
     expect((error as NstError).code).toBe('INVALID_OPTION');
     expect((error as NstError).message).toContain(`${key}:`);
+  });
+});
+
+describe('renamed settings', () => {
+  it('refuses the old prefix key, naming both keys it became, rather than renaming a deployment silently', () => {
+    const app = new App({ context: { prefix: 'acme' } });
+    expect(() => readConfig(app.node)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTION',
+        message: expect.stringMatching(/prefix is now namePrefix .* or keyPrefix/),
+      }),
+    );
+    expect(readConfig(new App({ context: { namePrefix: 'acme', keyPrefix: 'art/' } }).node)).toMatchObject({
+      namePrefix: 'acme',
+      keyPrefix: 'art/',
+    });
   });
 });

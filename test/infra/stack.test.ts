@@ -63,6 +63,26 @@ const fnStatements = roleStatements(template, roleId);
 const statementFor = (statements: Statement[], action: string) =>
   statements.filter((s) => asList(s.Action).includes(action));
 
+describe('logical ids', () => {
+  it('are the ones a deployed stack holds: the pipeline construct (id Default) adds nothing to them', () => {
+    // Ids from before the stack became a thin app around StyleTransferPipeline: a changed one would make
+    // CloudFormation replace the resource (the bucket is retained, so a new, empty one would take its place).
+    const deployed = {
+      'AWS::S3::Bucket': ['StorageBucket5CB7C8EA', 'StorageAccessLogs96FB524C'],
+      'AWS::SNS::Topic': ['NotificationsTopicAE679CBD'],
+      'AWS::SQS::Queue': ['StylizeDeadLetterQueue0EA39B25', 'StylizePoisonQueue1A3944A9'],
+      'AWS::Lambda::Function': ['StylizeFunction2C6C9029'],
+      'AWS::Lambda::LayerVersion': ['RuntimeLayer30C65090', 'Vgg19Layer73624A45'],
+      'AWS::StepFunctions::StateMachine': ['TilesStateMachine038FA6B3'],
+      'AWS::Batch::JobQueue': ['GpuJobQueue9D52A117'],
+      'AWS::Batch::ComputeEnvironment': ['GpuComputeEnvironment6FAB0BE6'],
+      'AWS::EC2::VPC': ['GpuVpc979DAD19'],
+    };
+    for (const [type, ids] of Object.entries(deployed))
+      expect(Object.keys(resourcesOfType(template, type)), type).toEqual(expect.arrayContaining(ids));
+  });
+});
+
 describe('bucket', () => {
   it('blocks public access, enforces TLS, encrypts, versions and logs to a separate bucket', () => {
     const props = bucket[1].Properties as Record<string, Cfn>;

@@ -144,7 +144,7 @@ describe('nst status', () => {
     const unknown = await nst(['status', 'nope-0123456789abcdef', ...local]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      `nst: error JOB_NOT_FOUND: no job nope-0123456789abcdef in s3://${BUCKET} (no outputs/nope-0123456789abcdef/job.json)\n`,
+      `nst: error JOB_NOT_FOUND: no job nope-0123456789abcdef: there is no s3://${BUCKET}/outputs/nope-0123456789abcdef/job.json\n`,
     );
     expect(unknown.stdout).toBe('');
   });

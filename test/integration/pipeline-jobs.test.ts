@@ -5,7 +5,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StylizeHandler } from '../../functions/stylize/index.js';
-import type { JobManifest } from '../../src/jobs/lifecycle/manifest.js';
+import { type JobManifest, newManifest } from '../../src/jobs/lifecycle/manifest.js';
 import type { JobNotification } from '../../src/jobs/notify/job-notification.js';
 import { jobIdFor } from '../../src/jobs/spec/job-id.js';
 import { BUCKET, readJson } from '../helpers/local-s3.js';
@@ -218,6 +218,34 @@ describe('at-least-once delivery', () => {
     expect(second).toEqual({ jobId: first.jobId, status: 'skipped', detail: 'finished' });
     expect((await fixture.server.store.get(`outputs/${first.jobId}/result.jpg`))!.etag).toBe(result!.etag);
     expect(sns.calls).toHaveLength(1);
+  });
+
+  it('runs a job given its id in advance (nst-job-id) under that id, and refuses another upload claiming it', async () => {
+    const id = 'given-0123456789abcdef';
+    const event = await fixture.server.upload('inputs/starry/given.jpg', await jpeg(), {
+      ...TINY_METADATA,
+      'nst-job-id': id,
+    });
+    // The first attempt dies after writing job.json (running), so the job is not finished when the other comes.
+    const job = newManifest(
+      id,
+      BUCKET,
+      { key: 'inputs/starry/given.jpg', kind: 'drop-in', etag: event.Records[0].s3.object.eTag },
+      new Date(),
+    );
+    await fixture.server.store.putJson(`outputs/${id}/job.json`, job);
+    const other = await fixture.server.upload('inputs/starry/other.jpg', await jpeg(40, 32, 7), {
+      ...TINY_METADATA,
+      'nst-job-id': id,
+    });
+    const [refused] = await handler(other, lambdaContext(undefined, 'req-other'));
+    expect(refused).toEqual({
+      jobId: id,
+      status: 'skipped',
+      detail: `job ${id} belongs to inputs/starry/given.jpg, not this upload of inputs/starry/other.jpg`,
+    });
+    const [ran] = await handler(event, lambdaContext(undefined, 'req-1'));
+    expect(ran).toMatchObject({ jobId: id, status: 'succeeded' });
   });
 
   it('runs a job once when the same event is delivered to two invocations at the same time', async () => {

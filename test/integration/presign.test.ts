@@ -56,13 +56,14 @@ describe('a presigned upload', () => {
     });
     expect(upload).toMatchObject({
       method: 'PUT',
-      key: 'inputs/starry/holiday photo.jpg',
       jobId: expect.stringMatching(/^holiday-photo-[0-9a-f]{16}$/),
       headers: { 'x-amz-meta-nst-size': '32', 'x-amz-meta-nst-format': 'png' },
     });
     expect(upload.headers['x-amz-meta-nst-job-id']).toBe(upload.jobId);
     expect(upload.statusKey).toBe(`outputs/${upload.jobId}/job.json`);
-    expect(new URL(upload.url).pathname).toBe('/local/art/inputs/starry/holiday%20photo.jpg');
+    // A key of its own, named by the job: another upload of holiday photo.jpg cannot replace it.
+    expect(upload.key).toBe(`inputs/starry/${upload.jobId}.jpg`);
+    expect(new URL(upload.url).pathname).toBe(`/local/art/inputs/starry/${upload.jobId}.jpg`);
     expect(new URL(upload.url).searchParams.get('X-Amz-SignedHeaders')).toContain('x-amz-meta-nst-job-id');
 
     const answer = await put(upload, await jpeg(40, 32));
@@ -93,10 +94,14 @@ describe('a presigned upload', () => {
       await put(upload, photo, { ...upload.headers, 'x-amz-meta-nst-size': '4096' }),
       /signature does not match/,
     );
+    await refused(
+      await put(upload, photo, { ...upload.headers, 'x-amz-meta-nst-style-weight': '1e9' }),
+      /header x-amz-meta-nst-style-weight is not signed/,
+    );
     const { 'x-amz-meta-nst-job-id': _, ...withoutId } = upload.headers;
     await refused(await put(upload, photo, withoutId), /signed header x-amz-meta-nst-job-id is missing/);
     await refused(
-      await put({ ...upload, url: upload.url.replace('p.jpg', 'q.jpg') }, photo),
+      await put({ ...upload, url: upload.url.replace(`${upload.jobId}.jpg`, 'q.jpg') }, photo),
       /signature does not match/,
     );
     const get = await getSignedUrl(
@@ -106,7 +111,7 @@ describe('a presigned upload', () => {
     await refused(await fetch(get), /presigned URLs are accepted for uploads \(PUT\) only/);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     await refused(await put(upload, photo), /presigned URL has expired/);
-    expect(await pipeline.store.list('inputs/starry/p.jpg')).toEqual([]);
+    expect(await pipeline.store.list(upload.key)).toEqual([]);
   });
 
   it("is refused with a client that would sign the empty body's checksum into the URL (the SDK's default)", async () => {
@@ -167,7 +172,7 @@ describe('a presigned upload', () => {
     expect(code).toBe(0);
     const upload = JSON.parse(stdout) as PresignedUpload;
     expect(upload).toMatchObject({
-      key: 'inputs/starry/beach.jpg',
+      key: expect.stringMatching(/^inputs\/starry\/beach-[0-9a-f]{16}\.jpg$/),
       headers: { 'x-amz-meta-nst-size': '32' },
     });
     expect(stderr).toContain(`nst: job ${upload.jobId} starts when the photo is PUT to the URL`);

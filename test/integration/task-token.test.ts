@@ -84,6 +84,30 @@ describe('a job a Step Functions task waits on', () => {
     ]);
   });
 
+  it("is told when its job's worker died before it wrote job.json: the dead letter reads the token again", async () => {
+    const event = await fixture.server.upload('jobs/died.json', JSON.stringify(spec()));
+    const dead = {
+      Records: [
+        {
+          messageId: 'm-1',
+          eventSource: 'aws:sqs',
+          body: JSON.stringify(event),
+          messageAttributes: {
+            ErrorMessage: { stringValue: 'Runtime exited: signal: killed', dataType: 'String' },
+          },
+        },
+      ],
+    };
+    const [outcome] = await handler(dead, lambdaContext(undefined, 'dlq-1'));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'JOB_ABANDONED' } });
+    expect(taskCalls()).toEqual([
+      {
+        command: 'SendTaskFailureCommand',
+        input: { taskToken: TOKEN, error: 'JOB_ABANDONED', cause: expect.stringContaining('signal: killed') },
+      },
+    ]);
+  });
+
   it('is answered only after the broadcast channels: a retry for a failed SNS publish answers once', async () => {
     let snsDown = true;
     const flaky = captured.sns(() => {
@@ -147,6 +171,16 @@ describe('a job a Step Functions task waits on', () => {
     const [outcome] = await handler(event, lambdaContext(undefined, 'req-3'));
     expect(outcome.status).toBe('succeeded');
     expect(commands(taskCalls()).at(-1)).toBe('SendTaskSuccessCommand');
+  });
+
+  it('fails a direct invoke whose spec could never run at once, writing nothing: the task fails with it', async () => {
+    await expect(handler({ ...spec({ styles: [] }), bucket: BUCKET }, lambdaContext())).rejects.toMatchObject(
+      {
+        code: 'INVALID_JOB_SPEC',
+        message: expect.stringContaining("the task's spec is not a valid job spec"),
+      },
+    );
+    expect(await fixture.server.store.list('jobs/')).toEqual([]);
   });
 
   it('refuses a direct invoke that names no bucket when the function has none configured', async () => {

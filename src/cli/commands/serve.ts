@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_PRESIGN_SECONDS } from '../../client/presign-limits.js';
+import { DEFAULT_PRESIGN_SECONDS } from '../../storage/presign-limits.js';
 import { WEIGHTS_FLAG_HELP } from '../../weights/lookup.js';
 import { addStylizeOptionFlags, pickStylizeOptions } from '../stylize-flags.js';
 import {

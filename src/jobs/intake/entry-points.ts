@@ -5,7 +5,7 @@
  * continuation. Two more end jobs whose workers cannot: a failed Batch job, and a dead-lettered event.
  */
 import { NstError } from '../../errors.js';
-import { PreconditionFailed } from '../../storage/object-store.js';
+import { type ObjectStore, PreconditionFailed } from '../../storage/object-store.js';
 import { PIPELINE_ENV } from '../config.js';
 import type { JobOutcome } from '../lifecycle/locked-job.js';
 import { type Invocation, withLockedJob } from '../lifecycle/locked-job.js';
@@ -14,6 +14,7 @@ import type { WorkerDeps } from '../run/run-context.js';
 import { runJob } from '../run/run-job.js';
 import { type UploadVersion, uploadJobId } from '../spec/job-id.js';
 import { classifyKey, type Trigger, waitedSpecKey } from '../spec/keys.js';
+import { MAX_SPEC_BYTES, taskTokenIn, validateJobSpec } from '../spec/spec.js';
 import type { NamedJob, WaitedJobEvent } from './events.js';
 
 /** A job for an uploaded object (a drop-in photo or a jobs/*.json spec). */
@@ -27,6 +28,11 @@ export async function runUploadedJob(
   if (!source) return { key: upload.key, status: 'skipped', detail: 'not a job' };
   const jobId = await uploadJobId(deps.storeFor(upload.bucket), upload);
   return withLockedJob(deps, inv, { bucket: upload.bucket, jobId }, 'event', (claim, existing) => {
+    // An id given in advance names one upload: another object claiming it is not a delivery of it.
+    if (existing && !isSameUpload(existing.source, source)) {
+      claim.log.error('an upload claims the job id of another upload: not run', { key: upload.key });
+      return claim.skip(`job ${jobId} belongs to ${existing.source.key}, not this upload of ${upload.key}`);
+    }
     const job = claim.open(existing ?? newManifest(jobId, upload.bucket, source, claim.now()));
     // A retried event finds the spec in job.json: it is not resolved again.
     const { spec } = job.manifest;
@@ -37,7 +43,7 @@ export async function runUploadedJob(
 /**
  * A job a Step Functions task waits on, invoked directly (`.waitForTaskToken`): its spec, token included,
  * is written under jobs/ (created once: a retried invoke writes nothing new), and that upload runs it as
- * any spec's does, answering the task at its end. A spec that is not valid fails there, and the task hears it.
+ * any spec's does, answering the task at its end. A spec that is not valid fails this invoke, and so the task.
  */
 export async function submitWaitedJob(deps: WorkerDeps, event: WaitedJobEvent): Promise<JobOutcome[]> {
   const { bucket = deps.config.bucket, ...spec } = event;
@@ -47,15 +53,43 @@ export async function submitWaitedJob(deps: WorkerDeps, event: WaitedJobEvent): 
       `a job invoked with a task token names no bucket: add "bucket" to the payload, or set ${PIPELINE_ENV.bucket}`,
     );
   }
+  // A spec that could never run fails the task at once, as this invoke's error.
+  const text = JSON.stringify(spec, null, 2);
+  if (Buffer.byteLength(text) > MAX_SPEC_BYTES)
+    throw new NstError('INVALID_JOB_SPEC', `the task's spec is over ${MAX_SPEC_BYTES} bytes`);
+  validateJobSpec(spec, "the task's spec");
   const store = deps.storeFor(bucket);
   const key = waitedSpecKey(spec.taskToken);
   try {
-    await store.putJson(key, spec, { ifNoneMatch: '*' });
+    await store.put(key, `${text}\n`, { contentType: 'application/json', ifNoneMatch: '*' });
   } catch (e) {
     if (!(e instanceof PreconditionFailed)) throw e;
   }
   return [{ key, status: 'queued', detail: `spec written to ${store.uri(key)}` }];
 }
+
+/**
+ * The job.json a dead job that never wrote one would have had: its upload, and the task token of its spec
+ * (read again), so a waiting workflow hears the job's end too.
+ */
+async function manifestOfUpload(
+  store: ObjectStore,
+  target: NamedJob,
+  now: Date,
+): Promise<JobManifest | undefined> {
+  const source = target.upload && jobSource(target.upload);
+  if (!target.upload || !source) return undefined;
+  const manifest = newManifest(target.jobId, target.bucket, source, now);
+  if (source.kind !== 'spec') return manifest;
+  const read = await store.read(source.key, { versionId: source.versionId, maxBytes: MAX_SPEC_BYTES });
+  const taskToken = read.status === 'found' ? taskTokenIn(read.object.body.toString('utf8')) : undefined;
+  return taskToken ? { ...manifest, taskToken } : manifest;
+}
+
+const isSameUpload = (a: JobManifest['source'], b: JobManifest['source']) =>
+  a.key === b.key &&
+  a.etag.replace(/"/g, '') === b.etag.replace(/"/g, '') &&
+  (a.versionId === undefined || b.versionId === undefined || a.versionId === b.versionId);
 
 /** What job.json records of the upload that started a job (undefined: the key is not a job). */
 function jobSource(
@@ -132,8 +166,7 @@ export async function abandonJob(
     target,
     target.claimant,
     async (claim, existing) => {
-      const source = target.upload && jobSource(target.upload);
-      const manifest = existing ?? (source && newManifest(target.jobId, target.bucket, source, claim.now()));
+      const manifest = existing ?? (await manifestOfUpload(claim.store, target, claim.now()));
       if (!manifest) return claim.skip(`no job.json for ${target.jobId} and no upload to make one from`);
       claim.open(manifest);
       throw new NstError(

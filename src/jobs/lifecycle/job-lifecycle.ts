@@ -32,6 +32,7 @@ import {
   addPhase,
   completed,
   forStorage,
+  isFinished,
   type JobManifest,
   type JobProgress,
   type JobStatus,
@@ -230,11 +231,9 @@ export class JobLifecycle {
     if (latest) this.#manifest = { ...this.#manifest, progress: latest };
   }
 
-  /** Progress in job.json, and the waiting task's heartbeat (a heartbeat that fails is logged by the caller). */
   private async saveProgress(progress: JobProgress): Promise<void> {
     this.#manifest = { ...this.#manifest, progress };
     await this.save();
-    if (this.#manifest.taskToken) await this.claim.deps.notifier.running?.(this.waiter());
   }
 
   private notification(): JobNotification {
@@ -267,9 +266,26 @@ export class JobLifecycle {
   }
 
   /** Writes job.json, fenced by the lock (lock.ts): a worker that lost the lock writes nothing. */
+  /** job.json written; every write is also the waiting task's heartbeat (the job is alive). */
   private async save(): Promise<void> {
     await this.claim.lock.fence();
     await this.claim.store.putJson(this.claim.keys.manifest, forStorage(this.#manifest));
+    await this.beat();
+  }
+
+  /**
+   * A heartbeat that fails is only logged: the job goes on, and the next write beats again. A finished
+   * job's task gets its answer next instead.
+   */
+  private async beat(): Promise<void> {
+    if (!this.#manifest.taskToken || isFinished(this.#manifest.status)) return;
+    try {
+      await this.claim.deps.notifier.running?.(this.waiter());
+    } catch (e) {
+      this.claim.log.warn("the waiting task's heartbeat failed (the job goes on)", {
+        error: (e as Error).message,
+      });
+    }
   }
 
   /** Notifies the finished job and marks the lock done: from here on every event is a duplicate. */

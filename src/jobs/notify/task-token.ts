@@ -16,11 +16,12 @@ import type { JobWaiter, Notifier } from './notifier.js';
 
 /**
  * Answers that no retry changes, told to `onUnanswerable` instead of thrown: the task is over (it timed out,
- * or an earlier telling of the same end reached it), the token is not one, or the worker may not answer
+ * or an earlier telling of the same end reached it), the token is not one, the output is refused, or the worker may not answer
  * (IAM, or no credentials at all, as in local mode without AWS_ENDPOINT_URL_SFN). Retrying them would keep
  * the job from ending, and the workflow learns nothing more from a second answer.
  */
 const UNANSWERABLE = new Set([
+  'InvalidOutput',
   'TaskDoesNotExist',
   'TaskTimedOut',
   'InvalidToken',

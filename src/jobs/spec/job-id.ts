@@ -1,8 +1,10 @@
 /**
- * Job ids. S3 delivers events at least once, so the id is a pure function of the upload it answers:
- * bucket, key and the object's version (versionId in versioned buckets, else the ETag). Every delivery of
- * one upload names the same job; a new upload of the key (new version or content) is a new job. The
- * readable prefix comes from the file name; the hash makes it unique.
+ * Job ids. S3 delivers events at least once, so the id is a function of the upload it answers: bucket,
+ * key and the object's version (versionId in versioned buckets, else the ETag); every delivery of one
+ * upload names the same job, and a new upload of the key (new version or content) is a new job. A drop-in
+ * may instead carry an id given in advance (`nst submit`, a presigned upload) as its nst-job-id metadata,
+ * which its job takes (uploadJobId). The readable prefix comes from the file name; the hash, or the random
+ * digits, make it unique.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { NstError } from '../../errors.js';

@@ -106,22 +106,26 @@ describe('a new bucket under a key prefix, and a bad prefix', () => {
       const buckets = Object.values(resourcesOfType(Template.fromStack(stack), 'AWS::S3::Bucket'));
       const rules = buckets
         .map((b) => b.Properties?.LifecycleConfiguration?.Rules as Cfn[])
-        .find((r) => r?.some((rule) => rule.Id === 'expire-temporary'));
+        .find((r) => r?.some((rule) => rule.Id === 'expire-temporary-art'));
+      // Ids of their own: another pipeline's rules in the same bucket do not collide with these.
       expect(rules?.map((r) => [r.Id, r.Prefix])).toEqual([
-        ['expire-temporary', PREFIX],
-        ['expire-noncurrent', PREFIX],
+        ['expire-temporary-art', PREFIX],
+        ['expire-noncurrent-art', PREFIX],
       ]);
-      expect(pipelineLifecycleRules({ keyPrefix: PREFIX }).map((r) => [r.id, r.prefix])).toEqual([
-        ['expire-temporary', PREFIX],
-        ['expire-noncurrent', PREFIX],
+      expect(pipelineLifecycleRules({ keyPrefix: 'teams/art/' }).map((r) => [r.id, r.prefix])).toEqual([
+        ['expire-temporary-teams-art', 'teams/art/'],
+        ['expire-noncurrent-teams-art', 'teams/art/'],
       ]);
-      expect(pipelineLifecycleRules().map((r) => r.prefix)).toEqual([undefined, undefined]);
+      expect(pipelineLifecycleRules().map((r) => [r.id, r.prefix])).toEqual([
+        ['expire-temporary', undefined],
+        ['expire-noncurrent', undefined],
+      ]);
     } finally {
       dispose();
     }
   });
 
-  it.each(['art', '/art/', 'art//', 'a*/'])(
+  it.each(['art', '/art/', 'art//', 'a*/', './', 'art/../', 'a\nb/'])(
     'refuses the prefix %j at synth, saying what a good one is',
     (prefix) => {
       const { stack, layers, dispose } = bareStack();

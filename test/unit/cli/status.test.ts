@@ -109,6 +109,10 @@ describe('statusBlock', () => {
     expect(block).toContain(
       '  result    s3://nst/outputs/photo-0123456789abcdef/result.jpg (512x362, 123.5 kB)',
     );
+    // Under a pipeline's key prefix, the keys job.json holds are shown as the bucket's whole keys.
+    const shared = statusBlock(succeeded, now, 'art/');
+    expect(shared).toContain('  result    s3://nst/art/outputs/photo-0123456789abcdef/result.jpg (');
+    expect(shared).toContain('  job.json  s3://nst/art/outputs/photo-0123456789abcdef/job.json');
   });
 
   it('says a queued job has no progress yet', () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJob, listJobs } from '../../../src/client/job-status.js';
 import type { JobManifest } from '../../../src/jobs/lifecycle/manifest.js';
 import { jobIdFor } from '../../../src/jobs/spec/job-id.js';
-import type { ListedObject, ObjectStore } from '../../../src/storage/object-store.js';
+import { type ListedObject, ObjectStore } from '../../../src/storage/object-store.js';
 import { BUCKET, type S3Harness, startS3 } from '../../helpers/local-s3.js';
 
 const job = (
@@ -45,10 +45,35 @@ describe('findJob', () => {
     }
   });
 
+  it("finds a job under a pipeline's key prefix by a whole URI, and a presigned upload's by its given id", async () => {
+    const art = new ObjectStore(h.s3.client, BUCKET, 'art/');
+    const etag = await art.put('inputs/starry/given.jpg', 'x', {
+      metadata: { 'nst-job-id': 'given-0123456789abcdef' },
+    });
+    await art.putJson(
+      'outputs/given-0123456789abcdef/job.json',
+      job('given-0123456789abcdef', 'queued', '2026-03-01T10:00:00.000Z', 'inputs/starry/given.jpg'),
+    );
+    expect(etag).toBeTruthy();
+    for (const ref of [
+      'given-0123456789abcdef',
+      'inputs/starry/given.jpg',
+      `s3://${BUCKET}/art/inputs/starry/given.jpg`,
+    ])
+      expect((await findJob(art, ref)).jobId).toBe('given-0123456789abcdef');
+    await expect(findJob(art, `s3://${BUCKET}/inputs/starry/given.jpg`)).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('is not under the pipeline\'s prefix "art/"'),
+    });
+    await expect(findJob(art, 'gone-1')).rejects.toMatchObject({
+      message: `no job gone-1: there is no s3://${BUCKET}/art/outputs/gone-1/job.json`,
+    });
+  });
+
   it('names what is missing or wrong', async () => {
     await expect(findJob(h.store, 'gone-1')).rejects.toMatchObject({
       code: 'JOB_NOT_FOUND',
-      message: `no job gone-1 in s3://${BUCKET} (no outputs/gone-1/job.json)`,
+      message: `no job gone-1: there is no s3://${BUCKET}/outputs/gone-1/job.json`,
     });
     await expect(findJob(h.store, 'inputs/starry/none.jpg')).rejects.toMatchObject({
       code: 'JOB_NOT_FOUND',

@@ -1,4 +1,4 @@
-/** How long a presigned upload URL works (client/presign.ts): light, so `nst --help` reads it without the SDK. */
+/** How long a presigned upload URL works: light, so `nst --help` reads it without the SDK; the local gate checks it too. */
 
 /** The default: an hour. */
 export const DEFAULT_PRESIGN_SECONDS = 3600;
