@@ -102,6 +102,13 @@ export class StyliseThenCopyStack extends Stack {
       errorPath: '$.failure.Error',
       causePath: '$.failure.Cause',
     });
+    // The function is often at its reserved concurrency (its own jobs, a tiled job's tiles): wait for it.
+    stylise.addRetry({
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+      maxAttempts: 6,
+    });
     stylise.addCatch(failed, { resultPath: '$.failure' });
     return stylise;
   }

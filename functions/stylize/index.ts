@@ -18,6 +18,7 @@ import { POWERTOOLS_ENV, readPipelineConfig } from '../../src/jobs/config.js';
 import { handleEvent, handleTilesStep, type TilesStepResult } from '../../src/jobs/intake/handler.js';
 import type { JobOutcome } from '../../src/jobs/lifecycle/locked-job.js';
 import { powertoolsMetrics } from '../../src/jobs/lifecycle/metrics.js';
+import { STEP_FUNCTIONS_CLIENT_SETTINGS } from '../../src/jobs/notify/task-token.js';
 import type { WorkerDeps } from '../../src/jobs/run/run-context.js';
 import { isTilesStep, type TilesStepEvent } from '../../src/jobs/tiled/execution.js';
 import { buildWorkerDeps, serviceNameFrom } from '../../src/jobs/wiring/build-deps.js';
@@ -51,7 +52,7 @@ export function createStylizeHandler(opts: StylizeFunctionOptions = {}): Stylize
   const env = opts.env ?? process.env;
   const config = readPipelineConfig(env);
   const serviceName = serviceNameFrom(env);
-  const sfn = opts.sfn ?? new SFNClient({});
+  const sfn = opts.sfn ?? new SFNClient(STEP_FUNCTIONS_CLIENT_SETTINGS);
   const logger = opts.logger ?? new Logger({ serviceName });
   const metrics =
     opts.metrics ??

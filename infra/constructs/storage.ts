@@ -7,6 +7,7 @@
  * does not write to SSE-KMS buckets). Versioning is on: the job id derives from the object version, so
  * overwriting an input with the same key starts a new job instead of being taken for a duplicate event.
  */
+import { createHash } from 'node:crypto';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -50,9 +51,9 @@ export function pipelineLifecycleRules({
   temporaryExpiryDays = DEFAULT_CONFIG.temporaryExpiryDays,
 }: Pick<StorageProps, 'keyPrefix' | 'temporaryExpiryDays'> = {}): s3.LifecycleRule[] {
   const prefix = keyPrefix || undefined;
-  // Ids a bucket's other pipelines (other prefixes) do not share: S3 refuses two rules with one id.
-  const id = (name: string) =>
-    prefix ? `${name}-${prefix.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, '')}` : name;
+  // Ids a bucket's other pipelines (other prefixes) do not share: S3 refuses two rules with one id. A
+  // readable part of the prefix, and a hash of all of it (two prefixes may read alike).
+  const id = (name: string) => (prefix ? `${name}-${prefixTag(prefix)}` : name);
   return [
     {
       id: id('expire-temporary'),
@@ -70,6 +71,15 @@ export function pipelineLifecycleRules({
       expiredObjectDeleteMarker: true,
     },
   ];
+}
+
+/** `art/` -> `art-1c9d2b7e`: up to 40 readable characters and 8 hex digits of the prefix's hash. */
+function prefixTag(prefix: string): string {
+  const readable = prefix
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return `${readable}-${createHash('sha256').update(prefix).digest('hex').slice(0, 8)}`;
 }
 
 export class Storage extends Construct {

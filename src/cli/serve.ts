@@ -109,7 +109,7 @@ export function serveInstructions(
   return [
     `nst: local S3 pipeline at ${endpoint}, bucket "${bucket}"${keyPrefix ? `, under ${keyPrefix}` : ''} (data in ${dataDir})`,
     '',
-    `  Stylise a photo (uploads the painting to ${keyPrefix}styles/starry.jpg, the photo to ${keyPrefix}inputs/starry/photo.jpg):`,
+    `  Stylise a photo (uploads the painting to ${keyPrefix}styles/starry.jpg, the photo to ${keyPrefix}inputs/starry/photo-<job id>.jpg):`,
     `    npx nst submit photo.jpg --style starry.jpg --size 512${at}`,
     `    npx nst submit photo2.jpg --style starry --wait${at}        # a style already in the bucket; wait for the result`,
     '',

@@ -5,11 +5,10 @@
  * x-amz-meta-nst-* headers, so the client can change neither; the pipeline takes the job id from the
  * upload's metadata (jobs/spec/job-id.ts, uploadJobId). Nothing is deployed for it: S3 checks the signature.
  */
-import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NstError } from '../errors.js';
-import { KEY_PREFIXES, outputKeys } from '../jobs/spec/keys.js';
+import { outputKeys } from '../jobs/spec/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { DEFAULT_PRESIGN_SECONDS, MAX_PRESIGN_SECONDS } from '../storage/presign-limits.js';
 import { PRESIGNING_SETTINGS } from '../storage/s3-client.js';
@@ -34,9 +33,11 @@ export interface PresignedUpload {
   /** Signed headers the PUT must carry as they are (the options and the job id). */
   readonly headers: Readonly<Record<string, string>>;
   readonly expiresAt: string;
+  /** The photo's key in the bucket (the whole key, with the pipeline's prefix). */
   readonly key: string;
-  /** The job the upload starts: outputs/<jobId>/job.json is its status. */
+  /** The job the upload starts. */
   readonly jobId: string;
+  /** Its job.json's key in the bucket (the whole key): the job's status, once it has begun. */
   readonly statusKey: string;
 }
 
@@ -55,10 +56,7 @@ export async function presignDropIn(
   await refuseChecksummingClient(store);
   await styleInBucket(store, request.style, 'upload the painting first (nst submit --style painting.jpg)');
   const options = optionsMetadata(request.options ?? {}, request.output);
-  const { jobId, metadata } = dropInFor(request.style, request.content, options);
-  // A key of its own, named by the job: another upload of the same file name cannot replace the photo
-  // before its job has read it.
-  const key = `${KEY_PREFIXES.inputs}${request.style}/${jobId}${path.extname(request.content).toLowerCase()}`;
+  const { key, jobId, metadata } = dropInFor(request.style, request.content, options);
   const headers = Object.fromEntries(
     Object.entries(metadata).map(([name, value]) => [`x-amz-meta-${name}`, value]),
   );
@@ -73,9 +71,9 @@ export async function presignDropIn(
     method: 'PUT',
     headers,
     expiresAt: new Date(now().getTime() + expiresIn * 1000).toISOString(),
-    key,
+    key: store.objectKey(key),
     jobId,
-    statusKey: outputKeys(jobId).manifest,
+    statusKey: store.objectKey(outputKeys(jobId).manifest),
   };
 }
 

@@ -122,14 +122,18 @@ export async function styleInBucket(store: ObjectStore, style: string, hint: str
   return styleKey;
 }
 
-/** A drop-in's key (inputs/<style>/<file name>), its job id given in advance, and its metadata. */
+/**
+ * A drop-in's job id, given in advance (the file's name and random digits), its key, named by that id
+ * (inputs/<style>/<jobId><extension>: another upload of the same file name cannot replace the photo before
+ * its job has read it), and its metadata: the options and the id.
+ */
 export function dropInFor(
   style: string,
   file: string,
   options: Readonly<Record<string, string>>,
 ): { key: string; jobId: string; metadata: Record<string, string> } {
-  const key = `${KEY_PREFIXES.inputs}${style}/${path.basename(file)}`;
-  const jobId = assignedJobId(key);
+  const jobId = assignedJobId(path.basename(file));
+  const key = `${KEY_PREFIXES.inputs}${style}/${jobId}${path.extname(file).toLowerCase()}`;
   return { key, jobId, metadata: { ...options, [JOB_ID_METADATA]: jobId } };
 }
 

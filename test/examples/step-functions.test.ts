@@ -50,6 +50,7 @@ describe('the example workflow, synthesised', () => {
       Next: 'CopyToGallery',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'StyliseFailed' }],
     });
+    expect(JSON.stringify(states.Stylise.Retry)).toContain('Lambda.TooManyRequestsException');
     expect(states.Stylise.Parameters.Payload).toEqual({
       'content.$': '$.content',
       'styles.$': '$.styles',

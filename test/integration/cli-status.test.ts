@@ -180,13 +180,14 @@ describe('the SDK endpoint variable alone (no --endpoint)', () => {
     expect(status.stderr).toBe('');
     expect(status.stdout.split('\n')[0]).toBe('job run-1: running');
     expect(submitted.code).toBe(0);
-    expect(submitted.stderr).toContain(`nst: uploaded s3://${BUCKET}/inputs/waves/beach.jpg`);
-    // Stored byte for byte (no checksum framing in the body) with its options as metadata.
-    const stored = await h.store.get('inputs/waves/beach.jpg');
-    expect(stored!.body.equals(await jpeg(40, 32, 3))).toBe(true);
-    // The job id submit printed, given in advance as metadata: the pipeline takes it whatever the versioning.
+    // The job id submit printed, given in advance as metadata: the pipeline takes it whatever the
+    // versioning; the photo's key is named by it, so another beach.jpg cannot replace it.
     const jobId = /nst: job (\S+): status/.exec(submitted.stderr)?.[1];
     expect(jobId).toMatch(/^beach-[0-9a-f]{16}$/);
+    expect(submitted.stderr).toContain(`nst: uploaded s3://${BUCKET}/inputs/waves/${jobId}.jpg`);
+    // Stored byte for byte (no checksum framing in the body) with its options as metadata.
+    const stored = await h.store.get(`inputs/waves/${jobId}.jpg`);
+    expect(stored!.body.equals(await jpeg(40, 32, 3))).toBe(true);
     expect(stored!.metadata).toEqual({ 'nst-size': '32', 'nst-job-id': jobId });
     expect((await h.store.get('styles/waves.png'))!.body.equals(await png(48, 48, 4))).toBe(true);
   });

@@ -610,7 +610,7 @@ describe('nst serve and nst submit', () => {
       const jobId = /job (\S+): status s3:\/\/pics\/outputs\/\1\/job\.json/.exec(submitted)?.[1];
       expect(jobId).toMatch(/^holiday-photo-[0-9a-f]{16}$/);
       expect(submitted).toContain(
-        'nst: uploaded s3://pics/inputs/my-painting/holiday photo.jpg (style s3://pics/styles/my-painting.png)',
+        `nst: uploaded s3://pics/inputs/my-painting/${jobId}.jpg (style s3://pics/styles/my-painting.png)`,
       );
       expect(submitted).toContain(`nst: job ${jobId} succeeded: ${join(out, jobId!, 'result.png')}`);
       // Off a terminal, --wait prints the status as it changes, with job.json's progress.

@@ -43,6 +43,9 @@ afterAll(async () => {
   await rm(temp, { recursive: true, force: true });
 });
 
+/** The bucket as a client sees it: whole keys. */
+const bucket = () => new ObjectStore(pipeline.s3.client, 'local');
+
 const put = (upload: Pick<PresignedUpload, 'url' | 'headers'>, body: Buffer, headers = upload.headers) =>
   fetch(upload.url, { method: 'PUT', headers, body });
 
@@ -60,20 +63,21 @@ describe('a presigned upload', () => {
       headers: { 'x-amz-meta-nst-size': '32', 'x-amz-meta-nst-format': 'png' },
     });
     expect(upload.headers['x-amz-meta-nst-job-id']).toBe(upload.jobId);
-    expect(upload.statusKey).toBe(`outputs/${upload.jobId}/job.json`);
+    // Whole keys, with the pipeline's prefix: what a client polls.
+    expect(upload.statusKey).toBe(`art/outputs/${upload.jobId}/job.json`);
     // A key of its own, named by the job: another upload of holiday photo.jpg cannot replace it.
-    expect(upload.key).toBe(`inputs/starry/${upload.jobId}.jpg`);
-    expect(new URL(upload.url).pathname).toBe(`/local/art/inputs/starry/${upload.jobId}.jpg`);
+    expect(upload.key).toBe(`art/inputs/starry/${upload.jobId}.jpg`);
+    expect(new URL(upload.url).pathname).toBe(`/local/${upload.key}`);
     expect(new URL(upload.url).searchParams.get('X-Amz-SignedHeaders')).toContain('x-amz-meta-nst-job-id');
 
     const answer = await put(upload, await jpeg(40, 32));
     expect(answer.status).toBe(200);
     await pipeline.idle();
-    const manifest = await readJson<JobManifest>(pipeline.store, upload.statusKey);
+    const manifest = await readJson<JobManifest>(bucket(), upload.statusKey);
     expect(manifest).toMatchObject({
       jobId: upload.jobId,
       status: 'succeeded',
-      source: { key: upload.key },
+      source: { key: upload.key.slice('art/'.length) },
       spec: { output: { format: 'png' } },
     });
   });
@@ -111,7 +115,7 @@ describe('a presigned upload', () => {
     await refused(await fetch(get), /presigned URLs are accepted for uploads \(PUT\) only/);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     await refused(await put(upload, photo), /presigned URL has expired/);
-    expect(await pipeline.store.list(upload.key)).toEqual([]);
+    expect(await bucket().list(upload.key)).toEqual([]);
   });
 
   it("is refused with a client that would sign the empty body's checksum into the URL (the SDK's default)", async () => {
@@ -151,7 +155,7 @@ describe('a presigned upload', () => {
   it('nst submit --presign prints the upload as JSON and uploads nothing', async () => {
     const photo = join(temp, 'beach.jpg');
     await writeFile(photo, await jpeg(40, 32, 3));
-    const before = await new ObjectStore(pipeline.s3.client, 'local').list('');
+    const before = await bucket().list('');
     const { code, stdout, stderr } = await nst([
       'submit',
       photo,
@@ -172,11 +176,11 @@ describe('a presigned upload', () => {
     expect(code).toBe(0);
     const upload = JSON.parse(stdout) as PresignedUpload;
     expect(upload).toMatchObject({
-      key: expect.stringMatching(/^inputs\/starry\/beach-[0-9a-f]{16}\.jpg$/),
+      key: expect.stringMatching(/^art\/inputs\/starry\/beach-[0-9a-f]{16}\.jpg$/),
       headers: { 'x-amz-meta-nst-size': '32' },
     });
     expect(stderr).toContain(`nst: job ${upload.jobId} starts when the photo is PUT to the URL`);
     expect(stderr).toContain("curl -X PUT --upload-file beach.jpg -H 'x-amz-meta-nst-size: 32'");
-    expect(await new ObjectStore(pipeline.s3.client, 'local').list('')).toEqual(before);
+    expect(await bucket().list('')).toEqual(before);
   });
 });

@@ -173,19 +173,32 @@ describe('a job a Step Functions task waits on', () => {
     expect(commands(taskCalls()).at(-1)).toBe('SendTaskSuccessCommand');
   });
 
-  it('fails a direct invoke whose spec could never run at once, writing nothing: the task fails with it', async () => {
-    await expect(handler({ ...spec({ styles: [] }), bucket: BUCKET }, lambdaContext())).rejects.toMatchObject(
-      {
-        code: 'INVALID_JOB_SPEC',
-        message: expect.stringContaining("the task's spec is not a valid job spec"),
-      },
-    );
-    expect(await fixture.server.store.list('jobs/')).toEqual([]);
+  it("writes a direct invoke's invalid spec as any: its job fails, and the task hears INVALID_JOB_SPEC", async () => {
+    const [queued] = await handler({ ...spec({ styles: [] }), bucket: BUCKET }, lambdaContext());
+    const written = await fixture.server.store.get(queued.key!);
+    const event = {
+      Records: [
+        {
+          eventSource: 'aws:s3',
+          eventName: 'ObjectCreated:Put',
+          s3: {
+            bucket: { name: BUCKET },
+            object: { key: queued.key!, eTag: written!.etag.replace(/"/g, '') },
+          },
+        },
+      ],
+    };
+    const [outcome] = await handler(event, lambdaContext(undefined, 'req-2'));
+    expect(outcome).toMatchObject({ status: 'failed', error: { code: 'INVALID_JOB_SPEC' } });
+    expect(taskCalls().map((c) => [c.command, c.input.error])).toEqual([
+      ['SendTaskFailureCommand', 'INVALID_JOB_SPEC'],
+    ]);
   });
 
   it('refuses a direct invoke that names no bucket when the function has none configured', async () => {
+    // Named by its code, so the task's Catch and the execution's error say INVALID_JOB_SPEC.
     await expect(handler(spec(), lambdaContext())).rejects.toMatchObject({
-      code: 'INVALID_JOB_SPEC',
+      name: 'INVALID_JOB_SPEC',
       message: expect.stringContaining('add "bucket" to the payload, or set NST_PIPELINE_BUCKET'),
     });
     const configured = testHandler(fixture.weightsDir, {

@@ -14,7 +14,7 @@ import type { WorkerDeps } from '../run/run-context.js';
 import { runJob } from '../run/run-job.js';
 import { type UploadVersion, uploadJobId } from '../spec/job-id.js';
 import { classifyKey, type Trigger, waitedSpecKey } from '../spec/keys.js';
-import { MAX_SPEC_BYTES, taskTokenIn, validateJobSpec } from '../spec/spec.js';
+import { MAX_SPEC_BYTES, taskTokenIn } from '../spec/spec.js';
 import type { NamedJob, WaitedJobEvent } from './events.js';
 
 /** A job for an uploaded object (a drop-in photo or a jobs/*.json spec). */
@@ -43,7 +43,7 @@ export async function runUploadedJob(
 /**
  * A job a Step Functions task waits on, invoked directly (`.waitForTaskToken`): its spec, token included,
  * is written under jobs/ (created once: a retried invoke writes nothing new), and that upload runs it as
- * any spec's does, answering the task at its end. A spec that is not valid fails this invoke, and so the task.
+ * any spec's does, answering the task at its end (an invalid spec's job fails, and the task hears it).
  */
 export async function submitWaitedJob(deps: WorkerDeps, event: WaitedJobEvent): Promise<JobOutcome[]> {
   const { bucket = deps.config.bucket, ...spec } = event;
@@ -53,11 +53,11 @@ export async function submitWaitedJob(deps: WorkerDeps, event: WaitedJobEvent): 
       `a job invoked with a task token names no bucket: add "bucket" to the payload, or set ${PIPELINE_ENV.bucket}`,
     );
   }
-  // A spec that could never run fails the task at once, as this invoke's error.
+  // A spec too large to be read back could never tell its task: refused here, as the invoke's error.
+  // Any other problem is the job's to find, so the task hears it as any spec's failure.
   const text = JSON.stringify(spec, null, 2);
   if (Buffer.byteLength(text) > MAX_SPEC_BYTES)
     throw new NstError('INVALID_JOB_SPEC', `the task's spec is over ${MAX_SPEC_BYTES} bytes`);
-  validateJobSpec(spec, "the task's spec");
   const store = deps.storeFor(bucket);
   const key = waitedSpecKey(spec.taskToken);
   try {
@@ -81,8 +81,13 @@ async function manifestOfUpload(
   if (!target.upload || !source) return undefined;
   const manifest = newManifest(target.jobId, target.bucket, source, now);
   if (source.kind !== 'spec') return manifest;
-  const read = await store.read(source.key, { versionId: source.versionId, maxBytes: MAX_SPEC_BYTES });
-  const taskToken = read.status === 'found' ? taskTokenIn(read.object.body.toString('utf8')) : undefined;
+  // This upload's spec only: another one at the key now names another task.
+  const version = source.versionId ? { versionId: source.versionId } : { ifMatch: source.etag };
+  const read = await store.read(source.key, { ...version, maxBytes: MAX_SPEC_BYTES }).catch((e: unknown) => {
+    if (e instanceof PreconditionFailed) return undefined;
+    throw e;
+  });
+  const taskToken = read?.status === 'found' ? taskTokenIn(read.object.body.toString('utf8')) : undefined;
   return taskToken ? { ...manifest, taskToken } : manifest;
 }
 

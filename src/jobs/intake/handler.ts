@@ -63,7 +63,9 @@ export async function handleEvent(deps: WorkerDeps, inv: Invocation, event: unkn
   }
   if (isDeadLetterEvent(event)) return handleDeadLetters(deps, inv, event);
   if (isSweep(event)) return sweepJobs(deps, inv, event.nstSweep.bucket);
-  if (isWaitedJob(event)) return submitWaitedJob(deps, event);
+  // Its caller is a Step Functions task: an error it cannot write its spec for is named by its code.
+  if (isWaitedJob(event))
+    return submitWaitedJob(deps, event).catch((e: unknown) => Promise.reject(namedByCode(e)));
   deps.logger.warn(
     'event ignored: not an S3, continuation, Batch, Step Functions, dead-letter or sweep event, nor a spec with a task token',
     {

@@ -265,8 +265,10 @@ export class JobLifecycle {
     else this.claim.log.info(`job ${status}`, { detail });
   }
 
-  /** Writes job.json, fenced by the lock (lock.ts): a worker that lost the lock writes nothing. */
-  /** job.json written; every write is also the waiting task's heartbeat (the job is alive). */
+  /**
+   * Writes job.json, fenced by the lock (lock.ts): a worker that lost the lock writes nothing. Every write
+   * is also the waiting task's heartbeat (the job is alive).
+   */
   private async save(): Promise<void> {
     await this.claim.lock.fence();
     await this.claim.store.putJson(this.claim.keys.manifest, forStorage(this.#manifest));

@@ -2,7 +2,7 @@
  * The channels that tell a job's subscribers about it. The lifecycle (src/jobs/lifecycle/job-lifecycle.ts)
  * calls `started` as a job's first run starts and `finished` once it has succeeded or failed, each with the
  * one document (job-notification.ts) and the job's own waiter (a Step Functions task), and `running` at
- * each progress write; each channel says what it carries. A channel that fails throws NOTIFICATION_FAILED,
+ * each job.json write of a running job; each channel says what it carries. A channel that fails throws NOTIFICATION_FAILED,
  * which is transient: the job's event is retried, and the lifecycle tells again.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -19,7 +19,7 @@ export interface Notifier {
   started(notification: JobNotification, waiter?: JobWaiter): Promise<void>;
   /** The job succeeded or failed (told after job.json says so, and before its lock is done). */
   finished(notification: JobNotification, waiter?: JobWaiter): Promise<void>;
-  /** The job is still running (each progress write to job.json): a waiter's heartbeat. */
+  /** The job is still running (each write of its job.json): a waiter's heartbeat. */
   running?(waiter: JobWaiter): Promise<void>;
 }
 

@@ -1,14 +1,15 @@
 /**
  * The Step Functions channel: a job whose spec carries a task token answers the task that waits on it.
  * At the end, SendTaskSuccess with the job's notification as the task's output, or SendTaskFailure with
- * the error's code and message; while it runs, SendTaskHeartbeat at each progress write. A job without a
- * token is no business of this channel.
+ * the error's code and message; while it runs, SendTaskHeartbeat at each write of its job.json. A job
+ * without a token is no business of this channel.
  */
 import {
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
   SendTaskSuccessCommand,
   type SFNClient,
+  type SFNClientConfig,
 } from '@aws-sdk/client-sfn';
 import { NstError } from '../../errors.js';
 import type { JobNotification } from './job-notification.js';
@@ -36,7 +37,19 @@ const isUnanswerable = (e: Error) => UNANSWERABLE.has(e.name) || NO_REGION.test(
 const MAX_ERROR_CHARS = 256;
 const MAX_CAUSE_CHARS = 32_768;
 
+/**
+ * A Step Functions client for the pipeline's calls: every job.json write of a job with a task token waits
+ * for its heartbeat, so a slow or unreachable endpoint must cost seconds, not the SDK's defaults.
+ */
+export const STEP_FUNCTIONS_CLIENT_SETTINGS = {
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
+} as const satisfies SFNClientConfig;
+
 export class TaskTokenNotifier implements Notifier {
+  /** Tasks found over (or not ours to answer): neither beaten nor reported again. */
+  readonly #unanswerable = new Set<string>();
+
   constructor(
     private readonly client: SFNClient,
     private readonly onUnanswerable: (error: NstError) => void,
@@ -66,13 +79,15 @@ export class TaskTokenNotifier implements Notifier {
   }
 
   async running({ taskToken }: JobWaiter): Promise<void> {
-    if (taskToken) await this.send('SendTaskHeartbeat', new SendTaskHeartbeatCommand({ taskToken }));
+    if (taskToken && !this.#unanswerable.has(taskToken))
+      await this.send('SendTaskHeartbeat', new SendTaskHeartbeatCommand({ taskToken }));
   }
 
   private async send(
     action: string,
     command: SendTaskSuccessCommand | SendTaskFailureCommand | SendTaskHeartbeatCommand,
   ): Promise<void> {
+    const { taskToken } = command.input;
     try {
       // One client sends all three; the SDK's overloads take one command type at a time.
       await this.client.send(command as SendTaskSuccessCommand);
@@ -84,6 +99,8 @@ export class TaskTokenNotifier implements Notifier {
         { cause },
       );
       if (!isUnanswerable(cause as Error)) throw error;
+      if (taskToken && this.#unanswerable.has(taskToken)) return;
+      if (taskToken) this.#unanswerable.add(taskToken);
       this.onUnanswerable(error);
     }
   }

@@ -33,8 +33,8 @@ export function jobIdFor(upload: UploadVersion): string {
  * A job id given before the upload exists (`nst submit`, a presigned upload): the file's name and 16
  * random hex digits, as jobIdFor shapes them. The upload carries it as its nst-job-id metadata.
  */
-export function assignedJobId(key: string): string {
-  const slug = slugOf(key);
+export function assignedJobId(name: string): string {
+  const slug = slugOf(name);
   return `${slug ? `${slug}-` : ''}${randomBytes(8).toString('hex')}`;
 }
 

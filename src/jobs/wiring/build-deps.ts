@@ -15,7 +15,7 @@ import { PIPELINE_ENV, type PipelineConfig, POWERTOOLS_ENV } from '../config.js'
 import { EventBridgeNotifier } from '../notify/eventbridge.js';
 import { LogNotifier, type Notifier, Notifiers } from '../notify/notifier.js';
 import { SnsNotifier } from '../notify/sns.js';
-import { TaskTokenNotifier } from '../notify/task-token.js';
+import { STEP_FUNCTIONS_CLIENT_SETTINGS, TaskTokenNotifier } from '../notify/task-token.js';
 import type { Dispatcher, WorkerDeps } from '../run/run-context.js';
 import { cachedWeights } from './weights-cache.js';
 
@@ -44,7 +44,10 @@ export function buildWorkerDeps(parts: WorkerParts): WorkerDeps {
     ...deps,
     storeFor: storesFor(s3, deps.config.keyPrefix),
     loadWeights: loadWeights ?? (() => cachedWeights(configuredWeightsDir(deps.config))),
-    notifier: new Notifiers([channels], [taskTokenNotifier(sfn ?? new SFNClient({}), deps.logger)]),
+    notifier: new Notifiers(
+      [channels],
+      [taskTokenNotifier(sfn ?? new SFNClient(STEP_FUNCTIONS_CLIENT_SETTINGS), deps.logger)],
+    ),
     dispatch: dispatch ?? {},
   };
 }
