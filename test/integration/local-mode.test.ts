@@ -715,7 +715,8 @@ describe('npm start (the pipeline demo)', () => {
     const manifest = JSON.parse(await readFile(join(out, 'job.json'), 'utf8')) as JobManifest;
     expect(manifest).toMatchObject({
       status: 'succeeded',
-      spec: { content: 'inputs/style/content.jpg', styles: [{ key: 'styles/style.jpg' }] },
+      // The photo's key is named by its job, given in advance (nst submit's way).
+      spec: { content: `inputs/style/${manifest.jobId}.jpg`, styles: [{ key: 'styles/style.jpg' }] },
     });
     expect(await sharp(join(out, 'result.jpg')).metadata()).toMatchObject({ width: 36, height: 24 });
     // content (3:2) | style (1:1) | result (3:2) at one height, side by side.
