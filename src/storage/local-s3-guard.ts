@@ -158,15 +158,52 @@ interface ParsedAuthorization {
   readonly signature: string;
 }
 
+/** A SigV4 credential scope, `<access key>/<yyyymmdd>/<region>/<service>/aws4_request`, as its parts. */
+type Credential = Pick<ParsedAuthorization, 'accessKeyId' | 'date' | 'region' | 'service'>;
+const CREDENTIAL = String.raw`([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request`;
+const CREDENTIAL_ONLY = new RegExp(`^${CREDENTIAL}$`);
+const AUTHORIZATION = new RegExp(
+  String.raw`^AWS4-HMAC-SHA256 Credential=${CREDENTIAL},\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$`,
+);
+
 function parseAuthorization(header: string): ParsedAuthorization | undefined {
-  const match =
-    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/.exec(
-      header.trim(),
-    );
+  const match = AUTHORIZATION.exec(header.trim());
   if (!match) return undefined;
   const [, accessKeyId, date, region, service, signedHeaders, signature] = match;
   return { accessKeyId, date, region, service, signedHeaders: signedHeaders.split(';'), signature };
 }
+
+function parseCredential(value: string): Credential | undefined {
+  const match = CREDENTIAL_ONLY.exec(value);
+  if (!match) return undefined;
+  const [, accessKeyId, date, region, service] = match;
+  return { accessKeyId, date, region, service };
+}
+
+/** Refuses a credential that is not the local one, or not for S3. */
+function checkCredential({ accessKeyId, service }: Credential): Refusal | undefined {
+  if (accessKeyId !== LOCAL_CREDENTIALS.accessKeyId) return denied(`unknown access key ${accessKeyId}`);
+  if (service !== 's3') return denied(`the signature is for the service ${service}, not s3`);
+  return undefined;
+}
+
+/** The request's values of the headers a signature names; refused when one is missing. */
+function signedHeaderValues(
+  ctx: KoaContext,
+  names: readonly string[],
+): { headers: Record<string, string> } | { refused: Refusal } {
+  const headers: Record<string, string> = {};
+  for (const name of names) {
+    const value = ctx.req.headers[name];
+    if (value === undefined) return { refused: denied(`the signed header ${name} is missing`) };
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return { headers };
+}
+
+/** Whether a recomputed signature is the one given, compared in constant time. */
+const sameSignature = (expected: string, given: string) =>
+  expected.length === given.length && timingSafeEqual(Buffer.from(expected), Buffer.from(given));
 
 /** `20240102T030405Z` as a Date. */
 function parseAmzDate(value: string): Date | undefined {
@@ -203,9 +240,8 @@ async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
   if (!header) return denied('the request is not signed (SigV4 with the local credentials is required)');
   const auth = parseAuthorization(header);
   if (!auth) return denied('the Authorization header is not a SigV4 (AWS4-HMAC-SHA256) signature');
-  if (auth.accessKeyId !== LOCAL_CREDENTIALS.accessKeyId)
-    return denied(`unknown access key ${auth.accessKeyId}`);
-  if (auth.service !== 's3') return denied(`the signature is for the service ${auth.service}, not s3`);
+  const wrongCredential = checkCredential(auth);
+  if (wrongCredential) return wrongCredential;
   for (const required of ['host', 'x-amz-date', 'x-amz-content-sha256'])
     if (!auth.signedHeaders.includes(required)) return denied(`the signature does not cover ${required}`);
   const signingDate = parseAmzDate(ctx.get('x-amz-date'));
@@ -214,12 +250,9 @@ async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
   if (Math.abs(Date.now() - signingDate.getTime()) > MAX_SKEW_MS)
     return denied('the request time is more than 15 minutes from the server time');
 
-  const headers: Record<string, string> = {};
-  for (const name of auth.signedHeaders) {
-    const value = ctx.req.headers[name];
-    if (value === undefined) return denied(`the signed header ${name} is missing`);
-    headers[name] = Array.isArray(value) ? value.join(',') : value;
-  }
+  const signedHeaders = signedHeaderValues(ctx, auth.signedHeaders);
+  if ('refused' in signedHeaders) return signedHeaders.refused;
+  const { headers } = signedHeaders;
   const signed = await signer.sign(
     {
       method: ctx.method,
@@ -235,7 +268,7 @@ async function checkSignature(ctx: KoaContext): Promise<Refusal | undefined> {
   const ok =
     expected !== undefined &&
     expected.signedHeaders.join(';') === auth.signedHeaders.join(';') &&
-    timingSafeEqual(Buffer.from(expected.signature), Buffer.from(auth.signature));
+    sameSignature(expected.signature, auth.signature);
   return ok ? undefined : denied('the signature does not match (sign with the local credentials)');
 }
 
@@ -249,13 +282,11 @@ async function checkPresignedUpload(ctx: KoaContext): Promise<Refusal | undefine
     return typeof value === 'string' ? value : undefined;
   };
   if (param('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return denied('the presigned URL is not SigV4');
-  const credential = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(
-    param('X-Amz-Credential') ?? '',
-  );
+  const credential = parseCredential(param('X-Amz-Credential') ?? '');
   if (!credential) return denied('the presigned URL has no valid X-Amz-Credential');
-  const [, accessKeyId, date, region, service] = credential;
-  if (accessKeyId !== LOCAL_CREDENTIALS.accessKeyId) return denied(`unknown access key ${accessKeyId}`);
-  if (service !== 's3') return denied(`the signature is for the service ${service}, not s3`);
+  const wrongCredential = checkCredential(credential);
+  if (wrongCredential) return wrongCredential;
+  const { date, region } = credential;
   const signingDate = parseAmzDate(param('X-Amz-Date') ?? '');
   const expiresIn = Number(param('X-Amz-Expires'));
   if (!signingDate || !param('X-Amz-Date')?.startsWith(date))
@@ -272,12 +303,9 @@ async function checkPresignedUpload(ctx: KoaContext): Promise<Refusal | undefine
     (name) => name.startsWith('x-amz-') && !signedHeaders.includes(name),
   );
   if (unsigned) return denied(`the header ${unsigned} is not signed by the presigned URL`);
-  const headers: Record<string, string> = {};
-  for (const name of signedHeaders) {
-    const value = ctx.req.headers[name];
-    if (value === undefined) return denied(`the signed header ${name} is missing`);
-    headers[name] = Array.isArray(value) ? value.join(',') : value;
-  }
+  const values = signedHeaderValues(ctx, signedHeaders);
+  if ('refused' in values) return values.refused;
+  const { headers } = values;
   // The payload hash rides in the query (UNSIGNED-PAYLOAD); the signer reads it from a header, which it
   // hoists back into the query under the same name.
   const { [PAYLOAD_HASH_PARAM]: payloadHash, ...query } = Object.fromEntries(
@@ -298,8 +326,7 @@ async function checkPresignedUpload(ctx: KoaContext): Promise<Refusal | undefine
   const given = param('X-Amz-Signature') ?? '';
   const ok =
     presigned.query?.['X-Amz-SignedHeaders'] === param('X-Amz-SignedHeaders') &&
-    expected.length === given.length &&
-    timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+    sameSignature(expected, given);
   return ok
     ? undefined
     : denied("the presigned URL's signature does not match (sign with the local credentials)");
