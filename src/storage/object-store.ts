@@ -98,6 +98,9 @@ const isPrecondition = (e: unknown) =>
 
 const quoteEtag = (etag: string): string => (etag.startsWith('"') ? etag : `"${etag}"`);
 
+/** Whether two ETags name one version, quoted or bare (events carry them bare, responses quoted). */
+export const sameEtag = (a: string, b: string): boolean => quoteEtag(a) === quoteEtag(b);
+
 /**
  * The bucket as the pipeline sees it: every key given and answered is relative to `keyPrefix` (the folder
  * the pipeline's layout lives under in a shared bucket; '' for the bucket's top), and only this class puts

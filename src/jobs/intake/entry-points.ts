@@ -5,14 +5,14 @@
  * continuation. Two more end jobs whose workers cannot: a failed Batch job, and a dead-lettered event.
  */
 import { NstError } from '../../errors.js';
-import { type ObjectStore, PreconditionFailed } from '../../storage/object-store.js';
+import { type ObjectStore, PreconditionFailed, sameEtag } from '../../storage/object-store.js';
 import { PIPELINE_ENV } from '../config.js';
 import type { JobOutcome } from '../lifecycle/locked-job.js';
 import { type Invocation, withLockedJob } from '../lifecycle/locked-job.js';
 import { type JobManifest, newManifest } from '../lifecycle/manifest.js';
 import type { WorkerDeps } from '../run/run-context.js';
 import { runJob } from '../run/run-job.js';
-import { type UploadVersion, uploadJobId } from '../spec/job-id.js';
+import { readOptionsOf, type UploadVersion, uploadJobId } from '../spec/job-id.js';
 import { classifyKey, type Trigger, waitedSpecKey } from '../spec/keys.js';
 import { MAX_SPEC_BYTES, taskTokenIn } from '../spec/spec.js';
 import type { NamedJob, WaitedJobEvent } from './events.js';
@@ -82,18 +82,19 @@ async function manifestOfUpload(
   const manifest = newManifest(target.jobId, target.bucket, source, now);
   if (source.kind !== 'spec') return manifest;
   // This upload's spec only: another one at the key now names another task.
-  const version = source.versionId ? { versionId: source.versionId } : { ifMatch: source.etag };
-  const read = await store.read(source.key, { ...version, maxBytes: MAX_SPEC_BYTES }).catch((e: unknown) => {
-    if (e instanceof PreconditionFailed) return undefined;
-    throw e;
-  });
+  const read = await store
+    .read(source.key, { ...readOptionsOf(source), maxBytes: MAX_SPEC_BYTES })
+    .catch((e: unknown) => {
+      if (e instanceof PreconditionFailed) return undefined;
+      throw e;
+    });
   const taskToken = read?.status === 'found' ? taskTokenIn(read.object.body.toString('utf8')) : undefined;
   return taskToken ? { ...manifest, taskToken } : manifest;
 }
 
 const isSameUpload = (a: JobManifest['source'], b: JobManifest['source']) =>
   a.key === b.key &&
-  a.etag.replace(/"/g, '') === b.etag.replace(/"/g, '') &&
+  sameEtag(a.etag, b.etag) &&
   (a.versionId === undefined || b.versionId === undefined || a.versionId === b.versionId);
 
 /** What job.json records of the upload that started a job (undefined: the key is not a job). */

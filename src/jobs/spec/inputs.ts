@@ -10,6 +10,7 @@ import type { ObjectStore, ReadOptions, StoredObject } from '../../storage/objec
 import { PreconditionFailed } from '../../storage/object-store.js';
 import type { ImageInputs, ImageSource, OutputSettings } from '../../stylize-image.js';
 import { PIPELINE_ENV, type PipelineConfig } from '../config.js';
+import { readOptionsOf } from './job-id.js';
 import {
   KEY_PREFIXES,
   prefixList,
@@ -97,7 +98,7 @@ async function readUpload(
   const spec = trigger.kind === 'spec';
   try {
     return await readInput(store, trigger.key, {
-      ...(upload.versionId ? { versionId: upload.versionId } : { ifMatch: upload.etag }),
+      ...readOptionsOf(upload),
       code: 'IMAGE_NOT_FOUND',
       what: spec ? 'job spec' : 'photo',
       missing: 'was deleted before the job ran',

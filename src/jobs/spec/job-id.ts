@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { NstError } from '../../errors.js';
-import type { ObjectStore } from '../../storage/object-store.js';
+import { type GetOptions, type ObjectStore, sameEtag } from '../../storage/object-store.js';
 import { classifyKey } from './keys.js';
 import { JOB_ID_METADATA } from './metadata.js';
 
@@ -18,6 +18,10 @@ export interface UploadVersion {
   readonly etag: string;
   readonly versionId?: string;
 }
+
+/** How to read exactly this upload: its version, else its ETag (an object replaced since is not it). */
+export const readOptionsOf = (upload: Pick<UploadVersion, 'etag' | 'versionId'>): GetOptions =>
+  upload.versionId ? { versionId: upload.versionId } : { ifMatch: upload.etag };
 
 /** Job ids are safe as S3 key segments, Batch job names and SNS subjects. */
 export const JOB_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,80}$/;
@@ -68,6 +72,6 @@ export async function uploadJobId(store: Pick<ObjectStore, 'head'>, upload: Uplo
   if (classifyKey(upload.key).kind !== 'drop-in') return jobIdFor(upload);
   const head = await store.head(upload.key, { versionId: upload.versionId });
   const given = head?.metadata[JOB_ID_METADATA];
-  const same = head !== undefined && head.etag.replace(/"/g, '') === upload.etag.replace(/"/g, '');
+  const same = head !== undefined && sameEtag(head.etag, upload.etag);
   return same && given !== undefined && JOB_ID_PATTERN.test(given) ? given : jobIdFor(upload);
 }
