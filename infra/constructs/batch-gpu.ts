@@ -22,14 +22,10 @@ import { BATCH_JOB_ATTEMPTS } from '../../src/jobs/deployment.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { BATCH_IMAGE } from '../paths.js';
 import {
-  acknowledgePrefixWildcards,
-  acknowledgeTaskTokenWildcard,
+  grantPipelineWork,
   keyPrefixEnvironment,
   type NotificationTargets,
   notificationEnvironment,
-  notificationStatements,
-  pipelineS3Statements,
-  taskTokenStatement,
 } from './policies.js';
 import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
@@ -253,14 +249,7 @@ export class BatchGpu extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'GPU stylize jobs: read inputs, styles, jobs and assets; write outputs; notify',
     });
-    const statements = [
-      ...pipelineS3Statements(props.bucket, props.keyPrefix ?? ''),
-      ...notificationStatements(props.notifications),
-      taskTokenStatement(),
-    ];
-    for (const statement of statements) jobRole.addToPrincipalPolicy(statement);
-    acknowledgePrefixWildcards(jobRole, props.bucket, props.keyPrefix ?? '');
-    acknowledgeTaskTokenWildcard(jobRole);
+    grantPipelineWork(jobRole, { ...props, keyPrefix: props.keyPrefix ?? '' });
     return jobRole;
   }
 

@@ -21,7 +21,7 @@ export interface NotificationTargets {
   readonly eventBus: events.IEventBus;
 }
 
-export function notificationStatements({ topic, eventBus }: NotificationTargets): iam.PolicyStatement[] {
+function notificationStatements({ topic, eventBus }: NotificationTargets): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
     new iam.PolicyStatement({
@@ -37,7 +37,7 @@ export function notificationStatements({ topic, eventBus }: NotificationTargets)
  * Answering the Step Functions task that waits on a job (its spec's token). The task-token actions take no
  * resource: the token itself names the task, and only a holder of it can answer.
  */
-export function taskTokenStatement(): iam.PolicyStatement {
+function taskTokenStatement(): iam.PolicyStatement {
   return new iam.PolicyStatement({
     sid: 'AnswerWaitingTasks',
     actions: ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
@@ -46,7 +46,7 @@ export function taskTokenStatement(): iam.PolicyStatement {
 }
 
 /** The wildcard of taskTokenStatement, acknowledged on `role` for cdk-nag. */
-export function acknowledgeTaskTokenWildcard(role: IConstruct): void {
+function acknowledgeTaskTokenWildcard(role: IConstruct): void {
   acknowledgeWildcard(
     role,
     '*',
@@ -65,7 +65,7 @@ export function notificationEnvironment({ topic, eventBus }: NotificationTargets
 }
 
 /** S3 for the pipeline whose folders are under `keyPrefix` in `bucket`, and nothing else of the bucket. */
-export function pipelineS3Statements(bucket: s3.IBucket, keyPrefix: string): iam.PolicyStatement[] {
+function pipelineS3Statements(bucket: s3.IBucket, keyPrefix: string): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({
       sid: 'ReadRequests',
@@ -102,7 +102,7 @@ export function acknowledgeWildcard(role: IConstruct, resource: string, reason: 
 }
 
 /** The key-prefix wildcards of pipelineS3Statements. */
-export function acknowledgePrefixWildcards(role: IConstruct, bucket: s3.IBucket, keyPrefix: string): void {
+function acknowledgePrefixWildcards(role: IConstruct, bucket: s3.IBucket, keyPrefix: string): void {
   for (const prefix of Object.values(KEY_PREFIXES)) {
     acknowledgeWildcard(
       role,
@@ -110,4 +110,27 @@ export function acknowledgePrefixWildcards(role: IConstruct, bucket: s3.IBucket,
       `Objects under the ${keyPrefix}${prefix} prefix of the pipeline bucket only: the prefix is the scope.`,
     );
   }
+}
+
+/** Where a worker's role works: the pipeline's bucket, its key prefix, and where it tells about jobs. */
+export interface PipelineWork {
+  readonly bucket: s3.IBucket;
+  readonly keyPrefix: string;
+  readonly notifications: NotificationTargets;
+}
+
+/**
+ * What every worker of the pipeline does (the function's role and the GPU job's): S3 per the contract,
+ * telling the topic and the bus, answering a waiting task; with cdk-nag's acknowledgements of their
+ * wildcards.
+ */
+export function grantPipelineWork(role: iam.Role, { bucket, keyPrefix, notifications }: PipelineWork): void {
+  const statements = [
+    ...pipelineS3Statements(bucket, keyPrefix),
+    ...notificationStatements(notifications),
+    taskTokenStatement(),
+  ];
+  for (const statement of statements) role.addToPrincipalPolicy(statement);
+  acknowledgePrefixWildcards(role, bucket, keyPrefix);
+  acknowledgeTaskTokenWildcard(role);
 }

@@ -21,15 +21,11 @@ import { LOCK_FILE, REPO_ROOT, STYLIZE_ENTRY } from '../paths.js';
 import { consumeDeadLetters, createDeadLetterQueues } from './dead-letters.js';
 import type { PipelineLayers } from './layers.js';
 import {
-  acknowledgePrefixWildcards,
-  acknowledgeTaskTokenWildcard,
   acknowledgeWildcard,
+  grantPipelineWork,
   keyPrefixEnvironment,
   type NotificationTargets,
   notificationEnvironment,
-  notificationStatements,
-  pipelineS3Statements,
-  taskTokenStatement,
 } from './policies.js';
 import { POWERTOOLS_ENVIRONMENT } from './powertools.js';
 
@@ -213,10 +209,8 @@ export class StylizeFunction extends Construct {
       resourceName: functionName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    grantPipelineWork(role, { ...props, keyPrefix: props.keyPrefix ?? '' });
     const statements = [
-      ...pipelineS3Statements(props.bucket, props.keyPrefix ?? ''),
-      ...notificationStatements(props.notifications),
-      taskTokenStatement(),
       new iam.PolicyStatement({
         // A Step Functions task's direct invoke: its spec is written under jobs/ and runs from there.
         sid: 'SubmitWaitedJobs',
@@ -229,8 +223,6 @@ export class StylizeFunction extends Construct {
         resources: [functionArn, `${functionArn}:*`],
       }),
     ];
-    acknowledgePrefixWildcards(role, props.bucket, props.keyPrefix ?? '');
-    acknowledgeTaskTokenWildcard(role);
     acknowledgeWildcard(
       role,
       `${functionArn}:*`,
