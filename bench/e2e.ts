@@ -38,8 +38,9 @@ export function parsePairs(text: string): Pair[] {
   });
 }
 
-interface Schedule {
-  readonly name: 'classic' | 'default';
+/** A named set of `nst stylize` flags. */
+export interface Variant {
+  readonly name: string;
   /** Flags of `nst stylize` (none: the defaults). */
   readonly flags: readonly string[];
 }
@@ -49,13 +50,13 @@ const scheduleFlags = (s: { minSize: number; scaleGrowth: number; iterations: It
   ...['--iterations', [s.iterations].flat().join(',')],
 ];
 
-const SCHEDULES: readonly Schedule[] = [
+const SCHEDULES: readonly Variant[] = [
   { name: 'classic', flags: scheduleFlags(CLASSIC_SCHEDULE) },
   { name: 'default', flags: [] },
 ];
 
 export interface EndToEndRun {
-  readonly schedule: Schedule['name'];
+  readonly schedule: string;
   readonly wallSeconds: number;
   readonly iterations: number;
   readonly peakRssMb: number;
@@ -80,9 +81,13 @@ export interface EndToEndSetup {
   readonly outDir: string;
 }
 
-async function stylizeOnce(setup: EndToEndSetup, pair: Pair, schedule: Schedule): Promise<EndToEndRun> {
+/** One `nst stylize` of the pair at 512 px in its own process, timed. */
+export async function stylizeOnce(setup: EndToEndSetup, pair: Pair, schedule: Variant): Promise<EndToEndRun> {
   const images = path.join(setup.shared, 'images');
-  const output = path.join(setup.outDir, `${pair.content}-${pair.style}-${schedule.name}.png`);
+  const output = path.join(
+    setup.outDir,
+    `${pair.content}-${pair.style}-${schedule.name.replace(/[^\w.-]+/g, '_')}.png`,
+  );
   const args = [
     setup.nst,
     'stylize',
@@ -108,8 +113,13 @@ async function stylizeOnce(setup: EndToEndSetup, pair: Pair, schedule: Schedule)
   };
 }
 
-/** content | style | classic | default, each labelled, at one height. */
-async function writeSheet(setup: EndToEndSetup, pair: Pair, runs: readonly EndToEndRun[]): Promise<string> {
+/** content | style | each result, labelled, at one height; written as <content>-<style>-<name>.png. */
+export async function writeSheet(
+  setup: EndToEndSetup,
+  pair: Pair,
+  runs: readonly { readonly output: string; readonly label: string }[],
+  name = 'sheet',
+): Promise<string> {
   const read = async (file: string) => (await decodeImage(file, { name: file })).image;
   const images = path.join(setup.shared, 'images');
   const content = await read(path.join(images, 'content', `${pair.content}.jpg`));
@@ -119,12 +129,9 @@ async function writeSheet(setup: EndToEndSetup, pair: Pair, runs: readonly EndTo
   const panels = [
     { image: await resizeImage(content, first.width, first.height), label: pair.content },
     { image: style, label: pair.style },
-    ...runs.map((r, i) => ({
-      image: results[i],
-      label: `${r.schedule}: ${r.wallSeconds.toFixed(0)} s, loss ${r.final.total.toExponential(3)}`,
-    })),
+    ...runs.map((r, i) => ({ image: results[i], label: r.label })),
   ];
-  const file = path.join(setup.outDir, `${pair.content}-${pair.style}-sheet.png`);
+  const file = path.join(setup.outDir, `${pair.content}-${pair.style}-${name}.png`);
   await writeFile(file, await contactSheet(panels, { height: 384 }));
   return file;
 }
@@ -142,7 +149,14 @@ export async function endToEndPair(setup: EndToEndSetup, pair: Pair): Promise<En
     default: current,
     timeRatio: current.wallSeconds / classic.wallSeconds,
     lossRatio: current.final.total / classic.final.total,
-    sheet: await writeSheet(setup, pair, runs),
+    sheet: await writeSheet(
+      setup,
+      pair,
+      runs.map((r) => ({
+        output: r.output,
+        label: `${r.schedule}: ${r.wallSeconds.toFixed(0)} s, loss ${r.final.total.toExponential(3)}`,
+      })),
+    ),
   };
 }
 

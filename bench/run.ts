@@ -6,6 +6,7 @@
  *                    [--e2e [--pairs tubingen:starry_night,...] [--out output/bench]]
  *   npm run bench -- --startup [--runs 7] [--nst other-checkout/bin/nst.js]
  *   npm run bench -- --tiles [--size 1024] [--tile-size 384] [--pairs ...] [--time-sizes 2048,4096] [--out output/bench]
+ *   npm run bench -- --quality [--variants previous,default,jcjohnson,strength:7] [--pairs ...] [--out output/bench]
  *
  * Efficiency is against the larger of two ceilings measured in the same run (bench/peaks.ts): one large conv
  * and one large MatMul. Each engine row shows the memory model's peak (src/engine/memory-model.ts) beside the measured peak RSS.
@@ -15,7 +16,8 @@
  * Every measurement runs in its own process. --json prints one JSON object per line. --e2e adds the
  * classic and the default schedule end to end at 512 px on real images, with contact sheets (bench/e2e.ts);
  * `--engines torch --sizes 512 --e2e` runs only that and the peer. --startup measures only how fast `nst`
- * starts (bench/startup.ts). --tiles runs only the tiled-against-untiled checks and prints the fan-out's
+ * starts (bench/startup.ts). --quality runs only variants of `nst stylize` at 512 px and scores how stylised
+ * they are with the style yardstick (bench/quality.ts, bench/yardstick.ts). --tiles runs only the tiled-against-untiled checks and prints the fan-out's
  * time and cost from the models (bench/tiles.ts).
  */
 import { execFile } from 'node:child_process';
@@ -30,6 +32,7 @@ import { estimateMemory } from '../src/engine/memory-model.js';
 import { defaultThreads } from '../src/engine/threads.js';
 import { MANIFEST_FILE } from '../src/weights/manifest.js';
 import { DEFAULT_PAIRS, type EndToEndPair, endToEndPair, endToEndTable, parsePairs } from './e2e.js';
+import { QUALITY_PAIRS, type QualityRow, qualityPair, qualityTable } from './quality.js';
 import { measureStartup, startupTable } from './startup.js';
 import {
   type MachineTime,
@@ -40,6 +43,7 @@ import {
   tilesTable,
   timeOnMachine,
 } from './tiles.js';
+import { Yardstick } from './yardstick.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,6 +79,15 @@ const opts = new Command()
     '--time-sizes <list>',
     'with --tiles: time runs this large on this machine with 1 and 2 tile workers (then pairs only with --pairs)',
   )
+  .option(
+    '--quality',
+    'only run variants end to end at 512 px and score how stylised they are (bench/quality.ts)',
+  )
+  .option(
+    '--variants <list>',
+    'with --quality: default, previous, jcjohnson, strength:<n>, flags:<flags>',
+    'previous,default',
+  )
   .option('--runs <n>', 'with --startup: runs of each command', '7')
   .option(
     '--nst <bin>',
@@ -93,6 +106,8 @@ const opts = new Command()
     out: string;
     startup?: boolean;
     tiles?: boolean;
+    quality?: boolean;
+    variants: string;
     size: string;
     tileSize: string;
     timeSizes?: string;
@@ -188,6 +203,25 @@ if (opts.tiles) {
   process.stdout.write(
     `${[...tilesTable(setup, pairs), '', ...(await tilesCostTable(SHARED))].join('\n')}\n`,
   );
+  process.exit(0);
+}
+
+if (opts.quality) {
+  const setup = {
+    nst: path.join(ROOT, 'bin/nst.js'),
+    shared: SHARED,
+    threads: opts.threads,
+    outDir: path.resolve(opts.out),
+  };
+  const yardstick = await Yardstick.create(path.join(SHARED, 'models/vgg19'));
+  const rows: QualityRow[] = [];
+  for (const pair of opts.pairs ? parsePairs(opts.pairs) : QUALITY_PAIRS) {
+    const result = await qualityPair(setup, yardstick, pair, opts.variants.split(','));
+    if (opts.json) for (const row of result.rows) process.stdout.write(`${JSON.stringify(row)}\n`);
+    process.stderr.write(`${qualityTable(result.rows).join('\n')}\nsheet: ${result.sheet}\n`);
+    rows.push(...result.rows);
+  }
+  if (!opts.json) process.stdout.write(`${qualityTable(rows).join('\n')}\n`);
   process.exit(0);
 }
 
