@@ -5,8 +5,10 @@
  *   `--style-mask` (examples/style.jpg on the sky, examples/style-mosaic.jpg on the ground).
  * - colour-match.jpg: content | style | the result | with `--color-match` | with `--color-match
  *   --original-colors`.
+ * - style-strength.jpg: content | style | the result at `--style-strength` 1, 3, 5 (the default), 7 and 9.
  *
- * Run: npx tsx scripts/readme-pictures.ts [--size 384] [--threads N] (the default schedule)
+ * Run: npx tsx scripts/readme-pictures.ts [--size 384] [--threads N] [--only style-strength] [--results DIR]
+ * (the default schedule)
  * Weights: the usual lookup, else ../shared/models/vgg19, else fetched (as `nst example`). Deterministic for
  * the same engine, threads and weights.
  */
@@ -17,7 +19,8 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import { exampleWeightsDir } from '../src/cli/example.js';
 import { DEFAULT_STYLIZE_OPTIONS, type StylizeOptions } from '../src/engine/options.js';
-import type { RgbImage } from '../src/engine/types.js';
+import { STYLE_STRENGTH } from '../src/engine/style-strength.js';
+import type { RgbImage, VggWeights } from '../src/engine/types.js';
 import { contactSheet } from '../src/image/contact-sheet.js';
 import { decodeImage } from '../src/image/decode.js';
 import { stylizeImage } from '../src/stylize-image.js';
@@ -85,35 +88,71 @@ async function renderColourMatch(options: StylizeOptions, weightsDir: string): P
     { image: await decoded('style.jpg'), label: 'style' },
   ];
   for (const { label, ...variant } of variants) {
-    const started = performance.now();
-    const { output, result } = await stylizeImage(
-      { content: source('content.jpg'), styles: [{ source: source('style.jpg'), weight: 1 }] },
-      { ...options, ...variant },
-      { format: 'png' },
-      { weights },
-    );
-    const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    process.stderr.write(`${label}: ${result.iterations} iterations on ${result.backend} in ${seconds} s\n`);
-    panels.push({ image: (await decodeImage(output)).image, label });
+    panels.push({ image: await stylized({ ...options, ...variant }, weights, label), label });
   }
   await writeSheet(path.join(OUT, 'colour-match.jpg'), panels);
 }
+
+/** The bundled pair at five strengths: each step of 2 doubles the style's weight twice. */
+async function renderStrengthSweep(options: StylizeOptions, weightsDir: string): Promise<void> {
+  const weights = await loadWeights(weightsDir);
+  const panels = [
+    { image: await decoded('content.jpg'), label: 'content' },
+    { image: await decoded('style.jpg'), label: 'style' },
+  ];
+  for (const styleStrength of [1, 3, 5, 7, 9]) {
+    const label = `--style-strength ${styleStrength}${styleStrength === STYLE_STRENGTH.default ? ' (default)' : ''}`;
+    panels.push({ image: await stylized({ ...options, styleStrength }, weights, label), label });
+  }
+  await writeSheet(path.join(OUT, 'style-strength.jpg'), panels);
+}
+
+/** The bundled pair stylised with these options. */
+async function stylized(options: StylizeOptions, weights: VggWeights, label: string): Promise<RgbImage> {
+  const started = performance.now();
+  const { output, result } = await stylizeImage(
+    { content: source('content.jpg'), styles: [{ source: source('style.jpg'), weight: 1 }] },
+    options,
+    { format: 'png' },
+    { weights },
+  );
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  process.stderr.write(`${label}: ${result.iterations} iterations on ${result.backend} in ${seconds} s\n`);
+  if (resultsDir) await writeFile(path.join(resultsDir, `${label.replace(/[^\w.-]+/g, '_')}.png`), output);
+  return (await decodeImage(output)).image;
+}
+
+const SHEETS = {
+  masks: renderMasks,
+  'colour-match': renderColourMatch,
+  'style-strength': renderStrengthSweep,
+} as const;
+
+/** Where --results asks each result of the bundled pair to be kept too (to score it: bench/yardstick.ts). */
+let resultsDir: string | undefined;
 
 async function main(): Promise<void> {
   const flags = new Command()
     .option('--size <px>', 'longest side of the results (the default schedule)', '384')
     .option('--threads <n>', 'engine threads (default: all cores)')
+    .option('--only <sheets>', `some of the sheets: ${Object.keys(SHEETS).join(', ')}`)
+    .option('--results <dir>', 'also write each result of the bundled pair there, as PNG')
     .parse()
-    .opts<{ size: string; threads?: string }>();
+    .opts<{ size: string; threads?: string; only?: string; results?: string }>();
   const options: StylizeOptions = {
     ...DEFAULT_STYLIZE_OPTIONS,
     size: Number(flags.size),
     ...(flags.threads ? { threads: Number(flags.threads) } : {}),
   };
+  const names = flags.only?.split(',') ?? Object.keys(SHEETS);
+  const unknown = names.filter((name) => !(name in SHEETS));
+  if (unknown.length > 0)
+    throw new Error(`--only: no sheet ${unknown.join(', ')} (${Object.keys(SHEETS).join(', ')})`);
   await mkdir(OUT, { recursive: true });
+  resultsDir = flags.results && path.resolve(flags.results);
+  if (resultsDir) await mkdir(resultsDir, { recursive: true });
   const weightsDir = await exampleWeightsDir();
-  await renderMasks(options, weightsDir);
-  await renderColourMatch(options, weightsDir);
+  for (const name of names) await SHEETS[name as keyof typeof SHEETS](options, weightsDir);
 }
 
 await main();

@@ -20,6 +20,7 @@ const FLAG_KINDS: Record<keyof StylizeOptions, FlagKind> = {
   lbfgsHistory: 'number',
   lineSearch: { choices: ['none', 'strong-wolfe'] },
   contentWeight: 'number',
+  styleStrength: 'number',
   styleWeight: 'number',
   tvWeight: 'number',
   styleLayerWeights: 'list',

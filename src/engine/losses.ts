@@ -32,10 +32,16 @@
  */
 import type { LossWeights } from './types.js';
 
-/** The default loss weights, the one home of the user options' defaults (options.ts) and the bench's. */
+/**
+ * The default loss weights, the one home of the user options' defaults (options.ts) and the bench's. beta is
+ * the weight at the default style strength (style-strength.ts). It was 1e3 until issue 21: a result a user
+ * took for a filtered photo, 3.8x the anchor's style score (bench/yardstick.ts). 1e4 with the 128 px first
+ * scale of DEFAULT_SCHEDULE brings the painting's palette and its large strokes; issue 21's note has the
+ * figures.
+ */
 export const DEFAULT_LOSS_WEIGHTS: LossWeights = {
   content: 1,
-  style: 1e3,
+  style: 1e4,
   tv: 1e-3,
   /** The seed author's per-layer style weights for relu1_1 .. relu5_1. */
   styleLayers: [1, 0.8, 0.5, 0.3, 0.1],

@@ -8,6 +8,7 @@ import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
 import { ADAM_AVERAGE_DECAY } from './optim/average.js';
 import { LBFGS_DEFAULTS } from './optim/lbfgs.js';
 import { DEFAULT_SCHEDULE } from './schedule.js';
+import { STYLE_STRENGTH, styleWeightAt } from './style-strength.js';
 import { MAX_TILE_SIZE, MIN_TILE_SIZE } from './tiling.js';
 
 /** The largest result, longest side in pixels. */
@@ -78,11 +79,21 @@ export const stylizeOptionsSchema = z
       .min(0)
       .default(DEFAULT_LOSS_WEIGHTS.content)
       .describe('alpha: weight of the content loss'),
+    styleStrength: z
+      .number()
+      .min(STYLE_STRENGTH.min)
+      .max(STYLE_STRENGTH.max)
+      .optional()
+      .describe(
+        `How strongly the painting shows, ${STYLE_STRENGTH.min} (a hint of it) to ${STYLE_STRENGTH.max} (the painting takes over): each step doubles the style's weight against the photo's (default ${STYLE_STRENGTH.default})`,
+      ),
     styleWeight: z
       .number()
       .min(0)
-      .default(DEFAULT_LOSS_WEIGHTS.style)
-      .describe('beta: weight of the style loss'),
+      .optional()
+      .describe(
+        `beta, the weight of the style loss, for experts: instead of styleStrength (default: what styleStrength ${STYLE_STRENGTH.default} gives, ${styleWeightAt(STYLE_STRENGTH.default)})`,
+      ),
     tvWeight: z
       .number()
       .min(0)
@@ -143,6 +154,14 @@ export const stylizeOptionsSchema = z
   })
   .strict()
   .superRefine((options, ctx) => {
+    // Two settings of one balance: which one wins would be a guess.
+    if (options.styleStrength !== undefined && options.styleWeight !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['styleWeight'],
+        message: 'styleWeight and styleStrength both set the style loss weight: give one of them',
+      });
+    }
     // Refused rather than ignored: a user who sets it expects it to do something. 0 (off) is what L-BFGS does.
     if (options.optimizer === 'lbfgs' && options.averageDecay !== undefined && options.averageDecay > 0) {
       ctx.addIssue({

@@ -6,6 +6,7 @@ import { styleSizeAt } from './input-limits.js';
 import type { StylizeOptions } from './options.js';
 import { resampleHwc, resampleImage } from './resample.js';
 import type { Scale } from './schedule.js';
+import { styleWeightOf } from './style-strength.js';
 import type { StylizeInput } from './stylize.js';
 import type { EngineSpec, MaskImage, RgbImage, VggWeights } from './types.js';
 import { seededRandom, toNetworkInput } from './vgg.js';
@@ -24,7 +25,7 @@ export function engineSpec(
     pooling: options.pooling,
     loss: {
       content: options.contentWeight,
-      style: options.styleWeight,
+      style: styleWeightOf(options),
       tv: options.tvWeight,
       styleLayers: options.styleLayerWeights,
     },

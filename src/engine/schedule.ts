@@ -7,23 +7,24 @@ import { sizeForLongestSide } from './resample.js';
 import { MIN_IMAGE_SIDE } from './vgg.js';
 
 /**
- * The default schedule: 256 px, then twice the size per scale; 60 iterations at each scale but the final
- * one, 100 at the final one. At 512 px that is 256 (60) -> 512 (100), a third of the classic schedule's time
- * with a final loss within 5% of it (`npm run bench -- --e2e` runs both; issue 11 has the figures). Why:
+ * The default schedule: 128 px, then twice the size per scale; 60 iterations at each scale but the final
+ * one, 100 at the final one. At 512 px that is 128 (60) -> 256 (60) -> 512 (100). Why:
+ * - The 128 px first scale is where the painting's large structures form (issue 21): there the style
+ *   layers see the image at a quarter of its size, so relu4_1's strokes become swirls a quarter of the
+ *   picture wide that the finer scales keep and refine. Started at 256 px, the same weights made small,
+ *   even strokes: style score (bench/yardstick.ts) 2.6e7 against 1.7e7 from 128 px, on tubingen at 512 px.
+ *   The scale costs 60 iterations on a sixteenth of the pixels: about 4% of the job. (Issue 11 had chosen
+ *   256 px by the total loss, which the content term dominates: it could not see this.)
  * - The final loss is set at the final scale, and there about 100 iterations are needed from any start:
  *   after an upsample the loss is 2-3x its end value, most of the gain comes in the first 20 iterations,
- *   and from 80 to 200 it falls only 4% more. So most of the budget goes there.
- * - The coarse scales only make a start, and a better start is soon forgotten: after the classic 1000
- *   coarse iterations the final scale starts 35% lower than after 60 at 256 px, but 80 iterations later
- *   the two are 2% apart. Starting at 128 px, or more coarse iterations, lost to starting at 256 px at the
- *   same total time.
+ *   and from 80 to 200 it falls only 4% more (issue 11). So most of the budget goes there.
  * - Doubling between scales instead of sqrt 2: the start after a 2x upsample is worse, but L-BFGS
  *   recovers within about 40 iterations, and a 362 px scale in between did not lower the loss after 80
  *   final-scale iterations: its time is better spent there.
  * - L-BFGS with a fixed step stays: a strong-Wolfe line search costs 1.3 evaluations per iteration for
  *   less descent per evaluation here, and a longer history (100 pairs) did not lower the loss.
  */
-export const DEFAULT_SCHEDULE = { minSize: 256, scaleGrowth: 2, iterations: [60, 100] } as const;
+export const DEFAULT_SCHEDULE = { minSize: 128, scaleGrowth: 2, iterations: [60, 100] } as const;
 
 /** The schedule before issue 11 (jcjohnson's 200 iterations at each of 5 scales from 128 px), for comparisons. */
 export const CLASSIC_SCHEDULE = { minSize: 128, scaleGrowth: Math.SQRT2, iterations: 200 } as const;

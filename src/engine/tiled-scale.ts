@@ -27,6 +27,7 @@ import { type StyleRegion, styleRegions } from './masks.js';
 import { optimiserFor } from './optimiser-for.js';
 import type { StylizeOptions } from './options.js';
 import { gridOf } from './shapes.js';
+import { styleWeightOf } from './style-strength.js';
 import { blendStyleTargets } from './style-targets.js';
 import {
   addWeightedTile,
@@ -497,7 +498,7 @@ export function wholeTerms(
   targets: readonly Float32Array[],
 ): LossTerms {
   const { options, plan, regions } = scale;
-  const loss = { style: options.styleWeight, styleLayers: options.styleLayerWeights };
+  const loss = { style: styleWeightOf(options), styleLayers: options.styleLayerWeights };
   const style = wholeStyleTerm(all, targets, regions, plan, loss);
   const content = states.reduce((sum, s) => sum + s.terms.content, 0);
   const tv = states.reduce((sum, s) => sum + s.terms.tv, 0);

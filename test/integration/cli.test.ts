@@ -65,6 +65,7 @@ describe('nst stylize', () => {
       '--line-search',
       '--weights',
       '--content-weight',
+      '--style-strength',
       '--pooling',
       '--init',
       '--original-colors',
@@ -301,8 +302,8 @@ describe('nst stylize', () => {
     expect(scales[0].tiles).toBeUndefined();
     // Every tile of every tiled scale, in that scale's pixels: 3 x 2 at 2048 px, 5 x 4 at 4096 px.
     expect(plan.tiles).toHaveLength(6 + 20);
-    expect(plan.tiles[0]).toEqual({ scale: 3, x: 0, y: 0, width: 1024, height: 1024 });
-    const last = { scale: 4, x: 3584, y: 2688, width: 512, height: plan.height - 2688 };
+    expect(plan.tiles[0]).toEqual({ scale: 4, x: 0, y: 0, width: 1024, height: 1024 });
+    const last = { scale: 5, x: 3584, y: 2688, width: 512, height: plan.height - 2688 };
     expect(plan.tiles.at(-1)).toEqual(last);
     expect(plan.peakMemoryMb).toBeLessThan(untiled.peakMemoryMb / 5);
     expect(await dryRun('--size', '4096', '--tile-size', '1024')).toMatch(
@@ -401,6 +402,16 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
       'iterate averaging with L-BFGS',
       async () => ['--optimizer', 'lbfgs', '--average-decay', '0.9'],
       /INVALID_OPTION[\s\S]*--average-decay: iterate averaging is for Adam only/,
+    ],
+    [
+      'a style strength and a style weight together',
+      async () => ['--style-strength', '7', '--style-weight', '1e4'],
+      /INVALID_OPTION[\s\S]*--style-weight: styleWeight and styleStrength both set the style loss weight: give one of them/,
+    ],
+    [
+      'a style strength out of range',
+      async () => ['--style-strength', '0'],
+      /INVALID_OPTION[\s\S]*--style-strength/,
     ],
     [
       'an unsupported output format',

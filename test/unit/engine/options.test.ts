@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_LOSS_WEIGHTS } from '../../../src/engine/losses.js';
 import { DEFAULT_STYLIZE_OPTIONS, stylizeOptionsSchema } from '../../../src/engine/options.js';
+import { STYLE_STRENGTH, styleWeightAt, styleWeightOf } from '../../../src/engine/style-strength.js';
 import { describeIssues } from '../../../src/validation.js';
 
 describe('stylize options', () => {
@@ -51,5 +53,37 @@ describe('stylize options', () => {
       '--averageDecay: iterate averaging is for Adam only: use optimizer adam, or leave averageDecay unset with lbfgs',
     ]);
     expect(stylizeOptionsSchema.safeParse({ optimizer: 'lbfgs', averageDecay: 0 }).success).toBe(true);
+  });
+
+  it('sets the style weight by strength unless an expert sets it, never both', () => {
+    expect(DEFAULT_STYLIZE_OPTIONS.styleStrength).toBeUndefined();
+    expect(DEFAULT_STYLIZE_OPTIONS.styleWeight).toBeUndefined();
+    expect(stylizeOptionsSchema.parse({ styleStrength: 7 }).styleStrength).toBe(7);
+    expect(stylizeOptionsSchema.parse({ styleWeight: 5e3 }).styleWeight).toBe(5e3);
+    const both = stylizeOptionsSchema.safeParse({ styleStrength: 7, styleWeight: 5e3 });
+    expect(describeIssues(both.error!, (p) => `--${p.join('.')}`)).toEqual([
+      '--styleWeight: styleWeight and styleStrength both set the style loss weight: give one of them',
+    ]);
+    for (const styleStrength of [0, 0.99, 10.01, Number.NaN]) {
+      expect(stylizeOptionsSchema.safeParse({ styleStrength }).success, String(styleStrength)).toBe(false);
+    }
+  });
+});
+
+describe('style strength', () => {
+  it('doubles the style weight per step, from the default loss weights at the default strength', () => {
+    expect(styleWeightAt(STYLE_STRENGTH.default)).toBe(DEFAULT_LOSS_WEIGHTS.style);
+    expect(styleWeightAt(STYLE_STRENGTH.default + 1)).toBe(2 * DEFAULT_LOSS_WEIGHTS.style);
+    expect(styleWeightAt(STYLE_STRENGTH.default - 0.5)).toBeCloseTo(
+      DEFAULT_LOSS_WEIGHTS.style / Math.SQRT2,
+      6,
+    );
+    expect(styleWeightAt(STYLE_STRENGTH.max) / styleWeightAt(STYLE_STRENGTH.min)).toBe(512);
+  });
+
+  it("takes an expert's styleWeight over the strength, and the default strength when neither is set", () => {
+    expect(styleWeightOf({ styleWeight: 123 })).toBe(123);
+    expect(styleWeightOf({ styleStrength: 6 })).toBe(2 * DEFAULT_LOSS_WEIGHTS.style);
+    expect(styleWeightOf(DEFAULT_STYLIZE_OPTIONS)).toBe(DEFAULT_LOSS_WEIGHTS.style);
   });
 });

@@ -77,19 +77,26 @@ describe('the schedules', () => {
   it('is what the options default to', () => {
     expect(DEFAULT_STYLIZE_OPTIONS.minSize).toBe(DEFAULT_SCHEDULE.minSize);
     expect(DEFAULT_STYLIZE_OPTIONS.scaleGrowth).toBe(DEFAULT_SCHEDULE.scaleGrowth);
-    // 512 px: 256 then 512; 1024 px: 256, 512, 1024; up to 362 px one scale.
+    // 512 px: 128, 256, 512; 1024 px: one more; 362 px: 128 then 362 (the nearest whole number of doublings);
+    // up to 181 px one scale.
     const plan = (w: number, h: number) =>
       planScales({ width: w, height: h, ...DEFAULT_STYLIZE_OPTIONS }).map((s) => [s.width, s.iterations]);
     expect(plan(512, 384)).toEqual([
+      [128, 60],
       [256, 60],
       [512, 100],
     ]);
     expect(plan(1024, 768)).toEqual([
+      [128, 60],
       [256, 60],
       [512, 60],
       [1024, 100],
     ]);
-    expect(plan(362, 272)).toEqual([[362, 100]]);
+    expect(plan(362, 272)).toEqual([
+      [128, 60],
+      [362, 100],
+    ]);
+    expect(plan(181, 136)).toEqual([[181, 100]]);
     expect(DEFAULT_STYLIZE_OPTIONS.iterations).toEqual(DEFAULT_SCHEDULE.iterations);
   });
 });

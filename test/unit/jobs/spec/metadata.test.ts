@@ -108,4 +108,19 @@ describe('drop-in metadata', () => {
       /x-amz-meta-nst-color-match: .* \(got "often"\)/,
     );
   });
+
+  it('reads nst-style-strength, and refuses it beside nst-style-weight or outside 1..10', () => {
+    const base = { content: 'inputs/s/a.jpg', styles: [{ key: 'styles/s.png', weight: 1 }] };
+    expect(specFromMetadata({ 'nst-style-strength': '7.5' }, base).options.styleStrength).toBe(7.5);
+    const both = thrown(() =>
+      specFromMetadata({ 'nst-style-strength': '7', 'nst-style-weight': '1e4' }, base),
+    );
+    expect(both.code).toBe('INVALID_OPTION');
+    expect(both.message).toContain(
+      'x-amz-meta-nst-style-weight: styleWeight and styleStrength both set the style loss weight: give one of them (got "1e4")',
+    );
+    expect(thrown(() => specFromMetadata({ 'nst-style-strength': '11' }, base)).message).toMatch(
+      /x-amz-meta-nst-style-strength: .*10.* \(got "11"\)/,
+    );
+  });
 });
