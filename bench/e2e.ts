@@ -23,6 +23,9 @@ export interface Pair {
   readonly style: string;
 }
 
+/** The result size of every end-to-end run. */
+export const E2E_SIZE = 512;
+
 /** A landscape and a portrait pair; `--pairs` names others. */
 export const DEFAULT_PAIRS: readonly Pair[] = [
   { content: 'tubingen', style: 'starry_night' },
@@ -93,7 +96,7 @@ export async function stylizeOnce(setup: EndToEndSetup, pair: Pair, schedule: Va
     'stylize',
     ...['--content', path.join(images, 'content', `${pair.content}.jpg`)],
     ...['--style', path.join(images, 'style', `${pair.style}.jpg`)],
-    ...['-o', output, '--size', '512', '--threads', setup.threads, '--engine', 'onnx'],
+    ...['-o', output, '--size', String(E2E_SIZE), '--threads', setup.threads, '--engine', 'onnx'],
     ...['--weights', path.join(setup.shared, 'models/vgg19'), '--json'],
     ...schedule.flags,
   ];

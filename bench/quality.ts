@@ -4,7 +4,7 @@
  * score and its per-layer terms, SSIM against the photo, and the seconds it took. A contact sheet per pair
  * shows them side by side.
  *
- * Variants (`--variants`, comma-separated):
+ * Variants (`--variant`, repeatable; by default `previous` and `default`):
  * - `default`: no flags;
  * - `previous`: the default before issue 21, by its flags;
  * - `jcjohnson`: jcjohnson/neural-style's defaults (weights, normalisation, max pooling, 1000 L-BFGS iterations
@@ -18,6 +18,7 @@ import { CONTENT_LAYER, STYLE_LAYERS, VGG19_LAYERS } from '../src/engine/vgg.js'
 import { readImageMetadata } from '../src/image/decode.js';
 import { fitLongestSide } from '../src/image/resize.js';
 import {
+  E2E_SIZE,
   type EndToEndRun,
   type EndToEndSetup,
   type Pair,
@@ -27,10 +28,7 @@ import {
 } from './e2e.js';
 import type { Measurement, Yardstick } from './yardstick.js';
 
-/** The result size every variant runs at. */
-const SIZE = 512;
-
-export const DEFAULT_VARIANTS = ['previous', 'default'] as const;
+export const DEFAULT_VARIANTS: readonly string[] = ['previous', 'default'];
 
 /** The pairs of issue 21: the anchors' best-known examples and a portrait. */
 export const QUALITY_PAIRS: readonly Pair[] = [
@@ -71,7 +69,7 @@ export function jcjohnsonFlags(width: number, height: number): string[] {
       layerWeights.join(','),
     ],
     ...['--tv-weight', '5e-4', '--pooling', 'max', '--init', 'random'],
-    ...['--min-size', String(SIZE), '--iterations', '1000', '--lbfgs-history', '100'],
+    ...['--min-size', String(E2E_SIZE), '--iterations', '1000', '--lbfgs-history', '100'],
   ];
 }
 
@@ -83,7 +81,7 @@ export function variantNamed(name: string, resultSize: { width: number; height: 
   const [kind, value] = [name.slice(0, name.indexOf(':')), name.slice(name.indexOf(':') + 1)];
   if (kind === 'strength' && value) return { name, flags: ['--style-strength', value] };
   if (kind === 'flags' && value) return { name, flags: value.trim().split(/\s+/) };
-  throw new Error(`--variants: "${name}" is not default, previous, jcjohnson, strength:<n> or flags:<flags>`);
+  throw new Error(`--variant: "${name}" is not default, previous, jcjohnson, strength:<n> or flags:<flags>`);
 }
 
 export interface QualityRow extends Measurement {
@@ -105,7 +103,7 @@ export async function qualityPair(
   const photo = image('content', pair.content);
   const painting = image('style', pair.style);
   const { width, height } = await readImageMetadata(photo);
-  const resultSize = fitLongestSide(width, height, SIZE);
+  const resultSize = fitLongestSide(width, height, E2E_SIZE);
   const rows: QualityRow[] = [];
   for (const name of variants) {
     const run: EndToEndRun = await stylizeOnce(setup, pair, variantNamed(name, resultSize));

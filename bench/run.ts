@@ -6,7 +6,7 @@
  *                    [--e2e [--pairs tubingen:starry_night,...] [--out output/bench]]
  *   npm run bench -- --startup [--runs 7] [--nst other-checkout/bin/nst.js]
  *   npm run bench -- --tiles [--size 1024] [--tile-size 384] [--pairs ...] [--time-sizes 2048,4096] [--out output/bench]
- *   npm run bench -- --quality [--variants previous,default,jcjohnson,strength:7] [--pairs ...] [--out output/bench]
+ *   npm run bench -- --quality [--variant previous --variant 'flags:--style-weight 3e4' ...] [--pairs ...] [--out output/bench]
  *
  * Efficiency is against the larger of two ceilings measured in the same run (bench/peaks.ts): one large conv
  * and one large MatMul. Each engine row shows the memory model's peak (src/engine/memory-model.ts) beside the measured peak RSS.
@@ -32,7 +32,7 @@ import { estimateMemory } from '../src/engine/memory-model.js';
 import { defaultThreads } from '../src/engine/threads.js';
 import { MANIFEST_FILE } from '../src/weights/manifest.js';
 import { DEFAULT_PAIRS, type EndToEndPair, endToEndPair, endToEndTable, parsePairs } from './e2e.js';
-import { QUALITY_PAIRS, type QualityRow, qualityPair, qualityTable } from './quality.js';
+import { DEFAULT_VARIANTS, QUALITY_PAIRS, type QualityRow, qualityPair, qualityTable } from './quality.js';
 import { measureStartup, startupTable } from './startup.js';
 import {
   type MachineTime,
@@ -84,9 +84,10 @@ const opts = new Command()
     'only run variants end to end at 512 px and score how stylised they are (bench/quality.ts)',
   )
   .option(
-    '--variants <list>',
-    'with --quality: default, previous, jcjohnson, strength:<n>, flags:<flags>',
-    'previous,default',
+    '--variant <name>',
+    'with --quality, repeatable: default, previous, jcjohnson, strength:<n>, flags:<flags> (default: previous and default)',
+    (name: string, names: string[]) => [...names, name.trim()],
+    [] as string[],
   )
   .option('--runs <n>', 'with --startup: runs of each command', '7')
   .option(
@@ -107,7 +108,7 @@ const opts = new Command()
     startup?: boolean;
     tiles?: boolean;
     quality?: boolean;
-    variants: string;
+    variant: string[];
     size: string;
     tileSize: string;
     timeSizes?: string;
@@ -216,7 +217,12 @@ if (opts.quality) {
   const yardstick = await Yardstick.create(path.join(SHARED, 'models/vgg19'));
   const rows: QualityRow[] = [];
   for (const pair of opts.pairs ? parsePairs(opts.pairs) : QUALITY_PAIRS) {
-    const result = await qualityPair(setup, yardstick, pair, opts.variants.split(','));
+    const result = await qualityPair(
+      setup,
+      yardstick,
+      pair,
+      opts.variant.length > 0 ? opts.variant : DEFAULT_VARIANTS,
+    );
     if (opts.json) for (const row of result.rows) process.stdout.write(`${JSON.stringify(row)}\n`);
     process.stderr.write(`${qualityTable(result.rows).join('\n')}\nsheet: ${result.sheet}\n`);
     rows.push(...result.rows);

@@ -60,19 +60,28 @@ export interface Measurement {
   readonly ssim: number;
 }
 
-/** Scores results against a painting and a photo; holds one onnxruntime session, so dispose() it. */
+/**
+ * Scores results against a painting and a photo. The one made by create() holds an onnxruntime session:
+ * dispose() it; those made from it by withResizing() share it.
+ */
 export class Yardstick {
   private constructor(
     private readonly session: OnnxSession['session'],
     private readonly side: number,
     private readonly kernel: ResizeKernel,
+    private readonly ownsSession: boolean,
   ) {}
 
   static async create(weightsDir: string, settings: YardstickSettings = {}): Promise<Yardstick> {
     const kernels = prepareKernels(await loadWeights(weightsDir));
     const model = buildFeaturesModel(kernels, 'avg');
     const { session } = await createSession(model, { threads: settings.threads ?? defaultThreads() });
-    return new Yardstick(session, settings.side ?? YARDSTICK_SIDE, settings.kernel ?? 'lanczos3');
+    return new Yardstick(session, settings.side ?? YARDSTICK_SIDE, settings.kernel ?? 'lanczos3', true);
+  }
+
+  /** The same network, resizing to another side or with another filter. */
+  withResizing(resizing: Pick<YardstickSettings, 'side' | 'kernel'>): Yardstick {
+    return new Yardstick(this.session, resizing.side ?? this.side, resizing.kernel ?? this.kernel, false);
   }
 
   /** The style score of `result` against `painting` and its SSIM against `photo`. */
@@ -83,7 +92,8 @@ export class Yardstick {
   ): Promise<Measurement> {
     const style = await this.styleScore(await this.resize(result), await this.resize(painting));
     const asIs = await this.load(result);
-    return { style, ssim: luminanceSsim(asIs, await this.load(photo, { ...asIs, fit: 'fill' })) };
+    const photoAsResult = await this.load(photo, { width: asIs.width, height: asIs.height, fit: 'fill' });
+    return { style, ssim: luminanceSsim(asIs, photoAsResult) };
   }
 
   /** The style score of two images already resized alike. */
@@ -133,7 +143,7 @@ export class Yardstick {
   }
 
   dispose(): void {
-    void this.session.release();
+    if (this.ownsSession) void this.session.release();
   }
 }
 

@@ -23,7 +23,7 @@ import { STYLE_STRENGTH } from '../src/engine/style-strength.js';
 import type { RgbImage, VggWeights } from '../src/engine/types.js';
 import { contactSheet } from '../src/image/contact-sheet.js';
 import { decodeImage } from '../src/image/decode.js';
-import { stylizeImage } from '../src/stylize-image.js';
+import { type ImageInputs, stylizeImage } from '../src/stylize-image.js';
 import { loadWeights } from '../src/weights/store.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,29 +46,16 @@ async function writeSheet(file: string, panels: { image: RgbImage; label: string
 /** The sky in one painting's style, the ground (mountains, lake, shore) in another's. */
 async function renderMasks(options: StylizeOptions, weightsDir: string): Promise<void> {
   const weights = await loadWeights(weightsDir);
-  const started = performance.now();
-  const { output, result } = await stylizeImage(
-    {
-      content: source('content.jpg'),
-      styles: [
-        { source: source('style.jpg'), weight: 1, mask: source('mask-sky.png') },
-        { source: source('style-mosaic.jpg'), weight: 1, mask: source('mask-ground.png') },
-      ],
-    },
-    options,
-    { format: 'png' },
-    { weights },
-  );
-  process.stderr.write(
-    `masks: ${result.iterations} iterations on ${result.backend} in ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
-  );
-  const stylized = (await decodeImage(output)).image;
+  const result = await stylized(options, weights, 'masks', [
+    { source: source('style.jpg'), weight: 1, mask: source('mask-sky.png') },
+    { source: source('style-mosaic.jpg'), weight: 1, mask: source('mask-ground.png') },
+  ]);
   await writeSheet(path.join(OUT, 'masks.jpg'), [
     { image: await decoded('content.jpg'), label: 'content' },
     { image: await decoded('mask-sky.png'), label: '--style-mask (sky)' },
     { image: await decoded('style.jpg'), label: 'style on the sky' },
     { image: await decoded('style-mosaic.jpg'), label: 'style on the ground' },
-    { image: stylized, label: 'result' },
+    { image: result, label: 'result' },
   ]);
 }
 
@@ -107,18 +94,24 @@ async function renderStrengthSweep(options: StylizeOptions, weightsDir: string):
   await writeSheet(path.join(OUT, 'style-strength.jpg'), panels);
 }
 
-/** The bundled pair stylised with these options. */
-async function stylized(options: StylizeOptions, weights: VggWeights, label: string): Promise<RgbImage> {
+/** The bundled photo stylised with these options (and the bundled painting, unless styles are given). */
+async function stylized(
+  options: StylizeOptions,
+  weights: VggWeights,
+  label: string,
+  styles: ImageInputs['styles'] = [{ source: source('style.jpg'), weight: 1 }],
+): Promise<RgbImage> {
   const started = performance.now();
   const { output, result } = await stylizeImage(
-    { content: source('content.jpg'), styles: [{ source: source('style.jpg'), weight: 1 }] },
+    { content: source('content.jpg'), styles },
     options,
     { format: 'png' },
     { weights },
   );
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   process.stderr.write(`${label}: ${result.iterations} iterations on ${result.backend} in ${seconds} s\n`);
-  if (resultsDir) await writeFile(path.join(resultsDir, `${label.replace(/[^\w.-]+/g, '_')}.png`), output);
+  const fileName = label.replace(/^-+/, '').replace(/[^\w.-]+/g, '_');
+  if (resultsDir) await writeFile(path.join(resultsDir, `${fileName}.png`), output);
   return (await decodeImage(output)).image;
 }
 

@@ -85,14 +85,14 @@ export const stylizeOptionsSchema = z
       .max(STYLE_STRENGTH.max)
       .optional()
       .describe(
-        `How strongly the painting shows, ${STYLE_STRENGTH.min} (a hint of it) to ${STYLE_STRENGTH.max} (the painting takes over): each step doubles the style's weight against the photo's (default ${STYLE_STRENGTH.default})`,
+        `How strongly the painting shows, ${STYLE_STRENGTH.min} (a hint of it) to ${STYLE_STRENGTH.max} (the painting takes over), fractions allowed: each step doubles beta, the style loss weight, against the default content weight (default ${STYLE_STRENGTH.default})`,
       ),
     styleWeight: z
       .number()
       .min(0)
       .optional()
       .describe(
-        `beta, the weight of the style loss, for experts: instead of styleStrength (default: what styleStrength ${STYLE_STRENGTH.default} gives, ${styleWeightAt(STYLE_STRENGTH.default)})`,
+        `beta, the style loss weight, for experts, instead of the style strength (default: what strength ${STYLE_STRENGTH.default} gives, ${styleWeightAt(STYLE_STRENGTH.default)})`,
       ),
     tvWeight: z
       .number()
@@ -159,7 +159,8 @@ export const stylizeOptionsSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['styleWeight'],
-        message: 'styleWeight and styleStrength both set the style loss weight: give one of them',
+        message:
+          'the style strength and the style weight both set beta, the style loss weight: give one of them',
       });
     }
     // Refused rather than ignored: a user who sets it expects it to do something. 0 (off) is what L-BFGS does.

@@ -5,7 +5,9 @@
  * result follows the ratio of the weights on a log scale: 10x beta cut the style score 3x (issue 21), so a
  * step of 2x is one visible change, and 1..10 spans 512x.
  *
- * Experts set beta itself (`styleWeight`); a job that sets both is refused (options.ts).
+ * Strength sets beta outright: it is calibrated against the default content weight (1), so a run that
+ * changes the content weight sets beta itself. Experts set beta (`styleWeight`); a job that sets both is
+ * refused (options.ts).
  */
 import { DEFAULT_LOSS_WEIGHTS } from './losses.js';
 

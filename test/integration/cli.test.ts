@@ -406,7 +406,7 @@ describe('bad input: a clear error, exit code 2, no output file', () => {
     [
       'a style strength and a style weight together',
       async () => ['--style-strength', '7', '--style-weight', '1e4'],
-      /INVALID_OPTION[\s\S]*--style-weight: styleWeight and styleStrength both set the style loss weight: give one of them/,
+      /INVALID_OPTION[\s\S]*--style-weight: the style strength and the style weight both set beta, the style loss weight: give one of them/,
     ],
     [
       'a style strength out of range',

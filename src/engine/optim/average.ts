@@ -14,8 +14,8 @@ import { NstError } from '../../errors.js';
 import type { Evaluation, Optimiser, StepResult } from './types.js';
 
 /**
- * The default decay for Adam: off, measured (README, "Iterate averaging"). At the default schedule (60 then
- * 100 iterations) 0.9 raised the final loss 1.7% and 3.4% on two pairs at 384 px, with no visible
+ * The default decay for Adam: off, measured (README, "Iterate averaging"). At issue 11's default schedule
+ * (60 then 100 iterations from 256 px, beta 1e3) 0.9 raised the final loss 1.7% and 3.4% on two pairs at 384 px, with no visible
  * difference; it ties plain Adam only from about 200 iterations a scale (where it also damps Adam's loss
  * spikes: `--average-decay 0.9` for long runs). 0.99, the reference's default for 500+ iterations a
  * scale, lags far behind at this product's schedules.

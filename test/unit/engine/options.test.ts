@@ -62,7 +62,7 @@ describe('stylize options', () => {
     expect(stylizeOptionsSchema.parse({ styleWeight: 5e3 }).styleWeight).toBe(5e3);
     const both = stylizeOptionsSchema.safeParse({ styleStrength: 7, styleWeight: 5e3 });
     expect(describeIssues(both.error!, (p) => `--${p.join('.')}`)).toEqual([
-      '--styleWeight: styleWeight and styleStrength both set the style loss weight: give one of them',
+      '--styleWeight: the style strength and the style weight both set beta, the style loss weight: give one of them',
     ]);
     for (const styleStrength of [0, 0.99, 10.01, Number.NaN]) {
       expect(stylizeOptionsSchema.safeParse({ styleStrength }).success, String(styleStrength)).toBe(false);

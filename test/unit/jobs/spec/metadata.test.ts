@@ -117,7 +117,7 @@ describe('drop-in metadata', () => {
     );
     expect(both.code).toBe('INVALID_OPTION');
     expect(both.message).toContain(
-      'x-amz-meta-nst-style-weight: styleWeight and styleStrength both set the style loss weight: give one of them (got "1e4")',
+      'x-amz-meta-nst-style-weight: the style strength and the style weight both set beta, the style loss weight: give one of them (got "1e4")',
     );
     expect(thrown(() => specFromMetadata({ 'nst-style-strength': '11' }, base)).message).toMatch(
       /x-amz-meta-nst-style-strength: .*10.* \(got "11"\)/,

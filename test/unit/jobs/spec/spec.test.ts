@@ -185,6 +185,20 @@ describe('job spec', () => {
     expect(lbfgs.message).toContain('options.averageDecay: iterate averaging is for Adam only');
   });
 
+  it('takes options.styleStrength, and refuses it beside options.styleWeight', () => {
+    const base = { content: 'inputs/a.jpg', styles: [{ key: 'styles/b.jpg' }] };
+    expect(
+      validateJobSpec({ ...base, options: { styleStrength: 8 } }, 'jobs/f.json').options.styleStrength,
+    ).toBe(8);
+    const both = thrown(() =>
+      validateJobSpec({ ...base, options: { styleStrength: 8, styleWeight: 1e5 } }, 'jobs/g.json'),
+    );
+    expect(both.code).toBe('INVALID_JOB_SPEC');
+    expect(both.message).toContain(
+      'options.styleWeight: the style strength and the style weight both set beta, the style loss weight: give one of them',
+    );
+  });
+
   it('rejects text that is not JSON', () => {
     expect(thrown(() => parseJobSpec('content: a.jpg', 'jobs/yaml.json')).message).toMatch(
       /jobs\/yaml\.json .*not valid JSON/s,
