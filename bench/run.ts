@@ -172,12 +172,17 @@ async function torch(size: number): Promise<Row | undefined> {
   };
 }
 
+/** What every end-to-end mode runs with: this checkout's nst, ../shared, the threads and the output folder. */
+const runSetup = {
+  nst: path.join(ROOT, 'bin/nst.js'),
+  shared: SHARED,
+  threads: opts.threads,
+  outDir: path.resolve(opts.out),
+};
+
 if (opts.tiles) {
   const setup = {
-    nst: path.join(ROOT, 'bin/nst.js'),
-    shared: SHARED,
-    threads: opts.threads,
-    outDir: path.resolve(opts.out),
+    ...runSetup,
     size: Number(opts.size),
     tileSize: Number(opts.tileSize),
   };
@@ -208,12 +213,7 @@ if (opts.tiles) {
 }
 
 if (opts.quality) {
-  const setup = {
-    nst: path.join(ROOT, 'bin/nst.js'),
-    shared: SHARED,
-    threads: opts.threads,
-    outDir: path.resolve(opts.out),
-  };
+  const setup = runSetup;
   const yardstick = await Yardstick.create(path.join(SHARED, 'models/vgg19'));
   const rows: QualityRow[] = [];
   for (const pair of opts.pairs ? parsePairs(opts.pairs) : QUALITY_PAIRS) {
@@ -290,12 +290,7 @@ async function endToEnd(): Promise<{ pairs: EndToEndPair[]; peer?: number } | un
     process.stderr.write('e2e skipped: ../shared/models/vgg19 not present\n');
     return undefined;
   }
-  const setup = {
-    nst: path.join(ROOT, 'bin/nst.js'),
-    shared: SHARED,
-    threads: opts.threads,
-    outDir: path.resolve(opts.out),
-  };
+  const setup = runSetup;
   const pairs: EndToEndPair[] = [];
   for (const pair of opts.pairs ? parsePairs(opts.pairs) : DEFAULT_PAIRS) {
     const result = await endToEndPair(setup, pair);
